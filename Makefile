@@ -1,0 +1,65 @@
+# Everything runs inside .venv, built from the committed lock file: a machine with only Python 3.11 suffices.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ARGS ?=
+# Papers whose committed tiny-scale numbers `make check` re-computes and compares (tolerances in conf/paper/<p>.yaml).
+CHECK_PAPERS ?= simpo
+export REPLICATE_DATA_DIR ?= $(abspath ../shared/data)
+export PYTHONHASHSEED := 0
+export TOKENIZERS_PARALLELISM := false
+export HF_HUB_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
+
+.PHONY: setup test check tables bench tune-simpo strip lock clean help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make replicate-<paper> [ARGS='scale=ci ...']  run a paper's notebook (build/notebooks/<paper>-<scale>.{ipynb,html})"
+	@echo "make test        unit, parity and notebook (scale=ci) tests"
+	@echo "make check       re-run tiny replications of: $(CHECK_PAPERS); fail on numbers outside tolerance"
+	@echo "make tables      render results/tables/*.md from results/ files"
+	@echo "make tune-simpo  hyperparameter search on the dev split; writes conf/tuned/simpo_*.yaml"
+	@echo "make bench       speed/memory ratios (bench/)"
+	@echo "papers: $$(ls conf/paper | sed 's/.yaml//' | tr '\n' ' ')"
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+replicate-%: $(STAMP)
+	$(BIN)/replicate run $* $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+check: $(STAMP)
+	@set -e; for p in $(CHECK_PAPERS); do $(BIN)/replicate check $$p $(ARGS); done
+
+tables: $(STAMP)
+	$(BIN)/replicate tables
+
+tune-simpo: $(STAMP)
+	$(BIN)/python -m replicate.papers.simpo_tune $(ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/simpo_vs_dpo.py $(ARGS)
+
+# Notebooks are stored without outputs.
+strip: $(STAMP)
+	$(BIN)/python -m replicate.nbstrip notebooks/*.ipynb
+
+# Re-freeze the lock from the current venv (after changing pyproject.toml pins).
+lock: $(STAMP)
+	$(BIN)/python -m pip freeze --exclude-editable | sed 's/+cpu$$//' > requirements.lock
+
+clean:
+	rm -rf build .cache

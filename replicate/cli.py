@@ -1,0 +1,51 @@
+"""Command line: ``replicate run|check|tables|winrate ...`` (also ``python -m replicate``)."""
+from __future__ import annotations
+
+import sys
+
+from .config import ConfigError
+
+USAGE = """usage: replicate COMMAND ...
+  run PAPER [key=value ...]     execute notebooks/PAPER.ipynb with a Hydra-composed config
+  check PAPER [key=value ...]   re-run PAPER at its check scale and compare with the committed metrics
+  tables [PAPER]                render results/tables/*.md from results/ files only
+  winrate ANNOTATIONS [--json]  win rates of an AlpacaEval-format annotations file
+  papers                        list known papers
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0 if argv else 2
+    cmd, rest = argv[0], argv[1:]
+    try:
+        if cmd == "run":
+            from .run import main_run
+
+            return main_run(rest)
+        if cmd == "check":
+            from .check import main_check
+
+            return main_check(rest)
+        if cmd == "tables":
+            from .results import render_tables
+
+            for p in render_tables(rest[0] if rest else None):
+                print(f"wrote {p}")
+            return 0
+        if cmd == "winrate":
+            from .winrate_cli import main_winrate
+
+            return main_winrate(rest)
+        if cmd == "papers":
+            from .config import papers
+
+            print("\n".join(papers()))
+            return 0
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"error: unknown command {cmd!r}\n{USAGE}", file=sys.stderr)
+    return 2

@@ -1,0 +1,93 @@
+"""Hydra composition with validation: every bad input fails here, before any compute."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+class ConfigError(ValueError):
+    """A user-facing configuration problem; the message says how to fix it."""
+
+
+def papers() -> list[str]:
+    return sorted(p.stem for p in (CONF_DIR / "paper").glob("*.yaml"))
+
+
+def group_options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+def compose(paper: str, overrides: list[str] | tuple[str, ...] = (), *, check_hardware: bool = True) -> DictConfig:
+    """Compose ``conf/config.yaml`` for ``paper`` with Hydra overrides, then validate.
+
+    Raises ConfigError (never a Hydra traceback) for an unknown paper, an unknown key or group
+    option, or a scale that needs hardware this machine does not have.
+    """
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    known = papers()
+    if paper not in known:
+        raise ConfigError(f"unknown paper {paper!r}; known papers: {', '.join(known)}")
+    overrides = list(overrides)
+    for o in overrides:
+        if "=" not in o and not o.startswith("~"):
+            raise ConfigError(f"override {o!r} is not of the form key=value (e.g. scale=ci)")
+        key = o.split("=", 1)[0].lstrip("+~")
+        if key == "paper":
+            raise ConfigError("choose the paper by name (make replicate-<paper>), not with a paper= override")
+        if key in GROUPS:
+            value = o.split("=", 1)[1]
+            opts = group_options(key)
+            if value not in opts and value != "null":
+                raise ConfigError(f"{key}={value!r} is not an option; choose one of: {', '.join(opts)}")
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = hydra_compose("config", overrides=[f"paper={paper}", *overrides])
+    except Exception as e:  # hydra's errors are precise but wrapped in a long traceback
+        msg = str(e).split("\n")[0]
+        raise ConfigError(f"invalid override for {paper}: {msg}") from None
+    finally:
+        GlobalHydra.instance().clear()
+    OmegaConf.set_struct(cfg, True)
+    validate(cfg, check_hardware=check_hardware)
+    return cfg
+
+
+GROUPS = ("scale", "model", "judge", "hardware", "setup")
+
+
+def validate(cfg: DictConfig, *, check_hardware: bool = True) -> None:
+    scale = cfg.scale
+    if check_hardware and scale.get("requires_gpu", False) and not os.environ.get("REPLICATE_ASSUME_GPU"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"scale={scale.name} needs a CUDA GPU and none is visible on this machine; "
+                "use scale=tiny (CPU, minutes) or scale=ci (CPU, seconds)"
+            )
+    hw = cfg.hardware
+    if "global_batch_size" in cfg.get("train", {}):
+        derive_grad_accum(cfg.train.global_batch_size, cfg.train.per_device_batch_size, hw.num_devices)
+
+
+def derive_grad_accum(global_batch: int, per_device: int, devices: int) -> int:
+    """global = per_device × devices × accumulation; refuse a split that does not divide evenly."""
+    denom = per_device * devices
+    if global_batch % denom:
+        raise ConfigError(
+            f"global batch {global_batch} is not divisible by per-device batch {per_device} × {devices} devices; "
+            "pick values whose product divides the global batch"
+        )
+    return global_batch // denom
+
+
+def to_dict(cfg: DictConfig) -> dict:
+    return OmegaConf.to_container(cfg, resolve=True)

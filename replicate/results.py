@@ -1,0 +1,171 @@
+"""Reported vs reproduced, as data.
+
+- ``results/reported/<paper>.csv``: the papers' numbers, one row each, with a source per row
+  (columns: setting, table, row, metric, value, source, reference, note). Where sources disagree
+  both rows stay, and ``reference`` marks the one we compare against.
+- ``results/reproduced/<paper>/<scale>/metrics.json``: what our code computed, with claims
+  (verdicts computed from the metrics, never typed in) and provenance.
+- ``make tables`` renders ``results/tables/<paper>.md`` from those files only.
+- ``make check`` re-runs a replication and compares it with the committed metrics file.
+"""
+from __future__ import annotations
+
+import fnmatch
+import math
+from pathlib import Path
+from typing import Any
+
+from .io import atomic_write_json, atomic_write_text, read_json
+from .provenance import provenance
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "results"
+REPORTED_COLUMNS = ["setting", "table", "row", "metric", "value", "source", "reference", "note"]
+REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
+
+
+def claim(cid: str, text: str, holds: bool, rule: str, evidence: dict[str, Any]) -> dict:
+    """A claim's verdict at this scale. ``holds`` must be computed from measured numbers."""
+    return {
+        "id": cid,
+        "text": text,
+        "rule": rule,
+        "verdict": REPRODUCED if bool(holds) else NOT_REPRODUCED,
+        "evidence": evidence,
+    }
+
+
+def metrics_path(paper: str, scale: str, root: str | Path | None = None) -> Path:
+    root = Path(root) if root is not None else RESULTS / "reproduced"
+    return root / paper / scale / "metrics.json"
+
+
+def write_metrics(
+    paper: str,
+    scale: str,
+    metrics: dict[str, float],
+    claims: list[dict],
+    cfg: dict,
+    *,
+    seed: int | None = None,
+    root: str | Path | None = None,
+    extra: dict | None = None,
+) -> Path:
+    """Write metrics.json atomically. Float values are rounded to 6 decimals so files diff cleanly."""
+    clean = {k: _round(v) for k, v in sorted(metrics.items())}
+    doc = {
+        "paper": paper,
+        "scale": scale,
+        "metrics": clean,
+        "claims": claims,
+        "provenance": provenance(cfg, seed=seed, scale=scale),
+    }
+    if extra:
+        doc["extra"] = extra
+    return atomic_write_json(metrics_path(paper, scale, root), doc)
+
+
+def _round(v):
+    if isinstance(v, float):
+        return None if math.isnan(v) else round(v, 6)
+    if hasattr(v, "item"):
+        return _round(v.item())
+    return v
+
+
+def load_reported(paper: str):
+    import pandas as pd
+
+    path = RESULTS / "reported" / f"{paper}.csv"
+    df = pd.read_csv(path, comment="#")
+    missing = [c for c in REPORTED_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: missing columns {missing}")
+    if df["source"].isna().any():
+        raise ValueError(f"{path}: every reported number needs a source")
+    return df
+
+
+def compare(fresh: dict, expected: dict, tolerances: dict | None = None) -> list[str]:
+    """Problems between a fresh metrics doc and the committed one (empty list = pass).
+
+    ``tolerances``: {"default": atol, "<glob>": atol, ...}; the most specific (longest) matching
+    glob wins. A metric missing on either side and any flipped claim verdict is a problem.
+    """
+    tolerances = dict(tolerances or {})
+    default = float(tolerances.pop("default", 1e-6))
+    problems = []
+    fm, em = fresh["metrics"], expected["metrics"]
+    for name in sorted(set(fm) | set(em)):
+        if name not in fm or name not in em:
+            problems.append(f"metric {name}: present in only one of fresh/expected")
+            continue
+        a, b = fm[name], em[name]
+        if not isinstance(b, (int, float)) or isinstance(b, bool):
+            if a != b:
+                problems.append(f"metric {name}: {a!r} != expected {b!r}")
+            continue
+        matches = [g for g in tolerances if fnmatch.fnmatch(name, g)]
+        atol = float(tolerances[max(matches, key=len)]) if matches else default
+        if a is None or b is None or abs(a - b) > atol:
+            problems.append(f"metric {name}: {a} outside expected {b} ± {atol}")
+    fc = {c["id"]: c["verdict"] for c in fresh["claims"]}
+    for c in expected["claims"]:
+        if fc.get(c["id"]) != c["verdict"]:
+            problems.append(f"claim {c['id']}: verdict {fc.get(c['id'])!r}, expected {c['verdict']!r}")
+    return problems
+
+
+def check(paper: str, scale: str, fresh_root: str | Path, tolerances: dict | None = None) -> list[str]:
+    fresh = read_json(metrics_path(paper, scale, fresh_root))
+    expected = read_json(metrics_path(paper, scale))
+    return compare(fresh, expected, tolerances)
+
+
+def claims_markdown(claims: list[dict]) -> str:
+    lines = ["| claim | verdict | rule | evidence |", "|---|---|---|---|"]
+    for c in claims:
+        ev = ", ".join(f"{k}={_fmt(v)}" for k, v in c["evidence"].items())
+        mark = "✅" if c["verdict"] == REPRODUCED else "❌"
+        lines.append(f"| {c['id']}: {c['text']} | {mark} {c['verdict']} | `{c['rule']}` | {ev} |")
+    return "\n".join(lines)
+
+
+def _fmt(v):
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def render_tables(paper: str | None = None) -> list[Path]:
+    """Render results/tables/<paper>.md from reported CSVs and reproduced metrics files only."""
+    out = []
+    rep_root = RESULTS / "reproduced"
+    paper_dirs = sorted(p for p in rep_root.iterdir() if p.is_dir()) if rep_root.exists() else []
+    for pdir in paper_dirs:
+        if paper and pdir.name != paper:
+            continue
+        from importlib import import_module
+
+        parts = [f"# {pdir.name}: reproduced vs reported\n", "_Rendered by `make tables` from "
+                 f"`results/reproduced/{pdir.name}/*/metrics.json` and `results/reported/{pdir.name}.csv`._\n"]
+        renderer = None
+        try:
+            renderer = getattr(import_module(f"replicate.papers.{pdir.name.replace('-', '_')}"), "render_table", None)
+        except ModuleNotFoundError:
+            pass
+        for sdir in sorted(d for d in pdir.iterdir() if d.is_dir()):
+            doc = read_json(sdir / "metrics.json")
+            parts.append(f"\n## scale = {sdir.name}\n")
+            if renderer is not None:
+                parts.append(renderer(doc))
+            else:
+                parts.append("| metric | value |\n|---|---|")
+                parts += [f"| {k} | {_fmt(v)} |" for k, v in doc["metrics"].items()]
+            parts.append("\n### Claims\n")
+            parts.append(claims_markdown(doc["claims"]))
+            pv = doc["provenance"]
+            parts.append(f"\n_Provenance: commit {str(pv.get('commit'))[:10]}, config {pv['config_hash']}, "
+                         f"seed {pv['seed']}, torch {pv['versions'].get('torch')}, trl {pv['versions'].get('trl')}._\n")
+        path = RESULTS / "tables" / f"{pdir.name}.md"
+        atomic_write_text(path, "\n".join(parts) + "\n")
+        out.append(path)
+    return out

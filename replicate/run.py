@@ -1,0 +1,58 @@
+"""Config -> papermill: execute a paper's notebook with a Hydra-composed config.
+
+The notebook receives the override list as its only parameter and composes the same config
+itself (so it also runs by hand in Jupyter). Executed copies and HTML renderings land in
+``build/notebooks/<paper>-<scale>.{ipynb,html}``.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from .config import ConfigError, compose
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = Path(os.environ.get("REPLICATE_BUILD_DIR", ROOT / "build"))
+
+
+def notebook_for(paper: str) -> Path:
+    return ROOT / "notebooks" / f"{paper}.ipynb"
+
+
+def run_notebook(paper: str, overrides: list[str], *, html: bool = True, log_output: bool = True) -> Path:
+    cfg = compose(paper, overrides)  # fails fast on bad input, before any compute
+    nb = notebook_for(paper)
+    if not nb.exists():
+        raise ConfigError(f"paper {paper!r} has a config but no notebook at {nb.relative_to(ROOT)}")
+    import papermill as pm
+
+    out_dir = BUILD / "notebooks"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"{paper}-{cfg.scale.name}.ipynb"
+    tmp = out.with_suffix(".tmp.ipynb")
+    pm.execute_notebook(
+        str(nb), str(tmp), parameters={"overrides": list(overrides)}, cwd=str(ROOT),
+        log_output=log_output, progress_bar=False, kernel_name="python3",
+    )
+    os.replace(tmp, out)
+    if html:
+        from nbconvert import HTMLExporter
+
+        body, _ = HTMLExporter().from_filename(str(out))
+        html_path = out.with_suffix(".html")
+        html_tmp = html_path.with_suffix(".tmp")
+        html_tmp.write_text(body)
+        os.replace(html_tmp, html_path)
+    return out
+
+
+def main_run(argv: list[str]) -> int:
+    if not argv:
+        from .config import papers
+
+        print(f"usage: replicate run PAPER [key=value ...]; papers: {', '.join(papers())}", file=sys.stderr)
+        return 2
+    out = run_notebook(argv[0], argv[1:])
+    print(f"executed notebook: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    return 0
