@@ -1,0 +1,326 @@
+"""Length-Controlled AlpacaEval (Dubois et al., 2024), recomputed from public per-instruction data.
+
+Loaders for the AlpacaEval files of the shared data bundle (``replicate.public_data``) and the
+experiment functions ``notebooks/lc-alpacaeval.ipynb`` calls. Every number returned here is computed
+from annotations, GLM weights, lengths or the Arena table; published leaderboard columns are only
+read to *compare* with (or, where a model's annotations are not public, named as the input used).
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from .. import winrate as W
+from ..correlation import correlation_table
+from ..public_data import data_path
+
+BASELINE = "gpt4_1106_preview"
+AE = "alpaca_eval/"
+ANNOTATIONS = AE + "annotations_weighted_alpaca_eval_gpt4_turbo__slim__48models.csv.gz"
+LEADERBOARDS = {
+    "HEAD": AE + "leaderboards/AE2_weighted_alpaca_eval_gpt4_turbo_leaderboard__HEAD.csv",
+    "2024-03-19": AE + "leaderboards/AE2_weighted_alpaca_eval_gpt4_turbo_leaderboard__2024-03-19_241e1f6.csv",
+}
+WEIGHTS = {
+    "HEAD": AE + "glm_weights__weighted_alpaca_eval_gpt4_turbo__length_controlled_v1__baseline_gpt4_1106_preview__HEAD.csv",
+    "2024-03-19": AE + "glm_weights__weighted_alpaca_eval_gpt4_turbo__length_controlled_v1__baseline_gpt4_1106_preview__2024-03-19_241e1f6.csv",
+}
+DIFFICULTY = AE + "derived__instruction_difficulty_recovered_ridge0.15.csv"
+LENGTHS = AE + "model_output_char_lengths__wide.csv.gz"
+BENCHMARKS = AE + "benchmarks_arena_elo_and_other_benchmarks.csv"
+ARENA_COLUMN = "Arena Elo\n[Feb 2, 2024]"
+GAMED_BASELINES = ("gpt4_1106_preview_verbose", "gpt4_1106_preview_concise")
+
+
+# ----------------------------------------------------------------------------- loaders
+@lru_cache(maxsize=None)
+def _annotations() -> pd.DataFrame:
+    return pd.read_csv(data_path(ANNOTATIONS))
+
+
+def load_annotations() -> pd.DataFrame:
+    """Per-instruction judge annotations of 48 models (see the data README for the columns)."""
+    return _annotations().copy()
+
+
+def load_leaderboard(snapshot: str = "HEAD") -> pd.DataFrame:
+    return pd.read_csv(data_path(LEADERBOARDS[snapshot]), index_col=0)
+
+
+def load_weights(snapshot: str = "HEAD") -> pd.DataFrame:
+    """Published GLM weights (columns length = φ, difficulty = ψ, model = θ)."""
+    return W.load_weights(data_path(WEIGHTS[snapshot]))
+
+
+@lru_cache(maxsize=None)
+def load_difficulty() -> pd.Series:
+    """γ̂_x (derived estimate; the official γ is not public on GitHub), indexed by instruction 0..804."""
+    s = pd.read_csv(data_path(DIFFICULTY), index_col=0).iloc[:, 0]
+    return s.sort_index()
+
+
+@lru_cache(maxsize=None)
+def load_lengths() -> pd.DataFrame:
+    """Character length of every model's output, 805 × models, indexed by instruction."""
+    return pd.read_csv(data_path(LENGTHS), index_col=0).sort_index()
+
+
+def load_arena() -> pd.Series:
+    """Arena Elo (Feb 2, 2024) of the models the LC notebook correlates (rows with an LC value)."""
+    b = pd.read_csv(data_path(BENCHMARKS), index_col=0)
+    return b.dropna(subset=["LC AlpacaEval 2.0"])[ARENA_COLUMN].dropna()
+
+
+def load_benchmarks() -> pd.DataFrame:
+    return pd.read_csv(data_path(BENCHMARKS), index_col=0)
+
+
+def load_annotations_json(relpath: str) -> pd.DataFrame:
+    """A full AlpacaEval annotations.json (list of records) as a DataFrame."""
+    with open(data_path(relpath)) as f:
+        return pd.DataFrame(json.load(f))
+
+
+# ----------------------------------------------------------------------------- 1. raw win rates
+def raw_win_rates(ann: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Raw (weighted) and discrete win rates + SE of every annotated model, from its annotations."""
+    ann = load_annotations() if ann is None else ann
+    rows = {m: W.win_rates(g["preference"], encoding="alpaca_eval") for m, g in ann.groupby("model")}
+    out = pd.DataFrame(rows).T
+    out["avg_length"] = ann.groupby("model")["len_2"].mean()
+    return out
+
+
+def compare_with_leaderboard(ours: pd.DataFrame, lb: pd.DataFrame, columns=("win_rate", "standard_error",
+                                                                          "discrete_win_rate")) -> pd.DataFrame:
+    common = [m for m in ours.index if m in lb.index]
+    return pd.DataFrame({c: (ours.loc[common, c].astype(float) - lb.loc[common, c]).abs() for c in columns})
+
+
+# ----------------------------------------------------------------------------- 2. LC from weights
+def lc_from_published_weights(snapshot: str = "HEAD", difficulty: pd.Series | None = None) -> pd.DataFrame:
+    """LC of every model in the weights file, predicted from (θ, ψ) and γ̂; with the leaderboard's LC."""
+    w = load_weights(snapshot)
+    g = (load_difficulty() if difficulty is None else difficulty).to_numpy()
+    lb = load_leaderboard(snapshot)
+    lc = {m: W.lc_from_weights(w, m, g, baseline=BASELINE) for m in w.index}
+    out = pd.DataFrame({"lc_predicted": pd.Series(lc)})
+    out["lc_leaderboard"] = lb["length_controlled_winrate"].reindex(out.index)
+    out["abs_error"] = (out["lc_predicted"] - out["lc_leaderboard"]).abs()
+    return out
+
+
+# ----------------------------------------------------------------------------- 3. GLM refit
+def pseudo_gamed_rows(weights: pd.DataFrame | None = None, difficulty: pd.Series | None = None) -> pd.DataFrame:
+    """Stand-in for alpaca_eval's ``df_gamed.csv`` (judge annotations of the baseline's verbose/concise
+    variants vs the baseline, on the Hugging Face Hub, not public on GitHub).
+
+    DEVIATION: the preferences are the *expected* judge preferences implied by the published weights of
+    ``gpt4_1106_preview_{verbose,concise}``: σ(θ_g + φ_g tanh(Δ_x/sd) + ψ_g γ̂_x) with their real output
+    lengths Δ_x = len_baseline − len_g (length matrix); the real file holds the judge's draws.
+    """
+    w = load_weights("HEAD") if weights is None else weights
+    g = load_difficulty() if difficulty is None else difficulty
+    L = load_lengths()
+    parts = []
+    for gm in GAMED_BASELINES:
+        sdl = W.std_delta_len(L[gm].to_numpy(), L[BASELINE].to_numpy())
+        wg = w.loc[gm]
+        pref = W.logistic(wg["model"] + wg["length"] * np.tanh(sdl) + wg["difficulty"] * g.loc[L.index].to_numpy())
+        parts.append(W.gamed_rows(pref, L[gm].to_numpy(), L[BASELINE].to_numpy(), g.loc[L.index].to_numpy()))
+    return pd.concat(parts, ignore_index=True)
+
+
+def refit_model(g: pd.DataFrame, *, difficulty: pd.Series | None, gamed: pd.DataFrame | None,
+                reg_lambda: float | None = W.DEFAULT_LAMBDA, align: str = "row") -> dict:
+    """Refit the LC GLM of one model from its annotations (``g``: its rows of the slim table).
+
+    ``align="row"`` looks γ up by the row's position in the annotation file, as alpaca_eval's code does
+    (``df["index"]`` after ``reset_index``), which differs from the instruction index for the 6 models
+    whose file lacks some instructions; ``align="instruction"`` uses the true instruction index.
+    """
+    gam = None
+    if difficulty is not None:
+        key = g["row"] if align == "row" else g["instruction_idx"]
+        gam = difficulty.reindex(key.to_numpy()).to_numpy()
+    r = W.lc_win_rate(g["preference"].to_numpy(), g["len_2"].to_numpy(), g["len_1"].to_numpy(), gam,
+                      gamed=gamed, reg_lambda=reg_lambda, encoding="alpaca_eval")
+    f = r["glm"]
+    return {"lc": r["lc_win_rate"], "lc_se": r["lc_standard_error"], "win_rate": r["win_rate"],
+            "phi": f.length, "psi": f.difficulty, "theta": f.model, "C": f.C}
+
+
+def refit_all(models=None, *, variant: str = "reg", ann: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Refit every (or the given) annotated non-baseline model. Variants:
+
+    * ``reg``: γ̂ (positional lookup) + pseudo-gamed rows with λ = 0.2 (``length_controlled_v1``);
+    * ``noreg``: γ̂, no gamed rows (``length_controlled_noreg``);
+    * ``minimal``: no γ, no gamed rows (``length_controlled_minimal``; what issue #316 advises off-set);
+    * ``reg_instruction``: as ``reg`` but γ̂ looked up by the true instruction index.
+    """
+    ann = load_annotations() if ann is None else ann
+    difficulty = load_difficulty()
+    gamed = pseudo_gamed_rows() if variant in ("reg", "reg_instruction") else None
+    models = sorted(m for m in ann["model"].unique() if m != BASELINE) if models is None else list(models)
+    rows = {}
+    for m in models:
+        g = ann[ann["model"] == m]
+        rows[m] = refit_model(
+            g, difficulty=None if variant == "minimal" else difficulty, gamed=gamed,
+            reg_lambda=W.DEFAULT_LAMBDA if gamed is not None else None,
+            align="instruction" if variant == "reg_instruction" else "row")
+    return pd.DataFrame(rows).T
+
+
+# ----------------------------------------------------------------------------- 4. Arena correlation
+def arena_table(snapshot: str = "HEAD", ann: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per Arena model: raw WR (from annotations where public, else the leaderboard, column ``wr_source``),
+    LC predicted from the published weights and γ̂, average length, and Arena Elo."""
+    arena = load_arena()
+    lb = load_leaderboard(snapshot)
+    ours = raw_win_rates(ann)
+    lcw = lc_from_published_weights(snapshot)
+    models = [m for m in arena.index if m in lb.index]
+    df = pd.DataFrame(index=models)
+    df["elo"] = arena.loc[models]
+    df["win_rate"] = [float(ours.loc[m, "win_rate"]) if m in ours.index else lb.loc[m, "win_rate"] for m in models]
+    df["wr_source"] = ["annotations" if m in ours.index else "leaderboard" for m in models]
+    df["lc"] = lcw["lc_predicted"].reindex(models)
+    df["lc_leaderboard"] = lb.loc[models, "length_controlled_winrate"]
+    df["avg_length"] = lb.loc[models, "avg_length"]
+    return df
+
+
+def arena_correlations(df: pd.DataFrame, *, n_boot: int, seed: int) -> pd.DataFrame:
+    cols = {"AlpacaEval 2.0 (raw WR)": df["win_rate"], "LC AlpacaEval 2.0": df["lc"],
+            "LC (leaderboard column)": df["lc_leaderboard"], "average length": df["avg_length"]}
+    return correlation_table(cols, df["elo"], methods=("spearman", "kendall", "pearson"), n_boot=n_boot, seed=seed)
+
+
+# ----------------------------------------------------------------------------- 5. gameability
+def gameability_inputs(snapshot: str = "2024-03-19", ann: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The snapshot's leaderboard rows with recomputed columns: ``win_rate_ours`` (annotations where
+    public, else the leaderboard's value) and ``lc_ours`` (published weights of that snapshot and γ̂)."""
+    lb = load_leaderboard(snapshot).copy()
+    ours = raw_win_rates(ann)
+    lcw = lc_from_published_weights(snapshot)
+    lb["wr_source"] = ["annotations" if m in ours.index else "leaderboard" for m in lb.index]
+    lb["win_rate_ours"] = [float(ours.loc[m, "win_rate"]) if m in ours.index else lb.loc[m, "win_rate"]
+                           for m in lb.index]
+    lb["lc_ours"] = lcw["lc_predicted"].reindex(lb.index)
+    return lb
+
+
+def prompt_variants_table(lb: pd.DataFrame, wr: str = "win_rate_ours", lc: str = "lc_ours") -> pd.DataFrame:
+    models = [m for m in lb.index if f"{m}_verbose" in lb.index and f"{m}_concise" in lb.index]
+    rows = {}
+    for m in models:
+        rows[m] = {f"WR {k}": lb.loc[f"{m}{s}", wr] for k, s in (("concise", "_concise"), ("standard", ""),
+                                                                  ("verbose", "_verbose"))}
+        rows[m].update({f"LC {k}": lb.loc[f"{m}{s}", lc] for k, s in (("concise", "_concise"), ("standard", ""),
+                                                                      ("verbose", "_verbose"))})
+    return pd.DataFrame(rows).T
+
+
+# ----------------------------------------------------------------------------- tables for make tables
+def render_table(doc: dict) -> str:
+    m = doc["metrics"]
+    rows = [
+        ("max |Δ| raw WR vs leaderboard (annotated models)", "raw.max_abs_diff_win_rate", "0"),
+        ("LC from published weights: MAE vs leaderboard", "lc_weights.mae", "—"),
+        ("GLM refit (reg): MAE vs leaderboard LC", "refit.reg.mae", "—"),
+        ("Spearman(Arena, raw WR)", "arena.spearman.raw", "0.94"),
+        ("Spearman(Arena, LC)", "arena.spearman.lc", "0.98"),
+        ("verbosity gameability raw → LC (%)", "gameability.raw.verbosity", "21.3"),
+        ("", "gameability.lc.verbosity", "6.4"),
+        ("conciseness gameability raw → LC (%)", "gameability.raw.conciseness", "29.8"),
+        ("", "gameability.lc.conciseness", "13.6"),
+        ("gpt4_gamed adversarial gain (LC − WR, published weights)", "adversarial.gain_weights", "8.5"),
+        ("gpt4_gamed LC refit with reg (λ = 0.2)", "adversarial.lc_refit_reg", "12.2"),
+        ("gpt4_gamed LC refit without reg", "adversarial.lc_refit_noreg", "25.9"),
+    ]
+    out = ["| quantity | reproduced | paper |", "|---|---|---|"]
+    for label, key, paper in rows:
+        v = m.get(key)
+        out.append(f"| {label} `{key}` | {v if not isinstance(v, float) else f'{v:.4g}'} | {paper} |")
+    return "\n".join(out)
+
+
+# ----------------------------------------------------------------------------- notebook helpers
+def budget(cfg) -> dict:
+    """How much of the fixed public data a scale recomputes (``paper.budget.<scale>``, else ``tiny``)."""
+    b = cfg.paper.budget
+    return dict(b.get(cfg.scale.name, b.tiny))
+
+
+def refit_models(cfg, ann: pd.DataFrame) -> list[str]:
+    sel = budget(cfg)["refit_models"]
+    models = sorted(m for m in ann["model"].unique() if m != BASELINE)
+    return models if sel == "all" else [m for m in models if m in set(sel)]
+
+
+def reported_vs_reproduced(reported: pd.DataFrame, pairs: list[tuple], *, atol: float | None = None) -> pd.DataFrame:
+    """Join reproduced numbers with the reference rows of ``results/reported/<paper>.csv``.
+
+    ``pairs``: (table, row, metric, reproduced value[, metrics key]). Rows not found in the CSV raise,
+    so a renamed reported row cannot silently drop out of the comparison.
+    """
+    rep = reported[reported["reference"].astype(str).str.lower() == "true"]
+    out = []
+    for t in pairs:
+        table, row, metric, value = t[:4]
+        hit = rep[(rep["table"] == table) & (rep["row"] == row) & (rep["metric"] == metric)]
+        if len(hit) != 1:
+            raise KeyError(f"reported row ({table!r}, {row!r}, {metric!r}) found {len(hit)} times")
+        r = hit.iloc[0]
+        out.append({"table": table, "row": row, "metric": metric, "reported": float(r["value"]),
+                    "reproduced": float(value), "abs_diff": abs(float(value) - float(r["value"])),
+                    "metrics_key": t[4] if len(t) > 4 else "", "source": r["source"]})
+    return pd.DataFrame(out)
+
+
+def figure_length_control(lb: pd.DataFrame, wr: str, lc: str, title: str):
+    """Win rate vs average output length before and after length control (one panel each)."""
+    import matplotlib.pyplot as plt
+    from scipy.stats import spearmanr
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for ax, col, name in ((axes[0], wr, "raw win rate"), (axes[1], lc, "length-controlled win rate")):
+        d = lb[["avg_length", col]].dropna()
+        ax.scatter(d["avg_length"], d[col], s=12, alpha=0.7)
+        for m in ("gpt4_1106_preview_verbose", "gpt4_1106_preview_concise", "gpt4_gamed", "NullModel"):
+            if m in d.index:
+                ax.annotate(m, (d.loc[m, "avg_length"], d.loc[m, col]), fontsize=7)
+        rho = spearmanr(d["avg_length"], d[col]).statistic
+        ax.set(xlabel="average output length (characters)", title=f"{name}: Spearman with length {rho:.2f}")
+    axes[0].set_ylabel("win rate vs gpt4_1106_preview (%)")
+    fig.suptitle(title)
+    return fig
+
+
+def figure_arena(df: pd.DataFrame):
+    import matplotlib.pyplot as plt
+    from scipy.stats import spearmanr
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for ax, col, name in ((axes[0], "win_rate", "AlpacaEval 2.0 (raw)"), (axes[1], "lc", "LC AlpacaEval 2.0")):
+        ax.scatter(df[col], df["elo"], s=14)
+        rho = spearmanr(df[col], df["elo"]).statistic
+        ax.set(xlabel=f"{name} win rate (%)", title=f"{name}: Spearman {rho:.3f} (n={len(df)})")
+    axes[0].set_ylabel("Chatbot Arena Elo (Feb 2, 2024)")
+    return fig
+
+
+def figure_refit(refit: pd.DataFrame, official: pd.Series, title: str):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    common = [m for m in refit.index if m in official.index]
+    ax.scatter(official.loc[common], refit.loc[common, "lc"], s=14)
+    lim = [0, max(100, float(refit["lc"].max()))]
+    ax.plot(lim, lim, "k--", lw=0.8)
+    ax.set(xlabel="published LC win rate (%)", ylabel="our GLM refit LC win rate (%)", title=title)
+    return fig
