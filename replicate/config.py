@@ -73,9 +73,11 @@ def validate(cfg: DictConfig, *, check_hardware: bool = True) -> None:
                 f"scale={scale.name} needs a CUDA GPU and none is visible on this machine; "
                 "use scale=tiny (CPU, minutes) or scale=ci (CPU, seconds)"
             )
-    hw = cfg.hardware
-    if "global_batch_size" in cfg.get("train", {}):
-        derive_grad_accum(cfg.train.global_batch_size, cfg.train.per_device_batch_size, hw.num_devices)
+    setup = cfg.get("setup")
+    if setup:
+        if scale.name != "paper":
+            raise ConfigError(f"setup={setup.get('model')} only applies at scale=paper (got scale={scale.name})")
+        derive_grad_accum(setup.global_batch_size, setup.per_device_batch_size, cfg.hardware.num_devices)
 
 
 def derive_grad_accum(global_batch: int, per_device: int, devices: int) -> int:

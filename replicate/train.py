@@ -1,0 +1,118 @@
+"""Training: SFT through TRL's SFTTrainer, and every preference loss through ONE hook into DPOTrainer.
+
+The hook (``PreferenceTrainer``) subclasses TRL's DPOTrainer and replaces only ``compute_loss``:
+TRL still does tokenization with the chat template, batching of [chosen; rejected], the
+optimizer, schedule, accelerate/DeepSpeed and logging. Our part is one forward pass and a call to
+a pure loss from ``replicate.losses``. Reference-free losses (SimPO, CPO, ORPO, SLiC-HF, RRHF)
+never build or run a reference model — that is where SimPO's time and memory savings come from.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import torch
+from datasets import Dataset
+from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
+
+from .losses import LOSSES
+
+warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*deprecated.*")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+_NON_MODEL_KEYS = {"completion_mask", "ref_chosen_logps", "ref_rejected_logps"}
+
+
+def common_args(hw, *, seed: int, lr: float, batch_size: int, output_dir: str, max_steps: int | None,
+                epochs: float, warmup: float, scheduler: str = "cosine") -> dict:
+    """TrainingArguments shared by SFT and preference runs (TRL on CPU: bf16 and checkpointing off)."""
+    return dict(
+        output_dir=output_dir, learning_rate=lr, per_device_train_batch_size=batch_size,
+        num_train_epochs=epochs, max_steps=max_steps if max_steps else -1, lr_scheduler_type=scheduler,
+        warmup_steps=warmup, logging_steps=10_000, save_strategy="no", report_to=[], seed=seed, data_seed=seed,
+        bf16=bool(hw.bf16), gradient_checkpointing=bool(hw.gradient_checkpointing),
+        use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0, disable_tqdm=True,
+    )
+
+
+def sft(model, tokenizer, dataset: Dataset, hw, *, seed: int, lr: float, batch_size: int, steps: int, out: Path):
+    """Supervised fine-tuning on completions only (TRL SFTTrainer, prompt–completion format)."""
+    args = SFTConfig(**common_args(hw, seed=seed, lr=lr, batch_size=batch_size, output_dir=str(out / "trainer"),
+                                   max_steps=steps, epochs=1, warmup=0.05), max_length=tokenizer.model_max_length)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+    trainer.train()
+    return trainer.model, _history(trainer)
+
+
+class PreferenceTrainer(DPOTrainer):
+    """DPOTrainer with the loss swapped for any registered pure loss (the one hook)."""
+
+    def __init__(self, *args, loss: str, loss_kwargs: dict | None = None, **kwargs):
+        if loss not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; registered: {sorted(LOSSES)}")
+        self.loss_spec = LOSSES[loss]
+        self.loss_name = loss
+        self.loss_kwargs = dict(loss_kwargs or {})
+        cfg = kwargs.get("args")
+        if cfg is not None and not self.loss_spec.needs_reference:
+            # With precompute on and no ref_model, DPOTrainer builds no reference; our
+            # _precompute_ref_logps below then skips the reference pass entirely.
+            cfg.precompute_ref_log_probs = True
+        super().__init__(*args, **kwargs)
+
+    def _precompute_ref_logps(self, dataset, name, batch_size):
+        if self.loss_spec.needs_reference:
+            return super()._precompute_ref_logps(dataset, name, batch_size)
+        zeros = [0.0] * len(dataset)
+        return dataset.add_column("ref_chosen_logps", zeros).add_column("ref_rejected_logps", zeros)
+
+    def sequence_logps(self, model, inputs):
+        """Summed response-token log-probs and response lengths of the [chosen; rejected] batch."""
+        mask = inputs["completion_mask"]
+        labels = inputs["input_ids"].masked_fill(mask == 0, -100)
+        model_kwargs = {k: v for k, v in inputs.items() if k not in _NON_MODEL_KEYS}
+        out = model(**model_kwargs, labels=labels, fused_lm_head=True, use_cache=False)
+        shift_mask = mask[:, 1:].to(out.log_probs.dtype)
+        per_token = out.log_probs[:, -shift_mask.size(1):] * shift_mask
+        return per_token.sum(1), shift_mask.sum(1)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        mode = "train" if self.model.training else "eval"
+        logps, lengths = self.sequence_logps(model, inputs)
+        chosen_logps, rejected_logps = logps.chunk(2)
+        chosen_len, rejected_len = lengths.chunk(2)
+        batch = {"chosen_logps": chosen_logps, "rejected_logps": rejected_logps,
+                 "chosen_len": chosen_len, "rejected_len": rejected_len}
+        if self.loss_spec.needs_reference:
+            if self.precompute_ref_logps:
+                batch["ref_chosen_logps"], batch["ref_rejected_logps"] = inputs["ref_chosen_logps"], inputs["ref_rejected_logps"]
+            else:  # vanilla DPO: a reference forward pass every step (what SimPO's C5 compares against)
+                batch["ref_chosen_logps"], batch["ref_rejected_logps"] = self.compute_ref_log_probs(self.ref_model, inputs)
+        for k in self.loss_spec.inputs:  # extra per-example inputs some losses need (e.g. win-rate targets)
+            if k not in batch:
+                batch[k] = inputs[k]
+        loss = self.loss_spec(batch, **self.loss_kwargs).mean()
+        m = self._metrics[mode]
+        m["logps/chosen"].append(chosen_logps.detach().mean().item())
+        m["logps/rejected"].append(rejected_logps.detach().mean().item())
+        m["avg_logps/margin"].append((chosen_logps / chosen_len - rejected_logps / rejected_len).detach().mean().item())
+        return (loss, None) if return_outputs else loss
+
+
+def train_preference(model, tokenizer, dataset: Dataset, hw, *, loss: str, loss_kwargs: dict, seed: int, lr: float,
+                     batch_size: int, epochs: float, max_steps: int | None, out: Path, precompute_ref: bool = True,
+                     max_length: int | None = None):
+    """One preference run through the hook. SimPO App. B: cosine schedule, 10% warmup, 1 epoch."""
+    args = DPOConfig(**common_args(hw, seed=seed, lr=lr, batch_size=batch_size, output_dir=str(out / "trainer"),
+                                   max_steps=max_steps, epochs=epochs, warmup=0.1),
+                     precompute_ref_log_probs=precompute_ref, max_length=max_length or tokenizer.model_max_length,
+                     beta=float(loss_kwargs.get("beta", 0.1)))
+    trainer = PreferenceTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                                loss=loss, loss_kwargs=loss_kwargs)
+    trainer.train()
+    return trainer.model, _history(trainer)
+
+
+def _history(trainer) -> list[dict]:
+    return [h for h in trainer.state.log_history]

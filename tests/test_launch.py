@@ -1,0 +1,68 @@
+"""The small/paper-scale code path (load by name with from_pretrained, chat template, derived grad
+accumulation, the same trainer hook), exercised offline on a locally saved tiny checkpoint."""
+import pytest
+from datasets import Dataset
+
+from replicate.config import ConfigError, compose
+from replicate.models import build_tiny_llama, load_pretrained
+from replicate.tokenizer import build_tokenizer
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ckpt")
+    tok = build_tokenizer()
+    build_tiny_llama(tok, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64).save_pretrained(d)
+    tok.save_pretrained(d)
+    data = tmp_path_factory.mktemp("data")
+    rows = {"prompt": [[{"role": "user", "content": f"rev:ab{c}"}] for c in "abcdefgh"],
+            "chosen": [[{"role": "assistant", "content": f"{c}ba"}] for c in "abcdefgh"],
+            "rejected": [[{"role": "assistant", "content": f"{c}ba sure sure"}] for c in "abcdefgh"]}
+    Dataset.from_dict(rows).save_to_disk(str(data))
+    return d, data
+
+
+def test_from_pretrained_roundtrip_keeps_chat_template(checkpoint):
+    model, tok = load_pretrained(checkpoint[0])
+    ids = tok.apply_chat_template([{"role": "user", "content": "rev:ab"}], add_generation_prompt=True)["input_ids"]
+    assert ids.count(tok.bos_token_id) == 1
+    assert model.config.model_type == "llama"
+
+
+def test_hub_id_offline_gives_clear_error(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(OSError, match="Hugging Face Hub is unreachable"):
+        load_pretrained("princeton-nlp/Llama-3-Base-8B-SFT")
+
+
+def test_paper_setup_trains_through_the_same_hook(checkpoint, tmp_path):
+    from replicate.launch import build_trainer
+
+    ckpt, data = checkpoint
+    cfg = compose("simpo", ["scale=paper", "setup=simpo_llama3_base", "hardware=cpu", f"setup.model={ckpt}",
+                            f"setup.dataset={data}", "setup.global_batch_size=4", "setup.per_device_batch_size=2"],
+                  check_hardware=False)
+    assert cfg.setup.beta == 2.0 and cfg.setup.gamma == 1.0 and cfg.setup.lr == 6e-7  # SimPO README, Llama3-Base
+    trainer, accum = build_trainer(cfg, output_dir=str(tmp_path), max_steps=1)
+    assert accum == 2 and trainer.args.gradient_accumulation_steps == 2
+    assert trainer.ref_model is None          # reference-free: no reference model is built
+    trainer.train()
+    assert trainer.state.global_step == 1
+
+
+def test_paper_global_batch_must_divide():
+    with pytest.raises(ConfigError, match="not divisible"):
+        compose("simpo", ["scale=paper", "setup=simpo_gemma2_9b_it", "hardware=multi_gpu_zero3",
+                          "setup.per_device_batch_size=3"], check_hardware=False)
+
+
+def test_setup_only_at_paper_scale():
+    with pytest.raises(ConfigError, match="only applies at scale=paper"):
+        compose("simpo", ["setup=simpo_gemma2_9b_it"])
+
+
+def test_six_paper_setups_with_global_batch_128():
+    for s in ("mistral_base", "mistral_instruct", "llama3_base", "llama3_instruct", "llama3_instruct_v02", "gemma2_9b_it"):
+        cfg = compose("simpo", ["scale=paper", f"setup=simpo_{s}", "hardware=multi_gpu_zero3"], check_hardware=False)
+        assert cfg.setup.global_batch_size == 128
+        assert cfg.setup.gamma == pytest.approx(cfg.setup.beta * cfg.setup.gamma_beta_ratio)
