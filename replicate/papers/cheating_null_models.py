@@ -327,3 +327,20 @@ def toy_defenses(w: dict, c: str, *, window: int) -> dict:
     for order in ("first", "second"):
         out[f"toy.win_rate_null_{order}"] = float(100 * toy_win_probs(w, "toy", c, test, order).mean())
     return out
+
+
+def render_table(doc: dict) -> str:
+    m = doc["metrics"]
+    rows = [("NullModel raw win rate", "null.win_rate", "76.9"), ("NullModel discrete win rate", "null.discrete_win_rate", "84.0"),
+            ("NullModel LC (published weights + γ̂)", "lc.weights", "86.5"), ("NullModel LC (our GLM refit)", "lc.refit", "86.5"),
+            ("WR, null output shown second (M)", "position.null_second.win_rate", "85.8"),
+            ("WR, null output shown first (m)", "position.null_first.win_rate", "68.2"),
+            ("search: final best loss", "search.final_best_loss", "0.268"),
+            ("toy: cheat vs toy judge (held-out WR)", "toy.toy_matched.toy.win_rate", "—"),
+            ("toy: cheat vs learned judge (held-out WR)", "toy.learned_matched.learned.win_rate", "—"),
+            ("toy: learned-judge cheat on the toy judge", "toy.learned_matched.toy.win_rate", "0.4 (Table 10, other judge)")]
+    out = ["| quantity | reproduced | paper |", "|---|---|---|"]
+    for label, key, paper in rows:
+        v = m.get(key)
+        out.append(f"| {label} `{key}` | {v if not isinstance(v, float) else f'{v:.4g}'} | {paper} |")
+    return "\n".join(out)
