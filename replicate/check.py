@@ -14,7 +14,7 @@ def main_check(argv: list[str]) -> int:
         return 2
     paper, overrides = argv[0], list(argv[1:])
     fresh_root = BUILD / "check" / "reproduced"
-    overrides = [*overrides, f"results_dir={fresh_root}"]
+    overrides = [*overrides, f"results_dir={fresh_root}", f"figures_dir={BUILD / 'check' / 'figures'}"]
     cfg = compose(paper, overrides)
     run_notebook(paper, overrides, html=False, log_output=False)
     tolerances = dict(cfg.paper.get("check", {}).get("tolerances", {}) or {})

@@ -12,13 +12,14 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, Llama
 
 
 def build_tiny_llama(tokenizer, *, hidden_size: int, num_layers: int, num_heads: int, intermediate_size: int,
-                     max_positions: int = 128, seed: int = 0) -> LlamaForCausalLM:
+                     max_positions: int = 128, seed: int = 0, attn_implementation: str = "eager") -> LlamaForCausalLM:
     cfg = LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=intermediate_size,
         num_hidden_layers=num_layers, num_attention_heads=num_heads, num_key_value_heads=num_heads,
         max_position_embeddings=max_positions, tie_word_embeddings=True, attention_dropout=0.0,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
     )
+    cfg._attn_implementation = attn_implementation
     torch.manual_seed(seed)
     model = LlamaForCausalLM(cfg)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
@@ -31,7 +32,8 @@ def build_model(model_cfg, tokenizer, seed: int):
     if model_cfg.kind == "tiny_llama":
         return build_tiny_llama(tokenizer, hidden_size=model_cfg.hidden_size, num_layers=model_cfg.num_layers,
                                 num_heads=model_cfg.num_heads, intermediate_size=model_cfg.intermediate_size,
-                                max_positions=model_cfg.max_positions, seed=seed)
+                                max_positions=model_cfg.max_positions, seed=seed,
+                                attn_implementation=model_cfg.get("attn_implementation", "eager"))
     return load_pretrained(model_cfg.name_or_path, dtype=model_cfg.get("dtype", "float32"))[0]
 
 
