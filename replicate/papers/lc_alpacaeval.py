@@ -229,7 +229,7 @@ def prompt_variants_table(lb: pd.DataFrame, wr: str = "win_rate_ours", lc: str =
 def render_table(doc: dict) -> str:
     m = doc["metrics"]
     rows = [
-        ("max |Δ| raw WR vs leaderboard (annotated models)", "raw.max_abs_diff_win_rate", "0"),
+        ("max abs Δ, raw WR vs leaderboard (annotated models)", "raw.max_abs_diff_win_rate", "0 (same data)"),
         ("LC from published weights: MAE vs leaderboard", "lc_weights.mae", "—"),
         ("GLM refit (reg): MAE vs leaderboard LC", "refit.reg.mae", "—"),
         ("Spearman(Arena, raw WR)", "arena.spearman.raw", "0.94"),
@@ -295,9 +295,10 @@ def figure_length_control(lb: pd.DataFrame, wr: str, lc: str, title: str):
             if m in d.index:
                 ax.annotate(m, (d.loc[m, "avg_length"], d.loc[m, col]), fontsize=7)
         rho = spearmanr(d["avg_length"], d[col]).statistic
-        ax.set(xlabel="average output length (characters)", title=f"{name}: Spearman with length {rho:.2f}")
+        ax.set(xlabel="average output length (characters)", title=f"{name}\nSpearman with length {rho:.2f}")
     axes[0].set_ylabel("win rate vs gpt4_1106_preview (%)")
-    fig.suptitle(title)
+    fig.suptitle(title, y=1.02)
+    fig.tight_layout()
     return fig
 
 
