@@ -30,9 +30,9 @@ def main(argv: list[str] | None = None) -> int:
 
             return main_check(rest)
         if cmd == "tables":
-            from .results import render_tables
+            from .results import render_deviations, render_tables
 
-            for p in render_tables(rest[0] if rest else None):
+            for p in [*render_tables(rest[0] if rest else None), render_deviations()]:
                 print(f"wrote {p}")
             return 0
         if cmd == "winrate":

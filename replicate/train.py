@@ -12,6 +12,7 @@ import os
 import warnings
 from pathlib import Path
 
+import datasets
 import torch
 from datasets import Dataset
 from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
@@ -19,7 +20,8 @@ from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 from .losses import LOSSES
 
 warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*deprecated.*")
-os.environ.setdefault("TQDM_DISABLE", "1")
+os.environ.setdefault("TQDM_DISABLE", "1")  # TRL's per-run bars; our own bars pass disable= explicitly
+datasets.disable_progress_bars()  # one tokenization bar per run would drown the notebook
 
 _NON_MODEL_KEYS = {"completion_mask", "ref_chosen_logps", "ref_rejected_logps"}
 
