@@ -119,7 +119,7 @@ def _run(cfg) -> Result:
 
 
 LINKS = {
-    "cdr.C2_accuracy_grows_with_gap": ["# LLM pairs studied"],
+    "cdr.C2_accuracy_grows_with_gap": ["LLM pairs studied"],
     "cdr.C1_ratio_beats_likelihood": ["RewardBench overall"],
 }
 

@@ -185,9 +185,11 @@ def _run(cfg, design) -> Result:
     return Result(metrics, claims, series)
 
 
-LINKS = {f"lcpo.{d}.{b}.C1_degrades_less": [f"{b.upper()} Standard", f"{b.upper()} RE-PO"] for b in BASES
+NAMES = {"dpo": "DPO", "ipo": "IPO", "simpo": "SimPO", "cpo": "CPO"}
+LINKS = {f"lcpo.{d}.{b}.C1_degrades_less": [f"{NAMES[b]} Standard", f"{NAMES[b]} RE-PO"] for b in BASES
          for d in ("sparse", "dense")}
-LINKS.update({f"lcpo.{d}.C4_noise_rate_recovered": ["DPO Standard", "DPO RE-PO"] for d in ("sparse", "dense")})
+LINKS.update({f"lcpo.{d}.C4_noise_rate_recovered": ["RE-DPO eta0=0.9 (default)", "RE-DPO alpha=0.1 (default)"]
+              for d in ("sparse", "dense")})
 
 
 def plot(res: Result):
