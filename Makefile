@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 # Papers whose committed tiny-scale numbers `make check` re-computes and compares (tolerances in conf/paper/<p>.yaml).
-CHECK_PAPERS ?= simpo lc-alpacaeval cheating-null-models wildbench
+CHECK_PAPERS ?= simpo lc-alpacaeval cheating-null-models wildbench sppo inpo dno spin lcpo tgdpo cdr
 export REPLICATE_DATA_DIR ?= $(abspath ../shared/data)
 export PYTHONHASHSEED := 0
 export TOKENIZERS_PARALLELISM := false

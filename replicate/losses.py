@@ -156,3 +156,7 @@ def register(name: str, spec: LossSpec) -> None:
     if name in LOSSES and LOSSES[name] is not spec:
         raise ValueError(f"loss {name!r} already registered")
     LOSSES[name] = spec
+
+
+# Other loss modules register themselves on import; import them so the trainer hook sees every loss.
+from . import losses_lcpo, losses_nash  # noqa: E402,F401

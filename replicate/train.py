@@ -73,7 +73,7 @@ class PreferenceTrainer(DPOTrainer):
         """Summed response-token log-probs and response lengths of the [chosen; rejected] batch."""
         mask = inputs["completion_mask"]
         labels = inputs["input_ids"].masked_fill(mask == 0, -100)
-        model_kwargs = {k: v for k, v in inputs.items() if k not in _NON_MODEL_KEYS}
+        model_kwargs = {k: v for k, v in inputs.items() if k not in _NON_MODEL_KEYS | set(self.loss_spec.inputs)}
         out = model(**model_kwargs, labels=labels, fused_lm_head=True, use_cache=False)
         shift_mask = mask[:, 1:].to(out.log_probs.dtype)
         per_token = out.log_probs[:, -shift_mask.size(1):] * shift_mask
