@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from .. import data as D
 from ..config import to_dict
 from ..evaluation import evaluate_policy, pair_diagnostics
-from ..io import atomic_write_json, cached, read_json
+from ..io import atomic_write_json, cached, content_hash, read_json
 from ..models import build_model
 from ..provenance import package_versions
 from ..results import claim
@@ -59,9 +59,20 @@ def build_world(cfg) -> World:
     return World(build_tokenizer(), judge_from_cfg(cfg.judge, seed), prompts, reference)
 
 
+# The modules whose code determines a stage's output: editing any of them invalidates the cache.
+_CODE = ("world", "tokenizer", "models", "sampling", "data", "losses", "train", "evaluation", "winrate",
+         "papers/simpo")
+
+
+def code_hash() -> str:
+    root = Path(__file__).resolve().parent.parent
+    return content_hash([(m, (root / f"{m}.py").read_text()) for m in _CODE])
+
+
 def _stage_key(cfg, *parts) -> dict:
-    return {"versions": package_versions(("torch", "transformers", "trl")), "seed": int(cfg.seed),
-            "model": to_dict(cfg.model), "world": to_dict(cfg.scale.world), "parts": parts}
+    return {"versions": package_versions(("torch", "transformers", "trl")), "code": code_hash(),
+            "threads": torch.get_num_threads(), "seed": int(cfg.seed), "model": to_dict(cfg.model),
+            "world": to_dict(cfg.scale.world), "parts": parts}
 
 
 def sft_model(cfg, world: World):
