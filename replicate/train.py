@@ -108,7 +108,8 @@ def train_preference(model, tokenizer, dataset: Dataset, hw, *, loss: str, loss_
     """One preference run through the hook. SimPO App. B: cosine schedule, 10% warmup, 1 epoch."""
     args = DPOConfig(**common_args(hw, seed=seed, lr=lr, batch_size=batch_size, output_dir=str(out / "trainer"),
                                    max_steps=max_steps, epochs=epochs, warmup=0.1),
-                     precompute_ref_log_probs=precompute_ref, max_length=max_length or tokenizer.model_max_length,
+                     precompute_ref_log_probs=precompute_ref, precompute_ref_batch_size=256,
+                     max_length=max_length or tokenizer.model_max_length,
                      beta=float(loss_kwargs.get("beta", 0.1)))
     trainer = PreferenceTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                                 loss=loss, loss_kwargs=loss_kwargs)
