@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -94,6 +93,7 @@ def worker(name: str, model_name: str, batch_size: int, seq_len: int, steps: int
         torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
     else:
+        _reset_peak_rss()  # the peak must be that of training steps, not of imports and model building
         base = _rss_kib()
     for _ in range(steps):
         _step(tr, batch)
@@ -101,19 +101,28 @@ def worker(name: str, model_name: str, batch_size: int, seq_len: int, steps: int
         torch.cuda.synchronize()
         peak = torch.cuda.max_memory_allocated() - base
     else:
-        peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024
+        peak = (_rss_kib("VmHWM") - base) * 1024
     # the reference model's parameters count as memory DPO holds and SimPO does not
     ref = getattr(tr, "ref_model", None)
     ref_bytes = sum(p.numel() * p.element_size() for p in ref.parameters()) if ref is not None else 0
     return {"peak_bytes": int(peak), "ref_model_bytes": int(ref_bytes)}
 
 
-def _rss_kib() -> int:
+def _rss_kib(field: str = "VmRSS") -> int:
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS"):
+            if line.startswith(field):
                 return int(line.split()[1])
     return 0
+
+
+def _reset_peak_rss() -> None:
+    """Linux: writing 5 to clear_refs resets VmHWM (the peak resident set) to the current RSS."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
 
 
 def time_side_by_side(model_name: str, batch_size: int, seq_len: int, steps: int, repeats: int) -> dict:

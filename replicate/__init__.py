@@ -11,7 +11,8 @@ Modules (one job each):
   data        SFT / preference datasets, on-policy pair building
   losses      preference losses as pure functions (paper equations in docstrings)
   train       SFT and one TRL hook for every preference loss
-  metrics     win rate, LC win rate, agreement, reward accuracy
+  evaluation  toy-world evaluation: win rates vs the reference, agreement, reward accuracy
+  winrate     AlpacaEval win rates and the length-controlled GLM
   results     reported vs reproduced, claims, tables, check
   plots       figures
   run         config -> papermill notebook

@@ -41,10 +41,12 @@ def compose(paper: str, overrides: list[str] | tuple[str, ...] = (), *, check_ha
         key = o.split("=", 1)[0].lstrip("+~")
         if key == "paper":
             raise ConfigError("choose the paper by name (make replicate-<paper>), not with a paper= override")
-        if key in GROUPS:
+        if key in GROUPS and "=" in o:
             value = o.split("=", 1)[1]
+            if value == "null" and key != "setup":
+                raise ConfigError(f"{key} cannot be null; choose one of: {', '.join(group_options(key))}")
             opts = group_options(key)
-            if value not in opts and value != "null":
+            if value not in opts and not (key == "setup" and value == "null"):
                 raise ConfigError(f"{key}={value!r} is not an option; choose one of: {', '.join(opts)}")
     GlobalHydra.instance().clear()
     try:
@@ -57,6 +59,15 @@ def compose(paper: str, overrides: list[str] | tuple[str, ...] = (), *, check_ha
         GlobalHydra.instance().clear()
     OmegaConf.set_struct(cfg, True)
     validate(cfg, check_hardware=check_hardware)
+    return _absolute_paths(cfg)
+
+
+def _absolute_paths(cfg: DictConfig) -> DictConfig:
+    """Relative output paths are relative to the repository, wherever the notebook runs from."""
+    root = CONF_DIR.parent
+    for k in ("results_dir", "figures_dir"):
+        if k in cfg and not os.path.isabs(str(cfg[k])):
+            cfg[k] = str(root / str(cfg[k]))
     return cfg
 
 

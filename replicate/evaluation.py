@@ -26,12 +26,12 @@ def sequence_logps(model, tokenizer, prompts: Sequence[str], responses: Sequence
         ids, att = enc["input_ids"], enc["attention_mask"]
         logits = model(input_ids=ids, attention_mask=att).logits[:, :-1].float()
         tok_lp = torch.log_softmax(logits, -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
-        # response mask: positions after the prompt (left padding: real tokens are right-aligned)
+        # response mask: real tokens after the prompt (works for left or right padding)
         T = ids.shape[1]
-        n_real = att.sum(1)
         pos = torch.arange(T)[None, :].expand(len(ps), T)
-        start = (T - n_real + torch.tensor(plen))[:, None]
-        resp = (pos >= start)[:, 1:].float()
+        first = att.float().argmax(1)  # index of the first real token
+        start = (first + torch.tensor(plen))[:, None]
+        resp = ((pos >= start) & att.bool())[:, 1:].float()
         logps.append((tok_lp * resp).sum(1))
         lens.append(resp.sum(1))
     return torch.cat(logps).numpy(), torch.cat(lens).numpy()

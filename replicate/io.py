@@ -91,7 +91,12 @@ def cached(stage: str, key: Any, compute: Callable[[Path], None], *, done_file: 
         compute(tmp)
         atomic_write_json(tmp / "key.json", key)
         (tmp / done_file).write_text("ok\n")
-        if final.exists():  # a stale partial dir from an older layout
+        if (final / done_file).exists():  # another process finished the same stage meanwhile: keep theirs
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+            return final
+        if final.exists():  # a partial dir without DONE (should not happen: we rename whole dirs)
             import shutil
 
             shutil.rmtree(final)

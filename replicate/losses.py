@@ -61,9 +61,14 @@ def ipo_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps,
 
 def rdpo_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_len, rejected_len, *,
               beta: float, alpha: float) -> Tensor:
-    """R-DPO (Park et al. 2024): −log σ(β h − (α|y_w| − α|y_l|)) — DPO with an explicit length penalty."""
+    """R-DPO (Park et al. 2024, Eq. 9): −log σ(β h + (α|y_w| − α|y_l|)) — DPO with a length penalty.
+
+    From max E[r − α|y|] − β KL, the implied reward is β log π/π_ref + α|y|, so a longer chosen
+    response needs a *smaller* log-ratio margin: the sign is "+". (The RePO re-print of SimPO Table 3
+    quoted in the dpo-baselines card writes "−", which would reward length instead of penalizing it.)
+    """
     h = (chosen_logps - ref_chosen_logps) - (rejected_logps - ref_rejected_logps)
-    return -F.logsigmoid(beta * h - alpha * (chosen_len - rejected_len))
+    return -F.logsigmoid(beta * h + alpha * (chosen_len - rejected_len))
 
 
 def cpo_loss(chosen_logps, rejected_logps, chosen_len, *, beta: float, nll_weight: float) -> Tensor:

@@ -117,8 +117,14 @@ def compare(fresh: dict, expected: dict, tolerances: dict | None = None) -> list
 
 
 def check(paper: str, scale: str, fresh_root: str | Path, tolerances: dict | None = None) -> list[str]:
+    expected_path = metrics_path(paper, scale)
+    if not expected_path.exists():
+        from .config import ConfigError
+
+        raise ConfigError(f"no committed metrics at {expected_path.relative_to(ROOT)}: run `make replicate-{paper}` "
+                          "and commit the file before `make check` can compare against it")
     fresh = read_json(metrics_path(paper, scale, fresh_root))
-    expected = read_json(metrics_path(paper, scale))
+    expected = read_json(expected_path)
     return compare(fresh, expected, tolerances)
 
 

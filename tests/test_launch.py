@@ -30,7 +30,10 @@ def test_from_pretrained_roundtrip_keeps_chat_template(checkpoint):
 
 
 def test_hub_id_offline_gives_clear_error(monkeypatch):
+    import huggingface_hub.constants as hc
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(hc, "HF_HUB_OFFLINE", True)  # the env var is read at import time
     with pytest.raises(OSError, match="Hugging Face Hub is unreachable"):
         load_pretrained("princeton-nlp/Llama-3-Base-8B-SFT")
 

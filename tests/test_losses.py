@@ -51,10 +51,13 @@ def test_rdpo_alpha0_is_dpo():
     assert torch.allclose(L.rdpo_loss(LW, LL, RW, RL, NW, NL, beta=0.1, alpha=0.0), L.dpo_loss(LW, LL, RW, RL, beta=0.1))
 
 
-def test_rdpo_penalizes_longer_chosen():
+def test_rdpo_asks_less_of_a_longer_chosen_response():
+    # implied reward β·log-ratio + α|y|: a longer winner already earns α·Δ|y| of margin, so its loss is lower
     longer = L.rdpo_loss(LW, LL, RW, RL, NL + 10, NL, beta=0.1, alpha=0.1)
     same = L.rdpo_loss(LW, LL, RW, RL, NL, NL, beta=0.1, alpha=0.1)
-    assert (longer > same).all()
+    assert (longer < same).all()
+    h = (LW - RW) - (LL - RL)
+    assert torch.allclose(longer, -F.logsigmoid(0.1 * h + 0.1 * 10), atol=1e-7)
 
 
 def test_orpo_closed_form():
@@ -130,7 +133,8 @@ def _trl_dpo_loss(loss_type: str, beta: float, lw, ll, rw, rl, nw, nl):
 
 @pytest.mark.parametrize("loss_type,ours", [
     ("sigmoid", lambda: L.dpo_loss(LW, LL, RW, RL, beta=0.1)),
-    ("hinge", lambda: torch.relu(1 - 0.1 * ((LW - RW) - (LL - RL)))),
+    # TRL's hinge relu(1 − βh) is SLiC's hinge with δ = 1/β, scaled by β
+    ("hinge", lambda: 0.1 * L.slic_hf_loss((LW - RW) - (LL - RL), torch.zeros(B), torch.ones(B), delta=10.0, nll_weight=0.0)),
     ("ipo", lambda: L.ipo_loss(LW, LL, RW, RL, NW, NL, tau=0.1)),
 ])
 def test_parity_with_trl_dpo_trainer(loss_type, ours):

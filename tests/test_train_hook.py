@@ -17,9 +17,10 @@ from replicate.train import PreferenceTrainer
 def setup():
     tok = build_tokenizer()
     model = build_tiny_llama(tok, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, seed=3)
-    rows = {"prompt": [[{"role": "user", "content": f"rev:{w}"}] for w in ("abc", "bcd", "cde", "def")],
-            "chosen": [[{"role": "assistant", "content": w[::-1]}] for w in ("abc", "bcd", "cde", "def")],
-            "rejected": [[{"role": "assistant", "content": w + " sure done"}] for w in ("abc", "bcd", "cde", "def")]}
+    words = ("abc", "bcdefg", "cd", "defgh")  # different prompt and response lengths: padding is exercised
+    rows = {"prompt": [[{"role": "user", "content": f"rev:{w}"}] for w in words],
+            "chosen": [[{"role": "assistant", "content": w[::-1]}] for w in words],
+            "rejected": [[{"role": "assistant", "content": w + " sure" * (i + 1)}] for i, w in enumerate(words)]}
     return tok, model, Dataset.from_dict(rows)
 
 
@@ -70,12 +71,26 @@ def test_trainer_and_evaluation_agree_on_sequence_logps(setup, tmp_path):
     with torch.no_grad():
         logps, lens = t.sequence_logps(t.model.eval(), batch)
     prompts = [m[0]["content"] for m in ds["prompt"]]
-    ev_lp, ev_len = sequence_logps(t.model, tok, prompts, [m[0]["content"] for m in ds["chosen"]])
     n = len(prompts)
-    # the trainer's batch order may be shuffled: compare as sets of (logp, length)
-    got = sorted(zip(logps[:n].tolist(), lens[:n].tolist()))
-    want = sorted(zip(ev_lp.tolist(), ev_len.tolist()))
-    for (a, la), (b, lb) in zip(got, want):
-        assert la == lb and a == pytest.approx(b, abs=1e-4)
-    # |y| counts the answer's characters plus the end-of-turn token
-    assert sorted(ev_len.tolist()) == [4.0] * n
+    for half, col in ((slice(0, n), "chosen"), (slice(n, 2 * n), "rejected")):
+        responses = [m[0]["content"] for m in ds[col]]
+        ev_lp, ev_len = sequence_logps(t.model, tok, prompts, responses)
+        # the trainer's batch order may be shuffled: compare as sorted (length, logp) pairs
+        got = sorted(zip(lens[half].tolist(), logps[half].tolist()))
+        want = sorted(zip(ev_len.tolist(), ev_lp.tolist()))
+        for (la, a), (lb, b) in zip(got, want):
+            assert la == lb and a == pytest.approx(b, abs=1e-4)
+        # |y| counts the response's characters plus the end-of-turn token
+        assert sorted(ev_len.tolist()) == sorted(len(r) + 1.0 for r in responses)
+
+
+def test_sequence_logps_same_with_left_or_right_padding(setup):
+    tok, model, _ = setup
+    prompts, responses = ["rev:abc", "sort:dcbaef"], ["cba", "abcdef sure"]
+    left = sequence_logps(model, tok, prompts, responses)
+    tok.padding_side = "right"
+    try:
+        right = sequence_logps(model, tok, prompts, responses)
+    finally:
+        tok.padding_side = "left"
+    assert (left[1] == right[1]).all() and abs(left[0] - right[0]).max() < 1e-4

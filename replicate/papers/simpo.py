@@ -70,15 +70,16 @@ def code_hash() -> str:
 
 
 def _stage_key(cfg, *parts) -> dict:
-    return {"versions": package_versions(("torch", "transformers", "trl")), "code": code_hash(),
-            "threads": torch.get_num_threads(), "seed": int(cfg.seed), "model": to_dict(cfg.model),
+    return {"versions": package_versions(("torch", "transformers", "trl", "numpy", "datasets", "tokenizers")),
+            "code": code_hash(), "threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(),
+            "hardware": to_dict(cfg.hardware), "seed": int(cfg.seed), "model": to_dict(cfg.model),
             "world": to_dict(cfg.scale.world), "parts": parts}
 
 
 def sft_model(cfg, world: World):
     """The SFT policy (Base setting's start; also the Instruct setting's 'released instruct model')."""
     demo = persona_from_cfg("demonstrator", cfg.paper.demonstrator)
-    key = _stage_key(cfg, "sft", to_dict(cfg.scale.sft), to_dict(cfg.paper.demonstrator))
+    key = _stage_key(cfg, "sft", to_dict(cfg.scale.sft), to_dict(cfg.paper.sft), to_dict(cfg.paper.demonstrator))
 
     def compute(tmp: Path):
         from ..train import sft
@@ -107,7 +108,8 @@ def load_policy(path):
 def preference_pairs(cfg, world: World, sft) -> dict:
     """{setting: {"train": pairs, "heldout": pairs}}; held-out pairs are built the same way on dev prompts."""
     key = _stage_key(cfg, "pairs", to_dict(cfg.paper.pool), to_dict(cfg.paper.pairs), to_dict(cfg.judge),
-                     to_dict(cfg.scale.sample), to_dict(cfg.scale.sft), to_dict(cfg.paper.demonstrator))
+                     to_dict(cfg.scale.sample), to_dict(cfg.scale.sft), to_dict(cfg.paper.sft),
+                     to_dict(cfg.paper.demonstrator))
 
     def compute(tmp: Path):
         out = {}
@@ -163,7 +165,7 @@ def run_method(cfg, world: World, pairs: dict, setting: str, method: str, *, spl
     mc = method_config(cfg, setting, method, use_tuned=use_tuned, **override)
     key = _stage_key(cfg, "run", setting, method, mc, split, to_dict(cfg.scale), to_dict(cfg.judge),
                      to_dict(cfg.paper.eval), to_dict(cfg.paper.reference), to_dict(cfg.paper.pairs),
-                     to_dict(cfg.paper.pool), to_dict(cfg.paper.demonstrator))
+                     to_dict(cfg.paper.pool), to_dict(cfg.paper.demonstrator), to_dict(cfg.paper.sft))
 
     def compute(tmp: Path):
         from ..train import train_preference

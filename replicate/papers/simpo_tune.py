@@ -25,12 +25,13 @@ def grid(search: dict) -> list[dict]:
     return [dict(zip(keys, vals)) for vals in itertools.product(*(search[k] for k in keys))]
 
 
-def tune(cfg, progress: bool = True) -> dict:
+def tune(cfg, progress: bool = True, only: list[str] | None = None) -> dict:
     exp.setup_torch(cfg)
     world = exp.build_world(cfg)
     pairs = exp.preference_pairs(cfg, world, exp.sft_model(cfg, world))
     chosen, trace = {}, []
-    jobs = [(s, m, c) for s in cfg.paper.settings for m in exp.METHODS_TABLE4 if m != "sft"
+    methods = [m for m in exp.METHODS_TABLE4 if m != "sft" and (not only or m in only)]
+    jobs = [(s, m, c) for s in cfg.paper.settings for m in methods
             for c in grid(OmegaConf.to_container(cfg.paper.methods[m].search, resolve=True))]
     for s, m, combo in tqdm(jobs, desc="tune (dev split)", disable=not progress):
         r = exp.run_method(cfg, world, pairs, s, m, split="dev", tag="tune", use_tuned=False, **combo)
@@ -45,17 +46,29 @@ def tune(cfg, progress: bool = True) -> dict:
 
 
 def main(argv=None) -> int:
+    """``--only m1,m2`` re-tunes some methods and keeps the others' committed values."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    only = None
+    if "--only" in argv:
+        i = argv.index("--only")
+        only = argv[i + 1].split(",")
+        argv = argv[:i] + argv[i + 2:]
     cfg = compose("simpo", argv)
-    out = tune(cfg)
-    lines = [
-        f"# Written by `make tune-simpo ARGS=\"{' '.join(argv)}\"` (python -m replicate.papers.simpo_tune)",
-        f"# at commit {git_commit()['commit']}; scale={cfg.scale.name}, seed={cfg.seed}.",
-        "# Selection: highest LC win rate on the dev prompts (n_dev), each method over its conf/method/<m>.yaml",
-        "# search grid (8 configurations each). dev_lc_win_rate is informational and not read by the code.",
-    ]
-    body = OmegaConf.to_yaml(OmegaConf.create(out["chosen"]))
+    out = tune(cfg, only=only)
     path = CONF_DIR / "tuned" / f"simpo_{cfg.scale.name}.yaml"
+    command = f"make tune-simpo ARGS=\"{' '.join(argv + (['--only', ','.join(only)] if only else []))}\" @ {git_commit()['commit']}"
+    chosen = OmegaConf.to_container(OmegaConf.load(path), resolve=True) if (only and path.exists()) else {}
+    chosen = chosen or {}
+    for s, per_method in out["chosen"].items():
+        for m, v in per_method.items():
+            chosen.setdefault(s, {})[m] = {**v, "dev_tuned_by": command}
+    lines = [
+        "# Written by `make tune-simpo` (python -m replicate.papers.simpo_tune); each method's dev_tuned_by",
+        f"# records the command and commit that chose it. scale={cfg.scale.name}, seed={cfg.seed}.",
+        "# Selection: highest LC win rate on the dev prompts (n_dev), each method over its conf/method/<m>.yaml",
+        "# search grid (8 configurations each). dev_* fields are informational and not read by the code.",
+    ]
+    body = OmegaConf.to_yaml(OmegaConf.create(chosen))
     atomic_write_text(path, "\n".join(lines) + "\n" + body)
     for s, m, combo, lc in out["trace"]:
         print(f"{s:9} {m:8} {combo} dev LC {lc:.2f}")
@@ -64,4 +77,10 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from ..config import ConfigError
+
+    try:
+        raise SystemExit(main())
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2)
