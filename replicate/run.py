@@ -20,7 +20,8 @@ def notebook_for(paper: str) -> Path:
     return ROOT / "notebooks" / f"{paper}.ipynb"
 
 
-def run_notebook(paper: str, overrides: list[str], *, html: bool = True, log_output: bool = True) -> Path:
+def run_notebook(paper: str, overrides: list[str], *, html: bool = True, log_output: bool = False,
+                 progress: bool = False) -> Path:
     cfg = compose(paper, overrides)  # fails fast on bad input, before any compute
     if cfg.scale.name == "paper" and paper == "simpo":
         raise ConfigError("scale=paper trains the papers' own 7-9B models on GPUs: run it with `accelerate launch "
@@ -37,7 +38,7 @@ def run_notebook(paper: str, overrides: list[str], *, html: bool = True, log_out
     tmp = out.with_suffix(".tmp.ipynb")
     pm.execute_notebook(
         str(nb), str(tmp), parameters={"overrides": list(overrides)}, cwd=str(ROOT),
-        log_output=log_output, progress_bar=False, kernel_name="python3",
+        log_output=log_output, progress_bar=progress, kernel_name="python3",
     )
     os.replace(tmp, out)
     if html:
@@ -57,6 +58,21 @@ def main_run(argv: list[str]) -> int:
 
         print(f"usage: replicate run PAPER [key=value ...]; papers: {', '.join(papers())}", file=sys.stderr)
         return 2
-    out = run_notebook(argv[0], argv[1:])
-    print(f"executed notebook: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    from papermill.exceptions import PapermillExecutionError
+
+    try:
+        out = run_notebook(argv[0], argv[1:], progress=True)
+    except PapermillExecutionError as e:  # the notebook's own error, without papermill's traceback
+        print(f"error: notebooks/{argv[0]}.ipynb stopped in cell {e.exec_count}: {e.ename}: {e.evalue}\n"
+              f"(partial executed copy: {BUILD / 'notebooks'}/{argv[0]}-*.tmp.ipynb)", file=sys.stderr)
+        return 1
+    print(f"executed notebook: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} (+ .html)")
+    cfg = compose(argv[0], argv[1:])
+    from .results import claims_markdown, metrics_path
+    from .io import read_json
+
+    m = metrics_path(argv[0], cfg.scale.name, cfg.results_dir)
+    if m.exists():
+        print(f"metrics: {m.relative_to(ROOT) if m.is_relative_to(ROOT) else m}\n")
+        print(claims_markdown(read_json(m)["claims"]))
     return 0
