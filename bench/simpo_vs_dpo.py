@@ -65,7 +65,10 @@ def _trainer(kind: str, loss: str, precompute: bool, cfg, tok, model, ds, batch_
     if torch.cuda.is_available():
         args.bf16 = True
     if kind == "trl":
-        tr = DPOTrainer(model=model, args=args, train_dataset=ds, processing_class=tok)
+        import copy
+
+        ref = copy.deepcopy(model).eval() if not precompute else None  # a model built in memory has no Hub id to reload
+        tr = DPOTrainer(model=model, ref_model=ref, args=args, train_dataset=ds, processing_class=tok)
     else:
         kw = {"beta": 2.0, "gamma": 1.0} if loss == "simpo" else {"beta": 0.1}
         tr = PreferenceTrainer(model=model, args=args, train_dataset=ds, processing_class=tok, loss=loss, loss_kwargs=kw)

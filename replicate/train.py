@@ -57,6 +57,14 @@ class PreferenceTrainer(DPOTrainer):
         self.loss_name = loss
         self.loss_kwargs = dict(loss_kwargs or {})
         cfg = kwargs.get("args")
+        model = kwargs.get("model", args[0] if args else None)
+        if (self.loss_spec.needs_reference and cfg is not None and not cfg.precompute_ref_log_probs
+                and kwargs.get("ref_model") is None and not isinstance(model, str) and not hasattr(model, "peft_config")):
+            # DPOTrainer would reload the reference from the model's Hub id, which a model built in
+            # memory (the tiny scale) does not have: freeze a copy of the starting policy instead.
+            import copy
+
+            kwargs["ref_model"] = copy.deepcopy(model).eval()
         if cfg is not None and not self.loss_spec.needs_reference:
             # With precompute on and no ref_model, DPOTrainer builds no reference; our
             # _precompute_ref_logps below then skips the reference pass entirely.

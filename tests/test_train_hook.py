@@ -31,8 +31,8 @@ def _args(tmp, **kw):
 
 def test_hook_dpo_equals_trl_dpo_on_the_same_batch(setup, tmp_path):
     tok, model, ds = setup
-    trl = DPOTrainer(model=copy.deepcopy(model), args=_args(tmp_path, beta=0.1, precompute_ref_log_probs=False),
-                     train_dataset=ds, processing_class=tok)
+    trl = DPOTrainer(model=copy.deepcopy(model), ref_model=copy.deepcopy(model),
+                     args=_args(tmp_path, beta=0.1, precompute_ref_log_probs=False), train_dataset=ds, processing_class=tok)
     ours = PreferenceTrainer(model=copy.deepcopy(model), args=_args(tmp_path, beta=0.1, precompute_ref_log_probs=False),
                              train_dataset=ds, processing_class=tok, loss="dpo", loss_kwargs={"beta": 0.1})
     batch = next(iter(trl.get_train_dataloader()))
