@@ -102,5 +102,16 @@ def derive_grad_accum(global_batch: int, per_device: int, devices: int) -> int:
     return global_batch // denom
 
 
+def cli_entry(main) -> None:
+    """Run ``main()`` as a command: a ConfigError becomes one line on stderr and exit code 2."""
+    import sys
+
+    try:
+        raise SystemExit(main())
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def to_dict(cfg: DictConfig) -> dict:
     return OmegaConf.to_container(cfg, resolve=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,15 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
 REPORTED_COLUMNS = ["setting", "table", "row", "metric", "value", "source", "reference", "note"]
 REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
+
+
+@dataclass
+class ExperimentResult:
+    """What a paper's ``run(cfg)`` returns to its notebook: flat metrics, claims, and series for plots."""
+
+    metrics: dict
+    claims: list
+    series: dict = field(default_factory=dict)
 
 
 def claim(cid: str, text: str, holds: bool, rule: str, evidence: dict[str, Any]) -> dict:

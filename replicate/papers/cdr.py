@@ -10,7 +10,6 @@ that differ clearly in quality (RewardBench-style accuracy). Claim C2: accuracy 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -18,16 +17,9 @@ import torch
 from .. import tabular as T
 from ..density_ratio import density_ratio_reward, pairwise_accuracy
 from ..losses import dpo_loss
-from ..results import claim
+from ..results import ExperimentResult as Result, claim
 
 PAPER = "cdr"
-
-
-@dataclass
-class Result:
-    metrics: dict
-    claims: list
-    series: dict = field(default_factory=dict)
 
 
 def run(cfg) -> Result:

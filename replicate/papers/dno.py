@@ -13,21 +13,13 @@ DNO outputs the uniform mixture of its iterates (Alg. 1), so the average iterate
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 from .. import tabular as T
-from ..results import claim
+from ..results import ExperimentResult as Result, claim
 from . import nash_game as G
 from .sppo import game_world, step_size
 
 PAPER = "dno"
-
-
-@dataclass
-class Result:
-    metrics: dict
-    claims: list
-    series: dict = field(default_factory=dict)
 
 
 def run(cfg) -> Result:

@@ -9,23 +9,15 @@ and the unregularised one by linear programming.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 import torch
 
 from .. import tabular as T
-from ..results import claim
+from ..results import ExperimentResult as Result, claim
 from . import nash_game as G
 from .sppo import game_world, step_size
 
 PAPER = "inpo"
-
-
-@dataclass
-class Result:
-    metrics: dict
-    claims: list
-    series: dict = field(default_factory=dict)
 
 
 def run(cfg) -> Result:

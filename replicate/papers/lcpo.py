@@ -10,24 +10,16 @@ much it degrades from ε = 0 to the largest ε.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 import torch
 
 from .. import tabular as T
 from ..losses import cpo_loss, dpo_loss, ipo_loss, simpo_loss
 from ..losses_lcpo import LOGITS, lcpo_from_logit, e_step
-from ..results import claim
+from ..results import ExperimentResult as Result, claim
 
 PAPER = "lcpo"
 BASES = ("dpo", "ipo", "simpo", "cpo")
-
-
-@dataclass
-class Result:
-    metrics: dict
-    claims: list
-    series: dict = field(default_factory=dict)
 
 
 def make_data(cfg, design):

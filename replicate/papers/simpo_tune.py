@@ -77,10 +77,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from ..config import ConfigError
+    from ..config import cli_entry
 
-    try:
-        raise SystemExit(main())
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(2)
+    cli_entry(main)

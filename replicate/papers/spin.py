@@ -10,23 +10,15 @@ to p_data iff λ > ½ and overshoot (diverge) for the paper's λ = 0.1.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import torch
 
 from .. import tabular as T
 from ..losses_nash import spin_loss
-from ..results import claim
+from ..results import ExperimentResult as Result, claim
 from . import nash_game as G
 
 PAPER = "spin"
-
-
-@dataclass
-class Result:
-    metrics: dict
-    claims: list
-    series: dict = field(default_factory=dict)
 
 
 def make_world(cfg):

@@ -12,24 +12,16 @@ Three experiments, all exact (no sampling except where stated):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import torch
 
 from .. import tabular as T
 from ..losses import dpo_loss
 from ..losses_nash import sppo_loss
-from ..results import claim
+from ..results import ExperimentResult as Result, claim
 from . import nash_game as G
 
 PAPER = "sppo"
-
-
-@dataclass
-class Result:
-    metrics: dict
-    claims: list
-    series: dict = field(default_factory=dict)
 
 
 def step_size(cfg) -> float:

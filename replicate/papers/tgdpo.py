@@ -10,23 +10,15 @@ the policy's expected true reward, its KL to π_ref, and where its probability c
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 import torch
 
 from .. import tabular as T
 from ..losses import dpo_loss
 from ..losses_token import tgdpo_loss, tgdpo_weights
-from ..results import claim
+from ..results import ExperimentResult as Result, claim
 
 PAPER = "tgdpo"
-
-
-@dataclass
-class Result:
-    metrics: dict
-    claims: list
-    series: dict = field(default_factory=dict)
 
 
 def make_world(cfg):
