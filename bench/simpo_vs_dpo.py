@@ -73,6 +73,8 @@ def _trainer(kind: str, loss: str, precompute: bool, cfg, tok, model, ds, batch_
         kw = {"beta": 2.0, "gamma": 1.0} if loss == "simpo" else {"beta": 0.1}
         tr = PreferenceTrainer(model=model, args=args, train_dataset=ds, processing_class=tok, loss=loss, loss_kwargs=kw)
     tr.create_optimizer_and_scheduler(num_training_steps=10)
+    tr.current_gradient_accumulation_steps = 1  # set by Trainer.train(); we call training_step directly
+    tr.model.train()
     batch = next(iter(tr.get_train_dataloader()))
     return tr, batch
 
