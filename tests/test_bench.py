@@ -1,0 +1,15 @@
+"""The benchmark script runs (its numbers are reported by `make bench`, never asserted here)."""
+import importlib.util
+from pathlib import Path
+
+
+def test_bench_runs_side_by_side_on_the_tiny_model():
+    path = Path(__file__).resolve().parent.parent / "bench" / "simpo_vs_dpo.py"
+    spec = importlib.util.spec_from_file_location("bench_simpo_vs_dpo", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    t = bench.time_side_by_side("tiny_llama", batch_size=2, seq_len=16, steps=1, repeats=1)
+    assert set(t) == {"simpo", "dpo", "trl_dpo"} and all(v > 0 for v in t.values())
+    mem = bench.worker("dpo", "tiny_llama", batch_size=2, seq_len=16, steps=1)
+    assert mem["ref_model_bytes"] > 0  # vanilla DPO holds a frozen reference; SimPO does not
+    assert bench.worker("simpo", "tiny_llama", batch_size=2, seq_len=16, steps=1)["ref_model_bytes"] == 0
