@@ -31,6 +31,8 @@ import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
+from .io import file_sha256
+
 ENV_DIR = "REPLICATE_DATA_DIR"
 ENV_CACHE = "REPLICATE_DATA_CACHE"
 ENV_OFFLINE = "REPLICATE_OFFLINE"
@@ -239,12 +241,7 @@ def data_dir() -> Path | None:
     return Path(d) if d else None
 
 
-def sha256_of(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+sha256_of = file_sha256  # one streaming SHA-256 for the whole package (replicate.io)
 
 
 def data_path(relpath: str, *, verify: bool = False, download: bool | None = None) -> Path:
