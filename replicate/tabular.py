@@ -39,6 +39,18 @@ def single_thread():
         torch.set_num_threads(n)
 
 
+def single_threaded(fn):
+    """Decorator form of :func:`single_thread` for a paper's ``run(cfg)``."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with single_thread():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def as_t(x) -> Tensor:
     return torch.as_tensor(np.asarray(x) if not isinstance(x, Tensor) else x, dtype=DTYPE)
 

@@ -22,12 +22,8 @@ from ..results import ExperimentResult as Result, claim
 PAPER = "cdr"
 
 
+@T.single_threaded
 def run(cfg) -> Result:
-    with T.single_thread():
-        return _run(cfg)
-
-
-def _run(cfg) -> Result:
     from scipy.stats import spearmanr
 
     p, w = cfg.paper, cfg.paper.world

@@ -22,12 +22,8 @@ from .sppo import game_world, step_size
 PAPER = "dno"
 
 
+@T.single_threaded
 def run(cfg) -> Result:
-    with T.single_thread():
-        return _run(cfg)
-
-
-def _run(cfg) -> Result:
     p, sc = cfg.paper, cfg.scale.tabular
     Tn, s = sc.iterations, step_size(cfg)
     world = game_world(cfg)

@@ -20,12 +20,8 @@ from .sppo import game_world, step_size
 PAPER = "inpo"
 
 
+@T.single_threaded
 def run(cfg) -> Result:
-    with T.single_thread():
-        return _run(cfg)
-
-
-def _run(cfg) -> Result:
     p, sc = cfg.paper, cfg.scale.tabular
     Tn, s = sc.iterations, step_size(cfg)
     eta = 1.0 / s

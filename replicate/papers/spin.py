@@ -39,12 +39,8 @@ def spin_expected_loss(z, pi_t, p_data, lam):
     return T.expected(spin_loss(c, r, ct, rt, beta=lam), W)
 
 
+@T.single_threaded
 def run(cfg) -> Result:
-    with T.single_thread():
-        return _run(cfg)
-
-
-def _run(cfg) -> Result:
     p, sc = cfg.paper, cfg.scale.tabular
     Tn, steps = sc.iterations, G.inner_steps(cfg)
     p_data, pi0 = make_world(cfg)

@@ -99,12 +99,8 @@ def dpo_sanity(cfg) -> dict:
             "dpo_sanity.tv": float(T.tv(torch.softmax(z, -1), target).max())}
 
 
+@T.single_threaded
 def run(cfg) -> Result:
-    with T.single_thread():
-        return _run(cfg)
-
-
-def _run(cfg) -> Result:
     p, sc = cfg.paper, cfg.scale.tabular
     Tn, s = sc.iterations, step_size(cfg)
     world = game_world(cfg)

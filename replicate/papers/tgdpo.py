@@ -71,12 +71,8 @@ def change_on(logits, ref_logits, mask):
     return float(d[mask].mean())
 
 
+@T.single_threaded
 def run(cfg) -> Result:
-    with T.single_thread():
-        return _run(cfg)
-
-
-def _run(cfg) -> Result:
     p = cfg.paper
     W = make_world(cfg)
     ref_logits, r_tok, key, yw, yl = W["ref_logits"], W["r_tok"], W["key"], W["yw"], W["yl"]
