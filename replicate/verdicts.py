@@ -1,0 +1,134 @@
+"""Three verdicts decided with uncertainty: reproduced, not reproduced, inconclusive.
+
+A comparative claim ("A beats B", "A raises X by at least e") is judged on the *paired* difference
+A − B, computed per seed and per prompt on the same prompts, with a two-level bootstrap interval
+(resample seeds, then prompts within each seed) so both sources of variation are in it:
+
+* interval entirely above zero (and, for a claimed effect size e, not entirely below e) → reproduced;
+* interval entirely below zero, or entirely below the claimed effect e → not reproduced
+  (the effect was measurable and absent, or measurably smaller than claimed);
+* otherwise (the interval straddles zero) → inconclusive: at this power the data cannot tell.
+
+A paper's positive control gates the rest: when the control is not reproduced, the replication could
+not have seen its claims, so every other claim is ``inconclusive`` (``gate_on_control``).
+
+``make check`` tolerances come from the same spread (``seed_tolerance``), so a tie cannot flip a
+verdict between machines: a verdict that changes only because an interval bound moved by less than
+its tolerance is not a failure (``verdict_stable``).
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
+VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
+
+
+def _as_groups(diffs) -> list[np.ndarray]:
+    """Per-seed arrays of per-prompt paired differences (a 1-D input is one seed)."""
+    if isinstance(diffs, np.ndarray) and diffs.ndim == 1:
+        return [diffs.astype(float)]
+    groups = [np.asarray(d, dtype=float).ravel() for d in diffs]
+    if not groups or any(g.size == 0 for g in groups):
+        raise ValueError("paired differences need at least one seed with at least one prompt")
+    return groups
+
+
+def paired_bootstrap(diffs, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict:
+    """Mean paired difference and its percentile bootstrap interval.
+
+    ``diffs``: a sequence over seeds of per-prompt differences (A − B on the same prompts), or one
+    1-D array. Each bootstrap replicate resamples seeds with replacement, then prompts within each
+    drawn seed, and averages (seeds weighted equally, as the point estimate is). Deterministic for a
+    fixed ``seed``.
+    """
+    groups = _as_groups(diffs)
+    rng = np.random.default_rng(seed)
+    k = len(groups)
+    means = np.array([g.mean() for g in groups])
+    est = float(means.mean())
+    boots = np.empty(n_boot)
+    for b in range(n_boot):
+        pick = rng.integers(k, size=k) if k > 1 else np.zeros(1, dtype=int)
+        boots[b] = np.mean([groups[i][rng.integers(groups[i].size, size=groups[i].size)].mean() for i in pick])
+    a = (1.0 - level) / 2.0
+    lo, hi = np.quantile(boots, [a, 1.0 - a])
+    return {"diff": est, "lo": float(lo), "hi": float(hi), "se": float(boots.std(ddof=1)),
+            "n_seeds": k, "n_prompts": int(sum(g.size for g in groups)), "level": level,
+            "per_seed": [float(m) for m in means]}
+
+
+def decide(lo: float, hi: float, *, effect: float | None = None) -> str:
+    """The verdict of an interval [lo, hi] on a difference claimed to be > 0 (and ≥ ``effect`` if given)."""
+    if lo > hi:
+        raise ValueError(f"interval lower bound {lo} above upper bound {hi}")
+    if hi < 0 or (effect is not None and hi < effect):
+        return NOT_REPRODUCED
+    if lo > 0:
+        return REPRODUCED
+    return INCONCLUSIVE
+
+
+def comparative_claim(cid: str, text: str, diffs, *, rule: str, effect: float | None = None,
+                      evidence: dict[str, Any] | None = None, seed: int = 0) -> dict:
+    """A claim judged on paired differences: the evidence carries the difference and its interval."""
+    ci = paired_bootstrap(diffs, seed=seed)
+    return {"id": cid, "text": text, "rule": rule, "verdict": decide(ci["lo"], ci["hi"], effect=effect),
+            "evidence": {**(evidence or {}), "diff": ci["diff"], "ci_lo": ci["lo"], "ci_hi": ci["hi"],
+                         "se": ci["se"], "n_seeds": ci["n_seeds"], "n_prompts": ci["n_prompts"],
+                         **({"claimed_effect": effect} if effect is not None else {})}}
+
+
+def all_of(cid: str, text: str, parts: Sequence[dict], *, rule: str) -> dict:
+    """A claim made of several sub-claims (e.g. "in both settings"): reproduced only if every part is,
+    not reproduced if any part is, else inconclusive. The parts' evidence is kept, prefixed by their ids."""
+    vs = [p["verdict"] for p in parts]
+    verdict = NOT_REPRODUCED if NOT_REPRODUCED in vs else REPRODUCED if all(v == REPRODUCED for v in vs) else INCONCLUSIVE
+    ev = {f"{p['id']}.{k}": v for p in parts for k, v in p["evidence"].items()}
+    ev.update({f"{p['id']}.verdict": p["verdict"] for p in parts})
+    return {"id": cid, "text": text, "rule": rule, "verdict": verdict, "evidence": ev}
+
+
+def gate_on_control(claims: list[dict], control_id: str = "PC") -> list[dict]:
+    """If the positive control is not reproduced, every other claim becomes inconclusive (the replication
+    had no power to see it); the original verdict is kept in the evidence."""
+    ctrl = next((c for c in claims if c["id"] == control_id), None)
+    if ctrl is None:
+        raise ValueError(f"no positive control {control_id!r} among claims {[c['id'] for c in claims]}")
+    if ctrl["verdict"] == REPRODUCED:
+        return claims
+    out = []
+    for c in claims:
+        if c["id"] != control_id and c["verdict"] != INCONCLUSIVE:
+            c = {**c, "verdict": INCONCLUSIVE,
+                 "evidence": {**c["evidence"], "ungated_verdict": c["verdict"], "gated_by": control_id}}
+        out.append(c)
+    return out
+
+
+def seed_tolerance(per_seed: Sequence[float], *, z: float = 4.0, floor: float = 1e-6) -> float:
+    """A ``make check`` tolerance for a seed-averaged metric: z standard errors of its seed mean.
+
+    On the same machine the numbers are identical; across CPUs float differences move a run by much less
+    than seed-to-seed variation, so z = 4 standard errors never fails a faithful re-run and still fails a
+    change that moves the metric as much as a different seed would on average.
+    """
+    x = np.asarray(per_seed, dtype=float)
+    if x.size < 2:
+        return floor
+    return max(float(z * x.std(ddof=1) / np.sqrt(x.size)), floor)
+
+
+def verdict_stable(fresh: dict, expected: dict, *, tol: float) -> bool:
+    """Whether a changed verdict is a real change: False only if an interval bound crossed a decision
+    threshold (0 or the claimed effect) by more than ``tol``. Claims without intervals must match exactly."""
+    if fresh["verdict"] == expected["verdict"]:
+        return True
+    fe, ee = fresh.get("evidence", {}), expected.get("evidence", {})
+    if not all(k in fe and k in ee for k in ("ci_lo", "ci_hi")):
+        return False
+    thresholds = [0.0] + ([float(ee["claimed_effect"])] if "claimed_effect" in ee else [])
+    near = lambda v: any(abs(v - t) <= tol for t in thresholds)  # noqa: E731
+    return all(near(e["ci_lo"]) or near(e["ci_hi"]) for e in (fe, ee))
