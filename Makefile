@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 
-.PHONY: setup test check tables bench tune-simpo strip lock clean help
+.PHONY: setup test check tables bench bench-profile tune-simpo strip lock clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -23,6 +23,7 @@ help:
 	@echo "make tables      render results/tables/*.md from results/ files"
 	@echo "make tune-simpo  hyperparameter search on the dev split; writes conf/tuned/simpo_*.yaml"
 	@echo "make bench       speed/memory ratios (bench/)"
+	@echo "make bench-profile  where a tiny SimPO run's time goes; batched vs plain generation tokens/s"
 	@echo "papers: $$(ls conf/paper | sed 's/.yaml//' | tr '\n' ' ')"
 
 setup: $(STAMP)
@@ -52,6 +53,9 @@ tune-simpo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/simpo_vs_dpo.py $(ARGS)
+
+bench-profile: $(STAMP)
+	$(BIN)/python bench/tiny_profile.py $(ARGS)
 
 # Notebooks are stored without outputs.
 strip: $(STAMP)

@@ -13,3 +13,18 @@ def test_bench_runs_side_by_side_on_the_tiny_model():
     mem = bench.worker("dpo", "tiny_llama", batch_size=2, seq_len=16, steps=1)
     assert mem["ref_model_bytes"] > 0  # vanilla DPO holds a frozen reference; SimPO does not
     assert bench.worker("simpo", "tiny_llama", batch_size=2, seq_len=16, steps=1)["ref_model_bytes"] == 0
+
+
+def test_tiny_profile_runs_at_ci_scale(tmp_path):
+    path = Path(__file__).resolve().parent.parent / "bench" / "tiny_profile.py"
+    spec = importlib.util.spec_from_file_location("bench_tiny_profile", path)
+    prof = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(prof)
+    out = tmp_path / "p.json"
+    assert prof.main(["--settings", "instruct", "--methods", "sft", "simpo", "--gen-prompts", "4",
+                      "--out", str(out), "scale=ci"]) == 0
+    import json
+
+    res = json.loads(out.read_text())
+    assert set(res["train_and_eval_s"]) == {"instruct.sft", "instruct.simpo"}
+    assert res["generation"]["batched_tokens_per_s"] > 0 and res["generation"]["plain_tokens_per_s"] > 0
