@@ -69,17 +69,20 @@ def code_hash() -> str:
     return content_hash([(m, (root / f"{m}.py").read_text()) for m in _CODE])
 
 
-def _stage_key(cfg, *parts) -> dict:
+def _stage_key(cfg, *parts, world: dict | None = None) -> dict:
     return {"versions": package_versions(("torch", "transformers", "trl", "numpy", "datasets", "tokenizers")),
             "code": code_hash(), "threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(),
             "hardware": to_dict(cfg.hardware), "seed": int(cfg.seed), "model": to_dict(cfg.model),
-            "world": to_dict(cfg.scale.world), "parts": parts}
+            "world": to_dict(cfg.scale.world) if world is None else world, "parts": parts}
 
 
 def sft_model(cfg, world: World):
     """The SFT policy (Base setting's start; also the Instruct setting's 'released instruct model')."""
     demo = persona_from_cfg("demonstrator", cfg.paper.demonstrator)
-    key = _stage_key(cfg, "sft", to_dict(cfg.scale.sft), to_dict(cfg.paper.sft), to_dict(cfg.paper.demonstrator))
+    # SFT prompts are drawn first (build_world), so they depend on n_sft alone: changing the size of the
+    # preference, dev or eval splits reuses the cached SFT model.
+    key = _stage_key(cfg, "sft", to_dict(cfg.scale.sft), to_dict(cfg.paper.sft), to_dict(cfg.paper.demonstrator),
+                     world={"n_sft": int(cfg.scale.world.n_sft)})
 
     def compute(tmp: Path):
         from ..train import sft
