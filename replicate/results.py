@@ -18,11 +18,11 @@ from typing import Any
 
 from .io import atomic_write_json, atomic_write_text, read_json
 from .provenance import provenance
+from .verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, seed_tolerance, verdict_stable  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
 REPORTED_COLUMNS = ["setting", "table", "row", "metric", "value", "source", "reference", "note"]
-REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
 
 
 @dataclass
@@ -104,6 +104,7 @@ def compare(fresh: dict, expected: dict, tolerances: dict | None = None) -> list
     """
     tolerances = dict(tolerances or {})
     default = float(tolerances.pop("default", 1e-6))
+    spread = expected.get("seed_spread", {})  # metric -> its per-seed values, for seed-averaged metrics
     problems = []
     fm, em = fresh["metrics"], expected["metrics"]
     for name in sorted(set(fm) | set(em)):
@@ -117,12 +118,19 @@ def compare(fresh: dict, expected: dict, tolerances: dict | None = None) -> list
             continue
         matches = [g for g in tolerances if fnmatch.fnmatch(name, g)]
         atol = float(tolerances[max(matches, key=len)]) if matches else default
+        if name in spread:  # a seed-averaged metric may move by what its seed spread allows, not less
+            atol = max(atol, seed_tolerance(spread[name]))
         if a is None or b is None or abs(a - b) > atol:
             problems.append(f"metric {name}: {a} outside expected {b} ± {atol}")
-    fc = {c["id"]: c["verdict"] for c in fresh["claims"]}
+    fc = {c["id"]: c for c in fresh["claims"]}
     for c in expected["claims"]:
-        if fc.get(c["id"]) != c["verdict"]:
-            problems.append(f"claim {c['id']}: verdict {fc.get(c['id'])!r}, expected {c['verdict']!r}")
+        f = fc.get(c["id"])
+        if f is None:
+            problems.append(f"claim {c['id']}: missing from the fresh run")
+        elif not verdict_stable(f, c, tol=float(c.get("evidence", {}).get("se", 0.0))):
+            # a verdict decided on an interval may change only if a bound sits within one standard error
+            # of its threshold on both runs (a tie); any other change of verdict is a real change
+            problems.append(f"claim {c['id']}: verdict {f['verdict']!r}, expected {c['verdict']!r}")
     return problems
 
 
@@ -142,7 +150,7 @@ def claims_markdown(claims: list[dict]) -> str:
     lines = ["| claim | verdict | rule | evidence |", "|---|---|---|---|"]
     for c in claims:
         ev = ", ".join(f"{k}={_fmt(v)}" for k, v in c["evidence"].items())
-        mark = "✅" if c["verdict"] == REPRODUCED else "❌"
+        mark = {REPRODUCED: "✅", NOT_REPRODUCED: "❌"}.get(c["verdict"], "❔")
         lines.append(f"| {c['id']}: {c['text']} | {mark} {c['verdict']} | `{c['rule']}` | {ev} |")
     return "\n".join(lines)
 
