@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
-# Papers whose committed tiny-scale numbers `make check` re-computes and compares (tolerances in conf/paper/<p>.yaml).
-CHECK_PAPERS ?= simpo lc-alpacaeval cheating-null-models wildbench sppo inpo dno spin lcpo tgdpo cdr
+# Papers are discovered from conf/paper/*.yaml: `make check` re-computes and compares each one's committed
+# tiny-scale numbers (tolerances in conf/paper/<p>.yaml). Cheapest first, SimPO (the longest) last.
+PAPERS := $(sort $(basename $(notdir $(wildcard conf/paper/*.yaml))))
+CHECK_PAPERS ?= $(filter-out simpo,$(PAPERS)) $(filter simpo,$(PAPERS))
 export REPLICATE_DATA_DIR ?= $(abspath ../shared/data)
 export PYTHONHASHSEED := 0
 export TOKENIZERS_PARALLELISM := false
@@ -24,7 +26,7 @@ help:
 	@echo "make tune-simpo  hyperparameter search on the dev split; writes conf/tuned/simpo_*.yaml"
 	@echo "make bench       speed/memory ratios (bench/)"
 	@echo "make bench-profile  where a tiny SimPO run's time goes; batched vs plain generation tokens/s"
-	@echo "papers: $$(ls conf/paper | sed 's/.yaml//' | tr '\n' ' ')"
+	@echo "papers: $(PAPERS)"
 
 setup: $(STAMP)
 
