@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from replicate import losses as L
-from replicate import losses_lcpo as R
+from replicate.losses import lcpo as R
 
 torch.manual_seed(2)
 B = 8

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from replicate import losses as L
-from replicate import losses_nash as N
+from replicate.losses import nash as N
 
 torch.manual_seed(1)
 B = 6

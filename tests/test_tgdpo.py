@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from replicate import losses as L
-from replicate import losses_token as TK
+from replicate.losses import token_level as TK
 
 torch.manual_seed(3)
 B, T = 5, 7

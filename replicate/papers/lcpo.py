@@ -15,7 +15,7 @@ import torch
 
 from .. import tabular as T
 from ..losses import cpo_loss, dpo_loss, ipo_loss, simpo_loss
-from ..losses_lcpo import LOGITS, lcpo_from_logit, e_step
+from ..losses.lcpo import LOGITS, lcpo_from_logit, e_step
 from ..results import ExperimentResult as Result, claim
 
 PAPER = "lcpo"

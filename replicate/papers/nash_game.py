@@ -3,7 +3,7 @@
 Each method runs T iterations. Iteration t minimises the method's *exact expected loss* (an exact sum
 over the tabular distribution of pairs/responses drawn from π_t, with labels from P) over the policy
 logits with Adam (``replicate.tabular.fit``), starting from π_t, as the papers initialise π_{t+1}
-from π_t. The losses are the ones in ``replicate.losses`` / ``replicate.losses_nash``, called on
+from π_t. The losses are the ones in ``replicate.losses`` / ``replicate.losses.nash``, called on
 per-sequence log-probs; nothing here re-implements them.
 
 Step-size convention (one number for every method, so they are compared at the same step):
@@ -19,7 +19,7 @@ import torch
 
 from .. import tabular as T
 from ..losses import dpo_loss
-from ..losses_nash import dno_loss, dno_regression_loss, inpo_loss, sppo_regression
+from ..losses.nash import dno_loss, dno_regression_loss, inpo_loss, sppo_regression
 
 
 def auto_step(n_candidates: int, iterations: int) -> float:

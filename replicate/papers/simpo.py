@@ -66,7 +66,11 @@ _CODE = ("world", "tokenizer", "models", "sampling", "data", "losses", "train", 
 
 def code_hash() -> str:
     root = Path(__file__).resolve().parent.parent
-    return content_hash([(m, (root / f"{m}.py").read_text()) for m in _CODE])
+    files = []
+    for m in _CODE:  # a module or a subpackage (every .py file under it)
+        path = root / m
+        files += sorted(path.rglob("*.py")) if path.is_dir() else [path.with_suffix(".py")]
+    return content_hash([(str(f.relative_to(root)), f.read_text()) for f in files])
 
 
 def _stage_key(cfg, *parts, world: dict | None = None) -> dict:

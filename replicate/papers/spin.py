@@ -2,7 +2,7 @@
 
 p_data (the SFT "gold" responses) is a fixed distribution over N candidates per prompt; the SFT model π_0
 is an imperfect copy of it. Iteration t minimises the exact expected SPIN loss over y ~ p_data (real) and
-y' ~ π_t (generated), reference π_t, with Adam on the logits from π_t (``losses_nash.spin_loss``).
+y' ~ π_t (generated), reference π_t, with Adam on the logits from π_t (``losses.nash.spin_loss``).
 With an unrestricted policy the minimiser is π_{t+1} ∝ π_t (p_data/π_t)^{1/λ} (``tabular.spin_step``):
 in log space the error to p_data is multiplied by (1 − 1/λ) each iteration, so exact iterations converge
 to p_data iff λ > ½ and overshoot (diverge) for the paper's λ = 0.1.
@@ -14,7 +14,7 @@ import math
 import torch
 
 from .. import tabular as T
-from ..losses_nash import spin_loss
+from ..losses.nash import spin_loss
 from ..results import ExperimentResult as Result, claim
 from . import nash_game as G
 

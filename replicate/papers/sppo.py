@@ -17,7 +17,7 @@ import torch
 
 from .. import tabular as T
 from ..losses import dpo_loss
-from ..losses_nash import sppo_loss
+from ..losses.nash import sppo_loss
 from ..results import ExperimentResult as Result, claim
 from . import nash_game as G
 

@@ -5,7 +5,7 @@ per-position softmaxes (log π(y|x) = Σ_t log π_t(y_t|x), exact). The true rew
 rewards that are non-zero only at a few *key* positions; the other positions are filler. Preference
 pairs are sampled from π_ref and labelled by Bradley–Terry on the true reward. We train, full batch with
 Adam from π_ref: DPO (whose final model is TGDPO's token-reward model π_θ̂, as the paper's practical recipe),
-then TGDPO with α ∈ {0.5, 2} using that π_θ̂ (``losses_token.tgdpo_loss``). Everything evaluated is exact:
+then TGDPO with α ∈ {0.5, 2} using that π_θ̂ (``losses.token_level.tgdpo_loss``). Everything evaluated is exact:
 the policy's expected true reward, its KL to π_ref, and where its probability changes (key vs filler).
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch
 
 from .. import tabular as T
 from ..losses import dpo_loss
-from ..losses_token import tgdpo_loss, tgdpo_weights
+from ..losses.token_level import tgdpo_loss, tgdpo_weights
 from ..results import ExperimentResult as Result, claim
 
 PAPER = "tgdpo"

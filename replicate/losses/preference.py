@@ -11,12 +11,11 @@ Conventions (shared by every ``replicate.losses*`` module):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from .registry import LossSpec, register
 
 
 def avg_logp(logps: Tensor, lengths: Tensor) -> Tensor:
@@ -124,25 +123,9 @@ def sft_loss(chosen_logps, chosen_len) -> Tensor:
     return -avg_logp(chosen_logps, chosen_len)
 
 
-@dataclass(frozen=True)
-class LossSpec:
-    """How the trainer hook calls a loss: which inputs it needs and its hyperparameter names."""
-
-    fn: Callable[..., Tensor]
-    needs_reference: bool
-    inputs: tuple[str, ...]
-    hparams: tuple[str, ...] = field(default=())
-
-    def __call__(self, batch: dict[str, Tensor], **hp) -> Tensor:
-        unknown = set(hp) - set(self.hparams)
-        if unknown:
-            raise TypeError(f"{self.fn.__name__}: unknown hyperparameters {sorted(unknown)}; expected {self.hparams}")
-        return self.fn(*(batch[k] for k in self.inputs), **hp)
-
-
 _W, _L, _RW, _RL, _NW, _NL = ("chosen_logps", "rejected_logps", "ref_chosen_logps", "ref_rejected_logps",
                                "chosen_len", "rejected_len")
-LOSSES: dict[str, LossSpec] = {
+_SPECS = {
     "simpo": LossSpec(simpo_loss, False, (_W, _L, _NW, _NL), ("beta", "gamma", "length_normalize", "label_smoothing")),
     "dpo": LossSpec(dpo_loss, True, (_W, _L, _RW, _RL), ("beta",)),
     "ipo": LossSpec(ipo_loss, True, (_W, _L, _RW, _RL, _NW, _NL), ("tau", "average")),
@@ -154,14 +137,5 @@ LOSSES: dict[str, LossSpec] = {
     "rrhf": LossSpec(rrhf_loss, False, (_W, _L, _NW, _NL), ("nll_weight",)),
     "sft": LossSpec(sft_loss, False, (_W, _NW), ()),
 }
-
-
-def register(name: str, spec: LossSpec) -> None:
-    """Other loss modules (SPPO, INPO, ...) add themselves here so the same trainer hook runs them."""
-    if name in LOSSES and LOSSES[name] is not spec:
-        raise ValueError(f"loss {name!r} already registered")
-    LOSSES[name] = spec
-
-
-# Other loss modules register themselves on import; import them so the trainer hook sees every loss.
-from . import losses_lcpo, losses_nash  # noqa: E402,F401
+for _name, _spec in _SPECS.items():
+    register(_name, _spec)

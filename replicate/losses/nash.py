@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .losses import LossSpec, dpo_loss, register
+from .preference import dpo_loss
+from .registry import LossSpec, register
 
 # --------------------------------------------------------------------------------------- SPPO
 

@@ -25,7 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .losses import LossSpec, cpo_loss, dpo_loss, ipo_loss, register, simpo_loss
+from .preference import cpo_loss, dpo_loss, ipo_loss, simpo_loss
+from .registry import LossSpec, register
 
 
 def _logit(eta) -> Tensor | float:
