@@ -19,12 +19,12 @@ def headroom(cfg, world, sft, n: int = 16) -> dict:
     from replicate.sampling import generate
     from replicate.world import oracle_quality
 
-    P = world.prompts["eval"]
-    g = generate(sft, world.tokenizer, P, n=n, temperature=float(cfg.paper.eval.temperature), max_new_tokens=48, seed=5)
+    P, ev = world.prompts["eval"], cfg.paper.eval
+    g = generate(sft, world.tokenizer, P, n=n, temperature=float(ev.temperature), max_new_tokens=int(ev.max_new_tokens), seed=5)
     q = np.array([[oracle_quality(p, y) for y in ys] for p, ys in zip(P, g)])
     lens = np.array([[len(y) for y in ys] for ys in g])
     judge_best = [oracle_quality(p, ys[int(np.argmax(world.judge.rank(p, ys[: n // 2])))]) for p, ys in zip(P, g)]
-    greedy = generate(sft, world.tokenizer, P, temperature=0.0, max_new_tokens=48, seed=5)
+    greedy = generate(sft, world.tokenizer, P, temperature=0.0, max_new_tokens=int(ev.max_new_tokens), seed=5)
     agree = [(world.judge.prob(p, a, b) > 0.5) == (oracle_quality(p, a) > oracle_quality(p, b))
              for p, (a, b, *_) in zip(P, g) if oracle_quality(p, a) != oracle_quality(p, b)]
     by_skill = defaultdict(list)

@@ -14,7 +14,6 @@ Writes bench/results/tiny_profile.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -62,6 +61,8 @@ def generation_throughput(model, tokenizer, prompts, *, max_new_tokens: int, tem
 
 
 def profile(overrides: list[str], settings: list[str] | None, methods: list[str] | None, gen_prompts: int) -> dict:
+    import torch
+
     from replicate import data as D
     from replicate.config import compose
     from replicate.papers import simpo as S
@@ -79,6 +80,7 @@ def profile(overrides: list[str], settings: list[str] | None, methods: list[str]
         top_p=float(s.top_p), max_new_tokens=int(s.max_new_tokens), seed=int(cfg.seed) + 3)
     _, stages["pairs.judging"] = _clock(D.pairs_from_candidates, ps, samples, world.judge,
                                         rejected=cfg.paper.pairs.instruct_rejected, seed=int(cfg.seed))
+    # the cached stage repeats sampling and judging (both splits, both settings): timed whole, not added twice
     pairs, stages["pairs.all(cached stage)"] = _clock(S.preference_pairs, cfg, world, sft)
     per_method = {}
     for setting in settings or list(cfg.paper.settings):
@@ -88,7 +90,7 @@ def profile(overrides: list[str], settings: list[str] | None, methods: list[str]
     gen = generation_throughput(sft, world.tokenizer, world.prompts["eval"][:n],
                                 max_new_tokens=int(cfg.paper.eval.max_new_tokens))
     total = sum(stages.values()) - stages["pairs.sampling"] - stages["pairs.judging"] + sum(per_method.values())
-    return {"scale": cfg.scale.name, "overrides": overrides, "threads": __import__("torch").get_num_threads(),
+    return {"scale": cfg.scale.name, "overrides": overrides, "threads": torch.get_num_threads(),
             "stages_s": stages, "train_and_eval_s": per_method, "total_s": total, "generation": gen}
 
 

@@ -10,5 +10,4 @@ Importing this package registers every sequence-level loss for the trainer hook.
 """
 from . import lcpo, nash, preference, token_level  # noqa: F401  (each registers its losses)
 from .preference import *  # noqa: F401,F403
-from .preference import avg_logp  # noqa: F401
 from .registry import LOSSES, LossSpec, register  # noqa: F401
