@@ -71,14 +71,96 @@ def decide(lo: float, hi: float, *, effect: float | None = None) -> str:
     return INCONCLUSIVE
 
 
-def comparative_claim(cid: str, text: str, diffs, *, rule: str, effect: float | None = None,
-                      evidence: dict[str, Any] | None = None, seed: int = 0) -> dict:
-    """A claim judged on paired differences: the evidence carries the difference and its interval."""
-    ci = paired_bootstrap(diffs, seed=seed)
+def interval_claim(cid: str, text: str, ci: dict, *, rule: str, effect: float | None = None,
+                   evidence: dict[str, Any] | None = None) -> dict:
+    """A claim judged on an interval ``ci`` (from :func:`paired_bootstrap` or :func:`paired_bootstrap_lc`):
+    the evidence carries the difference, its interval and standard error."""
     return {"id": cid, "text": text, "rule": rule, "verdict": decide(ci["lo"], ci["hi"], effect=effect),
             "evidence": {**(evidence or {}), "diff": ci["diff"], "ci_lo": ci["lo"], "ci_hi": ci["hi"],
                          "se": ci["se"], "n_seeds": ci["n_seeds"], "n_prompts": ci["n_prompts"],
                          **({"claimed_effect": effect} if effect is not None else {})}}
+
+
+def comparative_claim(cid: str, text: str, diffs, *, rule: str, effect: float | None = None,
+                      evidence: dict[str, Any] | None = None, seed: int = 0) -> dict:
+    """A claim judged on paired differences: the evidence carries the difference and its interval."""
+    return interval_claim(cid, text, paired_bootstrap(diffs, seed=seed), rule=rule, effect=effect, evidence=evidence)
+
+
+# ---------------------------------------------------------------------------------------------
+# Length-controlled win rates: a difference of two GLM fits, not a mean of per-prompt values
+
+
+def lc_glm_logit(pref, x, weights, *, iters: int = 50, tol: float = 1e-10):
+    """θ of the unpenalised LC GLM  logit P(model ≻ baseline) = θ + φ·x  fitted by Newton's method.
+
+    ``pref``, ``x`` (= tanh of the standardised length difference, ``winrate.std_delta_len``): shape (n,);
+    ``weights``: (..., n) prompt multiplicities, one fit per leading index (a bootstrap replicate each), so
+    thousands of refits cost one vectorised loop. The LC win rate is σ(θ): the length term set to zero,
+    as AlpacaEval's GLM without the instruction-difficulty term. Soft labels in (0, 1) are never separable,
+    so the log-likelihood is strictly concave and Newton converges in a few steps.
+    """
+    p, x = np.asarray(pref, dtype=float), np.asarray(x, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    theta, phi = np.zeros(w.shape[:-1]), np.zeros(w.shape[:-1])
+    ridge = 1e-9 * w.sum(-1) + 1e-12
+    for _ in range(iters):
+        s = 1.0 / (1.0 + np.exp(-(theta[..., None] + phi[..., None] * x)))
+        r, h = w * (p - s), w * s * (1.0 - s)
+        g0, g1 = r.sum(-1), (r * x).sum(-1)
+        h00, h01, h11 = h.sum(-1) + ridge, (h * x).sum(-1), (h * x * x).sum(-1) + ridge
+        det = h00 * h11 - h01 * h01
+        d0, d1 = (h11 * g0 - h01 * g1) / det, (h00 * g1 - h01 * g0) / det
+        theta, phi = theta + d0, phi + d1
+        if max(np.abs(d0).max(initial=0.0), np.abs(d1).max(initial=0.0)) < tol:
+            break
+    return theta
+
+
+def _lc_inputs(pref, len_model, len_baseline):
+    d = np.asarray(len_baseline, dtype=float) - np.asarray(len_model, dtype=float)
+    sd = d.std(ddof=1) if d.size > 1 else 0.0
+    return np.asarray(pref, dtype=float), np.tanh(d / sd if sd > 0 else np.zeros_like(d))
+
+
+def paired_bootstrap_lc(groups: Sequence[dict], *, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> dict:
+    """LC win rate of A minus LC win rate of B (points), with a two-level bootstrap interval.
+
+    ``groups``: one dict per seed with per-prompt arrays ``pref_a``, ``len_a``, ``pref_b``, ``len_b``
+    (P(model ≻ baseline) and response lengths of A and B on the same prompts) and ``len_ref`` (the
+    baseline's lengths). Each replicate resamples seeds, then prompts within each drawn seed, and refits
+    both GLMs on the same resampled prompts (paired), so the interval carries the fit's uncertainty.
+    The point estimate is the unpenalised fit on all prompts (AlpacaEval's L1-penalised fit with
+    cross-validated C, in ``winrate.lc_win_rate``, differs from it by little at ~1000 prompts).
+    """
+    if not groups:
+        raise ValueError("paired_bootstrap_lc needs at least one seed")
+    rng = np.random.default_rng(seed)
+    k = len(groups)
+    fits = []
+    for g in groups:
+        pa, xa = _lc_inputs(g["pref_a"], g["len_a"], g["len_ref"])
+        pb, xb = _lc_inputs(g["pref_b"], g["len_b"], g["len_ref"])
+        if not (pa.size == pb.size == xa.size == xb.size) or pa.size < 2:
+            raise ValueError("each seed needs ≥ 2 prompts with the same prompts for A and B")
+        fits.append((pa, xa, pb, xb))
+    sig = lambda t: 100.0 / (1.0 + np.exp(-t))  # noqa: E731
+    per_seed = [float(sig(lc_glm_logit(pa, xa, np.ones(pa.size))) - sig(lc_glm_logit(pb, xb, np.ones(pb.size))))
+                for pa, xa, pb, xb in fits]
+    picks = rng.integers(k, size=(n_boot, k)) if k > 1 else np.zeros((n_boot, 1), dtype=int)
+    diffs = np.zeros(n_boot)
+    for s, (pa, xa, pb, xb) in enumerate(fits):
+        slots = np.argwhere(picks == s)  # (replicate, slot) pairs that drew seed s: an independent resample each
+        if not len(slots):
+            continue
+        counts = rng.multinomial(pa.size, np.full(pa.size, 1.0 / pa.size), size=len(slots)).astype(float)
+        d = sig(lc_glm_logit(pa, xa, counts)) - sig(lc_glm_logit(pb, xb, counts))
+        np.add.at(diffs, slots[:, 0], d)
+    diffs /= k
+    a = (1.0 - level) / 2.0
+    lo, hi = np.quantile(diffs, [a, 1.0 - a])
+    return {"diff": float(np.mean(per_seed)), "lo": float(lo), "hi": float(hi), "se": float(diffs.std(ddof=1)),
+            "n_seeds": k, "n_prompts": int(sum(f[0].size for f in fits)), "level": level, "per_seed": per_seed}
 
 
 def all_of(cid: str, text: str, parts: Sequence[dict], *, rule: str) -> dict:

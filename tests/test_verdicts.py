@@ -70,3 +70,49 @@ def test_seed_tolerance_and_verdict_stability():
     far = {"verdict": NOT_REPRODUCED, "evidence": {"ci_lo": -3.0, "ci_hi": -1.0}}
     assert not verdict_stable(far, e, tol=0.05)
     assert not verdict_stable({"verdict": NOT_REPRODUCED, "evidence": {}}, {"verdict": REPRODUCED, "evidence": {}}, tol=1)
+
+
+def _lc_world(rng, n, shift, len_add, lref):
+    lens = rng.integers(5, 30, n) + len_add
+    pref = 1 / (1 + np.exp(-(shift + 0.8 * np.tanh((lens - lref) / 10) + rng.normal(0, 1, n))))
+    return pref, lens
+
+
+def test_lc_glm_matches_an_unpenalised_logistic_fit():
+    """Newton's θ equals sklearn's unpenalised soft-label logistic regression (rows duplicated with weights p, 1 − p)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from replicate.verdicts import _lc_inputs, lc_glm_logit
+
+    rng = np.random.default_rng(0)
+    lref = rng.integers(5, 30, 500)
+    pref, lens = _lc_world(rng, 500, 0.4, 3, lref)
+    p, x = _lc_inputs(pref, lens, lref)
+    X = np.column_stack([x, np.ones_like(x)])
+    m = LogisticRegression(penalty=None, fit_intercept=False, tol=1e-12, max_iter=10_000).fit(
+        np.vstack([X, X]), np.r_[np.ones(500), np.zeros(500)], sample_weight=np.r_[p, 1 - p])
+    assert lc_glm_logit(p, x, np.ones(500)) == pytest.approx(m.coef_[0][1], abs=1e-6)
+    # a weight-2 prompt counts as the prompt twice (how bootstrap multiplicities enter)
+    w = rng.integers(0, 3, 500).astype(float)
+    rep = np.repeat(np.arange(500), w.astype(int))
+    assert lc_glm_logit(p, x, w) == pytest.approx(lc_glm_logit(p[rep], x[rep], np.ones(rep.size)), abs=1e-8)
+
+
+def test_lc_bootstrap_sees_a_real_gain_and_not_length():
+    from replicate.verdicts import paired_bootstrap_lc
+
+    rng = np.random.default_rng(1)
+    lref = rng.integers(5, 30, 800)
+    base = _lc_world(rng, 800, 0.0, 0, lref)
+    better = _lc_world(rng, 800, 0.5, 0, lref)       # truly better at equal length
+    longer = _lc_world(rng, 800, 0.0, 12, lref)      # only longer: a raw win-rate gain, no LC gain
+    g = lambda a, b: [dict(pref_a=a[0], len_a=a[1], pref_b=b[0], len_b=b[1], len_ref=lref)]  # noqa: E731
+    gain = paired_bootstrap_lc(g(better, base) * 3, n_boot=400)
+    assert gain["lo"] > 0 and decide(gain["lo"], gain["hi"]) == REPRODUCED
+    assert gain["lo"] < 100 * (1 / (1 + np.exp(-0.5)) - 0.5) < gain["hi"] + 3  # near the true σ(0.5) − ½ = 12.2 points
+    raw_gain = 100 * (longer[0].mean() - base[0].mean())
+    lc_gain = paired_bootstrap_lc(g(longer, base) * 3, n_boot=400)
+    assert raw_gain > 5 and abs(lc_gain["diff"]) < raw_gain / 2
+    same = paired_bootstrap_lc(g(base, base), n_boot=200)
+    assert same["diff"] == 0 and same["lo"] == 0 and same["hi"] == 0
+    assert paired_bootstrap_lc(g(better, base), seed=4) == paired_bootstrap_lc(g(better, base), seed=4)
