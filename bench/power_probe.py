@@ -39,7 +39,7 @@ def headroom(cfg, world, sft, n: int = 16) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    from replicate.config import compose
+    from replicate.core.config import compose
     from replicate.papers import simpo as S
     from replicate.verdicts import paired_bootstrap
     from replicate.world import oracle_quality

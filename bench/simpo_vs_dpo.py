@@ -34,7 +34,7 @@ def _setup(model_name: str, batch_size: int, seq_len: int):
     import torch
     from datasets import Dataset
 
-    from replicate.config import compose
+    from replicate.core.config import compose
     from replicate.models import build_model
     from replicate.tokenizer import build_tokenizer
 

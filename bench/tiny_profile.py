@@ -64,7 +64,7 @@ def profile(overrides: list[str], settings: list[str] | None, methods: list[str]
     import torch
 
     from replicate import data as D
-    from replicate.config import compose
+    from replicate.core.config import compose
     from replicate.papers import simpo as S
     from replicate.sampling import generate
 
@@ -105,7 +105,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as cache:
         os.environ["REPLICATE_CACHE_DIR"] = cache  # cold: every stage is computed, none read from .cache/
         res = profile(a.overrides, a.settings, a.methods, a.gen_prompts)
-    from replicate.io import atomic_write_json
+    from replicate.core.io import atomic_write_json
 
     atomic_write_json(Path(a.out), res)
     print(f"scale={res['scale']} threads={res['threads']} total ≈ {res['total_s']:.1f} s")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from .config import compose
+from .core.config import compose
 from .results import ROOT, check
 from .run import BUILD, run_notebook
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from .config import ConfigError
+from .core.config import ConfigError
 
 USAGE = """usage: replicate COMMAND ...
   run PAPER [key=value ...]     execute notebooks/PAPER.ipynb with a Hydra-composed config
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return main_winrate(rest)
         if cmd == "papers":
-            from .config import papers
+            from .core.config import papers
 
             print("\n".join(papers()))
             return 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .config import compose, derive_grad_accum
+from .core.config import compose, derive_grad_accum
 
 
 def load_preference_data(name_or_path: str, split: str):
@@ -67,6 +67,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from .config import cli_entry
+    from .core.config import cli_entry
 
     cli_entry(main)

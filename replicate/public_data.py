@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
-from .io import file_sha256
+from .core.io import file_sha256
 
 ENV_DIR = "REPLICATE_DATA_DIR"
 ENV_CACHE = "REPLICATE_DATA_CACHE"
@@ -241,7 +241,7 @@ def data_dir() -> Path | None:
     return Path(d) if d else None
 
 
-sha256_of = file_sha256  # one streaming SHA-256 for the whole package (replicate.io)
+sha256_of = file_sha256  # one streaming SHA-256 for the whole package (replicate.core.io)
 
 
 def data_path(relpath: str, *, verify: bool = False, download: bool | None = None) -> Path:

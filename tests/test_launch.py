@@ -3,7 +3,7 @@ accumulation, the same trainer hook), exercised offline on a locally saved tiny 
 import pytest
 from datasets import Dataset
 
-from replicate.config import ConfigError, compose
+from replicate.core.config import ConfigError, compose
 from replicate.models import build_tiny_llama, load_pretrained
 from replicate.tokenizer import build_tokenizer
 

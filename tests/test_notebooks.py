@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from replicate.config import papers
-from replicate.io import read_json
+from replicate.core.config import papers
+from replicate.core.io import read_json
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))

@@ -164,7 +164,7 @@ def test_fit_is_deterministic_and_callback_sees_every_step():
 
 
 def test_replication_run_is_deterministic():
-    import replicate.config as C
+    import replicate.core.config as C
     from replicate.papers import sppo
 
     cfg = C.compose("sppo", ["scale=ci", "scale.tabular.iterations=2", "scale.tabular.inner_steps=30",

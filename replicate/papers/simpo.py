@@ -1,6 +1,6 @@
 """SimPO Table 4 in miniature: SFT → pairs (Base: offline pool; Instruct: on-policy) → each method → judge.
 
-Every expensive stage is cached under a content hash of what determines it (``replicate.io.cached``),
+Every expensive stage is cached under a content hash of what determines it (``replicate.core.io.cached``),
 so methods share the SFT model and pairs, and a killed run resumes where it stopped.
 """
 from __future__ import annotations
@@ -16,11 +16,11 @@ from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
 from .. import data as D
-from ..config import to_dict
+from ..core.config import to_dict
 from ..evaluation import evaluate_policy, pair_diagnostics
-from ..io import atomic_write_json, cached, content_hash, read_json
+from ..core.io import atomic_write_json, cached, content_hash, read_json
 from ..models import build_model
-from ..provenance import package_versions
+from ..core.provenance import package_versions
 from ..results import claim
 from ..sampling import generate
 from ..tokenizer import build_tokenizer

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+from .paths import ROOT
+
+CONF_DIR = ROOT / "conf"
 
 
 class ConfigError(ValueError):
