@@ -36,7 +36,7 @@ def _setup(model_name: str, batch_size: int, seq_len: int):
 
     from replicate.core.config import compose
     from replicate.models import build_model
-    from replicate.tokenizer import build_tokenizer
+    from replicate.worlds.tokenizer import build_tokenizer
 
     torch.manual_seed(0)
     cfg = compose("simpo", [f"model={model_name}"])

@@ -35,7 +35,7 @@ def generation_throughput(model, tokenizer, prompts, *, max_new_tokens: int, tem
     import torch
 
     from replicate.sampling import generate
-    from replicate.tokenizer import chat
+    from replicate.worlds.tokenizer import chat
 
     def n_tokens(texts):
         return sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) + 1 for t in texts)  # + EOS

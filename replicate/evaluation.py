@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from .sampling import generate
-from .tokenizer import chat
-from .world import Judge, oracle_quality
+from .worlds.tokenizer import chat
+from .worlds.toy_lm import Judge, oracle_quality
 
 
 @torch.no_grad()

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from replicate import tabular as T
+from replicate.worlds import tabular as T
 from replicate.density_ratio import build_pairs, customized_reward, density_ratio_reward, pairwise_accuracy
 from replicate.losses import dpo_loss
 

@@ -5,7 +5,7 @@ from datasets import Dataset
 
 from replicate.core.config import ConfigError, compose
 from replicate.models import build_tiny_llama, load_pretrained
-from replicate.tokenizer import build_tokenizer
+from replicate.worlds.tokenizer import build_tokenizer
 
 
 @pytest.fixture(scope="module")

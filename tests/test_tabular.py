@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from replicate import tabular as T
+from replicate.worlds import tabular as T
 from replicate.losses import dpo_loss
 from replicate.papers import nash_game as G
 

@@ -9,7 +9,7 @@ from trl import DPOConfig, DPOTrainer
 
 from replicate.evaluation import sequence_logps
 from replicate.models import build_tiny_llama
-from replicate.tokenizer import build_tokenizer
+from replicate.worlds.tokenizer import build_tokenizer
 from replicate.train import PreferenceTrainer
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .. import tabular as T
+from ..worlds import tabular as T
 from ..density_ratio import density_ratio_reward, pairwise_accuracy
 from ..losses import dpo_loss
 from ..results import ExperimentResult as Result, claim

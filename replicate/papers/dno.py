@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from .. import tabular as T
+from ..worlds import tabular as T
 from ..results import ExperimentResult as Result, claim
 from . import nash_game as G
 from .sppo import game_world, step_size

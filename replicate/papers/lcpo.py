@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from .. import tabular as T
+from ..worlds import tabular as T
 from ..losses import cpo_loss, dpo_loss, ipo_loss, simpo_loss
 from ..losses.lcpo import LOGITS, lcpo_from_logit, e_step
 from ..results import ExperimentResult as Result, claim

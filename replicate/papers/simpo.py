@@ -23,8 +23,8 @@ from ..models import build_model
 from ..core.provenance import package_versions
 from ..results import claim
 from ..sampling import generate
-from ..tokenizer import build_tokenizer
-from ..world import Judge, judge_from_cfg, make_prompts, persona_from_cfg, persona_responses
+from ..worlds.tokenizer import build_tokenizer
+from ..worlds.toy_lm import Judge, judge_from_cfg, make_prompts, persona_from_cfg, persona_responses
 
 METHODS_TABLE4 = ("sft", "rrhf", "slic_hf", "dpo", "ipo", "cpo", "kto", "orpo", "rdpo", "simpo")
 
@@ -60,7 +60,7 @@ def build_world(cfg) -> World:
 
 
 # The modules whose code determines a stage's output: editing any of them invalidates the cache.
-_CODE = ("world", "tokenizer", "models", "sampling", "data", "losses", "train", "evaluation", "winrate",
+_CODE = ("worlds/toy_lm", "worlds/tokenizer", "models", "sampling", "data", "losses", "train", "evaluation", "winrate",
          "papers/simpo")
 
 

@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from .. import tabular as T
+from ..worlds import tabular as T
 from ..losses.nash import spin_loss
 from ..results import ExperimentResult as Result, claim
 from . import nash_game as G

@@ -15,7 +15,7 @@ import math
 
 import torch
 
-from .. import tabular as T
+from ..worlds import tabular as T
 from ..losses import dpo_loss
 from ..losses.nash import sppo_loss
 from ..results import ExperimentResult as Result, claim

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from .. import tabular as T
+from ..worlds import tabular as T
 from ..losses import dpo_loss
 from ..losses.token_level import tgdpo_loss, tgdpo_weights
 from ..results import ExperimentResult as Result, claim

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .. import wildbench as WB
 from ..correlation import correlation_table
-from ..public_data import data_path
+from ..worlds.public_data import data_path
 
 SNAPSHOTS = {
     "2024-06-18": "wildbench/leaderboard_data_dir__2024-06-18_8ed3a40/",   # closest to the paper's June-5 table
