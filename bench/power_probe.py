@@ -16,7 +16,7 @@ import numpy as np
 
 
 def headroom(cfg, world, sft, n: int = 16) -> dict:
-    from replicate.sampling import generate
+    from replicate.models.sampling import generate
     from replicate.worlds.toy_lm import oracle_quality
 
     P, ev = world.prompts["eval"], cfg.paper.eval

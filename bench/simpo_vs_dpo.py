@@ -35,7 +35,7 @@ def _setup(model_name: str, batch_size: int, seq_len: int):
     from datasets import Dataset
 
     from replicate.core.config import compose
-    from replicate.models import build_model
+    from replicate.models.lm import build_model
     from replicate.worlds.tokenizer import build_tokenizer
 
     torch.manual_seed(0)

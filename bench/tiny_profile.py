@@ -31,10 +31,10 @@ def _clock(fn, *a, **kw):
 
 
 def generation_throughput(model, tokenizer, prompts, *, max_new_tokens: int, temperature: float = 0.7) -> dict:
-    """Generated tokens per second: replicate.sampling.generate (batched) vs model.generate per prompt."""
+    """Generated tokens per second: replicate.models.sampling.generate (batched) vs model.generate per prompt."""
     import torch
 
-    from replicate.sampling import generate
+    from replicate.models.sampling import generate
     from replicate.worlds.tokenizer import chat
 
     def n_tokens(texts):
@@ -66,7 +66,7 @@ def profile(overrides: list[str], settings: list[str] | None, methods: list[str]
     from replicate import data as D
     from replicate.core.config import compose
     from replicate.papers import simpo as S
-    from replicate.sampling import generate
+    from replicate.models.sampling import generate
 
     cfg = compose("simpo", overrides)
     S.setup_torch(cfg)

@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .sampling import generate
+from .models.sampling import generate
 from .worlds.tokenizer import chat
 from .worlds.toy_lm import Judge, oracle_quality
 

@@ -31,7 +31,7 @@ def load_preference_data(name_or_path: str, split: str):
 def build_trainer(cfg, *, output_dir: str, max_steps: int | None = None):
     from trl import DPOConfig
 
-    from .models import load_pretrained
+    from .models.lm import load_pretrained
     from .train import PreferenceTrainer, common_args
 
     s, hw = cfg.setup, cfg.hardware

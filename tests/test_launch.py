@@ -4,7 +4,7 @@ import pytest
 from datasets import Dataset
 
 from replicate.core.config import ConfigError, compose
-from replicate.models import build_tiny_llama, load_pretrained
+from replicate.models.lm import build_tiny_llama, load_pretrained
 from replicate.worlds.tokenizer import build_tokenizer
 
 

@@ -8,7 +8,7 @@ from datasets import Dataset
 from trl import DPOConfig, DPOTrainer
 
 from replicate.evaluation import sequence_logps
-from replicate.models import build_tiny_llama
+from replicate.models.lm import build_tiny_llama
 from replicate.worlds.tokenizer import build_tokenizer
 from replicate.train import PreferenceTrainer
 

@@ -19,10 +19,10 @@ from .. import data as D
 from ..core.config import to_dict
 from ..evaluation import evaluate_policy, pair_diagnostics
 from ..core.io import atomic_write_json, cached, content_hash, read_json
-from ..models import build_model
+from ..models.lm import build_model
 from ..core.provenance import package_versions
 from ..results import claim
-from ..sampling import generate
+from ..models.sampling import generate
 from ..worlds.tokenizer import build_tokenizer
 from ..worlds.toy_lm import Judge, judge_from_cfg, make_prompts, persona_from_cfg, persona_responses
 
@@ -60,7 +60,7 @@ def build_world(cfg) -> World:
 
 
 # The modules whose code determines a stage's output: editing any of them invalidates the cache.
-_CODE = ("worlds/toy_lm", "worlds/tokenizer", "models", "sampling", "data", "losses", "train", "evaluation", "winrate",
+_CODE = ("worlds/toy_lm", "worlds/tokenizer", "models", "data", "losses", "train", "evaluation", "winrate",
          "papers/simpo")
 
 
