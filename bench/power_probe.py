@@ -41,7 +41,7 @@ def headroom(cfg, world, sft, n: int = 16) -> dict:
 def main(argv: list[str]) -> int:
     from replicate.core.config import compose
     from replicate.papers import simpo as S
-    from replicate.verdicts import paired_bootstrap
+    from replicate.metrics.verdicts import paired_bootstrap
     from replicate.worlds.toy_lm import oracle_quality
 
     cfg = compose("simpo", argv)

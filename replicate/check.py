@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 from .core.config import compose
-from .results import ROOT, check
+from .metrics.claims import check
 from .run import BUILD, run_notebook
 
 

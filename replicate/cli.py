@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return main_check(rest)
         if cmd == "tables":
-            from .results import render_deviations, render_tables
+            from .metrics.claims import render_deviations, render_tables
 
             for p in [*render_tables(rest[0] if rest else None), render_deviations()]:
                 print(f"wrote {p}")

@@ -68,7 +68,7 @@ def main_run(argv: list[str]) -> int:
         return 1
     print(f"executed notebook: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} (+ .html)")
     cfg = compose(argv[0], argv[1:])
-    from .results import claims_markdown, metrics_path
+    from .metrics.claims import claims_markdown, metrics_path
     from .core.io import read_json
 
     m = metrics_path(argv[0], cfg.scale.name, cfg.results_dir)

@@ -27,7 +27,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from . import winrate as W
+from .metrics import winrate as W
 
 FIELDS = ("win_rate", "standard_error", "discrete_win_rate", "length_controlled_winrate", "lc_standard_error",
           "avg_length", "n_total", "glm")

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from replicate.core.io import atomic_write_json, cached, content_hash
-from replicate.results import claim, compare, write_metrics
+from replicate.metrics.claims import claim, compare, write_metrics
 
 
 def test_content_hash_ignores_dict_order():

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from replicate import winrate as W
+from replicate.metrics import winrate as W
 from replicate.cli import main
 
 

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from ..worlds import tabular as T
-from ..density_ratio import density_ratio_reward, pairwise_accuracy
+from ..metrics.density_ratio import density_ratio_reward, pairwise_accuracy
 from ..losses import dpo_loss
-from ..results import ExperimentResult as Result, claim
+from ..metrics.claims import ExperimentResult as Result, claim
 
 PAPER = "cdr"
 

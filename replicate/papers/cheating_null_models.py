@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from .. import winrate as W
+from ..metrics import winrate as W
 from ..worlds.public_data import data_path
 from . import lc_alpacaeval as lc
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 from ..worlds import tabular as T
-from ..results import ExperimentResult as Result, claim
+from ..metrics.claims import ExperimentResult as Result, claim
 from . import nash_game as G
 from .sppo import game_world, step_size
 

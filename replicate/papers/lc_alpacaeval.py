@@ -13,8 +13,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from .. import winrate as W
-from ..correlation import correlation_table
+from ..metrics import winrate as W
+from ..metrics.correlation import correlation_table
 from ..worlds.public_data import data_path
 
 BASELINE = "gpt4_1106_preview"

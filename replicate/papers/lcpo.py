@@ -16,7 +16,7 @@ import torch
 from ..worlds import tabular as T
 from ..losses import cpo_loss, dpo_loss, ipo_loss, simpo_loss
 from ..losses.lcpo import LOGITS, lcpo_from_logit, e_step
-from ..results import ExperimentResult as Result, claim
+from ..metrics.claims import ExperimentResult as Result, claim
 
 PAPER = "lcpo"
 BASES = ("dpo", "ipo", "simpo", "cpo")

@@ -17,11 +17,11 @@ from tqdm.auto import tqdm
 
 from .. import data as D
 from ..core.config import to_dict
-from ..evaluation import evaluate_policy, pair_diagnostics
+from ..metrics.evaluation import evaluate_policy, pair_diagnostics
 from ..core.io import atomic_write_json, cached, content_hash, read_json
 from ..models.lm import build_model
 from ..core.provenance import package_versions
-from ..results import claim
+from ..metrics.claims import claim
 from ..models.sampling import generate
 from ..worlds.tokenizer import build_tokenizer
 from ..worlds.toy_lm import Judge, judge_from_cfg, make_prompts, persona_from_cfg, persona_responses
@@ -60,7 +60,7 @@ def build_world(cfg) -> World:
 
 
 # The modules whose code determines a stage's output: editing any of them invalidates the cache.
-_CODE = ("worlds/toy_lm", "worlds/tokenizer", "models", "data", "losses", "train", "evaluation", "winrate",
+_CODE = ("worlds/toy_lm", "worlds/tokenizer", "models", "data", "losses", "train", "metrics/evaluation", "metrics/winrate",
          "papers/simpo")
 
 
@@ -291,7 +291,7 @@ def render_table(doc: dict) -> str:
     """Table 4 side by side: our LC / WR / length / oracle quality, and the paper's AE2 LC / WR (Mistral-Base/Instruct)."""
     m = doc["metrics"]
     try:
-        from ..results import load_reported
+        from ..metrics.claims import load_reported
 
         rep = load_reported("simpo")
     except Exception:

@@ -15,7 +15,7 @@ import torch
 
 from ..worlds import tabular as T
 from ..losses.nash import spin_loss
-from ..results import ExperimentResult as Result, claim
+from ..metrics.claims import ExperimentResult as Result, claim
 from . import nash_game as G
 
 PAPER = "spin"

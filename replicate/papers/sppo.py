@@ -18,7 +18,7 @@ import torch
 from ..worlds import tabular as T
 from ..losses import dpo_loss
 from ..losses.nash import sppo_loss
-from ..results import ExperimentResult as Result, claim
+from ..metrics.claims import ExperimentResult as Result, claim
 from . import nash_game as G
 
 PAPER = "sppo"

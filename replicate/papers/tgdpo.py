@@ -16,7 +16,7 @@ import torch
 from ..worlds import tabular as T
 from ..losses import dpo_loss
 from ..losses.token_level import tgdpo_loss, tgdpo_weights
-from ..results import ExperimentResult as Result, claim
+from ..metrics.claims import ExperimentResult as Result, claim
 
 PAPER = "tgdpo"
 

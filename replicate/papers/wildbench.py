@@ -14,8 +14,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from .. import wildbench as WB
-from ..correlation import correlation_table
+from ..metrics import wildbench as WB
+from ..metrics.correlation import correlation_table
 from ..worlds.public_data import data_path
 
 SNAPSHOTS = {

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .core.io import atomic_write_json, atomic_write_text, read_json
-from .core.paths import ROOT
-from .core.provenance import provenance
+from ..core.io import atomic_write_json, atomic_write_text, read_json
+from ..core.paths import ROOT
+from ..core.provenance import provenance
 from .verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, seed_tolerance, verdict_stable  # noqa: F401
 
 RESULTS = ROOT / "results"
@@ -137,7 +137,7 @@ def compare(fresh: dict, expected: dict, tolerances: dict | None = None) -> list
 def check(paper: str, scale: str, fresh_root: str | Path, tolerances: dict | None = None) -> list[str]:
     expected_path = metrics_path(paper, scale)
     if not expected_path.exists():
-        from .core.config import ConfigError
+        from ..core.config import ConfigError
 
         raise ConfigError(f"no committed metrics at {expected_path.relative_to(ROOT)}: run `make replicate-{paper}` "
                           "and commit the file before `make check` can compare against it")
