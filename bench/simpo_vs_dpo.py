@@ -57,7 +57,7 @@ def _trainer(kind: str, loss: str, precompute: bool, cfg, tok, model, ds, batch_
     import torch
     from trl import DPOConfig, DPOTrainer
 
-    from replicate.train import PreferenceTrainer, common_args
+    from replicate.training.trl_hook import PreferenceTrainer, common_args
 
     args = DPOConfig(**common_args(cfg.hardware, seed=0, lr=1e-4, batch_size=batch_size, output_dir="/tmp/bench-trainer",
                                    max_steps=10, epochs=1, warmup=0.0), precompute_ref_log_probs=precompute,

@@ -63,7 +63,7 @@ def generation_throughput(model, tokenizer, prompts, *, max_new_tokens: int, tem
 def profile(overrides: list[str], settings: list[str] | None, methods: list[str] | None, gen_prompts: int) -> dict:
     import torch
 
-    from replicate import data as D
+    from replicate.training import data as D
     from replicate.core.config import compose
     from replicate.papers import simpo as S
     from replicate.models.sampling import generate

@@ -25,7 +25,7 @@ def run_notebook(paper: str, overrides: list[str], *, html: bool = True, log_out
     cfg = compose(paper, overrides)  # fails fast on bad input, before any compute
     if cfg.scale.name == "paper" and paper == "simpo":
         raise ConfigError("scale=paper trains the papers' own 7-9B models on GPUs: run it with `accelerate launch "
-                          "--config_file conf/accelerate/zero3.yaml -m replicate.launch simpo scale=paper "
+                          "--config_file conf/accelerate/zero3.yaml -m replicate.training.launch simpo scale=paper "
                           "hardware=multi_gpu_zero3 setup=simpo_llama3_instruct`; notebooks run ci/tiny/small")
     nb = notebook_for(paper)
     if not nb.exists():

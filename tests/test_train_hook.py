@@ -10,7 +10,7 @@ from trl import DPOConfig, DPOTrainer
 from replicate.metrics.evaluation import sequence_logps
 from replicate.models.lm import build_tiny_llama
 from replicate.worlds.tokenizer import build_tokenizer
-from replicate.train import PreferenceTrainer
+from replicate.training.trl_hook import PreferenceTrainer
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import torch
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from .. import data as D
+from ..training import data as D
 from ..core.config import to_dict
 from ..metrics.evaluation import evaluate_policy, pair_diagnostics
 from ..core.io import atomic_write_json, cached, content_hash, read_json
@@ -60,8 +60,8 @@ def build_world(cfg) -> World:
 
 
 # The modules whose code determines a stage's output: editing any of them invalidates the cache.
-_CODE = ("worlds/toy_lm", "worlds/tokenizer", "models", "data", "losses", "train", "metrics/evaluation", "metrics/winrate",
-         "papers/simpo")
+_CODE = ("worlds/toy_lm", "worlds/tokenizer", "models", "losses", "training/data", "training/trl_hook",
+         "metrics/evaluation", "metrics/winrate", "papers/simpo")
 
 
 def code_hash() -> str:
@@ -89,7 +89,7 @@ def sft_model(cfg, world: World):
                      world={"n_sft": int(cfg.scale.world.n_sft)})
 
     def compute(tmp: Path):
-        from ..train import sft
+        from ..training.trl_hook import sft
 
         responses = persona_responses(demo, world.prompts["sft"], int(cfg.seed) + 1)
         model = build_model(cfg.model, world.tokenizer, int(cfg.seed))
@@ -175,7 +175,7 @@ def run_method(cfg, world: World, pairs: dict, setting: str, method: str, *, spl
                      to_dict(cfg.paper.pool), to_dict(cfg.paper.demonstrator), to_dict(cfg.paper.sft))
 
     def compute(tmp: Path):
-        from ..train import train_preference
+        from ..training.trl_hook import train_preference
 
         start = sft_model(cfg, world)
         if mc["loss"] is None:
