@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return main_check(rest)
         if cmd == "tables":
-            from .metrics.claims import render_deviations, render_tables
+            from .reporting.tables import render_deviations, render_tables
 
             for p in [*render_tables(rest[0] if rest else None), render_deviations()]:
                 print(f"wrote {p}")

@@ -18,6 +18,12 @@ def papers() -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / "paper").glob("*.yaml"))
 
 
+def paper_module(paper: str) -> str:
+    """The naming convention: paper ``foo-bar`` (``conf/paper/foo-bar.yaml``, ``notebooks/foo-bar.ipynb``,
+    ``results/reported/foo-bar.csv``) lives in module ``replicate.papers.foo_bar``."""
+    return f"replicate.papers.{paper.replace('-', '_')}"
+
+
 def group_options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import matplotlib
 
-from .core.paths import ROOT
+from ..core.paths import ROOT
 
 matplotlib.use("Agg")  # headless: CI and papermill have no display
 
