@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from replicate.metrics import winrate as W
-from replicate.cli import main
+from replicate.cli.main import main
 
 
 def _write(tmp_path, records, name="ann.json"):

@@ -10,8 +10,8 @@ import os
 import sys
 from pathlib import Path
 
-from .core.config import ConfigError, compose
-from .core.paths import ROOT
+from ..core.config import ConfigError, compose
+from ..core.paths import ROOT
 
 BUILD = Path(os.environ.get("REPLICATE_BUILD_DIR", ROOT / "build"))
 
@@ -54,7 +54,7 @@ def run_notebook(paper: str, overrides: list[str], *, html: bool = True, log_out
 
 def main_run(argv: list[str]) -> int:
     if not argv:
-        from .core.config import papers
+        from ..core.config import papers
 
         print(f"usage: replicate run PAPER [key=value ...]; papers: {', '.join(papers())}", file=sys.stderr)
         return 2
@@ -68,8 +68,8 @@ def main_run(argv: list[str]) -> int:
         return 1
     print(f"executed notebook: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} (+ .html)")
     cfg = compose(argv[0], argv[1:])
-    from .metrics.claims import claims_markdown, metrics_path
-    from .core.io import read_json
+    from ..metrics.claims import claims_markdown, metrics_path
+    from ..core.io import read_json
 
     m = metrics_path(argv[0], cfg.scale.name, cfg.results_dir)
     if m.exists():
