@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..worlds import tabular as T
 from ..losses import dpo_loss
 from ..losses.nash import dno_loss, dno_regression_loss, inpo_loss, sppo_regression
+from ..worlds import tabular as T
 
 
 def auto_step(n_candidates: int, iterations: int) -> float:

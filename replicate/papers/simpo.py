@@ -15,14 +15,14 @@ import torch
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from ..training import data as D
 from ..core.config import to_dict
-from ..metrics.evaluation import evaluate_policy, pair_diagnostics
 from ..core.io import atomic_write_json, cached, content_hash, read_json
-from ..models.lm import build_model
 from ..core.provenance import package_versions
 from ..metrics.claims import claim
+from ..metrics.evaluation import evaluate_policy, pair_diagnostics
+from ..models.lm import build_model
 from ..models.sampling import generate
+from ..training import data as D
 from ..worlds.tokenizer import build_tokenizer
 from ..worlds.toy_lm import Judge, judge_from_cfg, make_prompts, persona_from_cfg, persona_responses
 
