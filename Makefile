@@ -61,7 +61,7 @@ bench-profile: $(STAMP)
 
 # Notebooks are stored without outputs.
 strip: $(STAMP)
-	$(BIN)/python -m replicate.nbstrip notebooks/*.ipynb
+	$(BIN)/python -m replicate.cli.nbstrip notebooks/*.ipynb
 
 # Re-freeze the lock from the current venv (after changing pyproject.toml pins).
 lock: $(STAMP)

@@ -16,8 +16,8 @@ import numpy as np
 
 
 def headroom(cfg, world, sft, n: int = 16) -> dict:
-    from replicate.sampling import generate
-    from replicate.world import oracle_quality
+    from replicate.models.sampling import generate
+    from replicate.worlds.toy_lm import oracle_quality
 
     P, ev = world.prompts["eval"], cfg.paper.eval
     g = generate(sft, world.tokenizer, P, n=n, temperature=float(ev.temperature), max_new_tokens=int(ev.max_new_tokens), seed=5)
@@ -39,10 +39,10 @@ def headroom(cfg, world, sft, n: int = 16) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    from replicate.config import compose
+    from replicate.core.config import compose
     from replicate.papers import simpo as S
-    from replicate.verdicts import paired_bootstrap
-    from replicate.world import oracle_quality
+    from replicate.metrics.verdicts import paired_bootstrap
+    from replicate.worlds.toy_lm import oracle_quality
 
     cfg = compose("simpo", argv)
     S.setup_torch(cfg)

@@ -34,9 +34,9 @@ def _setup(model_name: str, batch_size: int, seq_len: int):
     import torch
     from datasets import Dataset
 
-    from replicate.config import compose
-    from replicate.models import build_model
-    from replicate.tokenizer import build_tokenizer
+    from replicate.core.config import compose
+    from replicate.models.lm import build_model
+    from replicate.worlds.tokenizer import build_tokenizer
 
     torch.manual_seed(0)
     cfg = compose("simpo", [f"model={model_name}"])
@@ -57,7 +57,7 @@ def _trainer(kind: str, loss: str, precompute: bool, cfg, tok, model, ds, batch_
     import torch
     from trl import DPOConfig, DPOTrainer
 
-    from replicate.train import PreferenceTrainer, common_args
+    from replicate.training.trl_hook import PreferenceTrainer, common_args
 
     args = DPOConfig(**common_args(cfg.hardware, seed=0, lr=1e-4, batch_size=batch_size, output_dir="/tmp/bench-trainer",
                                    max_steps=10, epochs=1, warmup=0.0), precompute_ref_log_probs=precompute,

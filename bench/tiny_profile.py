@@ -31,11 +31,11 @@ def _clock(fn, *a, **kw):
 
 
 def generation_throughput(model, tokenizer, prompts, *, max_new_tokens: int, temperature: float = 0.7) -> dict:
-    """Generated tokens per second: replicate.sampling.generate (batched) vs model.generate per prompt."""
+    """Generated tokens per second: replicate.models.sampling.generate (batched) vs model.generate per prompt."""
     import torch
 
-    from replicate.sampling import generate
-    from replicate.tokenizer import chat
+    from replicate.models.sampling import generate
+    from replicate.worlds.tokenizer import chat
 
     def n_tokens(texts):
         return sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) + 1 for t in texts)  # + EOS
@@ -63,10 +63,10 @@ def generation_throughput(model, tokenizer, prompts, *, max_new_tokens: int, tem
 def profile(overrides: list[str], settings: list[str] | None, methods: list[str] | None, gen_prompts: int) -> dict:
     import torch
 
-    from replicate import data as D
-    from replicate.config import compose
+    from replicate.training import data as D
+    from replicate.core.config import compose
     from replicate.papers import simpo as S
-    from replicate.sampling import generate
+    from replicate.models.sampling import generate
 
     cfg = compose("simpo", overrides)
     S.setup_torch(cfg)
@@ -105,7 +105,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as cache:
         os.environ["REPLICATE_CACHE_DIR"] = cache  # cold: every stage is computed, none read from .cache/
         res = profile(a.overrides, a.settings, a.methods, a.gen_prompts)
-    from replicate.io import atomic_write_json
+    from replicate.core.io import atomic_write_json
 
     atomic_write_json(Path(a.out), res)
     print(f"scale={res['scale']} threads={res['threads']} total ≈ {res['total_s']:.1f} s")

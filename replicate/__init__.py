@@ -1,21 +1,17 @@
 """replicate: reproducible, tiny-scale-first replications of LLM preference-learning papers.
 
-Modules (one job each):
-  config      Hydra composition, validation, clear errors before compute
-  io          atomic writes, content hashes, stage cache
-  provenance  versions, commit, config hash, seed
-  world       toy instruction world: skills, oracle, judges, reference policy
-  tokenizer   character tokenizer with a chat template (a transformers tokenizer)
-  models      tiny Llama builder, HF loading path
-  sampling    batched generation with KV cache
-  data        SFT / preference datasets, on-policy pair building
-  losses      preference losses as pure functions (paper equations in docstrings)
-  train       SFT and one TRL hook for every preference loss
-  evaluation  toy-world evaluation: win rates vs the reference, agreement, reward accuracy
-  winrate     AlpacaEval win rates and the length-controlled GLM
-  results     reported vs reproduced, claims, tables, check
-  plots       figures
-  run         config -> papermill notebook
+Subpackages, bottom to top; a module imports only from its own layer or lower ones
+(tests/test_layout.py; README.md, "Layout"):
+
+  0 core       config (Hydra composition, validation), io (atomic writes, hashes, stage cache), provenance, paths
+  1 worlds     toy_lm (toy instruction world: skills, oracle, judges), tokenizer, tabular (preference game), public_data
+  2 models     lm (tiny Llama builder, Hub loading), sampling (batched generation)
+  2 losses     preference losses as pure functions, one module per family above a registry
+  3 metrics    winrate (AlpacaEval + LC GLM), wildbench, correlation, density_ratio, evaluation, verdicts, claims
+  3 training   data (SFT / preference datasets), trl_hook (one TRL hook for every loss), launch (multi-GPU)
+  4 papers     one module per paper (conf/paper/foo-bar.yaml <-> papers/foo_bar.py), and shared paper helpers
+  5 reporting  tables (make tables), plots
+  6 cli        main (the replicate command), run (config -> papermill), check, winrate, nbstrip
 """
 
 __version__ = "0.1.0"

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from replicate import winrate as W
+from replicate.metrics import winrate as W
 
 try:
     import pkg_resources  # noqa: F401

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from replicate.io import atomic_write_json, cached, content_hash
-from replicate.results import claim, compare, write_metrics
+from replicate.core.io import atomic_write_json, cached, content_hash
+from replicate.metrics.claims import claim, compare, write_metrics
 
 
 def test_content_hash_ignores_dict_order():
@@ -60,7 +60,7 @@ def test_compare_flags_tolerance_and_verdict_flips():
 @pytest.mark.parametrize("method", ["simpo", "dpo"])
 def test_same_seed_same_numbers(tmp_path, monkeypatch, method):
     """Two independent runs (fresh caches) of SFT → pairs → training → judging agree exactly."""
-    from replicate.config import compose
+    from replicate.core.config import compose
     from replicate.papers import simpo as exp
 
     cfg = compose("simpo", ["scale=ci", "scale.sft.steps=5", "scale.world.n_sft=64", "scale.world.n_pref_prompts=32",
@@ -78,7 +78,7 @@ def test_same_seed_same_numbers(tmp_path, monkeypatch, method):
 
 def test_deviations_page_is_current():
     """docs/deviations.md lists every DEVIATION in conf/ (run `make tables` after editing conf/)."""
-    from replicate.results import ROOT
+    from replicate.core.paths import ROOT
 
     page = (ROOT / "docs" / "deviations.md").read_text()
     for path in (ROOT / "conf").rglob("*.yaml"):

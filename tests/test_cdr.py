@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from replicate import tabular as T
-from replicate.density_ratio import build_pairs, customized_reward, density_ratio_reward, pairwise_accuracy
+from replicate.worlds import tabular as T
+from replicate.metrics.density_ratio import build_pairs, customized_reward, density_ratio_reward, pairwise_accuracy
 from replicate.losses import dpo_loss
 
 S = torch.tensor([-10.0, -12.0, -9.0, -20.0], dtype=torch.float64)

@@ -54,9 +54,9 @@ def test_submitted_prefix_is_the_searched_one(null_table):
 
 
 def test_toy_search_is_deterministic_and_learned_judge_is_cheatable():
-    import replicate.config
+    import replicate.core.config
 
-    cfg = replicate.config.compose("cheating-null-models", ["scale=ci", "paper.toy.n_train_prompts=20"])
+    cfg = replicate.core.config.compose("cheating-null-models", ["scale=ci", "paper.toy.n_train_prompts=20"])
     w = cn.toy_world(cfg)
     kw = dict(length=10, steps=60, seed=3, alphabet=str(cfg.paper.toy.alphabet), init_char="}")
     a = cn.random_search(w, "learned", **kw)

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from replicate.config import ConfigError, compose, derive_grad_accum
+from replicate.core.config import ConfigError, compose, derive_grad_accum
 
 
 def run_cli(*args):

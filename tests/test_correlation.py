@@ -1,10 +1,10 @@
-"""replicate.correlation: parity with scipy, bootstrap determinism, the table helper."""
+"""replicate.metrics.correlation: parity with scipy, bootstrap determinism, the table helper."""
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-from replicate import correlation as C
+from replicate.metrics import correlation as C
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

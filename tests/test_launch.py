@@ -3,9 +3,9 @@ accumulation, the same trainer hook), exercised offline on a locally saved tiny 
 import pytest
 from datasets import Dataset
 
-from replicate.config import ConfigError, compose
-from replicate.models import build_tiny_llama, load_pretrained
-from replicate.tokenizer import build_tokenizer
+from replicate.core.config import ConfigError, compose
+from replicate.models.lm import build_tiny_llama, load_pretrained
+from replicate.worlds.tokenizer import build_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_hub_id_offline_gives_clear_error(monkeypatch):
 
 
 def test_paper_setup_trains_through_the_same_hook(checkpoint, tmp_path):
-    from replicate.launch import build_trainer
+    from replicate.training.launch import build_trainer
 
     ckpt, data = checkpoint
     cfg = compose("simpo", ["scale=paper", "setup=simpo_llama3_base", "hardware=cpu", f"setup.model={ckpt}",

@@ -1,8 +1,26 @@
-"""The package's import graph: no cycles, and the loss registry sits below every loss family."""
+"""The package's import graph: no cycles, every module in a layer, no import upward, and the loss
+registry below every loss family. The layer table is the one in README.md's Layout section."""
 import ast
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parent.parent / "replicate"
+
+# Bottom to top: a module may import from its own layer or a lower one, never a higher one.
+# A subpackage entry covers every module under it; the bare package name covers only its __init__.
+# A new subpackage or top-level module must be added here (test_every_module_has_a_layer).
+LAYERS = {
+    "replicate": 0,             # __init__: a docstring and __version__
+    "replicate.core": 0,        # config, io, provenance, paths
+    "replicate.worlds": 1,      # toy LM world, tokenizer, tabular game, public data
+    "replicate.models": 2,      # tiny Llama / Hub loading, sampling
+    "replicate.losses": 2,      # one module per loss family above a registry
+    "replicate.metrics": 3,     # win rates, LC, WildBench, correlations, evaluation, verdicts, claims
+    "replicate.training": 3,    # datasets, the TRL hook, launch (reward models, online RL, loops)
+    "replicate.papers": 4,      # one module per paper, and helpers shared by papers
+    "replicate.reporting": 5,   # tables (uses papers' render_table), plots
+    "replicate.cli": 6,         # the command line
+    "replicate.__main__": 6,    # python -m replicate
+}
 
 
 def _module_name(path: Path) -> str:
@@ -58,6 +76,50 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         if n not in state and (c := visit(n)):
             return c
     return None
+
+
+def layer_of(mod: str, layers: dict[str, int]) -> int | None:
+    """The layer of the longest entry that names ``mod`` or a subpackage above it (None: unplaced).
+    Entries without a dot (the root package) match only themselves."""
+    keys = [k for k in layers if mod == k or ("." in k and mod.startswith(k + "."))]
+    return layers[max(keys, key=len)] if keys else None
+
+
+def upward_imports(graph: dict[str, set[str]], layers: dict[str, int]) -> list[str]:
+    """Every import from a lower layer of a module in a higher one, as a sentence naming both."""
+    out = []
+    for mod in sorted(graph):
+        lm = layer_of(mod, layers)
+        for dep in sorted(graph[mod]):
+            ld = layer_of(dep, layers)
+            if lm is not None and ld is not None and ld > lm:
+                out.append(f"{mod} (layer {lm}) imports {dep} (layer {ld}): a module may import only its own "
+                           "layer or lower ones; move the shared code down, or the importer up")
+    return out
+
+
+def test_layer_checker_can_fail():
+    layers = {"p": 0, "p.low": 0, "p.mid": 1, "p.high": 2}
+    graph = {"p.low.a": {"p.mid.b"}, "p.mid.b": {"p.low.a", "p.mid.c"}, "p.mid.c": set(), "p.high.d": {"p.low.a"},
+             "p": set(), "p.stray": set()}
+    assert upward_imports(graph, layers) == [
+        "p.low.a (layer 0) imports p.mid.b (layer 1): a module may import only its own layer or lower ones; "
+        "move the shared code down, or the importer up"]
+    assert layer_of("p.high.d", layers) == 2 and layer_of("p", layers) == 0
+    assert layer_of("p.stray", layers) is None  # the root entry does not cover new top-level modules
+    assert layer_of("p.middle", layers) is None  # "p.mid" is not a prefix of "p.middle"
+
+
+def test_every_module_has_a_layer():
+    unplaced = sorted(m for m in import_graph() if layer_of(m, LAYERS) is None)
+    assert not unplaced, f"modules in no layer: {unplaced}; add their subpackage to LAYERS in tests/test_layout.py"
+
+
+def test_no_module_imports_a_higher_layer():
+    graph = import_graph()
+    assert {"replicate.core.io", "replicate.papers.simpo", "replicate.cli.main"} <= set(graph)
+    problems = upward_imports(graph, LAYERS)
+    assert not problems, "\n".join(problems)
 
 
 def test_cycle_finder_finds_a_cycle():

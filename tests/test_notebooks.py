@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from replicate.config import papers
-from replicate.io import read_json
+from replicate.core.config import papers
+from replicate.core.io import read_json
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
@@ -28,7 +28,7 @@ def test_notebook_runs_at_ci_scale(paper, tmp_path, monkeypatch):
     monkeypatch.setenv("REPLICATE_BUILD_DIR", str(tmp_path / "build"))
     import importlib
 
-    import replicate.run as run
+    import replicate.cli.run as run
 
     importlib.reload(run)
     out = run.run_notebook(paper, ["scale=ci", f"results_dir={tmp_path / 'results'}", f"figures_dir={tmp_path / 'figures'}"], html=False, log_output=False)

@@ -1,10 +1,10 @@
-"""replicate.public_data: resolution order, checksums, and the errors a user without the data sees."""
+"""replicate.worlds.public_data: resolution order, checksums, and the errors a user without the data sees."""
 import hashlib
 from pathlib import Path
 
 import pytest
 
-from replicate import public_data as pdata
+from replicate.worlds import public_data as pdata
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from replicate import tabular as T
+from replicate.worlds import tabular as T
 from replicate.losses import dpo_loss
 from replicate.papers import nash_game as G
 
@@ -164,7 +164,7 @@ def test_fit_is_deterministic_and_callback_sees_every_step():
 
 
 def test_replication_run_is_deterministic():
-    import replicate.config as C
+    import replicate.core.config as C
     from replicate.papers import sppo
 
     cfg = C.compose("sppo", ["scale=ci", "scale.tabular.iterations=2", "scale.tabular.inner_steps=30",

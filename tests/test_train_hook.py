@@ -7,10 +7,10 @@ import torch
 from datasets import Dataset
 from trl import DPOConfig, DPOTrainer
 
-from replicate.evaluation import sequence_logps
-from replicate.models import build_tiny_llama
-from replicate.tokenizer import build_tokenizer
-from replicate.train import PreferenceTrainer
+from replicate.metrics.evaluation import sequence_logps
+from replicate.models.lm import build_tiny_llama
+from replicate.worlds.tokenizer import build_tokenizer
+from replicate.training.trl_hook import PreferenceTrainer
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
-"""Three verdicts on paired differences with bootstrap intervals (replicate.verdicts)."""
+"""Three verdicts on paired differences with bootstrap intervals (replicate.metrics.verdicts)."""
 import numpy as np
 import pytest
 
-from replicate.verdicts import (INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, all_of, comparative_claim, decide,
+from replicate.metrics.verdicts import (INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, all_of, comparative_claim, decide,
                                 gate_on_control, paired_bootstrap, seed_tolerance, verdict_stable)
 
 

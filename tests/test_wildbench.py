@@ -1,8 +1,8 @@
-"""replicate.wildbench: WB-Reward (five outcomes, K rule, three baselines) and WB-Score."""
+"""replicate.metrics.wildbench: WB-Reward (five outcomes, K rule, three baselines) and WB-Score."""
 import numpy as np
 import pytest
 
-from replicate import wildbench as WB
+from replicate.metrics import wildbench as WB
 
 
 def test_reward_closed_form_and_skipped_pairs_in_denominator():

@@ -1,9 +1,9 @@
-"""AlpacaEval raw/discrete win rates and the length-controlled GLM (replicate.winrate)."""
+"""AlpacaEval raw/discrete win rates and the length-controlled GLM (replicate.metrics.winrate)."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from replicate import winrate as W
+from replicate.metrics import winrate as W
 
 
 # ---------------------------------------------------------------- encodings and raw win rates

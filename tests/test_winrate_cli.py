@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from replicate import winrate as W
-from replicate.cli import main
+from replicate.metrics import winrate as W
+from replicate.cli.main import main
 
 
 def _write(tmp_path, records, name="ann.json"):
@@ -65,7 +65,7 @@ def test_bad_inputs_exit_2_with_message(tmp_path, capsys):
 
 
 def test_nullmodel_file_matches_leaderboard(capsys):
-    from replicate.public_data import data_path
+    from replicate.worlds.public_data import data_path
 
     try:
         path = data_path("alpaca_eval/NullModel__weighted_alpaca_eval_gpt4_turbo__annotations.json", download=False)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from replicate import world as W
+from replicate.worlds import toy_lm as W
 
 
 @pytest.mark.parametrize("prompt,answer", [

@@ -4,7 +4,7 @@ The NullModel's full AlpacaEval 2.0 annotation file (with the judge's raw top-5 
 constant cheating response, the random-search judge prompts and the search trajectory are public. This
 module recomputes the paper's AlpacaEval numbers and dissects the attack: which presentation slot the
 null output was in (AlpacaEval's seeded order hash), what the judge's first token was, and what the
-constant string is made of. ``toy_*`` functions run the attack itself in the toy world (replicate.world).
+constant string is made of. ``toy_*`` functions run the attack itself in the toy world (replicate.worlds.toy_lm).
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from .. import winrate as W
-from ..public_data import data_path
+from ..metrics import winrate as W
+from ..worlds.public_data import data_path
 from . import lc_alpacaeval as lc
 
 NULL_ANNOTATIONS = "alpaca_eval/NullModel__weighted_alpaca_eval_gpt4_turbo__annotations.json"
@@ -150,7 +150,7 @@ def fill_prompt(template: str, response: str) -> str:
 # ============================================================================= the attack in the toy world
 # The real search needs GPT-4's log-probabilities; here the same algorithm (paper Alg. 1, "universal random
 # search": mutate one position, keep if the mean loss over the public prompts does not increase) runs
-# against (a) the toy pairwise judge of replicate.world and (b) a *learned* judge — a Bradley–Terry reward
+# against (a) the toy pairwise judge of replicate.worlds.toy_lm and (b) a *learned* judge — a Bradley–Terry reward
 # model fitted to the toy judge's labels — with held-out prompts playing the private benchmark.
 
 class LearnedJudge:
@@ -167,7 +167,7 @@ class LearnedJudge:
 
     @staticmethod
     def _dense(x: str, y: str) -> list[float]:
-        from ..world import split_response
+        from ..worlds.toy_lm import split_response
 
         ans, tail = split_response(y)
         a = x.split(":", 1)[1] if ":" in x else x
@@ -200,7 +200,7 @@ class LearnedJudge:
 
 def toy_world(cfg) -> dict:
     """Prompts (public 'train' vs private 'test'), reference responses, the toy judge and the learned judge."""
-    from ..world import judge_from_cfg, make_prompts, persona_from_cfg, persona_responses
+    from ..worlds.toy_lm import judge_from_cfg, make_prompts, persona_from_cfg, persona_responses
 
     t, seed = cfg.paper.toy, int(cfg.seed)
     b = lc.budget(cfg) if "budget" in cfg.paper else {}
@@ -301,7 +301,7 @@ def toy_defenses(w: dict, c: str, *, window: int) -> dict:
     defense: raw, LC (minimal GLM on lengths), position orders, a windowed-perplexity filter (threshold = the
     largest value among the reference outputs, as the paper's GPT-2 filter) and a length filter (longer than
     every reference output). A filtered response loses every comparison."""
-    from ..world import oracle_quality
+    from ..worlds.toy_lm import oracle_quality
 
     test = w["test"]
     refs_test = [w["ref"][i] for i in test]

@@ -1,6 +1,6 @@
 """Length-Controlled AlpacaEval (Dubois et al., 2024), recomputed from public per-instruction data.
 
-Loaders for the AlpacaEval files of the shared data bundle (``replicate.public_data``) and the
+Loaders for the AlpacaEval files of the shared data bundle (``replicate.worlds.public_data``) and the
 experiment functions ``notebooks/lc-alpacaeval.ipynb`` calls. Every number returned here is computed
 from annotations, GLM weights, lengths or the Arena table; published leaderboard columns are only
 read to *compare* with (or, where a model's annotations are not public, named as the input used).
@@ -13,9 +13,9 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from .. import winrate as W
-from ..correlation import correlation_table
-from ..public_data import data_path
+from ..metrics import winrate as W
+from ..metrics.correlation import correlation_table
+from ..worlds.public_data import data_path
 
 BASELINE = "gpt4_1106_preview"
 AE = "alpaca_eval/"

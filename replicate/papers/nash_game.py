@@ -2,7 +2,7 @@
 
 Each method runs T iterations. Iteration t minimises the method's *exact expected loss* (an exact sum
 over the tabular distribution of pairs/responses drawn from π_t, with labels from P) over the policy
-logits with Adam (``replicate.tabular.fit``), starting from π_t, as the papers initialise π_{t+1}
+logits with Adam (``replicate.worlds.tabular.fit``), starting from π_t, as the papers initialise π_{t+1}
 from π_t. The losses are the ones in ``replicate.losses`` / ``replicate.losses.nash``, called on
 per-sequence log-probs; nothing here re-implements them.
 
@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .. import tabular as T
 from ..losses import dpo_loss
 from ..losses.nash import dno_loss, dno_regression_loss, inpo_loss, sppo_regression
+from ..worlds import tabular as T
 
 
 def auto_step(n_candidates: int, iterations: int) -> float:

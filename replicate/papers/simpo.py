@@ -1,6 +1,6 @@
 """SimPO Table 4 in miniature: SFT → pairs (Base: offline pool; Instruct: on-policy) → each method → judge.
 
-Every expensive stage is cached under a content hash of what determines it (``replicate.io.cached``),
+Every expensive stage is cached under a content hash of what determines it (``replicate.core.io.cached``),
 so methods share the SFT model and pairs, and a killed run resumes where it stopped.
 """
 from __future__ import annotations
@@ -15,16 +15,16 @@ import torch
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from .. import data as D
-from ..config import to_dict
-from ..evaluation import evaluate_policy, pair_diagnostics
-from ..io import atomic_write_json, cached, content_hash, read_json
-from ..models import build_model
-from ..provenance import package_versions
-from ..results import claim
-from ..sampling import generate
-from ..tokenizer import build_tokenizer
-from ..world import Judge, judge_from_cfg, make_prompts, persona_from_cfg, persona_responses
+from ..core.config import to_dict
+from ..core.io import atomic_write_json, cached, content_hash, read_json
+from ..core.provenance import package_versions
+from ..metrics.claims import claim
+from ..metrics.evaluation import evaluate_policy, pair_diagnostics
+from ..models.lm import build_model
+from ..models.sampling import generate
+from ..training import data as D
+from ..worlds.tokenizer import build_tokenizer
+from ..worlds.toy_lm import Judge, judge_from_cfg, make_prompts, persona_from_cfg, persona_responses
 
 METHODS_TABLE4 = ("sft", "rrhf", "slic_hf", "dpo", "ipo", "cpo", "kto", "orpo", "rdpo", "simpo")
 
@@ -60,8 +60,8 @@ def build_world(cfg) -> World:
 
 
 # The modules whose code determines a stage's output: editing any of them invalidates the cache.
-_CODE = ("world", "tokenizer", "models", "sampling", "data", "losses", "train", "evaluation", "winrate",
-         "papers/simpo")
+_CODE = ("worlds/toy_lm", "worlds/tokenizer", "models", "losses", "training/data", "training/trl_hook",
+         "metrics/evaluation", "metrics/winrate", "papers/simpo")
 
 
 def code_hash() -> str:
@@ -89,7 +89,7 @@ def sft_model(cfg, world: World):
                      world={"n_sft": int(cfg.scale.world.n_sft)})
 
     def compute(tmp: Path):
-        from ..train import sft
+        from ..training.trl_hook import sft
 
         responses = persona_responses(demo, world.prompts["sft"], int(cfg.seed) + 1)
         model = build_model(cfg.model, world.tokenizer, int(cfg.seed))
@@ -175,7 +175,7 @@ def run_method(cfg, world: World, pairs: dict, setting: str, method: str, *, spl
                      to_dict(cfg.paper.pool), to_dict(cfg.paper.demonstrator), to_dict(cfg.paper.sft))
 
     def compute(tmp: Path):
-        from ..train import train_preference
+        from ..training.trl_hook import train_preference
 
         start = sft_model(cfg, world)
         if mc["loss"] is None:
@@ -291,7 +291,7 @@ def render_table(doc: dict) -> str:
     """Table 4 side by side: our LC / WR / length / oracle quality, and the paper's AE2 LC / WR (Mistral-Base/Instruct)."""
     m = doc["metrics"]
     try:
-        from ..results import load_reported
+        from ..metrics.claims import load_reported
 
         rep = load_reported("simpo")
     except Exception:

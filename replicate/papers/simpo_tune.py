@@ -14,9 +14,9 @@ import sys
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from ..config import CONF_DIR, compose
-from ..io import atomic_write_text
-from ..provenance import git_commit
+from ..core.config import CONF_DIR, compose
+from ..core.io import atomic_write_text
+from ..core.provenance import git_commit
 from . import simpo as exp
 
 
@@ -77,6 +77,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from ..config import cli_entry
+    from ..core.config import cli_entry
 
     cli_entry(main)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
-from .world import DIGITS, LETTERS
+from .toy_lm import DIGITS, LETTERS
 
 PAD, BOS, EOS, USER, ASSISTANT, UNK = "<pad>", "<s>", "<e>", "<u>", "<a>", "<unk>"
 SPECIALS = (PAD, BOS, EOS, USER, ASSISTANT, UNK)

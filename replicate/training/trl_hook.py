@@ -17,7 +17,7 @@ import torch
 from datasets import Dataset
 from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
-from .losses import LOSSES
+from ..losses import LOSSES
 
 warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*deprecated.*")
 os.environ.setdefault("TQDM_DISABLE", "1")  # TRL's per-run bars; our own bars pass disable= explicitly

@@ -6,7 +6,7 @@ from typing import Sequence
 import torch
 from tqdm.auto import tqdm
 
-from .tokenizer import chat
+from ..worlds.tokenizer import chat
 
 
 @torch.no_grad()

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+from .paths import ROOT
+
+CONF_DIR = ROOT / "conf"
 
 
 class ConfigError(ValueError):
@@ -15,6 +16,12 @@ class ConfigError(ValueError):
 
 def papers() -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / "paper").glob("*.yaml"))
+
+
+def paper_module(paper: str) -> str:
+    """The naming convention: paper ``foo-bar`` (``conf/paper/foo-bar.yaml``, ``notebooks/foo-bar.ipynb``,
+    ``results/reported/foo-bar.csv``) lives in module ``replicate.papers.foo_bar``."""
+    return f"replicate.papers.{paper.replace('-', '_')}"
 
 
 def group_options(group: str) -> list[str]:

@@ -57,7 +57,7 @@ def load_pretrained(name_or_path: str | Path, *, dtype: str = "float32", attn_im
         ) from e
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    tok.padding_side = "left"  # batched generation and replicate.evaluation assume left padding
+    tok.padding_side = "left"  # batched generation and replicate.metrics.evaluation assume left padding
     return model, tok
 
 

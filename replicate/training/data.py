@@ -6,7 +6,7 @@ from typing import Sequence
 import numpy as np
 from datasets import Dataset
 
-from .world import Judge, oracle_quality
+from ..worlds.toy_lm import Judge, oracle_quality
 
 
 def _user(p):

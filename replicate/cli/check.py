@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import sys
 
-from .config import compose
-from .results import ROOT, check
+from ..core.config import compose
+from ..metrics.claims import check
 from .run import BUILD, run_notebook
 
 

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import matplotlib
 
+from ..core.paths import ROOT
+
 matplotlib.use("Agg")  # headless: CI and papermill have no display
 
-FIGURES = Path(__file__).resolve().parent.parent / "results" / "figures"
+FIGURES = ROOT / "results" / "figures"
 
 
 def savefig(fig, name: str, directory: str | Path | None = None) -> Path:

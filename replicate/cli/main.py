@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from .config import ConfigError
+from ..core.config import ConfigError
 
 USAGE = """usage: replicate COMMAND ...
   run PAPER [key=value ...]     execute notebooks/PAPER.ipynb with a Hydra-composed config
@@ -30,17 +30,17 @@ def main(argv: list[str] | None = None) -> int:
 
             return main_check(rest)
         if cmd == "tables":
-            from .results import render_deviations, render_tables
+            from ..reporting.tables import render_deviations, render_tables
 
             for p in [*render_tables(rest[0] if rest else None), render_deviations()]:
                 print(f"wrote {p}")
             return 0
         if cmd == "winrate":
-            from .winrate_cli import main_winrate
+            from .winrate import main_winrate
 
             return main_winrate(rest)
         if cmd == "papers":
-            from .config import papers
+            from ..core.config import papers
 
             print("\n".join(papers()))
             return 0

@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+from .paths import ROOT
+
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -73,7 +75,7 @@ def read_json(path: str | Path) -> Any:
 
 def cache_dir() -> Path:
     """Where expensive stages live; REPLICATE_CACHE_DIR overrides (tests use a temp dir)."""
-    return Path(os.environ.get("REPLICATE_CACHE_DIR", Path(__file__).resolve().parent.parent / ".cache"))
+    return Path(os.environ.get("REPLICATE_CACHE_DIR", ROOT / ".cache"))
 
 
 def cached(stage: str, key: Any, compute: Callable[[Path], None], *, done_file: str = "DONE") -> Path:

@@ -10,7 +10,7 @@ The LC GLM (``--glm``):
 
 * ``v1`` — AlpacaEval's ``length_controlled_v1``: instruction difficulty + regularization toward
   the baseline's verbose/concise variants. Needs the AlpacaEval data bundle (γ̂, weights, lengths; see
-  ``replicate.public_data``) and instructions from the 805-instruction AlpacaEval set.
+  ``replicate.worlds.public_data``) and instructions from the 805-instruction AlpacaEval set.
 * ``noreg`` — as v1 without the gamed-baseline rows.
 * ``minimal`` — length and model terms only: what alpaca_eval issue #316 advises for other instruction sets.
 * ``auto`` (default) — ``v1`` when possible, else ``minimal`` (the reason is printed).
@@ -27,7 +27,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from . import winrate as W
+from ..metrics import winrate as W
 
 FIELDS = ("win_rate", "standard_error", "discrete_win_rate", "length_controlled_winrate", "lc_standard_error",
           "avg_length", "n_total", "glm")
@@ -69,8 +69,8 @@ def load_annotations(path: str, model: str | None = None) -> pd.DataFrame:
 
 def _alpaca_eval_context(df: pd.DataFrame):
     """(difficulty per row, gamed rows) for the v1 GLM, or a reason why it is not available."""
-    from .papers import lc_alpacaeval as lc
-    from .public_data import data_path
+    from ..papers import lc_alpacaeval as lc
+    from ..worlds.public_data import data_path
 
     try:
         with open(data_path(lc.AE + "eval_set_805_with_gpt4_1106_preview_baseline_outputs.json")) as f:

@@ -1,6 +1,6 @@
 """Paper-scale training entry point: the paper's model and dataset by Hub id, multi-GPU via accelerate.
 
-    accelerate launch --config_file conf/accelerate/zero3.yaml -m replicate.launch simpo \\
+    accelerate launch --config_file conf/accelerate/zero3.yaml -m replicate.training.launch simpo \\
         scale=paper hardware=multi_gpu_zero3 setup=simpo_llama3_instruct
 
 It runs the same ``PreferenceTrainer`` hook as the tiny scale; only the model, data and batch
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .config import compose, derive_grad_accum
+from ..core.config import compose, derive_grad_accum
 
 
 def load_preference_data(name_or_path: str, split: str):
@@ -31,8 +31,8 @@ def load_preference_data(name_or_path: str, split: str):
 def build_trainer(cfg, *, output_dir: str, max_steps: int | None = None):
     from trl import DPOConfig
 
-    from .models import load_pretrained
-    from .train import PreferenceTrainer, common_args
+    from ..models.lm import load_pretrained
+    from .trl_hook import PreferenceTrainer, common_args
 
     s, hw = cfg.setup, cfg.hardware
     accum = derive_grad_accum(s.global_batch_size, s.per_device_batch_size, hw.num_devices)
@@ -54,7 +54,7 @@ def build_trainer(cfg, *, output_dir: str, max_steps: int | None = None):
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
-        print("usage: python -m replicate.launch PAPER scale=paper setup=... [key=value ...]", file=sys.stderr)
+        print("usage: python -m replicate.training.launch PAPER scale=paper setup=... [key=value ...]", file=sys.stderr)
         return 2
     cfg = compose(argv[0], argv[1:])
     if not cfg.get("setup"):
@@ -67,6 +67,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from .config import cli_entry
+    from ..core.config import cli_entry
 
     cli_entry(main)

@@ -5,12 +5,11 @@ import platform
 import subprocess
 import sys
 from importlib import metadata
-from pathlib import Path
 
 from .io import content_hash
+from .paths import ROOT
 
 PACKAGES = ("torch", "transformers", "trl", "peft", "hydra-core", "papermill", "numpy", "pandas", "scipy")
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def package_versions(names=PACKAGES) -> dict:

@@ -7,9 +7,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .sampling import generate
-from .tokenizer import chat
-from .world import Judge, oracle_quality
+from ..models.sampling import generate
+from ..worlds.tokenizer import chat
+from ..worlds.toy_lm import Judge, oracle_quality
 
 
 @torch.no_grad()

@@ -10,9 +10,9 @@ import os
 import sys
 from pathlib import Path
 
-from .config import ConfigError, compose
+from ..core.config import ConfigError, compose
+from ..core.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("REPLICATE_BUILD_DIR", ROOT / "build"))
 
 
@@ -25,7 +25,7 @@ def run_notebook(paper: str, overrides: list[str], *, html: bool = True, log_out
     cfg = compose(paper, overrides)  # fails fast on bad input, before any compute
     if cfg.scale.name == "paper" and paper == "simpo":
         raise ConfigError("scale=paper trains the papers' own 7-9B models on GPUs: run it with `accelerate launch "
-                          "--config_file conf/accelerate/zero3.yaml -m replicate.launch simpo scale=paper "
+                          "--config_file conf/accelerate/zero3.yaml -m replicate.training.launch simpo scale=paper "
                           "hardware=multi_gpu_zero3 setup=simpo_llama3_instruct`; notebooks run ci/tiny/small")
     nb = notebook_for(paper)
     if not nb.exists():
@@ -54,7 +54,7 @@ def run_notebook(paper: str, overrides: list[str], *, html: bool = True, log_out
 
 def main_run(argv: list[str]) -> int:
     if not argv:
-        from .config import papers
+        from ..core.config import papers
 
         print(f"usage: replicate run PAPER [key=value ...]; papers: {', '.join(papers())}", file=sys.stderr)
         return 2
@@ -68,8 +68,8 @@ def main_run(argv: list[str]) -> int:
         return 1
     print(f"executed notebook: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} (+ .html)")
     cfg = compose(argv[0], argv[1:])
-    from .results import claims_markdown, metrics_path
-    from .io import read_json
+    from ..metrics.claims import claims_markdown, metrics_path
+    from ..core.io import read_json
 
     m = metrics_path(argv[0], cfg.scale.name, cfg.results_dir)
     if m.exists():

@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
-from .io import file_sha256
+from ..core.io import file_sha256
 
 ENV_DIR = "REPLICATE_DATA_DIR"
 ENV_CACHE = "REPLICATE_DATA_CACHE"
@@ -241,7 +241,7 @@ def data_dir() -> Path | None:
     return Path(d) if d else None
 
 
-sha256_of = file_sha256  # one streaming SHA-256 for the whole package (replicate.io)
+sha256_of = file_sha256  # one streaming SHA-256 for the whole package (replicate.core.io)
 
 
 def data_path(relpath: str, *, verify: bool = False, download: bool | None = None) -> Path:
@@ -281,7 +281,7 @@ def _missing_message(relpath, entry, root, cached, why) -> str:
     where = f"${ENV_DIR} ({root}/{relpath})" if root is not None else f"${ENV_DIR} (not set)"
     lines = [f"public data file {relpath!r} not found: looked in {where} and the cache ({cached})."]
     if entry is None:
-        lines.append("It is not in replicate.public_data.FILES; check the name against the data READMEs.")
+        lines.append("It is not in replicate.worlds.public_data.FILES; check the name against the data READMEs.")
     elif entry.url is not None:
         lines.append(f"It is downloaded from {entry.url} (pinned commit, sha256 {entry.sha256[:12]}…)"
                      + (f"; {why}." if why else "."))

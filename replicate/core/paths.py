@@ -1,0 +1,8 @@
+"""Where the repository is: the one module that knows how deep it sits (``replicate/core/paths.py``).
+
+Everything that reads or writes under the checkout (``conf/``, ``results/``, ``build/``, ``.cache/``,
+``notebooks/``, ``docs/``) starts from ``ROOT``, so moving a module never silently moves its outputs.
+"""
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
