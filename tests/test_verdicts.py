@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from replicate.metrics.verdicts import (INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, all_of, comparative_claim, decide,
-                                gate_on_control, paired_bootstrap, seed_tolerance, verdict_stable)
+                                        gate_on_control, interval_claim, paired_bootstrap, seed_tolerance,
+                                        verdict_stable)
 
 
 def test_decide_closed_cases():
@@ -82,7 +83,7 @@ def test_lc_glm_matches_an_unpenalised_logistic_fit():
     """Newton's θ equals sklearn's unpenalised soft-label logistic regression (rows duplicated with weights p, 1 − p)."""
     from sklearn.linear_model import LogisticRegression
 
-    from replicate.verdicts import _lc_inputs, lc_glm_logit
+    from replicate.metrics.verdicts import _lc_inputs, lc_glm_logit
 
     rng = np.random.default_rng(0)
     lref = rng.integers(5, 30, 500)
@@ -99,7 +100,7 @@ def test_lc_glm_matches_an_unpenalised_logistic_fit():
 
 
 def test_lc_bootstrap_sees_a_real_gain_and_not_length():
-    from replicate.verdicts import paired_bootstrap_lc
+    from replicate.metrics.verdicts import paired_bootstrap_lc
 
     rng = np.random.default_rng(1)
     lref = rng.integers(5, 30, 800)
@@ -116,3 +117,15 @@ def test_lc_bootstrap_sees_a_real_gain_and_not_length():
     same = paired_bootstrap_lc(g(base, base), n_boot=200)
     assert same["diff"] == 0 and same["lo"] == 0 and same["hi"] == 0
     assert paired_bootstrap_lc(g(better, base), seed=4) == paired_bootstrap_lc(g(better, base), seed=4)
+
+
+def test_all_of_claims_are_stable_part_by_part():
+    """A tie in one part of a combined claim is not a flip; a real change in any part is."""
+    part = lambda cid, lo, hi, se=0.1: interval_claim(cid, "", {"diff": (lo + hi) / 2, "lo": lo, "hi": hi, "se": se,  # noqa: E731
+                                                               "n_seeds": 3, "n_prompts": 10}, rule="")
+    exp = all_of("C", "", [part("a", 1.0, 2.0), part("b", 0.01, 0.5)], rule="")
+    tie = all_of("C", "", [part("a", 1.0, 2.0), part("b", -0.02, 0.5)], rule="")
+    real = all_of("C", "", [part("a", -2.0, -1.0), part("b", 0.01, 0.5)], rule="")
+    assert exp["verdict"] == REPRODUCED and tie["verdict"] == INCONCLUSIVE and real["verdict"] == NOT_REPRODUCED
+    assert verdict_stable(tie, exp)
+    assert not verdict_stable(real, exp)

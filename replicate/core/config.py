@@ -78,7 +78,7 @@ def _absolute_paths(cfg: DictConfig) -> DictConfig:
     return cfg
 
 
-GROUPS = ("scale", "model", "judge", "hardware", "setup")
+GROUPS = ("scale", "model", "judge", "toy_world", "hardware", "setup")
 
 
 def validate(cfg: DictConfig, *, check_hardware: bool = True) -> None:

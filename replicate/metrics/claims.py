@@ -35,7 +35,14 @@ class ExperimentResult:
 
 
 def claim(cid: str, text: str, holds: bool, rule: str, evidence: dict[str, Any]) -> dict:
-    """A claim's verdict at this scale. ``holds`` must be computed from measured numbers."""
+    """A claim about an *exact* quantity: ``holds`` must be computed from measured numbers.
+
+    For the claims that involve no sampling — closed forms and exact iterations of the tabular world,
+    recomputations from public files — the quantity has no sampling error: its interval has zero width, so
+    the verdict is ``reproduced`` or ``not reproduced`` and never ``inconclusive``. Claims on sampled
+    quantities (the toy LM world: generations, judge labels, seeds) must use ``verdicts.interval_claim`` /
+    ``verdicts.comparative_claim`` instead, so that a tie reads as inconclusive.
+    """
     return {
         "id": cid,
         "text": text,
@@ -60,8 +67,14 @@ def write_metrics(
     seed: int | None = None,
     root: str | Path | None = None,
     extra: dict | None = None,
+    seeds: list[int] | None = None,
+    seed_spread: dict[str, list[float]] | None = None,
 ) -> Path:
-    """Write metrics.json atomically. Float values are rounded to 6 decimals so files diff cleanly."""
+    """Write metrics.json atomically. Float values are rounded to 6 decimals so files diff cleanly.
+
+    For seed-averaged metrics pass ``seeds`` and ``seed_spread`` (metric → its per-seed values): ``make
+    check`` then allows each metric the movement its seed spread implies (``verdicts.seed_tolerance``).
+    """
     clean = {k: _round(v) for k, v in sorted(metrics.items())}
     doc = {
         "paper": paper,
@@ -70,6 +83,10 @@ def write_metrics(
         "claims": claims,
         "provenance": provenance(cfg, seed=seed, scale=scale),
     }
+    if seeds is not None:
+        doc["seeds"] = [int(s) for s in seeds]
+    if seed_spread:
+        doc["seed_spread"] = {k: [_round(x) for x in v] for k, v in sorted(seed_spread.items())}
     if extra:
         doc["extra"] = extra
     return atomic_write_json(metrics_path(paper, scale, root), doc)
@@ -127,7 +144,7 @@ def compare(fresh: dict, expected: dict, tolerances: dict | None = None) -> list
         f = fc.get(c["id"])
         if f is None:
             problems.append(f"claim {c['id']}: missing from the fresh run")
-        elif not verdict_stable(f, c, tol=float(c.get("evidence", {}).get("se", 0.0))):
+        elif not verdict_stable(f, c):
             # a verdict decided on an interval may change only if a bound sits within one standard error
             # of its threshold on both runs (a tie); any other change of verdict is a real change
             problems.append(f"claim {c['id']}: verdict {f['verdict']!r}, expected {c['verdict']!r}")
@@ -146,12 +163,36 @@ def check(paper: str, scale: str, fresh_root: str | Path, tolerances: dict | Non
     return compare(fresh, expected, tolerances)
 
 
+_MARK = {REPRODUCED: "✅", NOT_REPRODUCED: "❌"}
+_INTERVAL_KEYS = ("diff", "ci_lo", "ci_hi", "se", "z", "n_seeds", "n_prompts", "verdict")
+
+
+def _interval(ev: dict, prefix: str = "") -> str:
+    """``Δ +1.23 [+0.40, +2.05]`` from a claim's (or a part's) interval evidence."""
+    g = lambda k: ev[f"{prefix}{k}"]  # noqa: E731
+    return f"Δ {g('diff'):+.3f} [{g('ci_lo'):+.3f}, {g('ci_hi'):+.3f}]"
+
+
+def evidence_markdown(ev: dict) -> str:
+    """Evidence in one cell: intervals as ``Δ [lo, hi]`` (each part of a combined claim with its verdict),
+    then the other values as key=value."""
+    parts = list(dict.fromkeys(k[: -len(".verdict")] for k in ev if k.endswith(".verdict")))
+    out = []
+    if "ci_lo" in ev:
+        out.append(f"{_interval(ev)} ({ev.get('n_seeds', '?')} seeds, {ev.get('n_prompts', '?')} prompts)")
+    for p in parts:
+        if f"{p}.ci_lo" in ev:
+            out.append(f"{_MARK.get(ev[p + '.verdict'], '❔')} {p}: {_interval(ev, p + '.')}")
+    hidden = {f"{p}.{k}" for p in parts for k in _INTERVAL_KEYS} | set(_INTERVAL_KEYS if "ci_lo" in ev else ())
+    out += [f"{k}={format_value(v)}" for k, v in ev.items() if k not in hidden]
+    return "; ".join(out)
+
+
 def claims_markdown(claims: list[dict]) -> str:
     lines = ["| claim | verdict | rule | evidence |", "|---|---|---|---|"]
     for c in claims:
-        ev = ", ".join(f"{k}={format_value(v)}" for k, v in c["evidence"].items())
-        mark = {REPRODUCED: "✅", NOT_REPRODUCED: "❌"}.get(c["verdict"], "❔")
-        lines.append(f"| {c['id']}: {c['text']} | {mark} {c['verdict']} | `{c['rule']}` | {ev} |")
+        mark = _MARK.get(c["verdict"], "❔")
+        lines.append(f"| {c['id']}: {c['text']} | {mark} {c['verdict']} | `{c['rule']}` | {evidence_markdown(c['evidence'])} |")
     return "\n".join(lines)
 
 

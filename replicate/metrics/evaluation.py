@@ -77,13 +77,16 @@ def evaluate_policy(model, tokenizer, judge: Judge, prompts: Sequence[str], refe
     len_m = np.array([len(r) for r in responses], dtype=float)
     len_b = np.array([len(r) for r in reference], dtype=float)
     lc = lc_win_rate(prefs, len_m, len_b)
+    q = [oracle_quality(p, y) for p, y in zip(prompts, responses)]
     return {
         "win_rate": float(100 * prefs.mean()),
         "win_rate_se": float(100 * prefs.std(ddof=1) / np.sqrt(len(prefs))),
         "lc_win_rate": float(lc["lc_win_rate"]),
         "lc_win_rate_se": float(lc.get("lc_standard_error", float("nan"))),
         "avg_length": float(len_m.mean()),
-        "oracle_quality": float(np.mean([oracle_quality(p, y) for p, y in zip(prompts, responses)])),
+        "oracle_quality": float(np.mean(q)),
         "responses": responses,
         "preferences": prefs.tolist(),
+        "oracle_qualities": q,                 # per prompt: claims are judged on paired per-prompt differences
+        "reference_lengths": len_b.tolist(),   # the LC GLM's baseline lengths, for bootstrap refits
     }

@@ -203,14 +203,23 @@ def seed_tolerance(per_seed: Sequence[float], *, z: float = 4.0, floor: float = 
     return max(float(z * x.std(ddof=1) / np.sqrt(x.size)), floor)
 
 
-def verdict_stable(fresh: dict, expected: dict, *, tol: float) -> bool:
+def verdict_stable(fresh: dict, expected: dict, *, tol: float | None = None) -> bool:
     """Whether a changed verdict is a real change: False only if an interval bound crossed a decision
-    threshold (0 or the claimed effect) by more than ``tol``. Claims without intervals must match exactly."""
+    threshold (0 or the claimed effect) by more than ``tol`` (default: the claim's own standard error).
+    A claim made by :func:`all_of` is stable when each of its changed parts is. Claims without intervals
+    must match exactly."""
     if fresh["verdict"] == expected["verdict"]:
         return True
     fe, ee = fresh.get("evidence", {}), expected.get("evidence", {})
+    parts = sorted(k[: -len(".verdict")] for k in ee if k.endswith(".verdict"))
+    if parts and "ci_lo" not in ee:
+        sub = lambda ev, p: {"verdict": ev.get(f"{p}.verdict"),  # noqa: E731
+                             "evidence": {k[len(p) + 1:]: v for k, v in ev.items() if k.startswith(p + ".")}}
+        return all(verdict_stable(sub(fe, p), sub(ee, p), tol=tol) for p in parts)
     if not all(k in fe and k in ee for k in ("ci_lo", "ci_hi")):
         return False
+    if tol is None:
+        tol = float(ee.get("se", 0.0))
     thresholds = [0.0] + ([float(ee["claimed_effect"])] if "claimed_effect" in ee else [])
     near = lambda v: any(abs(v - t) <= tol for t in thresholds)  # noqa: E731
     return all(near(e["ci_lo"]) or near(e["ci_hi"]) for e in (fe, ee))

@@ -1,124 +1,47 @@
 """SimPO Table 4 in miniature: SFT → pairs (Base: offline pool; Instruct: on-policy) → each method → judge.
 
-Every expensive stage is cached under a content hash of what determines it (``replicate.core.io.cached``),
-so methods share the SFT model and pairs, and a killed run resumes where it stopped.
+The stages (this module) are cached under a content hash of what determines them
+(``training.toy_stages``), so methods share the SFT model and pairs, other toy-LM papers share the SFT
+model, and a killed run resumes where it stopped. ``run_all`` replicates the whole pipeline over
+``scale.n_seeds`` seeds and spreads the jobs over ``hardware.workers`` processes. Metrics and claims
+(judged on seed-paired differences with intervals) live in ``papers.simpo_claims``.
 """
 from __future__ import annotations
 
-import copy
 import json
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 
-import numpy as np
-import torch
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
 from ..core.config import to_dict
 from ..core.io import atomic_write_json, cached, content_hash, read_json
-from ..core.provenance import package_versions
-from ..metrics.claims import claim
+from ..core.parallel import Workers
 from ..metrics.evaluation import evaluate_policy, pair_diagnostics
-from ..models.lm import build_model
 from ..models.sampling import generate
 from ..training import data as D
-from ..worlds.tokenizer import build_tokenizer
-from ..worlds.toy_lm import Judge, judge_from_cfg, make_prompts, persona_from_cfg, persona_responses
+from ..training.toy_stages import (World, build_world, load_policy, seeds, setup_torch, sft_model, stage_key,  # noqa: F401
+                                   with_seed)
+from ..worlds.toy_lm import persona_from_cfg, persona_responses
+from .simpo_claims import METHODS_TABLE4, claims, flat_metrics, render_table, summary  # noqa: F401  (the paper's public face)
 
-METHODS_TABLE4 = ("sft", "rrhf", "slic_hf", "dpo", "ipo", "cpo", "kto", "orpo", "rdpo", "simpo")
-
-
-@dataclass
-class World:
-    tokenizer: object
-    judge: Judge
-    prompts: dict          # split -> list[str]: sft, pref, dev, eval
-    reference: dict        # split -> reference-policy responses (dev, eval)
+_CODE = ("papers/simpo.py",)  # this module's stages determine the cached outputs; simpo_claims does not
 
 
-def setup_torch(cfg):
-    threads = cfg.hardware.get("torch_threads")
-    if threads:
-        torch.set_num_threads(int(threads))
-    # Not torch.use_deterministic_algorithms: CPU kernels are already run-to-run deterministic for a fixed
-    # thread count (tests/test_cache_and_determinism.py checks), and the flag slows TRL's fused LM head ~1.5x.
+def _key(cfg, *parts, **kw) -> dict:
+    return stage_key(cfg, *parts, code=_CODE, **kw)
 
 
-def build_world(cfg) -> World:
-    w, seed = cfg.scale.world, int(cfg.seed)
-    sizes = {"sft": w.n_sft, "pref": w.n_pref_prompts, "dev": w.n_dev, "eval": w.n_eval}
-    prompts, seen = {}, set()
-    for i, (split, n) in enumerate(sizes.items()):  # disjoint splits: no eval prompt is ever trained on
-        cand = [p for p in make_prompts(3 * n + 50, seed * 1000 + i) if p not in seen]
-        cand = list(dict.fromkeys(cand))[:n]
-        seen.update(cand)
-        prompts[split] = cand
-    ref = persona_from_cfg("reference", cfg.paper.reference)
-    reference = {s: persona_responses(ref, prompts[s], seed * 1000 + 10 + k) for k, s in enumerate(("dev", "eval"))}
-    return World(build_tokenizer(), judge_from_cfg(cfg.judge, seed), prompts, reference)
-
-
-# The modules whose code determines a stage's output: editing any of them invalidates the cache.
-_CODE = ("worlds/toy_lm", "worlds/tokenizer", "models", "losses", "training/data", "training/trl_hook",
-         "metrics/evaluation", "metrics/winrate", "papers/simpo")
-
-
-def code_hash() -> str:
-    root = Path(__file__).resolve().parent.parent
-    files = []
-    for m in _CODE:  # a module or a subpackage (every .py file under it)
-        path = root / m
-        files += sorted(path.rglob("*.py")) if path.is_dir() else [path.with_suffix(".py")]
-    return content_hash([(str(f.relative_to(root)), f.read_text()) for f in files])
-
-
-def _stage_key(cfg, *parts, world: dict | None = None) -> dict:
-    return {"versions": package_versions(("torch", "transformers", "trl", "numpy", "datasets", "tokenizers")),
-            "code": code_hash(), "threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(),
-            "hardware": to_dict(cfg.hardware), "seed": int(cfg.seed), "model": to_dict(cfg.model),
-            "world": to_dict(cfg.scale.world) if world is None else world, "parts": parts}
-
-
-def sft_model(cfg, world: World):
-    """The SFT policy (Base setting's start; also the Instruct setting's 'released instruct model')."""
-    demo = persona_from_cfg("demonstrator", cfg.paper.demonstrator)
-    # SFT prompts are drawn first (build_world), so they depend on n_sft alone: changing the size of the
-    # preference, dev or eval splits reuses the cached SFT model.
-    key = _stage_key(cfg, "sft", to_dict(cfg.scale.sft), to_dict(cfg.paper.sft), to_dict(cfg.paper.demonstrator),
-                     world={"n_sft": int(cfg.scale.world.n_sft)})
+def preference_pairs(cfg, world: World, sft=None) -> dict:
+    """{setting: {"train": pairs, "heldout": pairs}}; held-out pairs are built the same way on dev prompts.
+    ``sft`` (the policy that samples Instruct pairs) is loaded from the cache when not given."""
+    key = _key(cfg, "pairs", to_dict(cfg.paper.pool), to_dict(cfg.paper.pairs), to_dict(cfg.judge),
+               to_dict(cfg.scale.sample), to_dict(cfg.scale.sft), to_dict(cfg.toy_world.sft),
+               to_dict(cfg.toy_world.demonstrator))
 
     def compute(tmp: Path):
-        from ..training.trl_hook import sft
-
-        responses = persona_responses(demo, world.prompts["sft"], int(cfg.seed) + 1)
-        model = build_model(cfg.model, world.tokenizer, int(cfg.seed))
-        model, hist = sft(model, world.tokenizer, D.sft_dataset(world.prompts["sft"], responses), cfg.hardware,
-                          seed=int(cfg.seed), lr=float(cfg.paper.sft.lr), batch_size=int(cfg.scale.sft.batch_size),
-                          steps=int(cfg.scale.sft.steps), out=tmp)
-        model.save_pretrained(tmp / "model")
-        world.tokenizer.save_pretrained(tmp / "model")
-        atomic_write_json(tmp / "history.json", hist)
-
-    path = cached("simpo-sft", key, compute)
-    return load_policy(path / "model")
-
-
-def load_policy(path):
-    from transformers import AutoModelForCausalLM
-
-    m = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-    m.eval()
-    return m
-
-
-def preference_pairs(cfg, world: World, sft) -> dict:
-    """{setting: {"train": pairs, "heldout": pairs}}; held-out pairs are built the same way on dev prompts."""
-    key = _stage_key(cfg, "pairs", to_dict(cfg.paper.pool), to_dict(cfg.paper.pairs), to_dict(cfg.judge),
-                     to_dict(cfg.scale.sample), to_dict(cfg.scale.sft), to_dict(cfg.paper.sft),
-                     to_dict(cfg.paper.demonstrator))
-
-    def compute(tmp: Path):
+        policy = sft if sft is not None else sft_model(cfg, world)
         out = {}
         seed = int(cfg.seed)
         personas = [persona_from_cfg(n, d) for n, d in cfg.paper.pool.items()]
@@ -129,7 +52,7 @@ def preference_pairs(cfg, world: World, sft) -> dict:
             out.setdefault("base", {})[split] = D.pairs_from_candidates(
                 ps, pool, world.judge, rejected=cfg.paper.pairs.base_rejected, seed=seed)
             s = cfg.scale.sample
-            samples = generate(sft, world.tokenizer, ps, n=int(s.n_per_prompt), temperature=float(s.temperature),
+            samples = generate(policy, world.tokenizer, ps, n=int(s.n_per_prompt), temperature=float(s.temperature),
                                top_p=float(s.top_p), max_new_tokens=int(s.max_new_tokens), seed=seed + 3)
             out.setdefault("instruct", {})[split] = D.pairs_from_candidates(
                 ps, samples, world.judge, rejected=cfg.paper.pairs.instruct_rejected, seed=seed)
@@ -139,11 +62,11 @@ def preference_pairs(cfg, world: World, sft) -> dict:
 
 
 def preference_dataset_on_disk(cfg, pairs: dict, setting: str):
-    """The training pairs as an Arrow dataset on disk: ``datasets`` then caches TRL's tokenization and
-    the reference log-probs by fingerprint, so the ~30 runs of a replication share them."""
+    """The training pairs as an Arrow dataset on disk: ``datasets`` then caches TRL's tokenization by
+    fingerprint, so the runs of a replication share it."""
     from datasets import load_from_disk
 
-    key = _stage_key(cfg, "prefds", setting, pairs[setting]["train"])
+    key = _key(cfg, "prefds", setting, pairs[setting]["train"])
     path = cached("simpo-prefds", key, lambda tmp: D.preference_dataset(pairs[setting]["train"]).save_to_disk(str(tmp / "ds")))
     return load_from_disk(str(path / "ds"))
 
@@ -170,9 +93,8 @@ def run_method(cfg, world: World, pairs: dict, setting: str, method: str, *, spl
                use_tuned: bool = True, **override) -> dict:
     """Train one method in one setting (cached) and evaluate it on ``split`` prompts."""
     mc = method_config(cfg, setting, method, use_tuned=use_tuned, **override)
-    key = _stage_key(cfg, "run", setting, method, mc, split, to_dict(cfg.scale), to_dict(cfg.judge),
-                     to_dict(cfg.paper.eval), to_dict(cfg.paper.reference), to_dict(cfg.paper.pairs),
-                     to_dict(cfg.paper.pool), to_dict(cfg.paper.demonstrator), to_dict(cfg.paper.sft))
+    key = _key(cfg, "run", setting, method, mc, split, to_dict(cfg.scale), to_dict(cfg.judge),
+               to_dict(cfg.paper.eval), to_dict(cfg.toy_world), to_dict(cfg.paper.pairs), to_dict(cfg.paper.pool))
 
     def compute(tmp: Path):
         from ..training.trl_hook import train_preference
@@ -194,127 +116,113 @@ def run_method(cfg, world: World, pairs: dict, setting: str, method: str, *, spl
         diag = {} if split == "dev" else pair_diagnostics(  # tuning needs only the dev win rates
             model, world.tokenizer, pairs[setting]["heldout"], ref_model=sft_model(cfg, world) if mc["loss"] else None,
             beta=float(hp.get("beta", 1.0)), gamma=float(hp.get("gamma", 0.0)))
-        atomic_write_json(tmp / "result.json", {"setting": setting, "method": method, "tag": tag, "config": mc,
+        atomic_write_json(tmp / "result.json", {"setting": setting, "method": method, "config": mc,
                                                 "eval": ev, "heldout": diag, "history": hist})
 
     return read_json(cached("simpo-run", key, compute) / "result.json")
 
 
-def run_all(cfg, world: World, pairs: dict, progress: bool = True) -> dict:
-    """Table 4 (both settings, all methods) + Table 5 ablations (C3) + the γ sweep of Fig. 3 (C7)."""
+# ---------------------------------------------------------------------------------------------
+# All of Table 4, Table 5 and Fig. 3, over seeds and cores
+
+
+def table_jobs(cfg) -> list[tuple[str, str, str, dict]]:
+    """(setting, method, tag, override): Table 4 (both settings, all methods), Table 5 ablations (C3), Fig. 3 γ sweep (C7)."""
     jobs = [(s, m, "", {}) for s in cfg.paper.settings for m in METHODS_TABLE4]
     for s in cfg.paper.settings:
         for name, ov in cfg.paper.ablations.items():
             jobs.append((s, "simpo", name, dict(ov)))
-    sweep_setting = "instruct" if "instruct" in cfg.paper.settings else cfg.paper.settings[0]
     for g in cfg.paper.gamma_sweep:
-        jobs.append((sweep_setting, "simpo", f"gamma={g}", {"gamma": float(g)}))
-    results = {}
-    for s, m, tag, ov in tqdm(jobs, desc="train+evaluate", disable=not progress):
-        results[(s, m, tag)] = run_method(cfg, world, pairs, s, m, tag=tag, **ov)
-    return results
+        jobs.append((sweep_setting(cfg), "simpo", f"gamma={g}", {"gamma": float(g)}))
+    return jobs
 
 
-# ---------------------------------------------------------------------------------------------
-# Metrics and claims
+def sweep_setting(cfg) -> str:
+    return "instruct" if "instruct" in cfg.paper.settings else cfg.paper.settings[0]
 
 
-def flat_metrics(results: dict, pair_stats: dict) -> dict:
+_WORLDS: dict = {}  # per process: building a world (prompts, reference answers, tokenizer) costs ~0.6 s
+
+
+def _world(cfg) -> World:
+    k = content_hash([to_dict(cfg.scale.world), to_dict(cfg.toy_world), to_dict(cfg.judge), int(cfg.seed)])
+    if k not in _WORLDS:
+        _WORLDS.clear()
+        _WORLDS[k] = build_world(cfg)
+    return _WORLDS[k]
+
+
+def _prepare_job(plain: dict, seed: int) -> None:
+    cfg = with_seed(OmegaConf.create(plain), seed)
+    setup_torch(cfg)
+    world = _world(cfg)
+    preference_pairs(cfg, world, sft_model(cfg, world))
+
+
+def _run_job(plain: dict, seed: int, setting: str, method: str, override: dict) -> dict:
+    cfg = with_seed(OmegaConf.create(plain), seed)
+    setup_torch(cfg)
+    world = _world(cfg)
+    return run_method(cfg, world, preference_pairs(cfg, world), setting, method, **override)
+
+
+def _pool(cfg) -> Workers:
+    return Workers(int(cfg.hardware.get("workers", 1) or 1), int(cfg.hardware.get("torch_threads") or 1))
+
+
+def prepare(cfg, progress: bool = True) -> None:
+    """SFT model and preference pairs of every seed (cached), seeds in parallel."""
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    with _pool(cfg) as pool:
+        futs = [pool.submit(_prepare_job, plain, s) for s in seeds(cfg)]
+        for f in tqdm(futs, desc="SFT + pairs per seed", disable=not progress):
+            f.result()
+
+
+def pair_stats_by_seed(cfg) -> dict:
+    """{seed: {setting: pair statistics}} of the training pairs (what a method can learn from the labels)."""
     out = {}
-    for (s, m, tag), r in results.items():
-        name = f"{s}.{m}" + (f"[{tag}]" if tag else "")
-        for k in ("win_rate", "lc_win_rate", "avg_length", "oracle_quality"):
-            out[f"{name}.{k}"] = r["eval"][k]
-        for k in ("agreement", "simpo_reward_accuracy", "dpo_reward_accuracy"):
-            if k in r["heldout"]:
-                out[f"{name}.{k}"] = r["heldout"][k]
-    for s, st in pair_stats.items():
-        for k, v in st.items():
-            out[f"{s}.pairs.{k}"] = v
+    for sd in seeds(cfg):
+        c = with_seed(cfg, sd)
+        pairs = preference_pairs(c, _world(c))
+        out[sd] = {s: D.pair_stats(pairs[s]["train"]) for s in cfg.paper.settings}
     return out
 
 
-def claims(results: dict, cfg) -> list[dict]:
-    R = lambda s, m, tag="": results[(s, m, tag)]  # noqa: E731
-    out = []
-    settings = list(cfg.paper.settings)
-    ev = {f"{s}.{m}.lc": R(s, m)["eval"]["lc_win_rate"] for s in settings for m in ("simpo", "dpo")}
-    out.append(claim("C1", "SimPO ≥ DPO on LC win rate in both settings",
-                     all(R(s, "simpo")["eval"]["lc_win_rate"] >= R(s, "dpo")["eval"]["lc_win_rate"] for s in settings),
-                     "simpo.lc_win_rate >= dpo.lc_win_rate (base and instruct)", ev))
-    others = [m for m in METHODS_TABLE4 if m != "simpo"]
-    best = {s: max(others, key=lambda m: R(s, m)["eval"]["lc_win_rate"]) for s in settings}
-    out.append(claim("C2", "SimPO has the best LC win rate of all methods in each setting",
-                     all(R(s, "simpo")["eval"]["lc_win_rate"] >= R(s, best[s])["eval"]["lc_win_rate"] for s in settings),
-                     "simpo.lc_win_rate >= max(other methods)",
-                     {**{f"{s}.best_other": best[s] for s in settings},
-                      **{f"{s}.best_other.lc": R(s, best[s])["eval"]["lc_win_rate"] for s in settings},
-                      **{f"{s}.simpo.lc": R(s, "simpo")["eval"]["lc_win_rate"] for s in settings}}))
-    c3_ok, c3_ev = True, {}
-    for s in settings:
-        full, noln, g0 = R(s, "simpo"), R(s, "simpo", "no_length_norm"), R(s, "simpo", "gamma_zero")
-        c3_ok &= full["eval"]["lc_win_rate"] > noln["eval"]["lc_win_rate"]
-        c3_ok &= full["eval"]["lc_win_rate"] > g0["eval"]["lc_win_rate"]
-        c3_ok &= noln["eval"]["avg_length"] > full["eval"]["avg_length"]
-        c3_ev.update({f"{s}.simpo.lc": full["eval"]["lc_win_rate"], f"{s}.no_ln.lc": noln["eval"]["lc_win_rate"],
-                      f"{s}.gamma0.lc": g0["eval"]["lc_win_rate"], f"{s}.simpo.len": full["eval"]["avg_length"],
-                      f"{s}.no_ln.len": noln["eval"]["avg_length"]})
-    out.append(claim("C3", "Without length normalization or with γ = 0 SimPO does worse; without LN responses grow longer",
-                     c3_ok, "lc(simpo) > lc(no_ln), lc(simpo) > lc(γ=0), len(no_ln) > len(simpo), both settings", c3_ev))
-    c6 = {f"{s}.{m}.agreement": R(s, m)["heldout"]["agreement"] for s in settings for m in ("simpo", "dpo")}
-    out.append(claim("C6", "Likelihood–preference agreement on held-out pairs is higher for SimPO than DPO",
-                     all(c6[f"{s}.simpo.agreement"] > c6[f"{s}.dpo.agreement"] for s in settings),
-                     "agreement(simpo) > agreement(dpo), both settings", c6))
-    sweep_setting = "instruct" if "instruct" in settings else settings[0]
-    gs = [float(g) for g in cfg.paper.gamma_sweep]
-    # reward accuracy as SimPO's and TRL's trainers log it: share of held-out pairs with r(y_w) > r(y_l)
-    acc = [R(sweep_setting, "simpo", f"gamma={g}")["heldout"]["simpo_reward_accuracy"] for g in gs]
-    wr = [R(sweep_setting, "simpo", f"gamma={g}")["eval"]["win_rate"] for g in gs]
-    rho = _spearman(gs, acc)
-    peak = int(np.argmax(wr))
-    out.append(claim("C7", "Reward accuracy rises with γ while win rate peaks at an intermediate γ",
-                     rho > 0.8 and 0 < peak < len(gs) - 1,
-                     "spearman(γ, reward accuracy) > 0.8 and argmax_γ win rate is interior",
-                     {"spearman_gamma_accuracy": rho, "argmax_gamma_win_rate": gs[peak],
-                      **{f"acc@{g}": a for g, a in zip(gs, acc)}, **{f"wr@{g}": w for g, w in zip(gs, wr)}}))
-    return out
+def run_all(cfg, progress: bool = True) -> dict:
+    """Every job of ``table_jobs`` for every seed: {(seed, setting, method, tag): result}.
 
-
-def _spearman(x, y) -> float:
-    from scipy.stats import spearmanr
-
-    r = spearmanr(x, y).statistic
-    return float(r) if np.isfinite(r) else 0.0
-
-
-def render_table(doc: dict) -> str:
-    """Table 4 side by side: our LC / WR / length / oracle quality, and the paper's AE2 LC / WR (Mistral-Base/Instruct)."""
-    m = doc["metrics"]
-    try:
-        from ..metrics.claims import load_reported
-
-        rep = load_reported("simpo")
-    except Exception:
-        rep = None
-    paper_setting = {"base": "Mistral-Base 7B", "instruct": "Mistral-Instruct 7B"}
-    lines = ["| setting | method | LC WR (ours) | WR (ours) | avg len | oracle q | agreement | AE2 LC (paper) | AE2 WR (paper) |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for s in ("base", "instruct"):
-        for meth in METHODS_TABLE4:
-            k = f"{s}.{meth}"
-            if f"{k}.lc_win_rate" not in m:
-                continue
-            pl = pw = ""
-            if rep is not None:
-                row = rep[(rep.setting == paper_setting[s]) & (rep.row == meth) & (rep.reference.astype(str).str.lower() == "true")]
-                pl = _v(row, "AE2 LC")
-                pw = _v(row, "AE2 WR")
-            lines.append(f"| {s} | {meth} | {m[f'{k}.lc_win_rate']:.1f} | {m[f'{k}.win_rate']:.1f} | "
-                         f"{m[f'{k}.avg_length']:.1f} | {m[f'{k}.oracle_quality']:.3f} | "
-                         f"{m.get(f'{k}.agreement', float('nan')):.3f} | {pl} | {pw} |")
-    return "\n".join(lines)
-
-
-def _v(rows, metric):
-    r = rows[rows.metric == metric]
-    return f"{float(r.value.iloc[0]):.1f}" if len(r) else ""
+    A seed's jobs are queued as soon as its SFT model and pairs exist, so both cores stay busy. Jobs
+    that resolve to the same configuration (the γ sweep's γ = tuned value is the main SimPO run) run once.
+    """
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    jobs = table_jobs(cfg)
+    unique: dict[str, tuple] = {}
+    tags: dict[str, list] = {}
+    for s, m, tag, ov in jobs:
+        k = json.dumps([s, m, method_config(cfg, s, m, **ov)], sort_keys=True)
+        unique.setdefault(k, (s, m, ov))
+        tags.setdefault(k, []).append(tag)
+    out: dict = {}
+    with _pool(cfg) as pool:
+        preps = {pool.submit(_prepare_job, plain, sd): sd for sd in seeds(cfg)}
+        runs: dict = {}
+        pending = set(preps)
+        bar = tqdm(total=len(preps) * len(unique), desc="train + evaluate (all seeds)", disable=not progress)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in done:
+                res = f.result()  # re-raises a worker's error here
+                if f in preps:
+                    for k, (s, m, ov) in unique.items():
+                        nf = pool.submit(_run_job, plain, preps[f], s, m, ov)
+                        runs[nf] = (preps[f], k)
+                        pending.add(nf)
+                else:
+                    sd, k = runs[f]
+                    s, m, _ = unique[k]
+                    for tag in tags[k]:
+                        out[(sd, s, m, tag)] = res
+                    bar.update(1)
+        bar.close()
+    return {k: out[k] for k in sorted(out, key=lambda k: (k[0], k[1], METHODS_TABLE4.index(k[2]), k[3]))}

@@ -21,3 +21,38 @@ def savefig(fig, name: str, directory: str | Path | None = None) -> Path:
     fig.savefig(tmp, dpi=110, bbox_inches="tight", metadata={"Software": None})
     os.replace(tmp, path)
     return path
+
+
+_COLORS = {"reproduced": "tab:green", "not reproduced": "tab:red", "inconclusive": "tab:gray"}
+
+
+def claim_parts(claims: list[dict]) -> list[dict]:
+    """Every interval behind a list of claims: one row per comparison (a claim, or each part of an ``all_of``)."""
+    rows = []
+    for c in claims:
+        ev = c["evidence"]
+        if "ci_lo" in ev:
+            rows.append({"claim": c["id"], "part": "", "verdict": c["verdict"], **{k: ev[k] for k in ("diff", "ci_lo", "ci_hi", "se")}})
+        for p in dict.fromkeys(k[: -len(".verdict")] for k in ev if k.endswith(".verdict")):
+            if f"{p}.ci_lo" in ev:
+                rows.append({"claim": c["id"], "part": p, "verdict": ev[f"{p}.verdict"],
+                             **{k: ev[f"{p}.{k}"] for k in ("diff", "ci_lo", "ci_hi", "se")}})
+    return rows
+
+
+def interval_plot(claims: list[dict], title: str = ""):
+    """A forest plot: each comparison's difference and 95% interval in units of its standard error, so that
+    win-rate points, oracle quality and characters share one axis; colour = that comparison's verdict."""
+    import matplotlib.pyplot as plt
+
+    rows = claim_parts(claims)
+    fig, ax = plt.subplots(figsize=(7, 0.28 * len(rows) + 1.2))
+    for i, r in enumerate(rows[::-1]):
+        se = r["se"] if r["se"] > 0 else 1.0
+        ax.errorbar(r["diff"] / se, i, xerr=[[(r["diff"] - r["ci_lo"]) / se], [(r["ci_hi"] - r["diff"]) / se]],
+                    fmt="o", color=_COLORS.get(r["verdict"], "k"), ms=4, capsize=2)
+    ax.set_yticks(range(len(rows)), [f"{r['claim']} {r['part']}".strip() for r in rows[::-1]], fontsize=8)
+    ax.axvline(0, color="k", lw=0.6)
+    ax.set_xlabel("difference / its standard error (95% interval)")
+    ax.set_title(title or "claims: paired differences (green reproduced, red not, grey inconclusive)", fontsize=9)
+    return fig

@@ -1,0 +1,59 @@
+"""Spread independent, cached jobs over the CPU's cores: one process per core, one torch thread each.
+
+A tiny model's training step uses 2 intra-op threads well, but much of a job is single-threaded Python
+(tokenization, the judge, the LC fit, trainer set-up). Measured on 2 cores: a 4096-pair DPO run with its
+evaluation takes 12.4 s on 2 threads and 18.6 s on 1, while two 1-thread runs side by side take 20.2 s
+and 20.7 s, i.e. 10.3 s per run; so the cores are better spent on two jobs at once. Results do not depend on the order jobs finish in: every job
+writes its result through ``core.io.cached`` under a content key, and the caller reads results by key.
+
+``workers=1`` runs everything in this process, in submission order (tests, debugging, a GPU).
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, Callable
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+class Workers:
+    """``with Workers(n, threads) as pool: fut = pool.submit(fn, *args)`` — a process pool, or inline when n == 1.
+
+    Processes are *spawned* (not forked): forking a process that has started OpenMP threads (any torch
+    op) can deadlock, and a notebook kernel is such a process. ``fn`` must be importable (module level).
+    """
+
+    def __init__(self, workers: int, threads: int = 1):
+        if workers < 1 or threads < 1:
+            raise ValueError(f"workers and threads must be ≥ 1, got {workers} and {threads}")
+        self.workers, self.threads = int(workers), int(threads)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> "Workers":
+        if self.workers > 1:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"),
+                                             initializer=_init_worker, initargs=(self.threads,))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            # on an error (or Ctrl-C) drop queued jobs; finished ones are already in the cache
+            self._pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
+            self._pool = None
+
+    def submit(self, fn: Callable, *args: Any) -> Future:
+        if self._pool is not None:
+            return self._pool.submit(fn, *args)
+        fut: Future = Future()
+        try:
+            fut.set_result(fn(*args))
+        except BaseException as e:  # surfaced by fut.result(), as a pool would
+            fut.set_exception(e)
+        return fut

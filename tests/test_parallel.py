@@ -1,0 +1,50 @@
+"""Jobs spread over processes (replicate.core.parallel) give the numbers a serial run gives."""
+import pytest
+
+from replicate.core.parallel import Workers
+
+
+def _threads_and_square(x):
+    import torch
+
+    return torch.get_num_threads(), x * x
+
+
+def _boom(x):
+    raise ValueError(f"bad job {x}")
+
+
+def test_inline_pool_runs_in_order_and_surfaces_errors():
+    with Workers(1) as pool:
+        assert [pool.submit(_threads_and_square, i).result()[1] for i in range(4)] == [0, 1, 4, 9]
+        with pytest.raises(ValueError, match="bad job 3"):
+            pool.submit(_boom, 3).result()
+    with pytest.raises(ValueError):
+        Workers(0)
+
+
+def test_spawned_workers_use_one_thread_each_and_return_results():
+    with Workers(2, threads=1) as pool:
+        out = [f.result() for f in [pool.submit(_threads_and_square, i) for i in range(4)]]
+    assert out == [(1, 0), (1, 1), (1, 4), (1, 9)]
+
+
+def test_parallel_run_all_equals_serial(tmp_path, monkeypatch):
+    """The same jobs through 2 worker processes and inline (fresh caches each) give identical results."""
+    from replicate.core.config import compose
+    from replicate.papers import simpo as exp
+
+    base = ["scale=ci", "scale.n_seeds=2", "scale.sft.steps=3", "scale.world.n_sft=64", "scale.world.n_pref_prompts=24",
+            "scale.world.n_dev=8", "scale.world.n_eval=16", "scale.pref.max_steps=1"]
+    monkeypatch.setattr(exp, "table_jobs", lambda cfg: [("instruct", "sft", "", {}), ("instruct", "simpo", "", {}),
+                                                        ("instruct", "simpo", "again", {})])
+    out = {}
+    for workers in (1, 2):
+        monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path / f"w{workers}"))
+        cfg = compose("simpo", base + [f"hardware.workers={workers}"])
+        res = exp.run_all(cfg, progress=False)
+        out[workers] = {k: {m: r["eval"][m] for m in ("responses", "preferences", "lc_win_rate")} for k, r in res.items()}
+    assert sorted(out[1]) == [(s, "instruct", m, t) for s in (42, 43) for m, t in (("sft", ""), ("simpo", ""), ("simpo", "again"))]
+    assert out[1] == out[2]
+    # a job that resolves to the same configuration under another tag ran once and is shared
+    assert out[1][(42, "instruct", "simpo", "")] == out[1][(42, "instruct", "simpo", "again")]
