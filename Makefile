@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 
-.PHONY: setup test check tables bench bench-profile tune-simpo strip lock clean help
+.PHONY: setup test check tables report bench bench-profile tune-simpo strip lock clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -23,6 +23,7 @@ help:
 	@echo "make test        unit, parity and notebook (scale=ci) tests"
 	@echo "make check       re-run tiny replications of: $(CHECK_PAPERS); fail on numbers outside tolerance"
 	@echo "make tables      render results/tables/*.md from results/ files"
+	@echo "make report      one static HTML site (build/site/index.html): verdict counts, tables, figures, executed notebooks"
 	@echo "make tune-simpo  hyperparameter search on the dev split; writes conf/tuned/simpo_*.yaml"
 	@echo "make bench       speed/memory ratios (bench/)"
 	@echo "make bench-profile  where a tiny SimPO run's time goes; batched vs plain generation tokens/s"
@@ -52,6 +53,9 @@ tables: $(STAMP)
 
 tune-simpo: $(STAMP)
 	$(BIN)/python -m replicate.papers.simpo_tune $(ARGS)
+
+report: $(STAMP)
+	$(BIN)/python -m replicate.reporting.site $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/simpo_vs_dpo.py $(ARGS)

@@ -1,0 +1,166 @@
+"""``make report``: one static HTML site from results/ and build/ (no compute).
+
+    <out>/index.html                     every paper of conf/paper/, per scale: verdict counts and links
+    <out>/tables/<paper>.html            results/tables/<paper>.md as HTML, with the paper's figures
+    <out>/notebooks/<paper>-<scale>.html build/notebooks/<paper>-<scale>.ipynb converted by nbconvert
+    <out>/figures/<name>                 results/figures/<paper>_*.png, copied (the site is relocatable)
+
+Built in a temporary directory beside ``out`` and renamed into place, so a failed build leaves the
+previous site (or none), never a half-written one.
+"""
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import shutil
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from ..core.config import ConfigError, papers as conf_papers
+from ..core.paths import ROOT
+from ..metrics.verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
+
+VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
+IMAGE_SUFFIXES = {".png", ".svg", ".jpg", ".jpeg"}
+STYLE = """body{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em;line-height:1.4}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}
+th{background:#f3f3f3}td.n{text-align:right}.missing{color:#888}img{max-width:100%;display:block;margin:1em 0}"""
+
+
+def _page(title: str, body: str) -> str:
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n")
+
+
+def _link(href: str, text: str) -> str:
+    return f'<a href="{html.escape(href)}">{html.escape(text)}</a>'
+
+
+def verdict_counts(metrics_file: Path) -> Counter:
+    """Claims per verdict in one metrics.json; an unknown verdict is a data error, not a fourth column."""
+    claims = json.loads(metrics_file.read_text())["claims"]
+    counts = Counter(c["verdict"] for c in claims)
+    if unknown := set(counts) - set(VERDICTS):
+        raise ValueError(f"{metrics_file}: unknown verdict(s) {sorted(unknown)}; expected one of {VERDICTS}")
+    return counts
+
+
+def _notebooks(build_dir: Path, paper: str) -> dict[str, Path]:
+    """scale -> executed notebook; scale names have no '-', so `cheating-null-models-tiny` splits unambiguously."""
+    found = {}
+    for nb in (build_dir / "notebooks").glob(f"{paper}-*.ipynb"):
+        scale = nb.stem[len(paper) + 1:]
+        if scale and "-" not in scale and "." not in scale:  # skips papermill's partial *.tmp.ipynb
+            found[scale] = nb
+    return found
+
+
+def _figures(figures_dir: Path, paper: str) -> list[Path]:
+    if not figures_dir.is_dir():
+        return []
+    return sorted(f for f in figures_dir.iterdir() if f.name.startswith(f"{paper}_") and f.is_file()
+                  and f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith("."))
+
+
+def _table_page(md_file: Path, paper: str, figures: list[Path]) -> str:
+    import mistune  # nbconvert's own markdown renderer, so no extra dependency
+
+    body = [_link("../index.html", "← all papers"), mistune.create_markdown(plugins=["table"])(md_file.read_text())]
+    if figures:
+        body.append("<h2>Figures</h2>")
+        body += [f'<figure><img src="../figures/{html.escape(f.name)}" alt="{html.escape(f.stem)}">'
+                 f"<figcaption>{html.escape(f.name)}</figcaption></figure>" for f in figures]
+    return _page(f"{paper}: reproduced vs reported", "\n".join(body))
+
+
+def _write_site(site: Path, results_dir: Path, build_dir: Path, papers: list[str]) -> None:
+    from nbconvert import HTMLExporter
+
+    for sub in ("tables", "notebooks", "figures"):
+        (site / sub).mkdir()
+    exporter = HTMLExporter()
+    rows = []
+    for paper in papers:
+        metrics = {p.parent.name: p for p in sorted((results_dir / "reproduced" / paper).glob("*/metrics.json"))}
+        notebooks = _notebooks(build_dir, paper)
+        figures = _figures(results_dir / "figures", paper)
+        for f in figures:
+            shutil.copy2(f, site / "figures" / f.name)
+        md = results_dir / "tables" / f"{paper}.md"
+        if md.exists():
+            (site / "tables" / f"{paper}.html").write_text(_table_page(md, paper, figures))
+            table = _link(f"tables/{paper}.html", "table")
+        else:
+            table = '<span class="missing">no table (make tables)</span>'
+        scales = sorted(set(metrics) | set(notebooks))
+        if not scales:
+            rows.append(f'<tr><td>{html.escape(paper)}</td><td colspan="7" class="missing">no results yet '
+                        f"(make replicate-{html.escape(paper)})</td></tr>")
+        for scale in scales:
+            if scale in metrics:
+                counts = verdict_counts(metrics[scale])
+                cells = "".join(f'<td class="n">{counts[v]}</td>' for v in VERDICTS)
+            else:
+                cells = '<td colspan="3" class="missing">no metrics.json</td>'
+            if scale in notebooks:
+                name = f"{paper}-{scale}.html"
+                body, _ = exporter.from_filename(str(notebooks[scale]))
+                (site / "notebooks" / name).write_text(body)
+                notebook = _link(f"notebooks/{name}", "notebook")
+            else:  # say so rather than link a page that does not exist
+                notebook = f'<span class="missing">not executed (make replicate-{html.escape(paper)})</span>'
+            figs = ", ".join(_link(f"figures/{f.name}", f.stem) for f in figures if f.stem.endswith(f"_{scale}"))
+            rows.append(f"<tr><td>{html.escape(paper)}</td><td>{html.escape(scale)}</td>{cells}"
+                        f"<td>{table}</td><td>{notebook}</td><td>{figs or '—'}</td></tr>")
+    head = "".join(f"<th>{h}</th>" for h in ("paper", "scale", "✅ reproduced", "❌ not reproduced",
+                                              "❔ inconclusive", "table", "notebook", "figures"))
+    index = ("<h1>Replications: verdicts per paper and scale</h1>\n<p>Claims per verdict, from "
+             "<code>results/reproduced/&lt;paper&gt;/&lt;scale&gt;/metrics.json</code>; built by <code>make report"
+             f"</code>.</p>\n<table><thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(rows) + "\n</tbody></table>")
+    (site / "index.html").write_text(_page("replicate: report", index))
+
+
+def build_site(out_dir: str | Path, results_dir: str | Path, build_dir: str | Path,
+               papers: list[str] | None = None) -> Path:
+    """Write the site to ``out_dir`` atomically and return its index.html. ``papers`` defaults to conf/paper/*.yaml."""
+    out_dir, results_dir, build_dir = Path(out_dir).resolve(), Path(results_dir), Path(build_dir)
+    if not results_dir.is_dir():
+        raise ConfigError(f"results directory {results_dir} does not exist: run `make replicate-<paper>` "
+                          "(and `make tables`) first, or pass --results")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        _write_site(tmp, results_dir, build_dir, conf_papers() if papers is None else list(papers))
+        tmp.chmod(0o755)  # mkdtemp makes it private; a served site must be readable
+        old = out_dir.with_name(f".{out_dir.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if out_dir.exists():  # rename cannot replace a non-empty directory: swap, then delete the old one
+            out_dir.rename(old)
+        tmp.rename(out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir / "index.html"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m replicate.reporting.site", description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=str(ROOT / "build" / "site"), help="site directory (default: build/site)")
+    ap.add_argument("--results", default=str(ROOT / "results"), help="results directory (default: results)")
+    ap.add_argument("--build", default=str(ROOT / "build"), help="where executed notebooks are (default: build)")
+    args = ap.parse_args(argv)
+    try:
+        index = build_site(args.out, args.results, args.build)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {index}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
