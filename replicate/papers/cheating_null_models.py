@@ -321,12 +321,25 @@ def toy_defenses(w: dict, c: str, *, window: int) -> dict:
         p = toy_win_probs(w, target, c, test, "both")
         r = W.lc_win_rate(p, np.full(len(test), len(c)), lens_ref)        # no difficulty term (issue #316)
         out[f"{target}.win_rate"] = r["win_rate"]
+        out[f"{target}.win_rate_se"] = r["standard_error"]   # the toy claims are judged on its interval
         out[f"{target}.lc_win_rate"] = r["lc_win_rate"]
         out[f"{target}.ppl_filtered_win_rate"] = 0.0 if flagged_ppl else r["win_rate"]
         out[f"{target}.length_filtered_win_rate"] = 0.0 if flagged_len else r["win_rate"]
     for order in ("first", "second"):
         out[f"toy.win_rate_null_{order}"] = float(100 * toy_win_probs(w, "toy", c, test, order).mean())
     return out
+
+
+def threshold_claim(cid: str, text: str, wr: float, se: float, n: int, threshold: float, *, at_most: bool = False,
+                    rule: str, evidence: dict | None = None) -> dict:
+    """A held-out win rate claimed to be ≥ ``threshold`` (or ≤ with ``at_most``), judged on its 95 % normal
+    interval (AlpacaEval's standard error over the n test prompts of one search): above the threshold →
+    reproduced, below → not reproduced, straddling → inconclusive."""
+    from ..metrics.verdicts import interval_claim
+
+    d = (threshold - wr) if at_most else (wr - threshold)
+    ci = {"diff": d, "lo": d - 1.96 * se, "hi": d + 1.96 * se, "se": se, "n_seeds": 1, "n_prompts": int(n)}
+    return interval_claim(cid, text, ci, rule=rule, evidence={"win_rate": wr, **(evidence or {})})
 
 
 def render_table(doc: dict) -> str:
