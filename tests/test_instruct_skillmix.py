@@ -1,0 +1,144 @@
+"""Instruct-SkillMix in the toy world: the generator covers skill pairs as specified, shirker shares are exact,
+data are deterministic, bad input fails before compute, and the claims logic on hand-made runs."""
+import numpy as np
+import pytest
+
+from replicate.core.config import ConfigError, compose
+from replicate.metrics.verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
+from replicate.papers import instruct_skillmix as X
+from replicate.worlds.toy_lm import SKILLS, WORD_SKILLS, oracle_quality, solve
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return compose("instruct-skillmix", ["scale=ci"])
+
+
+def test_skill_pairs_are_the_ordered_pairs_of_distinct_word_skills():
+    assert len(X.SKILL_PAIRS) == 6 * 5 == len(set(X.SKILL_PAIRS))
+    assert all(a != b and a in WORD_SKILLS and b in WORD_SKILLS for a, b in X.SKILL_PAIRS)
+    assert X.skill_inventory(1) == SKILLS and X.skill_inventory(2) == tuple(WORD_SKILLS)
+
+
+def test_k2_combinations_cover_every_pair_uniformly():
+    combos = X.sample_combinations(3000, 2, seed=0)
+    cov = X.coverage(combos)
+    off = ~np.eye(6, dtype=bool)
+    assert cov.sum() == 3000 and np.trace(cov) == 0      # never a skill with itself
+    assert (cov[off] > 0).all()                           # all 30 pairs
+    # Binomial(3000, 1/30): mean 100, sd ≈ 9.8; every count within 5 sd
+    assert abs(cov[off].mean() - 100) < 1e-9 and np.abs(cov[off] - 100).max() < 50
+    assert all(len(c) == 1 and c[0] in SKILLS for c in X.sample_combinations(50, 1, seed=0))
+
+
+def test_prompts_need_both_skills_and_avoid_held_out_prompts():
+    held = set(X.pair_eval_prompts(600, seed=3))
+    ps, combos = X.skillmix_prompts(500, 2, seed=1, exclude=held)
+    assert not set(ps) & held
+    for p, (a, b) in zip(ps, combos):
+        skill, word = p.split(":")
+        assert skill == f"{a}+{b}" and solve(p) == WORD_SKILLS[b](WORD_SKILLS[a](word))
+    ps1, c1 = X.skillmix_prompts(200, 1, seed=1)
+    assert all(p.split(":")[0] == c[0] for p, c in zip(ps1, c1)) and all(solve(p) is not None for p in ps1)
+
+
+def test_held_out_pair_prompts_are_balanced_and_distinct():
+    ps = X.pair_eval_prompts(60, seed=0)
+    assert len(set(ps)) == 60
+    pairs = [tuple(p.split(":")[0].split("+")) for p in ps]
+    assert all(pairs.count(pr) == 2 for pr in X.SKILL_PAIRS)
+
+
+@pytest.mark.parametrize("share,n,expected", [(0.0, 100, 0), (0.1, 100, 10), (0.2, 100, 20), (0.2, 128, 26), (0.1, 128, 13)])
+def test_shirker_share_is_exact_and_only_the_first_examples(share, n, expected):
+    ps, _ = X.skillmix_prompts(n, 2, seed=4)
+    rs = [solve(p) for p in ps]
+    out, flags = X.with_shirkers(ps, rs, share, "junk", seed=0)
+    assert sum(flags) == expected and flags == [i < expected for i in range(n)]
+    assert out[expected:] == rs[expected:]
+    assert all(o != r for o, r in zip(out[:expected], rs[:expected]))
+
+
+def test_shirker_answers_are_low_quality():
+    ps, _ = X.skillmix_prompts(200, 2, seed=5)
+    rng = np.random.default_rng(0)
+    junk = [X.shirker_response(p, "junk", rng) for p in ps]
+    brief = [X.shirker_response(p, "brevity", rng) for p in ps]
+    assert all(len(j) > len(p.split(":")[1]) + 15 for j, p in zip(junk, ps))           # long: 4 filler units
+    assert np.mean([oracle_quality(p, j) for p, j in zip(ps, junk)]) < 0.5
+    assert np.mean([oracle_quality(p, b) for p, b in zip(ps, brief)]) < 0.8
+    with pytest.raises(ValueError):
+        X.shirker_response(ps[0], "lazy", rng)
+
+
+def test_same_seed_same_data_other_seed_other_data():
+    a = X.skillmix_prompts(300, 2, seed=7)
+    assert a == X.skillmix_prompts(300, 2, seed=7)
+    assert a[0] != X.skillmix_prompts(300, 2, seed=8)[0]
+    ps = a[0]
+    assert X.with_shirkers(ps, ps, 0.2, "junk", seed=1) == X.with_shirkers(ps, ps, 0.2, "junk", seed=1)
+
+
+def test_arms_and_bad_input(cfg):
+    names = [a["name"] for a in X.arms(cfg)]
+    assert names == ["ism", "plain", "ism_k1", "shirker=0.1", "shirker=0.2", "n=64"]
+    with pytest.raises(ConfigError, match="no budget"):
+        X.budget(compose("instruct-skillmix", ["scale=small"], check_hardware=False))
+    with pytest.raises(ConfigError, match="include 0.0"):
+        X.budget(compose("instruct-skillmix", ["scale=ci", "paper.shirker.shares=[0.1,0.2]"]))
+    with pytest.raises(ConfigError, match="largest"):
+        X.budget(compose("instruct-skillmix", ["scale=ci", "paper.budget.ci.n_data=64"]))
+    with pytest.raises(ConfigError, match="k must be 2"):
+        X.budget(compose("instruct-skillmix", ["scale=ci", "paper.skills.k=3"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Claims on hand-made runs
+
+N = 300
+
+
+def _eval(rng, quality: float):
+    lens = rng.poisson(8, N) + 1
+    ref = rng.poisson(14, N) + 1
+    pref = 1 / (1 + np.exp(-(4 * quality + 0.5 * np.tanh((lens - ref) / 10) + rng.normal(0, 0.5, N))))
+    q = np.clip(quality + rng.normal(0, 0.1, N), 0, 1)
+    return {"preferences": pref.tolist(), "responses": ["x" * int(n) for n in lens], "oracle_qualities": q.tolist(),
+            "reference_lengths": ref.tolist(), "win_rate": 100 * pref.mean(), "lc_win_rate": 0.0, "avg_length": lens.mean(),
+            "oracle_quality": q.mean(), "prompts": [f"sort+rev:abc{i}" if i % 4 == 0 else f"rev:abc{i}" for i in range(N)]}
+
+
+def _runs(q: dict):
+    rng = np.random.default_rng(0)
+    return {(sd, a): {"eval": {"general": _eval(rng, v), "pairs": _eval(rng, v)}} for sd in (1, 2, 3) for a, v in q.items()}
+
+
+QUALITIES = {"initial": 0.3, "ism": 0.7, "plain": 0.5, "ism_k1": 0.5, "shirker=0.1": 0.6, "shirker=0.2": 0.4, "n=64": 0.5}
+
+
+def test_claims_reproduced_when_the_world_behaves_like_the_paper(cfg):
+    cl = {c["id"]: c for c in X.claims(_runs(QUALITIES), cfg)}
+    assert [cl[k]["verdict"] for k in ("PC", "C1", "C2", "C3", "C4")] == [REPRODUCED] * 5
+
+
+def test_measurably_worse_is_not_reproduced_and_ties_are_inconclusive(cfg):
+    cl = {c["id"]: c for c in X.claims(_runs({**QUALITIES, "plain": 0.9, "ism_k1": 0.7}), cfg)}
+    assert cl["PC"]["verdict"] == REPRODUCED
+    assert cl["C1"]["verdict"] == NOT_REPRODUCED       # the plain mix is clearly better
+    assert cl["C2"]["verdict"] == INCONCLUSIVE         # k = 1 equal in quality: the interval straddles 0
+
+
+def test_a_failed_positive_control_gates_everything(cfg):
+    cl = {c["id"]: c for c in X.claims(_runs({**QUALITIES, "initial": 0.68}), cfg)}   # gain 0.02 < the 0.05 margin
+    assert cl["PC"]["verdict"] == NOT_REPRODUCED
+    assert all(cl[k]["verdict"] == INCONCLUSIVE for k in ("C1", "C2", "C3", "C4"))
+    assert cl["C1"]["evidence"]["ungated_verdict"] == REPRODUCED
+
+
+def test_flat_metrics_split_compositions_and_coverage():
+    runs = _runs(QUALITIES)
+    cov = {sd: X.coverage(X.sample_combinations(600, 2, seed=sd)) for sd in (1, 2, 3)}
+    m, spread = X.flat_metrics(runs, cov)
+    assert m["coverage.pairs_covered"] == 30 and "ism.general.oracle_quality_composition" in m
+    assert len(spread["ism.general.lc_win_rate"]) == 3
+    assert "| ism |" in X.render_table({"metrics": m, "seeds": [1, 2, 3]})
