@@ -91,12 +91,12 @@ def test_self_eval_text_appends_the_query_after_a_prefix_or_a_complete_response(
     from replicate.worlds.tokenizer import build_tokenizer
 
     tok = build_tokenizer()
-    full = exp.self_eval_text(tok, "<u>redo?<a>", "rev:abc", "cba sure")
-    part = exp.self_eval_text(tok, "<u>redo?<a>", "rev:abc", "cba sure", prefix_tokens=2)
-    assert full == "<s><u>rev:abc<a>cba sure<e><u>redo?<a>"
-    assert part == "<s><u>rev:abc<a>cb<u>redo?<a>"
+    full = exp.self_eval_text(tok, "<u>redo?", "rev:abc", "cba sure")
+    part = exp.self_eval_text(tok, "<u>redo?", "rev:abc", "cba sure", prefix_tokens=2)
+    assert full == "<s><u>rev:abc<a>cba sure<e><u>redo?"
+    assert part == "<s><u>rev:abc<a>cb<u>redo?"
     ids = tok(part, add_special_tokens=False)["input_ids"]
-    assert tok.convert_ids_to_tokens(ids)[-1] == "<a>" and ids.count(tok.bos_token_id) == 1
+    assert tok.convert_ids_to_tokens(ids)[-1] == "?" and ids.count(tok.bos_token_id) == 1
 
 
 @pytest.mark.parametrize("override, msg", [

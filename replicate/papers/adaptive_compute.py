@@ -23,12 +23,13 @@ from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
 from ..core.config import ConfigError, to_dict
-from ..core.io import atomic_write_json, cached, content_hash, read_json
+from ..core.io import atomic_write_json, cached, read_json
 from ..core.parallel import Workers
 from ..models.sampling import generate
 from ..training import data as D
 from ..training.toy_stages import (World, build_world, load_policy, seeds, setup_torch, sft_model, stage_key,  # noqa: F401
                                    with_seed)
+from ..training.world_cache import world_for
 from ..worlds.tokenizer import chat
 from ..worlds.toy_lm import oracle_quality
 from .adaptive_compute_claims import SELECTORS, adaptive_curve, bon_curve, claims, flat_metrics, prune_curve, render_table, speed, summary  # noqa: F401  (the paper's public face)
@@ -68,6 +69,8 @@ def validate(cfg) -> None:
         raise ConfigError("prefix lengths (paper.prune.at_tokens, paper.self_eval.prefix_tokens) must be ≥ 1 token")
     if p.self_eval.target not in ("judge", "oracle") or p.self_eval.labels not in ("sampled",):
         raise ConfigError("paper.self_eval.target must be judge|oracle and labels must be sampled")
+    if not 0.0 <= float(p.self_eval.response_sft_share):
+        raise ConfigError("paper.self_eval.response_sft_share must be ≥ 0")
     if not 0 < float(p.adaptive.budget) <= n:
         raise ConfigError(f"paper.adaptive.budget must be in (0, {n}]")
     for split in ("train", "dev", "eval"):
@@ -164,7 +167,7 @@ def onpolicy_data(cfg, world: World) -> dict:
     """16 on-policy samples per training prompt from π_0, the judge's pairwise matrix, self-eval targets,
     oracle qualities, and the RM's judge-labelled pairs (cached)."""
     s = cfg.paper.sample
-    key = _key(cfg, "adaptive-data", int(cfg.paper.n_samples), to_dict(s), to_dict(cfg.judge), to_dict(cfg.scale.sft),
+    key = _key(cfg, "adaptive-data", int(cfg.paper.n_samples), to_dict(s), int(cfg.paper.reward_model.pairs_per_prompt), to_dict(cfg.judge), to_dict(cfg.scale.sft),
                to_dict(cfg.toy_world), at_scale(cfg, cfg.paper.prompts.train))
 
     def compute(tmp: Path):
@@ -175,7 +178,7 @@ def onpolicy_data(cfg, world: World) -> dict:
         mats = [judge_matrix(world.judge, p, ys) for p, ys in zip(ps, samples)]
         q = [[oracle_quality(p, y) for y in ys] for p, ys in zip(ps, samples)]
         rank = np.array([judge_rank(m) for m in mats])
-        pairs = _rm_pairs(ps, samples, rank, int(cfg.seed))
+        pairs = _rm_pairs(ps, samples, rank, int(cfg.seed), int(cfg.paper.reward_model.pairs_per_prompt))
         atomic_write_json(tmp / "data.json", {
             "prompts": ps, "samples": samples, "q": q, "judge_rank": rank.tolist(),
             "target_judge": [judge_not_better(m).tolist() for m in mats],
@@ -184,22 +187,23 @@ def onpolicy_data(cfg, world: World) -> dict:
     return read_json(cached("adaptive-data", key, compute) / "data.json")
 
 
-def _rm_pairs(ps, samples, rank: np.ndarray, seed: int) -> dict:
-    """Chosen = the judge's best sample, rejected = a random other distinct one (UltraFeedback-binarized)."""
+def _rm_pairs(ps, samples, rank: np.ndarray, seed: int, per_prompt: int) -> dict:
+    """Chosen = the judge's best sample, rejected = ``per_prompt`` random other distinct ones
+    (UltraFeedback-binarized, with several rejected per prompt)."""
     rng = np.random.default_rng(seed)
     out = {"prompt": [], "chosen": [], "rejected": []}
     for p, ys, r in zip(ps, samples, rank):
         c = int(np.argmax(r))
-        others = [j for j in range(len(ys)) if ys[j] != ys[c]]
-        if not others:
-            continue
-        out["prompt"].append(p), out["chosen"].append(ys[c]), out["rejected"].append(ys[int(rng.choice(others))])
+        others = sorted({ys[j] for j in range(len(ys)) if ys[j] != ys[c]})
+        for y in rng.permutation(others)[:per_prompt] if others else []:
+            out["prompt"].append(p), out["chosen"].append(ys[c]), out["rejected"].append(str(y))
     return out
 
 
 def self_eval_dataset(cfg, data: dict, tokenizer):
     """Prompt–completion strings "x y E" → n|y, each sample once complete and once truncated at a random
-    prefix length; the label drawn from the soft target p_i (n with probability p_i)."""
+    prefix length; the label drawn from the soft target p_i (n with probability p_i). Plus the regulariser:
+    ``response_sft_share`` as many rows of π_0's own responses (x → y), so generation stays where it was."""
     from datasets import Dataset
 
     se = cfg.paper.self_eval
@@ -212,6 +216,11 @@ def self_eval_dataset(cfg, data: dict, tokenizer):
             for k in (None, ks[int(rng.integers(len(ks)))]):
                 rows["prompt"].append(self_eval_text(tokenizer, se.query, p, y, k))
                 rows["completion"].append(se.no_token if rng.random() < t else se.yes_token)
+    flat = [(p, y) for p, ys in zip(data["prompts"], data["samples"]) for y in ys]
+    for j in rng.choice(len(flat), size=int(round(float(se.response_sft_share) * len(rows["prompt"]))), replace=True):
+        p, y = flat[int(j)]
+        rows["prompt"].append(tokenizer.apply_chat_template(chat(p), tokenize=False, add_generation_prompt=True))
+        rows["completion"].append(y)  # TRL appends the end-of-turn token
     return Dataset.from_dict(rows).shuffle(seed=int(cfg.seed))
 
 
@@ -321,21 +330,10 @@ def score_split(cfg, world: World, split: str) -> dict:
 # All seeds over the cores: data → (self-evaluator, RM) → scoring of dev and eval, per seed
 
 
-_WORLDS: dict = {}
-
-
-def _world(cfg) -> World:
-    k = content_hash([to_dict(cfg.scale.world), to_dict(cfg.toy_world), to_dict(cfg.judge), int(cfg.seed)])
-    if k not in _WORLDS:
-        _WORLDS.clear()
-        _WORLDS[k] = build_world(cfg)
-    return _WORLDS[k]
-
-
 def _job(plain: dict, seed: int, stage: str):
     cfg = with_seed(OmegaConf.create(plain), seed)
     setup_torch(cfg)
-    world = _world(cfg)
+    world = world_for(cfg)
     if stage == "data":
         onpolicy_data(cfg, world)
     elif stage == "self_eval":

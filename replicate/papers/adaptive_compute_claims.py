@@ -236,21 +236,24 @@ def claims(runs: dict, cfg) -> list[dict]:
                             "GSM8K 84 → 91 % in the paper)",
                       [_claim("bo16", ps, g16, "q(Best-of-16 by s) − q(one sample) > 0")],
                       rule="q(Best-of-16 by self-eval) − q(one sample) > 0"))
+    # a share of Best-of-16's gain means something only if that gain is there: C3 and C4 carry C2's part
+    has_gain = lambda: _claim("bo16_gain", ps, g16, "q(Best-of-16 by s) − q(one sample) > 0")  # noqa: E731
     share, cap = float(c.adaptive_share), float(c.adaptive_max_mean_samples)
     out.append(all_of("C3", f"Adaptive sampling with annealing reaches ≥ {share:.0%} of Best-of-16's gain with "
                             f"≤ {cap:g} samples on average (paper: 74 % with 1.2)",
-                      [_claim("share", ps, lambda x: (x["adaptive.q"] - x["single.q"]) - share * g16(x),
+                      [has_gain(), _claim("share", ps, lambda x: (x["adaptive.q"] - x["single.q"]) - share * g16(x),
                               f"gain(adaptive) − {share}·gain(Best-of-16) > 0"),
                        _claim("samples", ps, lambda x: cap - x["adaptive.samples"], f"{cap} − samples used > 0")],
-                      rule=f"τ chosen on dev for ≤ {cfg.paper.adaptive.budget} samples; gain share and mean samples on eval"))
+                      rule=f"Best-of-16's gain > 0; τ chosen on dev for ≤ {cfg.paper.adaptive.budget} samples; gain share "
+                           "and mean samples on eval"))
     keep = float(c.prune_keep_share)
     out.append(all_of("C4", f"Pruning {', '.join(f'{float(s):.0%}' for s in cfg.paper.prune.shares)} of the samples "
                             f"after {k} tokens keeps ≥ {keep:.0%} of Best-of-16's gain",
-                      [_claim(f"prune{float(s):g}", ps,
+                      [has_gain()] + [_claim(f"prune{float(s):g}", ps,
                               lambda x, s=float(s): (x[f"prune{s:g}.self_eval.q"] - x["single.q"]) - keep * g16(x),
                               f"gain(pruned {float(s):.0%}) − {keep}·gain(Best-of-16) > 0")
                        for s in cfg.paper.prune.shares],
-                      rule="for each share pruned"))
+                      rule="Best-of-16's gain > 0, and the share kept for each share pruned"))
     return gate_on_control(out)
 
 
