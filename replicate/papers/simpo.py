@@ -16,13 +16,14 @@ from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
 from ..core.config import to_dict
-from ..core.io import atomic_write_json, cached, content_hash, read_json
+from ..core.io import atomic_write_json, cached, read_json
 from ..core.parallel import Workers
 from ..metrics.evaluation import evaluate_policy, pair_diagnostics
 from ..models.sampling import generate
 from ..training import data as D
 from ..training.toy_stages import (World, build_world, load_policy, seeds, setup_torch, sft_model, stage_key,  # noqa: F401
                                    with_seed)
+from ..training.world_cache import world_for as _world  # one world per worker process
 from ..worlds.toy_lm import persona_from_cfg, persona_responses
 from .simpo_claims import METHODS_TABLE4, claims, flat_metrics, render_table, summary  # noqa: F401  (the paper's public face)
 
@@ -139,17 +140,6 @@ def table_jobs(cfg) -> list[tuple[str, str, str, dict]]:
 
 def sweep_setting(cfg) -> str:
     return "instruct" if "instruct" in cfg.paper.settings else cfg.paper.settings[0]
-
-
-_WORLDS: dict = {}  # per process: building a world (prompts, reference answers, tokenizer) costs ~0.6 s
-
-
-def _world(cfg) -> World:
-    k = content_hash([to_dict(cfg.scale.world), to_dict(cfg.toy_world), to_dict(cfg.judge), int(cfg.seed)])
-    if k not in _WORLDS:
-        _WORLDS.clear()
-        _WORLDS[k] = build_world(cfg)
-    return _WORLDS[k]
 
 
 def _prepare_job(plain: dict, seed: int) -> None:
