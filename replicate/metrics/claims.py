@@ -19,7 +19,7 @@ from typing import Any
 from ..core.io import atomic_write_json, read_json
 from ..core.paths import ROOT
 from ..core.provenance import provenance
-from .verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, seed_tolerance, verdict_stable  # noqa: F401
+from .verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, part_ids, seed_tolerance, verdict_stable  # noqa: F401
 
 RESULTS = ROOT / "results"
 REPORTED_COLUMNS = ["setting", "table", "row", "metric", "value", "source", "reference", "note"]
@@ -176,7 +176,7 @@ def _interval(ev: dict, prefix: str = "") -> str:
 def evidence_markdown(ev: dict) -> str:
     """Evidence in one cell: intervals as ``Δ [lo, hi]`` (each part of a combined claim with its verdict),
     then the other values as key=value."""
-    parts = list(dict.fromkeys(k[: -len(".verdict")] for k in ev if k.endswith(".verdict")))
+    parts = part_ids(ev)
     out = []
     if "ci_lo" in ev:
         out.append(f"{_interval(ev)} ({ev.get('n_seeds', '?')} seeds, {ev.get('n_prompts', '?')} prompts)")

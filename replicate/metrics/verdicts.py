@@ -123,6 +123,14 @@ def _lc_inputs(pref, len_model, len_baseline):
     return np.asarray(pref, dtype=float), np.tanh(d / sd if sd > 0 else np.zeros_like(d))
 
 
+def lc_group(eval_a: dict, eval_b: dict) -> dict:
+    """One seed's input to :func:`paired_bootstrap_lc` from two ``metrics.evaluation.evaluate_policy`` results
+    on the same prompts (their preferences, response lengths and the reference policy's lengths)."""
+    return {"pref_a": eval_a["preferences"], "len_a": [len(y) for y in eval_a["responses"]],
+            "pref_b": eval_b["preferences"], "len_b": [len(y) for y in eval_b["responses"]],
+            "len_ref": eval_a["reference_lengths"]}
+
+
 def paired_bootstrap_lc(groups: Sequence[dict], *, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> dict:
     """LC win rate of A minus LC win rate of B (points), with a two-level bootstrap interval.
 
@@ -173,6 +181,11 @@ def all_of(cid: str, text: str, parts: Sequence[dict], *, rule: str) -> dict:
     return {"id": cid, "text": text, "rule": rule, "verdict": verdict, "evidence": ev}
 
 
+def part_ids(evidence: dict) -> list[str]:
+    """The ids of the parts whose evidence an :func:`all_of` claim holds (keys ``<part>.<key>``), in order."""
+    return list(dict.fromkeys(k[: -len(".verdict")] for k in evidence if k.endswith(".verdict")))
+
+
 def gate_on_control(claims: list[dict], control_id: str = "PC") -> list[dict]:
     """If the positive control is not reproduced, every other claim becomes inconclusive (the replication
     had no power to see it); the original verdict is kept in the evidence."""
@@ -211,7 +224,7 @@ def verdict_stable(fresh: dict, expected: dict, *, tol: float | None = None) -> 
     if fresh["verdict"] == expected["verdict"]:
         return True
     fe, ee = fresh.get("evidence", {}), expected.get("evidence", {})
-    parts = sorted(k[: -len(".verdict")] for k in ee if k.endswith(".verdict"))
+    parts = part_ids(ee)
     if parts and "ci_lo" not in ee:
         sub = lambda ev, p: {"verdict": ev.get(f"{p}.verdict"),  # noqa: E731
                              "evidence": {k[len(p) + 1:]: v for k, v in ev.items() if k.startswith(p + ".")}}

@@ -28,7 +28,7 @@ from ..core.config import ConfigError, to_dict
 from ..core.io import atomic_write_json, cached, content_hash, read_json
 from ..core.parallel import Workers
 from ..metrics.evaluation import evaluate_policy
-from ..metrics.verdicts import all_of, comparative_claim, gate_on_control, interval_claim, paired_bootstrap_lc
+from ..metrics.verdicts import all_of, comparative_claim, gate_on_control, interval_claim, lc_group, paired_bootstrap_lc
 from ..training import data as D
 from ..training.toy_stages import World, build_world, seeds, setup_torch, sft_model, stage_key, with_seed
 from ..worlds.toy_lm import (FILLERS, OTHER_SKILLS, SKILLS, WORD_SKILLS, _word, make_prompts, persona_from_cfg,
@@ -359,12 +359,7 @@ def q_diff(cid: str, runs: dict, a: str, b: str, split: str, effect: float | Non
 
 def lc_diff(cid: str, runs: dict, a: str, b: str, split: str = "general") -> dict:
     """LC win rate (vs the reference policy) of arm a minus arm b, the GLM refit on each bootstrap resample."""
-    groups = []
-    for sd in _seeds(runs):
-        ea, eb = runs[(sd, a)]["eval"][split], runs[(sd, b)]["eval"][split]
-        groups.append({"pref_a": ea["preferences"], "len_a": [len(y) for y in ea["responses"]],
-                       "pref_b": eb["preferences"], "len_b": [len(y) for y in eb["responses"]],
-                       "len_ref": ea["reference_lengths"]})
+    groups = [lc_group(runs[(sd, a)]["eval"][split], runs[(sd, b)]["eval"][split]) for sd in _seeds(runs)]
     return interval_claim(cid, "", paired_bootstrap_lc(groups), rule=f"lc({a}) − lc({b}) > 0 on {split} prompts")
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..metrics.verdicts import (all_of, comparative_claim, gate_on_control, interval_claim, paired_bootstrap,
-                                paired_bootstrap_lc)
+from ..metrics.verdicts import all_of, gate_on_control, interval_claim, lc_group, paired_bootstrap, paired_bootstrap_lc
 
 METHODS_TABLE4 = ("sft", "rrhf", "slic_hf", "dpo", "ipo", "cpo", "kto", "orpo", "rdpo", "simpo")
 METRICS = ("win_rate", "lc_win_rate", "avg_length", "oracle_quality")
@@ -73,17 +72,16 @@ def _ev(runs, sd, v):
     return runs[(sd, *v)]["eval"]
 
 
+_PER_PROMPT = {"wr": lambda ev: 100.0 * np.asarray(ev["preferences"], dtype=float),
+               "q": lambda ev: np.asarray(ev["oracle_qualities"], dtype=float),
+               "len": lambda ev: np.array([len(y) for y in ev["responses"]], dtype=float)}
+
+
 def _per_prompt(runs, v, what: str) -> list[np.ndarray]:
-    out = []
-    for sd in _seeds(runs):
-        ev = _ev(runs, sd, v)
-        out.append({"wr": 100.0 * np.asarray(ev["preferences"], dtype=float),
-                    "q": np.asarray(ev["oracle_qualities"], dtype=float),
-                    "len": np.array([len(y) for y in ev["responses"]], dtype=float)}[what])
-    return out
+    return [_PER_PROMPT[what](_ev(runs, sd, v)) for sd in _seeds(runs)]
 
 
-def _per_pair(runs, v, what: str) -> list[np.ndarray]:
+def _per_pair(runs, v, what: str = "agree") -> list[np.ndarray]:
     # agreement: the average log-likelihood ranks chosen above rejected; SimPO's reward β·that has the same sign
     return [(np.asarray(runs[(sd, *v)]["heldout"]["reward_margins"]) > 0).astype(float) for sd in _seeds(runs)]
 
@@ -98,13 +96,7 @@ def diff(cid: str, runs, a, b, what: str) -> dict:
 
 
 def lc_diff(cid: str, runs, a, b) -> dict:
-    groups = []
-    for sd in _seeds(runs):
-        ea, eb = _ev(runs, sd, a), _ev(runs, sd, b)
-        groups.append({"pref_a": ea["preferences"], "len_a": [len(y) for y in ea["responses"]],
-                       "pref_b": eb["preferences"], "len_b": [len(y) for y in eb["responses"]],
-                       "len_ref": ea["reference_lengths"]})
-    ci = paired_bootstrap_lc(groups)
+    ci = paired_bootstrap_lc([lc_group(_ev(runs, sd, a), _ev(runs, sd, b)) for sd in _seeds(runs)])
     return interval_claim(cid, "", ci, rule=f"lc({_name(*a)}) − lc({_name(*b)}) > 0",
                           evidence={"z": ci["diff"] / ci["se"] if ci["se"] > 0 else 0.0})
 

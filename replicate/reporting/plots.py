@@ -7,6 +7,7 @@ from pathlib import Path
 import matplotlib
 
 from ..core.paths import ROOT
+from ..metrics.verdicts import part_ids
 
 matplotlib.use("Agg")  # headless: CI and papermill have no display
 
@@ -33,7 +34,7 @@ def claim_parts(claims: list[dict]) -> list[dict]:
         ev = c["evidence"]
         if "ci_lo" in ev:
             rows.append({"claim": c["id"], "part": "", "verdict": c["verdict"], **{k: ev[k] for k in ("diff", "ci_lo", "ci_hi", "se")}})
-        for p in dict.fromkeys(k[: -len(".verdict")] for k in ev if k.endswith(".verdict")):
+        for p in part_ids(ev):
             if f"{p}.ci_lo" in ev:
                 rows.append({"claim": c["id"], "part": p, "verdict": ev[f"{p}.verdict"],
                              **{k: ev[f"{p}.{k}"] for k in ("diff", "ci_lo", "ci_hi", "se")}})
