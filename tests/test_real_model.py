@@ -150,3 +150,43 @@ def test_paper_pipeline_generate_judge_metrics_with_stored_annotations(env, loca
     assert written and not any("NEVER-WRITTEN" in t for t in written)
     cfg = compose("simpo", ov)
     assert (run_dir(cfg) / "annotations.json").exists()
+
+
+def _real_papers():
+    from replicate.core.config import papers
+
+    return [p for p in papers() if compose(p, []).paper.get("real") is not None]
+
+
+def test_every_real_paper_notebook_selects_its_cells(tmp_path):
+    from replicate.cli.run import notebook_for, select_cells
+
+    real = _real_papers()
+    assert {"simpo", "instruct-skillmix", "adaptive-compute"} <= set(real)
+    for p in real:
+        for is_real, kept, dropped in ((True, "real-model", "toy-world"), (False, "toy-world", "real-model")):
+            nb = json.loads(select_cells(notebook_for(p), tmp_path / f"{p}.ipynb", real=is_real, paper=p).read_text())
+            tags = [t for c in nb["cells"] for t in c["metadata"].get("tags", [])]
+            assert kept in tags and dropped not in tags, p
+    with pytest.raises(ConfigError, match="no real-model cells"):
+        select_cells(notebook_for("sppo"), tmp_path / "sppo.ipynb", real=True, paper="sppo")
+
+
+def test_sft_arms_and_best_of_n_on_a_local_model(env, local):
+    from replicate.papers import real_model
+    from replicate.training import real_stages as S
+
+    rows = [{"instruction": f"rev:ab{c}", "input": "", "output": f"{c}ba"} for c in "abcdefgh"]
+    (local / "sft.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    common = [o for o in small_overrides(local, env) if not o.startswith("paper.")]
+    cfg = compose("instruct-skillmix", [*common, *[f"paper.real.methods.{m}.data={local / 'sft.jsonl'}" for m in ("ism", "ism_k1", "plain")]])
+    res = real_model.run(cfg, progress=False)
+    assert set(res) == {"start", "ism", "ism_k1", "plain"} and len(res["ism"]["outputs"]) == 12
+    assert [c["id"] for c in real_model.claims(res, cfg)] == ["PC", "C1", "C2"]
+    cfg = compose("adaptive-compute", common)
+    res = real_model.run(cfg, progress=False)
+    xs, base = res["start"]["instructions"], res["start"]["baseline"]
+    outs = S.generate(cfg, S.train(cfg, "best_of_4", {"kind": "best_of_n"}), xs, n=4, tag="best_of_4")
+    each = np.array([S.judge(cfg, xs, [o[k] for o in outs], base, tag=f"best_of_4#{k}") for k in range(4)])
+    assert np.allclose(res["best_of_4"]["preferences"], each.max(0))        # the judge's favourite of the 4 samples
+    assert [res["best_of_4"]["outputs"][i] in outs[i] for i in range(len(xs))] == [True] * len(xs)

@@ -66,11 +66,23 @@ def run(cfg, progress: bool = True) -> dict:
     out = {}
     for name, m in tqdm(S.methods(cfg).items(), desc="train → generate → judge", disable=not progress):
         model_dir = S.train(cfg, name, m, progress=progress)
-        ys = [o[0] for o in S.generate(cfg, model_dir, xs, tag=name, progress=progress)]
-        p = S.judge(cfg, xs, ys, base, tag=name)
+        if m["kind"] == "best_of_n":
+            ys, p = best_of_n(cfg, model_dir, xs, base, int(m["n"]), tag=name, progress=progress)
+        else:
+            ys = [o[0] for o in S.generate(cfg, model_dir, xs, tag=name, progress=progress)]
+            p = S.judge(cfg, xs, ys, base, tag=name)
         out[name] = {"outputs": ys, "preferences": p, "baseline": base, "instructions": xs,
                      "metrics": ae_metrics(xs, base, ys, p)}
     return out
+
+
+def best_of_n(cfg, model_dir, xs, base, n: int, *, tag: str, progress: bool = False):
+    """``n`` samples per instruction, the one the judge prefers most kept: selection by the judge itself, the
+    upper bound a learned selector (a self-evaluation, a reward model) can approach (the toy world's best-of-n by oracle)."""
+    outs = S.generate(cfg, model_dir, xs, n=n, tag=tag, progress=progress)
+    ps = np.array([S.judge(cfg, xs, [o[k] for o in outs], base, tag=f"{tag}#{k}") for k in range(n)])   # (n, instructions)
+    best = np.nanargmax(np.where(np.isfinite(ps), ps, -np.inf), axis=0)
+    return [outs[i][k] for i, k in enumerate(best)], [float(ps[k, i]) for i, k in enumerate(best)]
 
 
 def summary(res: dict) -> pd.DataFrame:

@@ -55,6 +55,8 @@ def methods(cfg) -> dict:
             raise ConfigError(f"paper.real.methods.{name}.kind must be one of {KINDS}, got {m.get('kind')!r}")
         if m["kind"] in ("preference", "sft") and not m.get("data"):
             raise ConfigError(f"paper.real.methods.{name} ({m['kind']}) needs data: a dataset id or local path")
+        if m["kind"] == "best_of_n" and int(m.get("n") or 0) < 1:
+            raise ConfigError(f"paper.real.methods.{name} (best_of_n) needs n ≥ 1 samples")
     return out
 
 
@@ -186,16 +188,24 @@ def to_sft(row: dict) -> dict:
     """An SFT row as TRL's conversational prompt/completion (``messages`` lists or prompt/response strings)."""
     if "messages" in row:
         return {"prompt": row["messages"][:-1], "completion": row["messages"][-1:]}
+    if row.get("input"):   # Alpaca's optional input field follows the instruction, as in its own template
+        row = {**row, "instruction": f"{row['instruction']}\n\n{row['input']}"}
     resp = row.get("completion", row.get("response", row.get("output")))
     return {"prompt": [{"role": "user", "content": row["prompt"] if "prompt" in row else row["instruction"]}],
             "completion": [{"role": "assistant", "content": resp}]}
 
 
-def load_rows(name_or_path: str, split: str, n: int, seed: int, kind: str):
-    """``n`` rows of a dataset (Hub id, ``save_to_disk`` dir or JSON lines), shuffled by ``seed``, in TRL's format."""
+def load_rows(name_or_path: str, split: str, n: int, seed: int, kind: str, subset: str | None = None):
+    """``n`` rows of a dataset (Hub id with an optional ``subset``, ``save_to_disk`` dir or JSON lines), shuffled by
+    ``seed``, in TRL's format."""
     from .launch import load_preference_data
 
-    ds = load_preference_data(str(name_or_path), split)
+    if subset and not Path(str(name_or_path)).exists():
+        from datasets import load_dataset
+
+        ds = load_dataset(str(name_or_path), subset, split=split)
+    else:
+        ds = load_preference_data(str(name_or_path), split)
     ds = ds.shuffle(seed=seed).select(range(min(n, len(ds))))
     fn = to_conversational if kind == "preference" else to_sft
     return ds.map(fn, remove_columns=ds.column_names)
@@ -235,8 +245,8 @@ def train(cfg, name: str, method: dict, progress: bool = False) -> Path:
         from .trl_hook import PreferenceTrainer, _history, common_args
 
         model, tok = load_policy(cfg.model.name_or_path, cfg)
-        n = int(ft.steps) * int(ft.batch_size) * int(ft.grad_accum)
-        data = load_rows(method["data"], method.get("split", "train"), n, int(cfg.seed), method["kind"])
+        n = int(method.get("max_rows") or int(ft.steps) * int(ft.batch_size) * int(ft.grad_accum))   # max_rows: equal-size arms
+        data = load_rows(method["data"], method.get("split", "train"), n, int(cfg.seed), method["kind"], method.get("subset"))
         if ft.mode == "lora":
             model = _lora(cfg, model)
         lr = float(method["lr"]) * (float(ft.lr_scale) if ft.mode == "lora" else 1.0)
