@@ -190,3 +190,21 @@ def test_sft_arms_and_best_of_n_on_a_local_model(env, local):
     each = np.array([S.judge(cfg, xs, [o[k] for o in outs], base, tag=f"best_of_4#{k}") for k in range(4)])
     assert np.allclose(res["best_of_4"]["preferences"], each.max(0))        # the judge's favourite of the 4 samples
     assert [res["best_of_4"]["outputs"][i] in outs[i] for i in range(len(xs))] == [True] * len(xs)
+
+
+def test_paper_train_stage_launches_accelerate_with_zero3_once(env, monkeypatch):
+    import subprocess
+
+    from replicate.papers import real_model
+
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd))
+    ov = ["scale=paper", "setup=simpo_llama3_instruct", "hardware=multi_gpu_zero3"]
+    cfg = compose("simpo", ov)
+    out = real_model.train_stage(cfg, ov)
+    assert calls[0][1:4] == ["launch", "--config_file", str(real_model.ROOT / "conf/accelerate/zero3.yaml")]
+    assert calls[0][-4:] == [*ov, f"+output_dir={out}"] and "replicate.training.launch" in calls[0]
+    (out).mkdir(parents=True)
+    (out / "config.json").write_text("{}")
+    real_model.train_stage(cfg, ov)                 # trained already: resumes without launching again
+    assert len(calls) == 1

@@ -179,7 +179,7 @@ def train_stage(cfg, overrides: list[str]) -> Path:
         return out
     cmd = [sys.executable, "-m", "replicate.training.launch", cfg.setup.paper, *overrides, f"+output_dir={out}"]
     if cfg.hardware.get("accelerate_config"):
-        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(ROOT / cfg.hardware.accelerate_config),
+        cmd = [str(Path(sys.executable).with_name("accelerate")), "launch", "--config_file", str(ROOT / cfg.hardware.accelerate_config),
                "-m", "replicate.training.launch", cfg.setup.paper, *overrides, f"+output_dir={out}"]
     print("+", shlex.join(cmd), flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT)
@@ -236,8 +236,7 @@ def metrics_stage(cfg) -> Path:
     metrics.update({f"{key}.{k}": float(m[k]) for k in METRICS})
     rows = {**old["extra"].get("rows", {}), key: {"setting": str(cfg.setup.reported.setting), "row": str(cfg.setup.loss)}}
     cl = [c for c in old["claims"] if c["id"] != f"R:{key}"] + [_reported_claim(paper, key, rows[key], m)]
-    extra = {"real": True, "model": str(model_for_eval(cfg).name if isinstance(model_for_eval(cfg), Path) else model_for_eval(cfg)),
-             "judge": _judge_name(cfg), "rows": rows, "table": "Table 4"}
+    extra = {"real": True, "model": str(model_for_eval(cfg)), "judge": _judge_name(cfg), "rows": rows, "table": "Table 4"}
     return write_metrics(paper, "paper", metrics, cl, to_dict(cfg), seed=int(cfg.seed), root=cfg.results_dir, extra=extra)
 
 

@@ -249,6 +249,8 @@ def train(cfg, name: str, method: dict, progress: bool = False) -> Path:
         data = load_rows(method["data"], method.get("split", "train"), n, int(cfg.seed), method["kind"], method.get("subset"))
         if ft.mode == "lora":
             model = _lora(cfg, model)
+            if cfg.hardware.get("gradient_checkpointing"):
+                model.enable_input_require_grads()   # checkpointed blocks need a grad-requiring input when the base is frozen
         lr = float(method["lr"]) * (float(ft.lr_scale) if ft.mode == "lora" else 1.0)
         common = common_args(cfg.hardware, seed=int(cfg.seed), lr=lr, batch_size=int(ft.batch_size),
                              output_dir=str(tmp / "trainer"), max_steps=int(ft.steps), epochs=1, warmup=0.1)
