@@ -72,6 +72,11 @@ def test_offline_hub_ids_fail_before_compute_naming_each(env):
                     "HF_HUB_OFFLINE=1"):
         assert missing in msg
     assert not (env / "cache").exists()            # nothing was computed
+    import replicate.cli.run as run
+
+    with pytest.raises(ConfigError, match="Qwen/Qwen2.5-0.5B-Instruct"):
+        run.run_notebook("simpo", ["scale=small"])  # `make replicate-simpo ARGS=scale=small`: before the kernel starts
+    assert not (env / "build" / "notebooks").exists()
 
 
 def test_gpu_only_options_on_cpu_fail_clearly(env, local):

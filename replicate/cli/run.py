@@ -27,6 +27,10 @@ def run_notebook(paper: str, overrides: list[str], *, html: bool = True, log_out
         raise ConfigError("scale=paper trains the papers' own 7-9B models on GPUs, outside the notebooks: "
                           "`replicate pipeline simpo scale=paper hardware=multi_gpu_zero3 setup=simpo_llama3_instruct` "
                           "(train → generate → judge → metrics; README); notebooks run ci/tiny/small")
+    if cfg.scale.get("real", False):   # a real model: every missing model, dataset, judge or key named before the kernel starts
+        from ..training.real_stages import require
+
+        require(cfg)
     nb = notebook_for(paper)
     if not nb.exists():
         raise ConfigError(f"paper {paper!r} has a config but no notebook at {nb.relative_to(ROOT)}")
