@@ -97,9 +97,8 @@ class PreferenceTrainer(DPOTrainer):
         if self.loss_spec.needs_reference:
             if self.precompute_ref_logps:
                 batch["ref_chosen_logps"], batch["ref_rejected_logps"] = inputs["ref_chosen_logps"], inputs["ref_rejected_logps"]
-            else:  # vanilla DPO: a reference forward pass every step (what SimPO's C5 compares against); with a
-                # PEFT policy and no ref_model, TRL runs the policy with its adapter disabled (as its own precompute does)
-                batch["ref_chosen_logps"], batch["ref_rejected_logps"] = self.compute_ref_log_probs(self.ref_model or self.model, inputs)
+            else:  # vanilla DPO: a reference forward pass every step (what SimPO's C5 compares against)
+                batch["ref_chosen_logps"], batch["ref_rejected_logps"] = self.compute_ref_log_probs(self.ref_model, inputs)
         for k in self.loss_spec.inputs:  # extra per-example inputs some losses need (e.g. win-rate targets)
             if k not in batch:
                 batch[k] = inputs[k]
