@@ -213,3 +213,23 @@ def test_paper_train_stage_launches_accelerate_with_zero3_once(env, monkeypatch)
     (out / "config.json").write_text("{}")
     real_model.train_stage(cfg, ov)                 # trained already: resumes without launching again
     assert len(calls) == 1
+
+
+def test_length_sorted_batches_return_each_answer_to_its_instruction(env, local):
+    from omegaconf import OmegaConf
+
+    from replicate.training.real_stages import _generate_hf
+
+    cfg = compose("simpo", small_overrides(local, env))
+    s = OmegaConf.create({"temperature": 0.0, "top_p": 1.0, "max_new_tokens": 5, "batch_size": 3})
+    tok = build_tokenizer()
+    lm = build_tiny_llama(tok, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_positions=1024, seed=0)
+    with torch.no_grad():   # special tokens never win: greedy then writes characters that depend on the prompt
+        lm.get_output_embeddings().weight[[tok.convert_tokens_to_ids(t) for t in tok.all_special_tokens]] = 0
+    lm.save_pretrained(env / "writer")
+    tok.save_pretrained(env / "writer")
+    xs = ["a much longer instruction than the others", "hi", "sort:cba", "rev:abc please", "x"]
+    together = _generate_hf(env / "writer", xs, s, 1, 0, cfg, False)
+    alone = [_generate_hf(env / "writer", [x], s, 1, 0, cfg, False)[0] for x in xs]   # greedy: batching must not matter
+    assert len({a[0] for a in alone}) > 1          # the answers differ, so a mix-up would show
+    assert together == alone

@@ -41,8 +41,6 @@ def reward_model_preferences(judge_cfg, instructions, outputs, baseline_outputs)
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from ..models.reward import reward_scores
-
     cuda = torch.cuda.is_available()
     dtype = getattr(torch, str(judge_cfg.get("dtype", "float32"))) if cuda else torch.float32
     tok = AutoTokenizer.from_pretrained(judge_cfg.name_or_path)
@@ -52,10 +50,20 @@ def reward_model_preferences(judge_cfg, instructions, outputs, baseline_outputs)
     rm.config.pad_token_id = tok.pad_token_id
     if cuda:
         rm = rm.to("cuda")
-    kw = dict(batch_size=int(judge_cfg.get("batch_size", 16)), max_length=judge_cfg.get("max_length"))
-    r_m = reward_scores(rm, tok, list(instructions), list(outputs), **kw)
-    r_b = reward_scores(rm, tok, list(instructions), list(baseline_outputs), **kw)
-    return 1.0 / (1.0 + np.exp(-(r_m.astype(float) - r_b.astype(float))))
+    rm.eval()
+    bs, max_len = int(judge_cfg.get("batch_size", 16)), judge_cfg.get("max_length")
+    texts = [tok.apply_chat_template([{"role": "user", "content": x}, {"role": "assistant", "content": y}], tokenize=False)
+             for x, y in [*zip(instructions, outputs), *zip(instructions, baseline_outputs)]]
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))   # length-sorted batches: little padding on real answers
+    r = np.zeros(len(texts))
+    with torch.no_grad():
+        for b in range(0, len(order), bs):
+            idx = order[b:b + bs]
+            enc = tok([texts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False,
+                      truncation=max_len is not None, max_length=max_len).to(rm.device)
+            r[idx] = rm(**enc).logits[:, 0].float().cpu().numpy()
+    n = len(instructions)
+    return 1.0 / (1.0 + np.exp(-(r[:n] - r[n:])))
 
 
 def stored_preferences(path: str | Path, instructions: Sequence[str]) -> np.ndarray:

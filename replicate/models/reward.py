@@ -30,16 +30,13 @@ def reward_model_from_policy(policy, tokenizer):
 
 
 @torch.no_grad()
-def reward_scores(model, tokenizer, prompts: Sequence[str], responses: Sequence[str], batch_size: int = 512,
-                  max_length: int | None = None):
-    """r(x, y) per (prompt, response), the chat template applied as in training (truncated to ``max_length``
-    tokens when given: a Hub reward model on long real answers)."""
+def reward_scores(model, tokenizer, prompts: Sequence[str], responses: Sequence[str], batch_size: int = 512):
+    """r(x, y) per (prompt, response), the chat template applied as in training."""
     model.eval()
     out = []
     for i in range(0, len(prompts), batch_size):
         texts = [tokenizer.apply_chat_template(chat(p, r), tokenize=False)
                  for p, r in zip(prompts[i:i + batch_size], responses[i:i + batch_size])]
-        enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False,
-                        truncation=max_length is not None, max_length=max_length).to(model.device)
+        enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         out.append(model(**enc).logits[:, 0].float())
-    return torch.cat(out).cpu().numpy() if out else torch.zeros(0).numpy()
+    return torch.cat(out).numpy() if out else torch.zeros(0).numpy()

@@ -23,7 +23,7 @@ def generate(model, tokenizer, prompts: Sequence[str], *, n: int = 1, temperatur
     out: list[str] = []
     it = range(0, len(flat), batch_size)
     for k, i in enumerate(tqdm(it, desc="generate", disable=not progress, leave=False)):
-        enc = tokenizer(flat[i:i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+        enc = tokenizer(flat[i:i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
         torch.manual_seed(seed * 100003 + k)
         kw = dict(do_sample=True, temperature=temperature, top_p=top_p) if temperature > 0 else dict(do_sample=False)
         gen = model.generate(**enc, max_new_tokens=max_new_tokens, use_cache=True, **kw,

@@ -29,7 +29,7 @@ from ..core.provenance import package_versions
 from ..worlds.public_data import DataFileNotFound, data_path
 
 EVAL_SET = "alpaca_eval/eval_set_805_with_gpt4_1106_preview_baseline_outputs.json"   # AlpacaEval 2's 805 + gpt4_1106_preview
-CODE = ("models/lm.py", "models/sampling.py", "models/reward.py", "losses", "training/trl_hook.py",
+CODE = ("models/lm.py", "losses", "training/trl_hook.py",
         "training/real_stages.py", "metrics/judges.py")
 KINDS = ("start", "preference", "sft", "best_of_n")
 
@@ -302,6 +302,30 @@ def _generate_vllm(model_dir, instructions, s, n, seed) -> list[list[str]]:
     return [[c.text for c in o.outputs] for o in outs]
 
 
+@torch.no_grad()
+def _generate_hf(model_dir, instructions, s, n, seed, cfg, progress) -> list[list[str]]:
+    """Batched ``model.generate`` for real models: prompts sorted by length (AlpacaEval's run from 10 to 4000
+    characters, so unsorted batches are mostly padding), on the model's device, seeded per batch."""
+    from tqdm.auto import tqdm
+
+    model, tok = load_policy(model_dir, cfg)
+    model.eval()
+    texts = [tok.apply_chat_template([{"role": "user", "content": x}], tokenize=False, add_generation_prompt=True)
+             for x in instructions]
+    flat = sorted(((i, k) for i in range(len(texts)) for k in range(n)), key=lambda ik: (len(texts[ik[0]]), ik))
+    out: dict = {}
+    bs = int(s.get("batch_size", 32))
+    kw = dict(do_sample=True, temperature=float(s.temperature), top_p=float(s.top_p)) if float(s.temperature) > 0 else dict(do_sample=False)
+    for b in tqdm(range(0, len(flat), bs), desc="generate", disable=not progress, leave=False):
+        chunk = flat[b:b + bs]
+        enc = tok([texts[i] for i, _ in chunk], return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+        torch.manual_seed(seed * 100003 + b)
+        gen = model.generate(**enc, max_new_tokens=int(s.max_new_tokens), pad_token_id=tok.pad_token_id, **kw)
+        for ik, y in zip(chunk, tok.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)):
+            out[ik] = y
+    return [[out[(i, k)] for k in range(n)] for i in range(len(texts))]
+
+
 def generate(cfg, model_dir, instructions: list[str], *, n: int = 1, tag: str = "", sample=None,
              progress: bool = False) -> list[list[str]]:
     """``n`` responses per instruction from the model in ``model_dir`` (cached; vLLM or batched HF ``generate``);
@@ -315,12 +339,7 @@ def generate(cfg, model_dir, instructions: list[str], *, n: int = 1, tag: str = 
         if gen == "vllm":
             outs = _generate_vllm(model_dir, instructions, s, n, int(cfg.seed))
         else:
-            from ..models.sampling import generate as hf_generate
-
-            model, tok = load_policy(model_dir, cfg)
-            outs = hf_generate(model, tok, instructions, n=n, temperature=float(s.temperature), top_p=float(s.top_p),
-                               max_new_tokens=int(s.max_new_tokens), batch_size=int(s.get("batch_size", 32)),
-                               seed=int(cfg.seed), progress=progress)
+            outs = _generate_hf(model_dir, instructions, s, n, int(cfg.seed), cfg, progress)
         atomic_write_json(tmp / "outputs.json", outs)
 
     return read_json(cached("real-generate", key, compute) / "outputs.json")
