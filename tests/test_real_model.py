@@ -97,6 +97,9 @@ def test_alpaca_eval_judge_without_key_names_the_variable(env, local, monkeypatc
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(ConfigError, match="set the environment variable OPENAI_API_KEY"):
         require(compose("simpo", [o for o in small_overrides(local, env) if not o.startswith("judge.")] + ["judge=alpaca_eval"]))
+    monkeypatch.setitem(__import__("sys").modules, "alpaca_eval.annotators", None)   # as when alpaca_eval cannot import
+    with pytest.raises(ConfigError, match="a working alpaca_eval package"):
+        require(compose("simpo", [o for o in small_overrides(local, env) if not o.startswith("judge.")] + ["judge=alpaca_eval"]))
 
 
 def test_ultrafeedback_rows_become_trl_conversations():

@@ -117,8 +117,11 @@ def _judge_missing(cfg) -> list[str]:
         if not os.environ.get(j.api_key_env):
             out.append(f"an API key for AlpacaEval's annotator {j.annotator}: set the environment variable {j.api_key_env} "
                        "(it is read at call time and never written to a notebook, log or result)")
-        if importlib.util.find_spec("alpaca_eval") is None:
-            out.append("the alpaca_eval package (pip install alpaca-eval)")
+        try:
+            import alpaca_eval.annotators  # noqa: F401  (imported here only to fail before compute, not after generation)
+        except ImportError as e:   # absent, or alpaca_eval 0.6.6 importing pkg_resources, gone from setuptools ≥ 81
+            out.append(f"a working alpaca_eval package ({e}): pip install alpaca-eval==0.6.2 'setuptools<81' "
+                       "(SimPO's README pins 0.6.2)")
         return out
     return [f"a real judge: judge={j.get('name')} is the toy world's; use judge=reward_model or judge=alpaca_eval"]
 
