@@ -10,6 +10,8 @@ USAGE = """usage: replicate COMMAND ...
   check PAPER [key=value ...]   re-run PAPER at its check scale and compare with the committed metrics
   tables [PAPER]                render results/tables/*.md from results/ files only
   winrate ANNOTATIONS [--json]  win rates of an AlpacaEval-format annotations file
+  pipeline PAPER scale=paper setup=... [stage=train,generate,judge,metrics] [key=value ...]
+                                the paper-scale pipeline (SimPO): each stage cached, each runnable alone
   papers                        list known papers
 """
 
@@ -39,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
             from .winrate import main_winrate
 
             return main_winrate(rest)
+        if cmd == "pipeline":
+            return main_pipeline(rest)
         if cmd == "papers":
             from ..core.config import papers
 
@@ -49,3 +53,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"error: unknown command {cmd!r}\n{USAGE}", file=sys.stderr)
     return 2
+
+
+def main_pipeline(argv: list[str]) -> int:
+    if not argv:
+        print("usage: replicate pipeline PAPER scale=paper setup=... [stage=train,generate,judge,metrics]", file=sys.stderr)
+        return 2
+    from ..papers.real_model import STAGES, pipeline
+
+    stages = [a.split("=", 1)[1] for a in argv[1:] if a.startswith("stage=")]
+    stages = [s for a in stages for s in a.split(",")] or list(STAGES)
+    for stage, path in pipeline(argv[0], [a for a in argv[1:] if not a.startswith("stage=")], stages).items():
+        print(f"{stage}: {path}")
+    return 0

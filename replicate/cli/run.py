@@ -24,9 +24,13 @@ def run_notebook(paper: str, overrides: list[str], *, html: bool = True, log_out
                  progress: bool = False) -> Path:
     cfg = compose(paper, overrides)  # fails fast on bad input, before any compute
     if cfg.scale.name == "paper" and paper == "simpo":
-        raise ConfigError("scale=paper trains the papers' own 7-9B models on GPUs: run it with `accelerate launch "
-                          "--config_file conf/accelerate/zero3.yaml -m replicate.training.launch simpo scale=paper "
-                          "hardware=multi_gpu_zero3 setup=simpo_llama3_instruct`; notebooks run ci/tiny/small")
+        raise ConfigError("scale=paper trains the papers' own 7-9B models on GPUs, outside the notebooks: "
+                          "`replicate pipeline simpo scale=paper hardware=multi_gpu_zero3 setup=simpo_llama3_instruct` "
+                          "(train → generate → judge → metrics; README); notebooks run ci/tiny/small")
+    if cfg.scale.get("real", False):   # a real model: every missing model, dataset, judge or key named before the kernel starts
+        from ..training.real_stages import require
+
+        require(cfg)
     nb = notebook_for(paper)
     if not nb.exists():
         raise ConfigError(f"paper {paper!r} has a config but no notebook at {nb.relative_to(ROOT)}")
@@ -36,10 +40,15 @@ def run_notebook(paper: str, overrides: list[str], *, html: bool = True, log_out
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{paper}-{cfg.scale.name}.ipynb"
     tmp = out.with_suffix(".tmp.ipynb")
-    pm.execute_notebook(
-        str(nb), str(tmp), parameters={"overrides": list(overrides)}, cwd=str(ROOT),
-        log_output=log_output, progress_bar=progress, kernel_name="python3",
-    )
+    src = out.with_suffix(".src.ipynb")
+    select_cells(nb, src, real=bool(cfg.scale.get("real", False)), paper=paper)
+    try:
+        pm.execute_notebook(
+            str(src), str(tmp), parameters={"overrides": list(overrides)}, cwd=str(ROOT),
+            log_output=log_output, progress_bar=progress, kernel_name="python3",
+        )
+    finally:
+        src.unlink(missing_ok=True)
     os.replace(tmp, out)
     if html:
         from nbconvert import HTMLExporter
@@ -50,6 +59,25 @@ def run_notebook(paper: str, overrides: list[str], *, html: bool = True, log_out
         html_tmp.write_text(body)
         os.replace(html_tmp, html_path)
     return out
+
+
+TOY, REAL = "toy-world", "real-model"
+
+
+def select_cells(nb: Path, dest: Path, *, real: bool, paper: str) -> Path:
+    """The notebook to execute at this scale: cells tagged ``toy-world`` run on the toy world (ci, tiny), cells
+    tagged ``real-model`` on a Hugging Face model (scale=small, ``scale.real``); untagged cells always run."""
+    import nbformat
+
+    doc = nbformat.read(str(nb), as_version=4)
+    drop = TOY if real else REAL
+    tags = [set(c.get("metadata", {}).get("tags", [])) for c in doc.cells]
+    if real and not any(REAL in t for t in tags):
+        raise ConfigError(f"notebooks/{paper}.ipynb has no real-model cells, so it cannot run at a real-model scale; "
+                          "see replicate/papers/real_model.py for how a paper opts in")
+    doc.cells = [c for c, t in zip(doc.cells, tags) if drop not in t]
+    nbformat.write(doc, str(dest))
+    return dest
 
 
 def main_run(argv: list[str]) -> int:

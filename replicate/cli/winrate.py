@@ -24,17 +24,13 @@ import argparse
 import json
 import sys
 
-import numpy as np
 import pandas as pd
 
-from ..metrics import winrate as W
+from ..papers.lc_alpacaeval import AnnotationsError as InputError  # the LC computation lives with the LC paper
+from ..papers.lc_alpacaeval import annotation_metrics as compute
 
 FIELDS = ("win_rate", "standard_error", "discrete_win_rate", "length_controlled_winrate", "lc_standard_error",
           "avg_length", "n_total", "glm")
-
-
-class InputError(ValueError):
-    pass
 
 
 def load_annotations(path: str, model: str | None = None) -> pd.DataFrame:
@@ -65,57 +61,6 @@ def load_annotations(path: str, model: str | None = None) -> pd.DataFrame:
     df["output_1"] = df["output_1"].fillna("").astype(str)
     df["output_2"] = df["output_2"].fillna("").astype(str)
     return df.reset_index(drop=True)
-
-
-def _alpaca_eval_context(df: pd.DataFrame):
-    """(difficulty per row, gamed rows) for the v1 GLM, or a reason why it is not available."""
-    from ..papers import lc_alpacaeval as lc
-    from ..worlds.public_data import data_path
-
-    try:
-        with open(data_path(lc.AE + "eval_set_805_with_gpt4_1106_preview_baseline_outputs.json")) as f:
-            eval_set = pd.DataFrame(json.load(f))
-        gamma = lc.load_difficulty()
-        gamed = lc.pseudo_gamed_rows()
-    except FileNotFoundError as e:
-        return None, None, f"the AlpacaEval data bundle is not available ({str(e).split(':')[0]})"
-    index = dict(zip(eval_set["instruction"], eval_set["instruction_idx"]))
-    idx = df["instruction"].map(index)
-    if idx.isna().any():
-        return None, None, f"{int(idx.isna().sum())} instructions are not in the AlpacaEval 805-instruction set"
-    return gamma.reindex(idx.astype(int).to_numpy()).to_numpy(), gamed, None
-
-
-def compute(df: pd.DataFrame, glm: str = "auto") -> dict:
-    len_m = df["output_2"].str.len().to_numpy()
-    len_b = df["output_1"].str.len().to_numpy()
-    note = None
-    gamma = gamed = None
-    if glm in ("auto", "v1", "noreg"):
-        gamma, gamed, why = _alpaca_eval_context(df)
-        if why is not None:
-            if glm != "auto":
-                raise InputError(f"--glm {glm} is not possible: {why}; use --glm minimal")
-            glm, note = "minimal", f"LC uses the minimal GLM (no instruction difficulty): {why}"
-        elif glm == "auto":
-            glm = "v1"
-    if glm == "minimal":
-        gamma = gamed = None
-    r = W.lc_win_rate(df["preference"].to_numpy(), len_m, len_b, gamma, gamed if glm == "v1" else None,
-                      reg_lambda=W.DEFAULT_LAMBDA if glm == "v1" else None, encoding="alpaca_eval")
-    valid = np.isfinite(W.from_alpaca_eval(df["preference"]))
-    out = {
-        "win_rate": r["win_rate"], "standard_error": r["standard_error"],
-        "discrete_win_rate": r["discrete_win_rate"], "length_controlled_winrate": r["lc_win_rate"],
-        "lc_standard_error": r["lc_standard_error"], "avg_length": float(len_m.mean()),
-        "n_total": int(r["n_total"]), "n_dropped": int((~valid).sum()), "glm": glm,
-        "glm_weights": r["glm"].as_weights(),
-    }
-    if W.is_extreme_change(out["win_rate"], out["length_controlled_winrate"]):
-        note = (note + "; " if note else "") + "LC differs extremely from the raw win rate (alpaca_eval's sanity warning)"
-    if note:
-        out["note"] = note
-    return out
 
 
 def main_winrate(argv: list[str]) -> int:

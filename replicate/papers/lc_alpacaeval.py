@@ -35,6 +35,10 @@ ARENA_COLUMN = "Arena Elo\n[Feb 2, 2024]"
 GAMED_BASELINES = ("gpt4_1106_preview_verbose", "gpt4_1106_preview_concise")
 
 
+class AnnotationsError(ValueError):
+    """An annotations file or a GLM choice that cannot be used; the message says why."""
+
+
 # ----------------------------------------------------------------------------- loaders
 @lru_cache(maxsize=None)
 def _annotations() -> pd.DataFrame:
@@ -226,6 +230,59 @@ def prompt_variants_table(lb: pd.DataFrame, wr: str = "win_rate_ours", lc: str =
 
 
 # ----------------------------------------------------------------------------- tables for make tables
+# ----------------------------------------------------------------------------- any model's annotations (replicate winrate)
+def _alpaca_eval_context(df: pd.DataFrame):
+    """(difficulty per row, gamed rows) for the v1 GLM, or a reason why it is not available."""
+    try:
+        with open(data_path(AE + "eval_set_805_with_gpt4_1106_preview_baseline_outputs.json")) as f:
+            eval_set = pd.DataFrame(json.load(f))
+        gamma = load_difficulty()
+        gamed = pseudo_gamed_rows()
+    except FileNotFoundError as e:
+        return None, None, f"the AlpacaEval data bundle is not available ({str(e).split(':')[0]})"
+    index = dict(zip(eval_set["instruction"], eval_set["instruction_idx"]))
+    idx = df["instruction"].map(index)
+    if idx.isna().any():
+        return None, None, f"{int(idx.isna().sum())} instructions are not in the AlpacaEval 805-instruction set"
+    return gamma.reindex(idx.astype(int).to_numpy()).to_numpy(), gamed, None
+
+
+def annotation_metrics(df: pd.DataFrame, glm: str = "auto") -> dict:
+    """AlpacaEval's metrics of one model from its annotations (instruction, output_1 = baseline, output_2, preference
+    in AlpacaEval's encoding): raw, discrete and LC win rate with standard errors, average length. ``glm``: v1
+    (difficulty + gamed-baseline rows; needs the 805 instructions), noreg, minimal, or auto (v1 when possible)."""
+    len_m = df["output_2"].str.len().to_numpy()
+    len_b = df["output_1"].str.len().to_numpy()
+    note = None
+    gamma = gamed = None
+    if glm in ("auto", "v1", "noreg"):
+        gamma, gamed, why = _alpaca_eval_context(df)
+        if why is not None:
+            if glm != "auto":
+                raise AnnotationsError(f"--glm {glm} is not possible: {why}; use --glm minimal")
+            glm, note = "minimal", f"LC uses the minimal GLM (no instruction difficulty): {why}"
+        elif glm == "auto":
+            glm = "v1"
+    if glm == "minimal":
+        gamma = gamed = None
+    r = W.lc_win_rate(df["preference"].to_numpy(), len_m, len_b, gamma, gamed if glm == "v1" else None,
+                      reg_lambda=W.DEFAULT_LAMBDA if glm == "v1" else None, encoding="alpaca_eval")
+    valid = np.isfinite(W.from_alpaca_eval(df["preference"]))
+    out = {
+        "win_rate": r["win_rate"], "standard_error": r["standard_error"],
+        "discrete_win_rate": r["discrete_win_rate"], "length_controlled_winrate": r["lc_win_rate"],
+        "lc_standard_error": r["lc_standard_error"], "avg_length": float(len_m.mean()),
+        "n_total": int(r["n_total"]), "n_dropped": int((~valid).sum()), "glm": glm,
+        "glm_weights": r["glm"].as_weights(),
+    }
+    if W.is_extreme_change(out["win_rate"], out["length_controlled_winrate"]):
+        note = (note + "; " if note else "") + "LC differs extremely from the raw win rate (alpaca_eval's sanity warning)"
+    if note:
+        out["note"] = note
+    return out
+
+
+
 def render_table(doc: dict) -> str:
     m = doc["metrics"]
     rows = [

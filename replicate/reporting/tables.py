@@ -12,6 +12,7 @@ from ..core.config import paper_module
 from ..core.io import atomic_write_text, read_json
 from ..core.paths import ROOT
 from ..metrics.claims import RESULTS, claims_markdown, format_value
+from ..papers import real_model
 
 
 def render_tables(paper: str | None = None) -> list[Path]:
@@ -33,7 +34,9 @@ def render_tables(paper: str | None = None) -> list[Path]:
         for sdir in sorted(d for d in pdir.iterdir() if d.is_dir()):
             doc = read_json(sdir / "metrics.json")
             parts.append(f"\n## scale = {sdir.name}\n")
-            if renderer is not None:
+            if (doc.get("extra") or {}).get("real"):   # scale=small / paper: a real model's AlpacaEval numbers
+                parts.append(real_model.render_table(doc))
+            elif renderer is not None:
                 parts.append(renderer(doc))
             else:
                 parts.append("| metric | value |\n|---|---|")

@@ -60,7 +60,8 @@ def main(argv=None) -> int:
     if not cfg.get("setup"):
         print("error: choose a paper-scale setup, e.g. setup=simpo_llama3_instruct", file=sys.stderr)
         return 2
-    trainer, _ = build_trainer(cfg, output_dir=str(Path("build") / "paper" / cfg.setup.paper))
+    out = cfg.get("output_dir") or str(Path("build") / "paper" / cfg.setup.paper)   # +output_dir=: the paper pipeline's run_dir
+    trainer, _ = build_trainer(cfg, output_dir=str(out))
     trainer.train()
     trainer.save_model()
     return 0
