@@ -23,9 +23,11 @@ def _params(model):
     return torch.cat([p.detach().flatten() for p in model.parameters()])
 
 
-def test_reward_model_learns_a_separable_preference(tmp_path):
+@pytest.mark.parametrize("head", ["last", "token_sum"])
+def test_reward_model_learns_a_separable_preference(tmp_path, head):
     """Chosen responses end in " yes!", rejected in " sure": RewardTrainer must rank held-out pairs perfectly."""
     from replicate.models.reward import reward_model_from_policy
+    from replicate.models.token_reward import token_reward_model_from_policy
     from replicate.training.data import preference_dataset
     from replicate.training.reward import train_reward_model
     from replicate.worlds.toy_lm import make_prompts, solve
@@ -36,13 +38,37 @@ def test_reward_model_learns_a_separable_preference(tmp_path):
     pairs = lambda qs: {"prompt": qs, "chosen": [solve(p) + " yes!" for p in qs],  # noqa: E731
                         "rejected": [solve(p) + " sure" for p in qs]}
     train, held = pairs(ps[:128]), pairs(ps[128:])
-    rm = reward_model_from_policy(tiny_policy(tok), tok)
+    pol = tiny_policy(tok)
+    rm = reward_model_from_policy(pol, tok) if head == "last" else token_reward_model_from_policy(pol, tok, 0.0)
     rm, _ = train_reward_model(rm, tok, preference_dataset(train), HW, seed=0, lr=3e-3, batch_size=16, epochs=3,
                                max_steps=None, out=tmp_path)
     acc = TR.pair_accuracy(rl.rm_score(rm.eval(), tok), {**held, "p_judge": [0.9] * 32, "q_chosen": [1.0] * 32,
                                                          "q_rejected": [1.0] * 32})
     assert acc["vs_label"] == 1.0 and acc["vs_judge"] == 1.0
     assert acc["n_oracle"] == 0  # equal oracle qualities: no oracle pairs to score
+
+
+def test_token_sum_reward_is_the_policy_log_likelihood_at_start_and_reloads(tmp_path):
+    """With w = 0 and α = 1 the RM's score is Σ_t log π(y_t | x, y_<t) over the response (end-of-turn included),
+    the quantity metrics.evaluation.sequence_logps computes; left or right padding does not change it."""
+    from replicate.metrics.evaluation import sequence_logps
+    from replicate.models.reward import reward_scores
+    from replicate.models.token_reward import load_reward_model, token_reward_model_from_policy
+
+    tok = build_tokenizer()
+    pol = tiny_policy(tok, seed=1)
+    rm = token_reward_model_from_policy(pol, tok, 1.0).eval()
+    ps, ys = ["rev:abc", "add:12+30", "sort:cab"], ["cba", "42 sure done", ""]
+    want, _ = sequence_logps(pol, tok, ps, ys)
+    np.testing.assert_allclose(reward_scores(rm, tok, ps, ys), want, rtol=1e-5, atol=1e-5)
+    tok.padding_side = "right"
+    np.testing.assert_allclose(reward_scores(rm, tok, ps, ys), want, rtol=1e-5, atol=1e-5)
+    tok.padding_side = "left"
+    with torch.no_grad():
+        rm.score.weight.normal_()
+    rm.save_pretrained(tmp_path / "rm")
+    back = load_reward_model(tmp_path / "rm")
+    np.testing.assert_allclose(reward_scores(back, tok, ps, ys), reward_scores(rm, tok, ps, ys), rtol=1e-6)
 
 
 def test_pair_accuracy_closed_form():

@@ -43,7 +43,7 @@ from ..worlds.toy_lm import Judge, oracle_quality
 from .trl_hook import common_args
 
 # The modules whose code determines an RL stage's output (for a paper's stage_key(code=...)).
-CODE = ("training/rl.py", "training/toy_reward.py", "models/reward.py", "training/reward.py", "losses")
+CODE = ("training/rl.py", "training/toy_reward.py", "models/reward.py", "models/token_reward.py", "training/reward.py", "losses")
 
 Score = Callable[[Sequence[str], Sequence[str]], np.ndarray]
 

@@ -2,7 +2,9 @@
 
     SFT policy (shared, cached) → ``samples_per_prompt`` samples per training prompt → pairs of distinct samples
     labelled by the judge (one sampled binary label per pair, as a human annotator gives) → TRL ``RewardTrainer``
-    (Bradley–Terry, InstructGPT §3.5) on a scalar head over the SFT backbone (``models.reward``) → the RM
+    (Bradley–Terry, InstructGPT §3.5) on the SFT policy's weights with a per-token head summed over the response
+    and a learned weight on the backbone's own likelihood (``models.token_reward``; why not the last-token head of
+    ``models.reward``: that class's docstring) → the RM
 
 Everything is cached per seed under ``stage_key`` (``toy-rm-data``, ``toy-rm``), so every paper that asks for the
 same ``reward_model`` settings shares one RM per seed, as they share the SFT model.
@@ -19,7 +21,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..core.config import to_dict
 from ..core.io import atomic_write_json, cached, read_json
@@ -28,9 +29,10 @@ from ..worlds.toy_lm import FILLERS, oracle_quality, split_response
 from . import data as D
 from .toy_stages import World, sft_model, stage_key
 
-CODE = ("training/toy_reward.py", "models/reward.py", "training/reward.py")
+CODE = ("training/toy_reward.py", "models/reward.py", "models/token_reward.py", "training/reward.py")
 KEYS = ("n_prompts", "samples_per_prompt", "pairs_per_prompt", "temperature", "max_new_tokens", "lr", "batch_size",
-        "epochs", "max_steps", "heldout_prompts")
+        "epochs", "max_steps", "heldout_prompts", "head", "alpha_init")
+HEADS = ("token_sum", "last")
 
 
 def _rm_key(cfg, rm_cfg, *parts) -> dict:
@@ -75,15 +77,23 @@ def rm_data(cfg, world: World, rm_cfg) -> dict:
 
 
 def toy_reward_model(cfg, world: World, rm_cfg):
-    """The RM: a scalar head on the SFT backbone, TRL ``RewardTrainer`` on the judge-labelled ``train`` pairs."""
+    """The RM, TRL ``RewardTrainer`` on the judge-labelled ``train`` pairs, starting from the SFT policy's weights.
+    ``rm_cfg.head``: ``token_sum`` (default; ``models.token_reward``, α starting at ``alpha_init``) or ``last`` (the
+    usual last-token scalar head, ``models.reward``)."""
+    head = rm_cfg.get("head", "token_sum")
+    if head not in HEADS:
+        raise ValueError(f"reward_model.head must be one of {HEADS}, got {head!r}")
     key = _rm_key(cfg, rm_cfg, "toy-rm")
 
     def compute(tmp: Path):
         from ..models.reward import reward_model_from_policy
+        from ..models.token_reward import token_reward_model_from_policy
         from .reward import train_reward_model
 
         pairs = rm_data(cfg, world, rm_cfg)["train"]
-        rm = reward_model_from_policy(sft_model(cfg, world), world.tokenizer)
+        pol = sft_model(cfg, world)
+        rm = (token_reward_model_from_policy(pol, world.tokenizer, float(rm_cfg.get("alpha_init", 1.0)))
+              if head == "token_sum" else reward_model_from_policy(pol, world.tokenizer))
         ms = rm_cfg.get("max_steps")
         rm, hist = train_reward_model(rm, world.tokenizer, D.preference_dataset(pairs), cfg.hardware,
                                       seed=int(cfg.seed), lr=float(rm_cfg.lr), batch_size=int(rm_cfg.batch_size),
@@ -91,10 +101,9 @@ def toy_reward_model(cfg, world: World, rm_cfg):
         rm.save_pretrained(tmp / "model")
         atomic_write_json(tmp / "history.json", hist)
 
-    from transformers import AutoModelForSequenceClassification
+    from ..models.token_reward import load_reward_model
 
-    m = AutoModelForSequenceClassification.from_pretrained(cached("toy-rm", key, compute) / "model", dtype=torch.float32)
-    return m.eval()
+    return load_reward_model(cached("toy-rm", key, compute) / "model")
 
 
 # ---------------------------------------------------------------------------------------------
