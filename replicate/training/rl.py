@@ -4,7 +4,7 @@ No RL loop is written here: TRL samples the group of completions, calls the rewa
 group-normalised advantages, the KL to the reference and the clipped policy loss. This module only
 
 * turns a *score* (any ``(prompts, responses) -> array``: a reward model, the oracle, a rule verifier) and an
-  optional *shaping* (``losses.shaping``: PAR, centering, clipping, ...) into one TRL reward function
+  optional *shaping* (``training.shaping``: PAR, centering, clipping, ...) into one TRL reward function
   (``reward_function``), which also logs what the proxy said before shaping, the oracle's quality of the same
   rollouts and their length through TRL's own ``log_metric``;
 * builds the prompt dataset (``rl_dataset``; extra per-prompt columns such as PAR's reference rewards travel
@@ -43,7 +43,7 @@ from ..worlds.toy_lm import Judge, oracle_quality
 from .trl_hook import common_args
 
 # The modules whose code determines an RL stage's output (for a paper's stage_key(code=...)).
-CODE = ("training/rl.py", "training/toy_reward.py", "models/reward.py", "models/token_reward.py", "training/reward.py", "losses")
+CODE = ("training/rl.py", "training/toy_reward.py", "models/reward.py", "models/token_reward.py", "training/reward.py", "training/shaping.py")
 
 Score = Callable[[Sequence[str], Sequence[str]], np.ndarray]
 
