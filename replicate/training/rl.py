@@ -37,7 +37,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 from datasets import Dataset
-from transformers import TrainerCallback
+from transformers import PrinterCallback, TrainerCallback
 
 from ..worlds.toy_lm import Judge, oracle_quality
 from .trl_hook import common_args
@@ -284,6 +284,7 @@ def train_grpo(policy, tokenizer, dataset: Dataset, reward_funcs: list, hw, sett
     curves = RLCurves(evaluator, eval_every)
     trainer = GRPOTrainer(model=model, reward_funcs=list(reward_funcs), args=args, train_dataset=dataset,
                           processing_class=tokenizer, callbacks=[curves, *callbacks])
+    trainer.remove_callback(PrinterCallback)  # with tqdm off, Trainer prints every log dict (one per step)
     trainer.train()
     trainer.model.eval()
     return trainer.model, curves
