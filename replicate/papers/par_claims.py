@@ -171,3 +171,19 @@ def render_table(doc: dict) -> str:
         lines.append(f"\nSFT start: oracle q {m.get(f'{names[0]}.start.oracle', float('nan')):.3f}, length "
                      f"{m.get(f'{names[0]}.start.length', float('nan')):.1f} characters.")
     return "\n".join(lines)
+
+
+def repeated_filler_flaw(score, prompts, responses, units=(0, 1, 2, 3, 4)) -> dict:
+    """The proxy's pay for filler as the policy writes it: k copies of *one* unit (" yes! yes! yes!"), averaged over
+    the four units, appended to the same answers; least-squares slope per unit. ``training.toy_reward.filler_flaw``
+    cycles through different units, a sequence the SFT backbone finds unlikely, so with a likelihood term in the RM
+    it can read negative while repeated filler is paid (seen after the tiny run: the RL policies write repeats)."""
+    from ..worlds.toy_lm import FILLERS, split_response
+
+    ps = list(prompts)
+    means = []
+    for k in units:
+        per_unit = [np.mean(score(ps, [split_response(y)[0] + u * k for y in responses])) for u in FILLERS]
+        means.append(float(np.mean(per_unit)))
+    slope = float(np.polyfit(np.asarray(units, float), np.asarray(means), 1)[0])
+    return {"units": list(units), "score": means, "slope_per_unit": slope}
