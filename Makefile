@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 
-.PHONY: setup test check tables report bench bench-profile tune-simpo strip lock clean help
+.PHONY: setup test check tables report bench bench-profile bench-rl tune-simpo strip lock clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -27,6 +27,7 @@ help:
 	@echo "make tune-simpo  hyperparameter search on the dev split; writes conf/tuned/simpo_*.yaml"
 	@echo "make bench       speed/memory ratios (bench/)"
 	@echo "make bench-profile  where a tiny SimPO run's time goes; batched vs plain generation tokens/s"
+	@echo "make bench-rl    GRPO steps/s: our RL path (training/rl.py) vs TRL's GRPOTrainer run bare"
 	@echo "papers: $(PAPERS)"
 
 setup: $(STAMP)
@@ -62,6 +63,9 @@ bench: $(STAMP)
 
 bench-profile: $(STAMP)
 	$(BIN)/python bench/tiny_profile.py $(ARGS)
+
+bench-rl: $(STAMP)
+	$(BIN)/python bench/rl_steps.py $(ARGS)
 
 # Notebooks are stored without outputs.
 strip: $(STAMP)
