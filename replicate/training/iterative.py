@@ -64,6 +64,7 @@ class TrainSpec:
     batch_size: int = 32
     epochs: float = 1.0
     max_steps: int | None = None
+    scheduler: str = "cosine"      # TRL/transformers lr_scheduler_type; 10 % warm-up either way
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,8 @@ def _trainer(policy, tokenizer, pairs: dict, hw, spec: TrainSpec, seed: int, out
     from .trl_hook import PreferenceTrainer, common_args
 
     args = DPOConfig(**common_args(hw, seed=seed, lr=spec.lr, batch_size=spec.batch_size, output_dir=str(out / "trainer"),
-                                   max_steps=spec.max_steps, epochs=spec.epochs, warmup=0.1),
+                                   max_steps=spec.max_steps, epochs=spec.epochs, warmup=0.1,
+                                   scheduler=spec.scheduler),
                      precompute_ref_log_probs=True, precompute_ref_batch_size=256,
                      max_length=tokenizer.model_max_length, beta=float(spec.loss_kwargs.get("beta", 0.1)))
     ds = D.preference_dataset({k: pairs[k] for k in REQUIRED})
