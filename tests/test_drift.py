@@ -134,8 +134,8 @@ def test_claims_reproduce_when_drift_wins_and_gate_on_the_control(cfg):
     out = {c["id"]: c["verdict"] for c in X.claims(_fake(q=win, wr=win), cfg)}
     assert out["PC"] == REPRODUCED and out["C1"] == REPRODUCED and out["C5"] == REPRODUCED
     assert out["C4"] == INCONCLUSIVE  # equal diversity: the interval is [0, 0]
-    # IterDPO round 1 no better than π_0: PC fails, everything else is gated to inconclusive
-    out = {c["id"]: c["verdict"] for c in X.claims(_fake(q={("drift", 2): 0.2, ("iterdpo", 1): -0.1}, wr=win), cfg)}
+    # IterDPO round 1 no better than π_0 on the judge: PC fails, everything else is gated to inconclusive
+    out = {c["id"]: c["verdict"] for c in X.claims(_fake(q=win, wr={("drift", 2): 0.2, ("iterdpo", 1): -0.1}), cfg)}
     assert out["PC"] != REPRODUCED and out["C1"] == INCONCLUSIVE and out["C5"] == INCONCLUSIVE
 
 

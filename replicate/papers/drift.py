@@ -415,9 +415,9 @@ def claims(res: dict, cfg) -> list[dict]:
     pc_eff = float(cfg.paper.claims.pc_min_gain)
     pc = all_of("PC", "Positive control: (a) the policy's feedback-conditioned answers beat the logged DSAT answers they "
                       f"replace (by ≥ {pc_eff} oracle quality), the signal DRIFT's pairs carry; (b) one round of on-policy "
-                      "iterative DPO (judge-labelled best vs worst) beats its start π_0 on oracle quality",
+                      "iterative DPO (judge-labelled best vs worst) beats its start π_0 on the judge's win rate",
                 [interval_claim("hindsight.q", "", hindsight_gain(res), rule="q(y⁺) − q(y⁻) on round-1 DSAT items", effect=pc_eff),
-                 eval_diff("iterdpo_r1.q", res, ("iterdpo", 1), ("iterdpo", 0), "oracle_qualities")],
+                 eval_diff("iterdpo_r1.wr", res, ("iterdpo", 1), ("iterdpo", 0), "preferences")],
                 rule="both parts reproduced")
     c1 = []
     for b in ("iterdpo", "spin"):
