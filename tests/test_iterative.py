@@ -190,3 +190,21 @@ def test_resume_after_kill_equals_uninterrupted_run(env, tmp_path, monkeypatch):
     fresh = I.run_loop(cfg, world, build=counting, **kw)
     strip = lambda rs: [{k: v for k, v in r.items() if k not in ("dir", "history")} for r in rs]  # noqa: E731
     assert strip(resumed) == strip(fresh)  # determinism: same config and seed → identical records
+
+
+def test_builder_that_trains_a_temporary_model_leaves_the_hand_off_intact(env):
+    cfg, world = env
+    seen = {}
+
+    def with_future(ctx):
+        pairs = _iterdpo(ctx)
+        future, _ = ctx.train_temporary(pairs, name="future")          # e.g. Temporal Self-Rewarding's future model
+        before = sequence_logps(ctx.policy, world.tokenizer, pairs["prompt"], pairs["chosen"])[0]
+        seen["moved"] = float(np.abs(sequence_logps(future, world.tokenizer, pairs["prompt"], pairs["chosen"])[0] - before).max())
+        seen["pi0"] = float(before.mean())
+        return pairs
+
+    recs = I.run_loop(cfg, world, name="future", start=_start(cfg, world), build=with_future, train=TRAIN, evals=EVALS,
+                      rounds=1, progress=False)
+    assert seen["moved"] > 1e-3                                       # the temporary model was trained ...
+    assert recs[1]["ref_logps_check"] == pytest.approx(seen["pi0"], abs=1e-4)   # ... but the reference is still π_0

@@ -224,7 +224,8 @@ def dpo_grad_norm(trainer, n: int, batch_size: int = 64) -> float:
 
 
 def train_round(policy, tokenizer, pairs: dict, hw, spec: TrainSpec, *, seed: int, out: Path, grad_probe: int = 0):
-    """π_t = preference training of ``policy`` (π_{t−1}, also the reference) on ``pairs`` (TRL hook).
+    """π_t = preference training of ``policy`` (π_{t−1}, also the reference) on ``pairs`` (TRL hook). Trains ``policy``
+    in place (pass a copy to keep it; ``RoundContext.train_temporary`` does).
 
     Returns (π_t, info): info has TRL's ``history``, the reference log-probs the trainer used (``ref_chosen_logps``,
     ``ref_rejected_logps``: the hand-off check) and, with ``grad_probe`` > 0, ``grad_norm`` at the round's start."""
@@ -325,6 +326,13 @@ class RoundContext:
         """π_0 (loaded afresh)."""
         return self.start.load()
 
+    def train_temporary(self, pairs: dict, spec: TrainSpec | None = None, name: str = "temporary"):
+        """A model trained within the round from a *copy* of π_{t−1} (reference = π_{t−1}) on ``pairs``, e.g. Temporal
+        Self-Rewarding's "future" model; ``ctx.policy`` is left untouched. Returns (model, info) as ``train_round``."""
+        self.progress(f"train {name}")
+        return train_round(copy.deepcopy(self.policy), self.tokenizer, pairs, self.cfg.hardware, spec or self.train,
+                           seed=self.seed + 11, out=self.out / name)
+
     def previous(self, k: int) -> dict:
         """Round k's saved pairs (k < t)."""
         return read_json(self.round_dirs[k] / "pairs.json")
@@ -374,13 +382,14 @@ def run_loop(cfg, world: World, *, name: str, start: Start, build: Builder, trai
             bar.set_postfix_str(f"round {t}: {s}")
 
         def compute(tmp: Path, t=t):
-            policy = start.load() if t == 1 else load_policy(dirs[t - 1] / "model")
+            load_prev = (lambda: start.load()) if t == 1 else (lambda: load_policy(dirs[t - 1] / "model"))
             rseed = int(cfg.seed) * 1000 + 100 * t
-            ctx = RoundContext(t, policy, world, cfg, rseed, tmp, start, dict(dirs), train, stage)
+            ctx = RoundContext(t, load_prev(), world, cfg, rseed, tmp, start, dict(dirs), train, stage)
             pairs = build(ctx)
             extras = pairs.pop("_extras", {}) if isinstance(pairs, dict) else {}
             validate_pairs(pairs)
             atomic_write_json(tmp / "pairs.json", pairs)
+            policy = load_prev()  # π_{t−1} afresh: the hand-off holds even if the builder changed ctx.policy
             reference = copy.deepcopy(policy).eval()
             stage("train")
             model, info = train_round(policy, world.tokenizer, pairs, cfg.hardware, train, seed=rseed, out=tmp,
