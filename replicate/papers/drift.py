@@ -9,7 +9,8 @@ and samples the positives from the current policy conditioned on the user's feed
       IterDPO  chosen/rejected = the judge's best/worst of N samples from π_{t−1}(·|x)
       SPIN     chosen = the demonstrator's (SFT-data) answer, rejected = a sample from π_{t−1}(·|x)
 
-Claims (card numbering) are judged on seed-paired differences in ``drift_claims``-style functions below.
+Claims (card numbering) are judged by ``claims`` on seed-paired differences (``metrics.verdicts``), gated on the
+positive control PC; C2 and C3 need the real models and are not judged.
 """
 from __future__ import annotations
 
