@@ -1,0 +1,149 @@
+"""DRIFT in the toy world: the feedback the world writes, the reviser, DRIFT's pair rule on hand-made examples, the logs
+(deterministic, DSAT items carry feedback, SAT is scarce), bad input before compute, and the claims' gating."""
+import numpy as np
+import pytest
+
+from replicate.core.config import ConfigError, compose
+from replicate.metrics.verdicts import INCONCLUSIVE, REPRODUCED
+from replicate.papers import drift as X
+from replicate.training.iterative import render
+from replicate.worlds.tokenizer import CHARS, build_tokenizer
+from replicate.worlds.toy_lm import make_prompts, oracle_quality, solve
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return compose("drift", ["scale=ci", "hardware.workers=1"])
+
+
+@pytest.mark.parametrize("prompt,response,expected", [
+    ("sort:dcab", "abcd", None),                       # exactly right: satisfied
+    ("sort:dcab", "abcd sure done", None),             # filler is not a complaint
+    ("sort:dcab", "abdc", "no, 3 is c"),               # first wrong character, 1-based, and the right one
+    ("sort:dcab", "xbcd okay", "no, 1 is a"),
+    ("sort:dcab", "abcde", "no, too long"),
+    ("sort:dcab", "abc", "no, too short"),
+    ("sort:dcab", "abcd sureXX", "no, junk at end"),
+    ("add:12+30", "41", "no, 2 is 2"),
+])
+def test_feedback_names_what_is_wrong(prompt, response, expected):
+    assert X.feedback(prompt, response) == expected
+
+
+def test_feedback_uses_only_the_tokenizers_characters():
+    rng = np.random.default_rng(0)
+    for p in make_prompts(300, 1):
+        t = solve(p)
+        y = t[::-1] + ("x" if rng.random() < 0.5 else "")
+        f = X.feedback(p, y)
+        assert f is None or set(f) <= set(CHARS)
+
+
+def test_revise_applies_the_hint_and_fixes_that_position():
+    assert X.revise("abdc sure", "no, 3 is c") == "abcc sure"
+    assert X.revise("abdc", "no, too long") == "abdc"
+    assert X.revise("ab", "no, 5 is c") == "ab"               # hint beyond the answer: unchanged
+    p = "sort:dcab"
+    y = "abdc"
+    f = X.feedback(p, y)
+    fixed = X.revise(y, f)
+    assert oracle_quality(p, fixed) > oracle_quality(p, y)
+
+
+def test_drift_pairs_hand_made():
+    items = {"prompt": ["x1", "x2", "x3"], "rejected": ["bad1", "same", "bad3"], "feedback": ["f1", "f2", "f3"]}
+    out = X.drift_pairs(items, ["good1", "same", "good3"])
+    # the training prompt is x alone (no feedback, no bad answer); y⁻ is the logged answer; identical pairs dropped
+    assert out == {"prompt": ["x1", "x3"], "chosen": ["good1", "good3"], "rejected": ["bad1", "bad3"], "item": [0, 2]}
+
+
+def test_hindsight_conversation_renders_x_then_bad_answer_then_feedback():
+    tok = build_tokenizer()
+    text = render(tok, X.hindsight_conversation("sort:dcab", "abdc", "no, 3 is c"))
+    assert text == "<s><u>sort:dcab<a>abdc<e><u>no, 3 is c<a>"
+
+
+def test_logs_are_deterministic_dsat_has_feedback_sat_is_scarce(cfg, tmp_path, monkeypatch):
+    monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path))
+    from replicate.training.toy_stages import build_world
+
+    world = build_world(cfg)
+    a = X.deployment_logs(cfg, world)
+    monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path / "other"))
+    assert X.deployment_logs(cfg, world) == a
+    d = a["dsat"]
+    assert len(d["prompt"]) == len(d["rejected"]) == len(d["feedback"]) == len(d["demonstration"]) > 0
+    assert all(X.feedback(p, y) == f and oracle_quality(p, y) < 1 for p, y, f in zip(d["prompt"], d["rejected"], d["feedback"]))
+    assert all(X.feedback(p, y) is None for p, y in zip(a["sat"]["prompt"], a["sat"]["response"]))
+    assert len(a["sat"]["prompt"]) < 0.2 * len(d["prompt"])
+
+
+def test_revision_data_targets_follow_the_hint(cfg):
+    from replicate.training.toy_stages import build_world
+
+    rows = X.revision_data(cfg, build_world(cfg))
+    multi = [(p, c) for p, c in zip(rows["prompt"], rows["completion"]) if len(p) == 3]
+    assert len(multi) == int(X.at_scale(cfg, cfg.paper.capability.n_dialogues))
+    assert len(rows["prompt"]) - len(multi) == round(float(cfg.paper.capability.single_turn_share) * len(multi))
+    for p, c in multi:
+        x, _, f = (m["content"] for m in p)
+        parts = f.split()
+        if parts[2:3] == ["is"]:
+            i = int(parts[1]) - 1
+            ans = c[0]["content"].split(" ")[0]
+            assert i >= len(ans) or ans[i] == solve(x)[i]
+
+
+@pytest.mark.parametrize("override", ["scale=paper", "paper.logs.n_prompts.ci=100000", "paper.arms=[drift,dpo]",
+                                      "paper.iterdpo.n_samples=1", "paper.rounds.ci=0", "paper.eval.n_eval.ci=100000"])
+def test_bad_input_fails_before_compute(override):
+    with pytest.raises(ConfigError):
+        X.validate(compose("drift", ["scale=ci", override]))
+
+
+def _fake(seeds=(1, 2, 3), q=None, wr=None, margin=0.3, grad=(1.0, 0.5)):
+    """Hand-made results: per arm, per-prompt qualities and preferences at rounds 0..2; DRIFT's round-1 extras."""
+    rng = np.random.default_rng(0)
+    q, wr = q or {}, wr or {}
+    runs, logs = {}, {}
+    n = 60
+    for sd in seeds:
+        logs[sd] = {"dsat": {"prompt": [f"p{i}" for i in range(n)]}, "sat": {"prompt": []}, "n_logged": n}
+        for a in ("drift", "iterdpo", "spin"):
+            recs = []
+            for t in range(3):
+                qq = np.clip(0.5 + q.get((a, t), 0.0) + 0.05 * rng.standard_normal(n), 0, 1)
+                pr = np.clip(0.3 + wr.get((a, t), 0.0) + 0.05 * rng.standard_normal(n), 0, 1)
+                ev = {"oracle_qualities": qq.tolist(), "preferences": pr.tolist(), "distinct_high_quality": [1.0] * n,
+                      "responses": ["a"] * n, "reference_lengths": [5.0] * n, "oracle_quality": float(qq.mean()),
+                      "win_rate": float(100 * pr.mean()), "lc_win_rate": 30.0, "avg_length": 5.0, "diversity": 1.0}
+                r = {"t": t, "eval": ev}
+                if t:
+                    m = margin if a == "drift" else 0.05
+                    r.update(pairs={"q_margin": [m] * n, "n_pairs": n, "q_margin_mean": m, "q_chosen_mean": 0.6, "q_rejected_mean": 0.6 - m,
+                                    "ref_logp_margin": 0.0, "reward_margin": 0.1},
+                             grad_norm=grad[0] if a == "drift" else grad[1],
+                             extras={"item": list(range(n)), "q_positive": [0.8] * n, "q_negative": [0.4] * n, "q_unconditioned": [0.7] * 10})
+                recs.append(r)
+            runs[(sd, a)] = recs
+    return {"runs": runs, "logs": logs}
+
+
+def test_claims_reproduce_when_drift_wins_and_gate_on_the_control(cfg):
+    win = {("drift", 2): 0.2, ("iterdpo", 1): 0.1}
+    out = {c["id"]: c["verdict"] for c in X.claims(_fake(q=win, wr=win), cfg)}
+    assert out["PC"] == REPRODUCED and out["C1"] == REPRODUCED and out["C5"] == REPRODUCED
+    assert out["C4"] == INCONCLUSIVE  # equal diversity: the interval is [0, 0]
+    # IterDPO round 1 no better than π_0 on the judge: PC fails, everything else is gated to inconclusive
+    out = {c["id"]: c["verdict"] for c in X.claims(_fake(q=win, wr={("drift", 2): 0.2, ("iterdpo", 1): -0.1}), cfg)}
+    assert out["PC"] != REPRODUCED and out["C1"] == INCONCLUSIVE and out["C5"] == INCONCLUSIVE
+
+
+def test_flat_metrics_and_table(cfg):
+    res = _fake()
+    m, spread = X.flat_metrics(res)
+    assert m["drift.r2.grad_norm"] == 1.0 and m["iterdpo.r1.q_margin"] == pytest.approx(0.05)
+    assert "drift.r0.oracle_quality" in m and "drift.r0.grad_norm" not in m
+    assert spread["logs.n_dsat"] == [60.0, 60.0, 60.0]
+    table = X.render_table({"metrics": m, "seeds": [1, 2, 3]})
+    assert "| drift | 2 |" in table and "| spin | 0 |" in table
