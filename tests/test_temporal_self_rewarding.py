@@ -69,14 +69,14 @@ def test_gaps_are_zero_where_no_pair_formed():
 # the self-judge's readings and targets
 
 
-def test_eft_target_is_rounded_win_probability_against_the_reference():
+def test_eft_targets_are_rounded_round_robin_scores():
     j = Judge(sharpness=4.0, length_bias=0.0, position_bias=0.0, noise=0.0)
-    p = "rev:abc"  # truth "cba"
+    p = "rev:abc"  # truth "cba"; oracle q of the three: 1, 2/3, 0
     sig = lambda z: 1 / (1 + math.exp(-z))  # noqa: E731
-    assert SJ.eft_target(j, p, "cba", "zzz") == round(5 * sig(4.0))  # 5 · 0.982 → 5
-    assert SJ.eft_target(j, p, "zzz", "cba") == 0
-    assert SJ.eft_target(j, p, "cbb", "cba") == int(np.floor(5 * sig(-4 / 3) + 0.5))  # q 2/3 vs 1 → 1
-    assert SJ.eft_target(j, p, "cba", "cba") == 3  # a tie: 5 · ½ rounds half up
+    q = [1.0, 2 / 3, 0.0]
+    want = [int(np.floor(5 * np.mean([sig(4 * (q[i] - q[k])) for k in range(3) if k != i]) + 0.5)) for i in range(3)]
+    assert SJ.eft_targets(j, p, ["cba", "cbb", "zzz"]) == want == [4, 3, 0]
+    assert SJ.eft_targets(j, p, ["cba", "cba"]) == [3, 3]  # a tie: 5 · ½ rounds half up
 
 
 def test_expected_and_sampled_scores_closed_forms():

@@ -84,8 +84,8 @@ def _key(cfg, *parts) -> dict:
 
 
 def eft_data(cfg, world: World) -> dict:
-    """EFT data: SFT-split prompts, ``samples_per_prompt`` samples of π_SFT each, graded 0–5 by the toy judge
-    against the reference persona's answer (``self_judge.eft_target``); plus their oracle qualities (cached)."""
+    """EFT data: SFT-split prompts, ``samples_per_prompt`` samples of π_SFT each, graded 0–5 by the toy judge against
+    each other (``self_judge.eft_targets``); plus their oracle qualities (cached)."""
     e, s = cfg.paper.self_judge.eft, cfg.paper.sample
     key = _key(cfg, "tsr-eft-data", to_dict(e), to_dict(s), int(at_scale(cfg, e.prompts)), to_dict(cfg.judge),
                to_dict(cfg.scale.sft), to_dict(cfg.toy_world))
@@ -94,10 +94,8 @@ def eft_data(cfg, world: World) -> dict:
         ps = world.prompts["sft"][: int(at_scale(cfg, e.prompts))]
         ys = I.sample(sft_model(cfg, world), world.tokenizer, ps, n=int(e.samples_per_prompt), temperature=float(s.temperature),
                       top_p=float(s.top_p), max_new_tokens=int(s.max_new_tokens), seed=int(cfg.seed) + 501)
-        ref = persona_responses(persona_from_cfg("reference", cfg.toy_world.reference), ps, int(cfg.seed) + 503)
         atomic_write_json(tmp / "data.json", {
-            "prompts": ps, "samples": ys, "reference": ref,
-            "targets": [[SJ.eft_target(world.judge, p, y, r) for y in c] for p, c, r in zip(ps, ys, ref)],
+            "prompts": ps, "samples": ys, "targets": [SJ.eft_targets(world.judge, p, c) for p, c in zip(ps, ys)],
             "q": [[oracle_quality(p, y) for y in c] for p, c in zip(ps, ys)]})
 
     return read_json(cached("tsr-eft-data", key, compute) / "data.json")
@@ -252,9 +250,8 @@ def _gen(cfg) -> dict:
 def agreement(cfg, world: World, model, prompts, candidates, scores) -> dict:
     """How the self-judge's scores of one probe's candidates order them against the oracle, the toy judge's EFT grade
     (the labels it was trained to imitate) and a length-only scorer: per-prompt pair accuracies."""
-    ref = dict(zip(world.prompts["eval"], world.reference["eval"]))
     q = np.array([[oracle_quality(p, y) for y in c] for p, c in zip(prompts, candidates)])
-    grade = np.array([[SJ.eft_target(world.judge, p, y, ref[p]) for y in c] for p, c in zip(prompts, candidates)])
+    grade = np.array([SJ.eft_targets(world.judge, p, c) for p, c in zip(prompts, candidates)])
     length = np.array([[len(y) for y in c] for c in candidates], dtype=float)
     expected = self_scores(cfg, model, world.tokenizer, prompts, candidates, seed=0, reading="expected")
     acc = SJ.per_prompt_pair_accuracy

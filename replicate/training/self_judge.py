@@ -32,11 +32,12 @@ def judge_text(tokenizer, query: str, prompt: str, response: str) -> str:
     return tokenizer.apply_chat_template(chat(prompt, response), tokenize=False) + query
 
 
-def eft_target(judge: Judge, prompt: str, response: str, reference: str, top: int = 5) -> int:
-    """The toy judge's absolute grade of y: round(top · P(y ≻ y_ref)), both presentation orders averaged, with
-    y_ref a fixed reference answer for the prompt (AlpacaEval-style). Ties with the reference score top/2."""
-    p = 0.5 * (judge.prob(prompt, response, reference, a_first=True) + judge.prob(prompt, response, reference, a_first=False))
-    return int(np.clip(np.floor(top * p + 0.5), 0, top))
+def eft_targets(judge: Judge, prompt: str, responses: Sequence[str], top: int = 5) -> list[int]:
+    """The toy judge's grades 0..``top`` of a prompt's responses: round(top · mean_{j≠i} P(y_i ≻ y_j)), the round-robin
+    score (``Judge.rank``, both presentation orders) against the prompt's other responses. Graded against samples of
+    the same policy, the grades spread over the whole scale (a grade against a strong fixed reference answer put
+    60–70 % of π_SFT's samples at 0, and a self-judge trained on it learned only that mode)."""
+    return [int(v) for v in np.clip(np.floor(top * judge.rank(prompt, list(responses)) + 0.5), 0, top)]
 
 
 @torch.no_grad()
