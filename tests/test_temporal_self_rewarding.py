@@ -1,0 +1,162 @@
+"""Temporal Self-Rewarding and the shared self-judge: each pair rule on hand-made examples, the judge turn's readings
+(closed forms), the EFT grade, agreement measures, config errors, and determinism of a round at scale=ci."""
+import math
+
+import numpy as np
+import pytest
+
+from replicate.core.config import ConfigError, compose
+from replicate.papers import temporal_self_rewarding as exp
+from replicate.papers import temporal_self_rewarding_claims as tc
+from replicate.training import self_judge as SJ
+from replicate.worlds.tokenizer import build_tokenizer
+from replicate.worlds.toy_lm import Judge
+
+NAN = float("nan")
+
+
+# ---------------------------------------------------------------------------------------------
+# pair rules (pure)
+
+
+def test_sr_pairs_max_vs_min_ties_and_unparsable_dropped():
+    ps = ["a", "b", "c", "d"]
+    cands = [["w", "x", "y", "z"], ["u", "v", "s", "t"], ["k", "l", "m", "n"], ["e", "f", "g", "h"]]
+    scores = [[2, 5, 1, 3], [4, 4, 4, 4], [NAN, 3, NAN, 1], [NAN, NAN, NAN, 2]]
+    out = exp.sr_pairs(ps, cands, scores)
+    # b: all tie → dropped; c: NaNs left out, 3 vs 1; d: one scored candidate → dropped
+    assert out == {"prompt": ["a", "c"], "chosen": ["x", "l"], "rejected": ["y", "n"]}
+    s = exp.with_scores(out, ps, cands, scores)
+    assert s["score_chosen"] == [5.0, 3.0] and s["score_rejected"] == [1.0, 1.0]
+
+
+def test_anchored_rejection_uses_past_only_when_it_scores_lower():
+    ps = ["p1", "p2", "p3", "p4"]
+    cur = [["c1", "c2"], ["d1", "d2"], ["e1", "e2"], ["f1", "f2"]]
+    s_cur = [[4, 2], [5, 3], [3, 3], [NAN, NAN]]
+    past = [["o1", "o2"], ["q1", "q2"], ["r1", "r2"], ["t1", "t2"]]
+    s_past = [[1, 0], [3, 4], [3, 3], [0, 1]]
+    out = exp.anchored_pairs(ps, cur, s_cur, past, s_past)
+    # p1: past's worst (0) < current's worst (2) → anchored on M_0's "o2"
+    # p2: past's worst (3) ties current's worst (3), not below → current's worst "d2"
+    # p3: all 3s → score(chosen) = score(rejected) → dropped; p4: no scored current sample → dropped
+    assert out["prompt"] == ["p1", "p2"]
+    assert out["chosen"] == ["c1", "d1"] and out["rejected"] == ["o2", "d2"]
+    assert out["rejected_from"] == ["past", "current"]
+    assert out["score_chosen"] == [4.0, 5.0] and out["score_rejected"] == [0.0, 3.0]
+
+
+def test_future_guided_replaces_chosen_only_when_strictly_better():
+    p1 = {"prompt": ["a", "b", "c"], "chosen": ["x", "y", "z"], "rejected": ["r", "s", "t"],
+          "score_chosen": [3.0, 4.0, 2.0], "score_rejected": [1.0, 0.0, 1.0], "rejected_from": ["past"] * 3,
+          "best_current": [3.0, 4.0, 2.0]}
+    fut = [["f1", "f2"], ["g1", "g2"], ["h1", "h2"]]
+    s_fut = [[3.0, 5.0], [4.0, 4.0], [NAN, NAN]]
+    out = exp.future_guided(p1, fut, s_fut)
+    assert out["chosen"] == ["f2", "y", "z"]  # b: tie with the best current → kept; c: unparsable → kept
+    assert out["chosen_from"] == ["future", "current", "current"]
+    assert out["rejected"] == ["r", "s", "t"] and out["score_chosen"] == [5.0, 4.0, 2.0]
+    assert p1["chosen"] == ["x", "y", "z"]  # the Phase-1 pairs are not mutated
+
+
+def test_gaps_are_zero_where_no_pair_formed():
+    pairs = {"prompt": ["rev:ab"], "chosen": ["ba"], "rejected": ["ab"], "score_chosen": [4.0], "score_rejected": [1.0]}
+    np.testing.assert_allclose(exp.gaps(["rev:ab", "sort:ba"], pairs), [3.0, 0.0])
+    np.testing.assert_allclose(exp.gaps(["rev:ab", "sort:ba"], pairs, "q"), [1.0, 0.0])
+
+
+# ---------------------------------------------------------------------------------------------
+# the self-judge's readings and targets
+
+
+def test_eft_targets_are_rounded_round_robin_scores():
+    j = Judge(sharpness=4.0, length_bias=0.0, position_bias=0.0, noise=0.0)
+    p = "rev:abc"  # truth "cba"; oracle q of the three: 1, 2/3, 0
+    sig = lambda z: 1 / (1 + math.exp(-z))  # noqa: E731
+    q = [1.0, 2 / 3, 0.0]
+    want = [int(np.floor(5 * np.mean([sig(4 * (q[i] - q[k])) for k in range(3) if k != i]) + 0.5)) for i in range(3)]
+    assert SJ.eft_targets(j, p, ["cba", "cbb", "zzz"]) == want == [4, 3, 0]
+    assert SJ.eft_targets(j, p, ["cba", "cba"]) == [3, 3]  # a tie: 5 · ½ rounds half up
+
+
+def test_expected_and_sampled_scores_closed_forms():
+    tok = build_tokenizer()
+    ids = SJ.digit_ids(tok)
+    logits = np.full((3, len(tok)), -50.0)
+    logits[0, ids[4]] = 10.0                                   # all mass on "4"
+    logits[1, ids[1]] = logits[1, ids[5]] = 10.0               # half "1", half "5"
+    logits[2, tok.convert_tokens_to_ids("a")] = 10.0           # a letter: unparsable
+    np.testing.assert_allclose(SJ.expected_scores(logits[:2], ids), [4.0, 3.0], atol=1e-9)
+    np.testing.assert_allclose(SJ.digit_mass(logits, ids), [1.0, 1.0, 0.0], atol=1e-9)
+    greedy = SJ.sampled_scores(logits, ids, n=3, temperature=0.0, seed=0)
+    assert greedy[0] == 4.0 and greedy[1] in (1.0, 5.0) and math.isnan(greedy[2])
+    many = SJ.sampled_scores(np.repeat(logits[1:2], 4000, 0), ids, n=1, temperature=1.0, seed=1)
+    assert set(np.unique(many)) == {1.0, 5.0} and abs(many.mean() - 3.0) < 0.1
+    a = SJ.sampled_scores(logits, ids, n=3, temperature=0.7, seed=5)
+    np.testing.assert_array_equal(a, SJ.sampled_scores(logits, ids, n=3, temperature=0.7, seed=5))
+
+
+def test_pair_accuracy_counts_ties_half_and_skips_equal_truth():
+    q = np.array([[1.0, 0.5, 0.0], [0.3, 0.3, 0.3]])
+    assert SJ.pair_accuracy(q, q) == 1.0 and SJ.pair_accuracy(-q, q) == 0.0
+    assert SJ.pair_accuracy(np.zeros_like(q), q) == 0.5
+    per = SJ.per_prompt_pair_accuracy([[2, 1, 1], [0, 1, 2]], q)
+    assert per[0] == pytest.approx((2 + 2 + 1) / 6) and math.isnan(per[1])
+
+
+def test_judge_turn_layout():
+    tok = build_tokenizer()
+    assert SJ.judge_text(tok, "<u>score?", "rev:ab", "ba") == "<s><u>rev:ab<a>ba<e><u>score?"
+    rows = SJ.eft_rows(tok, "<u>score?", ["rev:ab"], ["ba"], [5], ["sort:ba"], ["ab"])
+    assert rows["completion"] == ["5", "ab"] and rows["prompt"][1] == "<s><u>sort:ba<a>"
+
+
+# ---------------------------------------------------------------------------------------------
+# config, claims plumbing, determinism
+
+
+def test_bad_config_raises_before_compute():
+    for bad in (["paper.sr.n_samples=1"], ["paper.chunk.ci=60"], ["paper.self_judge.reading.ci=vote"],
+                ["paper.probe_prompts.ci=100"], ["paper.tsr.rounds=0"]):
+        with pytest.raises(ConfigError):
+            exp.validate(compose("temporal-self-rewarding", ["scale=ci", *bad]))
+    with pytest.raises(ConfigError):
+        exp.validate(compose("temporal-self-rewarding", ["scale=small"]))
+
+
+@pytest.fixture(scope="module")
+def ci_runs(tmp_path_factory):
+    """One seed, one round of each arm at scale=ci, twice in separate caches (determinism)."""
+    mp = pytest.MonkeyPatch()
+    out = []
+    for k in range(2):
+        mp.setenv("REPLICATE_CACHE_DIR", str(tmp_path_factory.mktemp(f"cache{k}")))
+        cfg = compose("temporal-self-rewarding", ["scale=ci", "hardware.workers=1", "scale.n_seeds=1",
+                                                  "paper.sr.rounds=1", "paper.tsr.rounds=1"])
+        exp.setup_torch(cfg)
+        world = exp.build_world(cfg)
+        out.append((cfg, {int(cfg.seed): {arm: exp.run_arm(cfg, world, arm, progress=False) for arm in exp.ARMS}}))
+    mp.undo()
+    return out
+
+
+def test_same_config_and_seed_give_identical_rounds(ci_runs):
+    (cfg, a), (_, b) = ci_runs
+    ma, mb = tc.flat_metrics(a)[0], tc.flat_metrics(b)[0]
+    assert ma.keys() == mb.keys() and all(ma[k] == mb[k] or (math.isnan(ma[k]) and math.isnan(mb[k])) for k in ma)
+    sd = int(cfg.seed)
+    for arm in exp.ARMS:
+        assert a[sd][arm][1]["eval"]["responses"] == b[sd][arm][1]["eval"]["responses"]
+    # round 0 is the same M_0 for both arms, and every claim gets a verdict
+    assert a[sd]["sr"][0]["eval"]["responses"] == a[sd]["tsr"][0]["eval"]["responses"]
+    ids = [c["id"] for c in exp.claims(a, compose("temporal-self-rewarding", ["scale=ci", "paper.sr.rounds=1", "paper.tsr.rounds=1"]))]
+    assert ids == ["PC", "S1", "A1", "A2", "A3", "B1", "B2"]
+
+
+def test_tsr_round_records_its_phases(ci_runs):
+    (cfg, a), _ = ci_runs
+    x = a[int(cfg.seed)]["tsr"][1]["extras"]
+    assert 0.0 <= x["rejected_from_past"] <= 1.0 and 0.0 <= x["chosen_from_future"] <= 1.0
+    assert len(x["probe_gap"]) == int(exp.at_scale(cfg, cfg.paper.probe_prompts))
+    # Phase 2 only ever raises the chosen score, never the rejected: the gap cannot shrink
+    assert all(g2 >= g1 - 1e-12 for g1, g2 in zip(x["probe_gap_phase1"], x["probe_gap"]))
