@@ -153,8 +153,8 @@ def _fake_runs(evolve_gain_t: float, n=200, seeds=(1, 2, 3)):
             return {"direct": _block(d0, np.full(n, p)), "refined": _block(np.clip(d0 + g, 0, 1), np.full(n, p + max(g, 0)))}
         start = ev(0.5, 0.0)
         runs[sd] = {"sft": ev(0.5, -0.3), "pi0": start,
-                    "iterdpo": {"refine": [start, ev(0.55, 0.0), ev(0.6, 0.0)]},
-                    "evolve": {"refine": [start, ev(0.55, evolve_gain_t / 2), ev(0.6, evolve_gain_t)]}}
+                    "iterdpo": {"refine": [start, ev(0.55, 0.0, 0.45), ev(0.6, 0.0, 0.5)]},
+                    "evolve": {"refine": [start, ev(0.55, evolve_gain_t / 2, 0.45), ev(0.6, evolve_gain_t, 0.5)]}}
     return runs
 
 

@@ -34,7 +34,7 @@ from ..training.toy_stages import World, build_world, load_policy, seeds, setup_
 from ..training.world_cache import world_for
 from ..worlds.tokenizer import ASSISTANT, EOS, USER
 from ..worlds.toy_lm import oracle_quality, persona_from_cfg, persona_responses
-from .evolve_claims import claims, curves, flat_metrics, render_table, summary  # noqa: F401  (the paper's public face)
+from .evolve_claims import LABEL, claims, curves, flat_metrics, render_table, summary  # noqa: F401  (the paper's public face)
 
 _CODE = ("papers/evolve.py",)
 ARMS = ("evolve", "iterdpo")
@@ -66,8 +66,9 @@ def validate(cfg) -> None:
                           f"{cfg.scale.world.n_pref_prompts} preference prompts (each round takes fresh prompts)")
     if int(at_scale(cfg, p.sft_stage.prompts)) > int(cfg.scale.world.n_sft):
         raise ConfigError(f"paper.sft_stage.prompts exceeds the world's {cfg.scale.world.n_sft} SFT prompts")
-    if int(at_scale(cfg, p.eval.n_eval)) > int(cfg.scale.world.n_eval):
-        raise ConfigError(f"paper.eval.n_eval exceeds the world's {cfg.scale.world.n_eval} evaluation prompts")
+    for k in ("n_eval", "loop_n_eval"):
+        if int(at_scale(cfg, p.eval[k])) > int(cfg.scale.world.n_eval):
+            raise ConfigError(f"paper.eval.{k} exceeds the world's {cfg.scale.world.n_eval} evaluation prompts")
     if p.train.loss not in ("dpo",):
         raise ConfigError("paper.train.loss must be dpo (the card's L_pref is a sum of two DPO terms)")
 
@@ -237,7 +238,7 @@ def train_spec(cfg) -> I.TrainSpec:
 
 def eval_spec(cfg) -> I.EvalSpec:
     e = cfg.paper.eval
-    return I.EvalSpec(n_eval=int(at_scale(cfg, e.n_eval)), temperature=float(e.temperature), max_new_tokens=int(cfg.paper.sample.max_new_tokens),
+    return I.EvalSpec(n_eval=int(at_scale(cfg, e.loop_n_eval)), temperature=float(e.temperature), max_new_tokens=int(cfg.paper.sample.max_new_tokens),
                       n_diverse=int(e.n_diverse), diverse_prompts=int(at_scale(cfg, e.diverse_prompts)),
                       diverse_temperature=float(e.diverse_temperature), q_high=float(e.q_high), pair_probe=int(at_scale(cfg, e.pair_probe)))
 

@@ -119,11 +119,13 @@ def claims(runs: dict, cfg) -> list[dict]:
     ev = lambda arm, t: (lambda r: r[arm]["refine"][t])  # noqa: E731
     last_e, last_i, first = ev("evolve", T), ev("iterdpo", T), ev("evolve", 0)
     pc_gain = float(c.pc_min_gain)
-    out = [all_of("PC", f"Positive control: {T} rounds of iterative DPO raise direct oracle quality above π_0 "
-                        f"(by ≥ {pc_gain:g}): the on-policy preference rounds both arms are built on work here",
-                  [interval_claim("iterdpo", "", _ci(runs, lambda r: _q(last_i(r)["direct"]) - _q(first(r)["direct"])),
-                                  rule=f"q(iterative DPO round {T}, y⁰) − q(π_0, y⁰) > 0", effect=pc_gain)],
-                  rule=f"q(π_T) − q(π_0) > 0 on direct answers, interval not below {pc_gain:g}")]
+    wr = lambda block: 100 * np.asarray(block["preferences"], dtype=float)  # noqa: E731  per-prompt P(≻ reference), points
+    out = [all_of("PC", f"Positive control: {T} rounds of iterative DPO raise the judge's win rate of direct answers "
+                        f"against the reference policy above π_0's (by ≥ {pc_gain:g} points): the on-policy preference "
+                        "rounds both arms are built on optimise what the paper measures",
+                  [interval_claim("iterdpo", "", _ci(runs, lambda r: wr(last_i(r)["direct"]) - wr(first(r)["direct"])),
+                                  rule=f"WR(iterative DPO round {T}, y⁰) − WR(π_0, y⁰) > 0 (points)", effect=pc_gain)],
+                  rule=f"raw judge WR vs the reference policy, direct answers, interval not below {pc_gain:g} points")]
     eps = float(c.c1_max_gain)
     out.append(all_of("C1", "An off-the-shelf model (the shared SFT policy, never trained to refine) shows little or no "
                             f"self-refinement: its refined answer y^J is not better than y⁰ by ≥ {eps:g} oracle quality",
@@ -142,8 +144,7 @@ def claims(runs: dict, cfg) -> list[dict]:
                       [interval_claim("lc", "", paired_bootstrap_lc([lc_group(last_e(r)["refined"], last_i(r)["direct"])
                                                                      for r in runs.values()]),
                                       rule=f"LC WR(EVOLVE round {T}, y^J) − LC WR(iterative DPO round {T}) > 0 (points)"),
-                       interval_claim("wr", "", _ci(runs, lambda r: 100 * (np.asarray(last_e(r)["refined"]["preferences"])
-                                                                            - np.asarray(last_i(r)["direct"]["preferences"]))),
+                       interval_claim("wr", "", _ci(runs, lambda r: wr(last_e(r)["refined"]) - wr(last_i(r)["direct"])),
                                       rule="raw WR difference > 0 (points)"),
                        interval_claim("q", "", _ci(runs, lambda r: _q(last_e(r)["refined"]) - _q(last_i(r)["direct"])),
                                       rule="oracle quality difference > 0")],
