@@ -15,7 +15,6 @@ found). Every stage is cached (``core.io.cached``); ``run_all`` spreads seeds ×
 """
 from __future__ import annotations
 
-from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 from typing import Sequence
 
@@ -23,7 +22,7 @@ import numpy as np
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from ..core.config import ConfigError, to_dict
+from ..core.config import ConfigError, at_scale, to_dict
 from ..core.io import atomic_write_json, cached, content_hash, read_json
 from ..core.parallel import Workers
 from ..metrics.evaluation import judge_against_reference
@@ -31,23 +30,13 @@ from ..metrics.winrate import lc_win_rate
 from ..training import data as D
 from ..training import iterative as I
 from ..training.toy_stages import World, build_world, load_policy, seeds, setup_torch, sft_key, sft_model, stage_key, with_seed  # noqa: F401
-from ..training.world_cache import world_for
+from ..training.world_cache import job_setup
 from ..worlds.tokenizer import ASSISTANT, EOS, USER
 from ..worlds.toy_lm import oracle_quality, persona_from_cfg, persona_responses
 from .evolve_claims import LABEL, claims, curves, flat_metrics, render_table, summary  # noqa: F401  (the paper's public face)
 
 _CODE = ("papers/evolve.py",)
 ARMS = ("evolve", "iterdpo")
-
-
-def at_scale(cfg, node):
-    """A per-scale value ``{ci: .., tiny: ..}`` of the paper config for the current scale."""
-    d = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
-    if not isinstance(d, dict):
-        return d
-    if cfg.scale.name not in d:
-        raise ConfigError(f"evolve has no setting for scale={cfg.scale.name} (has {sorted(d)})")
-    return d[cfg.scale.name]
 
 
 def validate(cfg) -> None:
@@ -293,9 +282,7 @@ def refine_eval(cfg, world: World, name: str, key: dict, load) -> dict:
 
 
 def _job(plain: dict, seed: int, stage: str):
-    cfg = with_seed(OmegaConf.create(plain), seed)
-    setup_torch(cfg)
-    world = world_for(cfg)
+    cfg, world = job_setup(plain, seed)
     if stage == "start":
         return {"sft": refine_eval(cfg, world, "sft", sft_key(cfg), lambda: sft_model(cfg, world)),
                 "pi0": refine_eval(cfg, world, "pi0", pi0_key(cfg), lambda: pi0(cfg, world))}
@@ -315,20 +302,15 @@ def run_all(cfg, progress: bool = True) -> dict:
     plain = OmegaConf.to_container(cfg, resolve=True)
     out: dict = {sd: {} for sd in seeds(cfg)}
     workers = int(cfg.hardware.get("workers", 1) or 1)
+    start = [(plain, sd, "start") for sd in seeds(cfg)]
+    arms = lambda job, res: [(plain, job[1], arm) for arm in ARMS] if job[2] == "start" else []  # noqa: E731
     with Workers(workers, int(cfg.hardware.get("torch_threads") or 1)) as pool:
-        futs = {pool.submit(_job, plain, sd, "start"): (sd, "start") for sd in seeds(cfg)}
         bar = tqdm(total=3 * len(out), desc="EVOLVE: seeds × {π_0, EVOLVE, iterative DPO}", disable=not progress)
-        while futs:
-            done, _ = wait(set(futs), return_when=FIRST_COMPLETED)
-            for f in done:
-                sd, stage = futs.pop(f)
-                res = f.result()  # re-raises a worker's error here
-                bar.update(1)
-                if stage == "start":
-                    out[sd].update(res)
-                    for arm in ARMS:
-                        futs[pool.submit(_job, plain, sd, arm)] = (sd, arm)
-                else:
-                    out[sd][stage] = res
+        for (_, sd, stage), res in pool.run_graph(_job, start, arms):
+            bar.update(1)
+            if stage == "start":
+                out[sd].update(res)
+            else:
+                out[sd][stage] = res
         bar.close()
     return out
