@@ -48,3 +48,15 @@ def test_parallel_run_all_equals_serial(tmp_path, monkeypatch):
     assert out[1] == out[2]
     # a job that resolves to the same configuration under another tag ran once and is shared
     assert out[1][(42, "instruct", "simpo", "")] == out[1][(42, "instruct", "simpo", "again")]
+
+
+def _double(x):
+    return 2 * x
+
+
+def test_run_graph_queues_dependent_jobs_and_yields_every_result():
+    after = lambda job, res: [(res,)] if res < 20 else []  # noqa: E731  each result seeds the next job until ≥ 20
+    for n in (1, 2):
+        with Workers(n) as pool:
+            got = sorted(pool.run_graph(_double, [(1,), (3,)], after))
+        assert got == [((1,), 2), ((2,), 4), ((3,), 6), ((4,), 8), ((6,), 12), ((8,), 16), ((12,), 24), ((16,), 32)]

@@ -122,3 +122,14 @@ def cli_entry(main) -> None:
 
 def to_dict(cfg: DictConfig) -> dict:
     return OmegaConf.to_container(cfg, resolve=True)
+
+
+def at_scale(cfg: DictConfig, node):
+    """A per-scale setting ``{ci: .., tiny: ..}`` of a paper config at the current scale (a plain value passes through);
+    ConfigError if the paper has no setting for this scale."""
+    d = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+    if not isinstance(d, dict):
+        return d
+    if cfg.scale.name not in d:
+        raise ConfigError(f"{cfg.paper.get('name', 'this paper')} has no setting for scale={cfg.scale.name} (has {sorted(d)})")
+    return d[cfg.scale.name]

@@ -57,3 +57,19 @@ class Workers:
         except BaseException as e:  # surfaced by fut.result(), as a pool would
             fut.set_exception(e)
         return fut
+
+    def run_graph(self, fn: Callable, first: list[tuple], after: Callable[[tuple, Any], list[tuple]]):
+        """Run ``fn(*job)`` for each job of ``first``; when a job finishes, queue the jobs ``after(job, result)``
+        returns (stages that need it), so the cores stay busy across seeds. Yields ``(job, result)`` as jobs finish;
+        a job's error is re-raised here."""
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        futs = {self.submit(fn, *job): job for job in first}
+        while futs:
+            done, _ = wait(set(futs), return_when=FIRST_COMPLETED)
+            for f in done:
+                job = futs.pop(f)
+                res = f.result()
+                for nxt in after(job, res):
+                    futs[self.submit(fn, *nxt)] = nxt
+                yield job, res

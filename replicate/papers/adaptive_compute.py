@@ -22,7 +22,7 @@ import torch
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from ..core.config import ConfigError, to_dict
+from ..core.config import ConfigError, at_scale, to_dict
 from ..core.io import atomic_write_json, cached, read_json
 from ..core.parallel import Workers
 from ..models.sampling import generate
@@ -39,16 +39,6 @@ _CODE = ("papers/adaptive_compute.py", "models/search.py", "models/reward.py", "
 
 def _key(cfg, *parts, **kw) -> dict:
     return stage_key(cfg, *parts, code=_CODE, **kw)
-
-
-def at_scale(cfg, node) -> object:
-    """A per-scale value ``{ci: .., tiny: ..}`` of the paper config for the current scale."""
-    d = OmegaConf.to_container(node, resolve=True) if not isinstance(node, (int, float, type(None))) else node
-    if not isinstance(d, dict):
-        return d
-    if cfg.scale.name not in d:
-        raise ConfigError(f"adaptive-compute has no setting for scale={cfg.scale.name} (has {sorted(d)})")
-    return d[cfg.scale.name]
 
 
 def validate(cfg) -> None:

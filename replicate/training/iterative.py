@@ -12,8 +12,9 @@ generates itself (DRIFT, Temporal Self-Rewarding, EVOLVE, iterative DPO, SPIN on
 How a paper plugs in: write a *pair builder* ``build(ctx: RoundContext) -> pairs`` where ``pairs`` is a dict of
 equal-length lists with at least ``prompt``, ``chosen``, ``rejected`` (strings; ``prompt`` is the training prompt, which
 may differ from the prompt the samples were drawn for, e.g. EVOLVE's refinement context c_ref(x, y_l)); any other
-list column (``q_chosen``, ``term``, ...) is kept with the pairs, and a ``term`` column splits the per-round pair
-statistics by DPO term (several DPO terms per round = one DPO over their union, each term weighted by its size).
+list column (``q_chosen``, ``term``, ...) is kept with the pairs, a ``task_prompt`` column names the toy-world prompt x
+the oracle scores the answers against when ``prompt`` is a context built on it (default: ``prompt`` itself), and a
+``term`` column splits the per-round pair statistics by DPO term (several DPO terms per round = one DPO over their union, each term weighted by its size).
 The pair rule itself is a small pure function citing its algorithm step (``best_vs_worst``, ``spin_pairs`` below;
 a paper's own in its module). Then call ``run_loop(cfg, world, name=..., start=Start(key, load), build=build,
 train=TrainSpec(...), evals=EvalSpec(...), rounds=T, key_parts=(...), code=("papers/<p>.py",))``. Inside a round
@@ -48,6 +49,7 @@ from .toy_stages import World, load_policy, stage_key
 
 _CODE = ("training/iterative.py",)
 REQUIRED = ("prompt", "chosen", "rejected")
+TASK_PROMPT = "task_prompt"  # optional pair column: the toy-world prompt x the oracle scores against (default ``prompt``)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,19 +271,20 @@ def evaluate_round(model, world: World, evals: EvalSpec, *, seed: int) -> dict:
 
 
 def pair_stats(pairs: dict, policy, reference, tokenizer, *, beta: float, probe: int) -> dict:
-    """The round's pairs: their oracle-quality margin q(y⁺) − q(y⁻) (all pairs), and on the first ``probe`` pairs the
+    """The round's pairs: their oracle-quality margin q(y⁺) − q(y⁻) (all pairs; q against ``task_prompt`` if given), and on the first ``probe`` pairs the
     log-likelihood margin under the reference (π_{t−1}) and the implicit DPO reward margin
     β[(log π_t − log π_{t−1})(y⁺) − (log π_t − log π_{t−1})(y⁻)] after training."""
     P, C, R = pairs["prompt"], pairs["chosen"], pairs["rejected"]
-    q_margin = [oracle_quality(p, c) - oracle_quality(p, r) for p, c, r in zip(P, C, R)]
+    X = pairs.get(TASK_PROMPT, P)  # the task the answers are for, when the training prompt is a context built on it
+    q_margin = [oracle_quality(x, c) - oracle_quality(x, r) for x, c, r in zip(X, C, R)]
     k = min(probe, len(P))
     lc, nc = sequence_logps(policy, tokenizer, P[:k], C[:k])
     lr, nr = sequence_logps(policy, tokenizer, P[:k], R[:k])
     rc, _ = sequence_logps(reference, tokenizer, P[:k], C[:k])
     rr, _ = sequence_logps(reference, tokenizer, P[:k], R[:k])
     out = {"n_pairs": len(P), "q_margin": q_margin, "q_margin_mean": float(np.mean(q_margin)),
-           "q_chosen_mean": float(np.mean([oracle_quality(p, c) for p, c in zip(P, C)])),
-           "q_rejected_mean": float(np.mean([oracle_quality(p, r) for p, r in zip(P, R)])),
+           "q_chosen_mean": float(np.mean([oracle_quality(x, c) for x, c in zip(X, C)])),
+           "q_rejected_mean": float(np.mean([oracle_quality(x, r) for x, r in zip(X, R)])),
            "len_chosen_mean": float(np.mean([len(c) for c in C])), "len_rejected_mean": float(np.mean([len(r) for r in R])),
            "ref_logp_margin": float(np.mean(rc / nc - rr / nr)),
            "reward_margin": float(np.mean(beta * ((lc - rc) - (lr - rr)))),

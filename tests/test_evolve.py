@@ -1,0 +1,187 @@
+"""EVOLVE: the refinement context, the pair rules on hand-made examples, L_pref through the TRL hook against its closed
+form, config errors, the claims' wiring on synthetic results, and determinism of a round."""
+import copy
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from replicate.core.config import ConfigError, compose
+from replicate.metrics.evaluation import sequence_logps
+from replicate.papers import evolve as E
+from replicate.papers import evolve_claims as EC
+from replicate.training import iterative as I
+from replicate.training.toy_stages import build_world, setup_torch, sft_model
+from replicate.worlds.tokenizer import build_tokenizer
+from replicate.worlds.toy_lm import oracle_quality, solve
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("REPLICATE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    cfg = compose("evolve", ["scale=ci", "hardware.workers=1", "scale.n_seeds=1"])
+    setup_torch(cfg)
+    world = build_world(cfg)
+    sft_model(cfg, world)
+    yield cfg, world
+    mp.undo()
+
+
+# ---------------------------------------------------------------------------------------------
+# the refinement context
+
+
+def test_c_ref_renders_as_the_three_turn_conversation():
+    tok = build_tokenizer()
+    x, y = "sort+rev:dcab", "dcba sure"
+    as_string = I.render(tok, E.c_ref(x, y))
+    as_chat = I.render(tok, E.refine_conversation(x, y))
+    assert as_string == as_chat == f"<s><u>{x}<a>{y}<e><u>improve<a>"
+    ids = tok(as_string, add_special_tokens=False)["input_ids"]
+    assert ids == tok.apply_chat_template(E.refine_conversation(x, y), tokenize=True, add_generation_prompt=True)["input_ids"]
+    assert ids.count(tok.convert_tokens_to_ids("<a>")) == 2 and tok.unk_token_id not in ids  # special tokens, not "<", "a", ">"
+
+
+# ---------------------------------------------------------------------------------------------
+# pair rules (pure)
+
+
+def test_sft_pairs_order_by_truth_and_drop_ties():
+    ps = ["rev:abcd", "add:12+30", "sort:dcab"]
+    a = ["dcba sure", "40", "abcd"]          # right, wrong, right
+    b = ["dcbb", "42 done", "abcd okay"]     # wrong, right, right (tie in quality: dropped)
+    ex = E.sft_pairs(ps, a, b)
+    assert ex == {"prompt": ["rev:abcd", "add:12+30"], "y_w": ["dcba sure", "42 done"], "y_l": ["dcbb", "40"]}
+    assert all(oracle_quality(x, w) > oracle_quality(x, l_) for x, w, l_ in zip(*ex.values()))
+    rows = E.sft_rows(ex, "improve")
+    assert rows["prompt"] == ["rev:abcd", E.c_ref("rev:abcd", "dcbb"), "add:12+30", E.c_ref("add:12+30", "40")]
+    assert rows["completion"] == ["dcba sure", "dcba sure", "42 done", "42 done"]
+
+
+def test_evolve_pairs_best_and_worst_of_the_chain_as_two_dpo_rows():
+    ps = ["rev:abc", "max:1234", "sort:cab"]
+    chains = [["cbb", "cba", "cba sure"], ["3", "3", "3"], ["abc", "abd", "abc"]]
+    scores = [[0.1, 0.9, 0.5], [0.5, 0.5, 0.5], [0.2, 0.1, 0.8]]
+    out = E.evolve_pairs(ps, chains, scores, "improve")
+    # prompt 2 ties everywhere: dropped. Prompt 3: best is step 2, worst step 1
+    assert out["prompt"] == ["rev:abc", E.c_ref("rev:abc", "cbb"), "sort:cab", E.c_ref("sort:cab", "abd")]
+    assert out["chosen"] == ["cba", "cba", "abc", "abc"] and out["rejected"] == ["cbb", "cbb", "abd", "abd"]
+    assert out["term"] == ["direct", "refine"] * 2 and out["task_prompt"] == ["rev:abc"] * 2 + ["sort:cab"] * 2
+    assert out["chosen_step"] == [1, 1, 0, 0] and out["rejected_step"] == [0, 0, 1, 1]  # first occurrence of the text
+    assert I.validate_pairs(out) == 4
+
+
+def test_rule_pairs_prefer_the_last_refinement():
+    out = E.rule_pairs(["a", "b"], [["x0", "x1", "x2"], ["same", "other", "same"]])
+    assert out == {"prompt": ["a"], "chosen": ["x2"], "rejected": ["x0"]}
+
+
+# ---------------------------------------------------------------------------------------------
+# L_pref through the TRL hook = ½ [L_DPO(x; y_w, y_l) + L_DPO(c_ref(x, y_l); y_w, y_l)]
+
+
+def test_lpref_through_the_hook_matches_the_closed_form(env, tmp_path):
+    cfg, world = env
+    tok, beta = world.tokenizer, 0.5
+    ps = world.prompts["pref"][:6]
+    chains = [[solve(x), solve(x)[::-1] + "a", solve(x) + " sure"] for x in ps]
+    scores = [[oracle_quality(x, y) for y in c] for x, c in zip(ps, chains)]
+    pairs = E.evolve_pairs(ps, chains, scores, "improve")
+    n = len(pairs["prompt"])
+    assert n >= 8 and pairs["term"].count("refine") == n // 2
+    ref = sft_model(cfg, world)
+    pol = copy.deepcopy(ref)
+    spec = I.TrainSpec(loss="dpo", loss_kwargs={"beta": beta}, lr=1e-3, batch_size=n)
+    trainer = I._trainer(pol, tok, {k: pairs[k] for k in I.REQUIRED}, cfg.hardware, spec, 0, tmp_path)
+    # the reference log-probs TRL precomputed on c_ref prompts are ours (the special tokens inside are read as such)
+    rw, _ = sequence_logps(ref, tok, pairs["prompt"], pairs["chosen"])
+    rl, _ = sequence_logps(ref, tok, pairs["prompt"], pairs["rejected"])
+    np.testing.assert_allclose(trainer.train_dataset["ref_chosen_logps"], rw, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(trainer.train_dataset["ref_rejected_logps"], rl, rtol=1e-4, atol=1e-4)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # move the policy away from the reference so the loss is not log 2 everywhere
+        for p in trainer.model.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=g))
+    trainer.model.eval()
+    batch = next(iter(torch.utils.data.DataLoader(trainer.train_dataset, batch_size=n, collate_fn=trainer.data_collator)))
+    with torch.no_grad():
+        hook = float(trainer.compute_loss(trainer.model, batch))
+    lw, _ = sequence_logps(trainer.model, tok, pairs["prompt"], pairs["chosen"])
+    ll, _ = sequence_logps(trainer.model, tok, pairs["prompt"], pairs["rejected"])
+    per_row = -np.log(1 / (1 + np.exp(-beta * ((lw - rw) - (ll - rl)))))
+    terms = np.asarray(pairs["term"])
+    l_pref = per_row[terms == "direct"] + per_row[terms == "refine"]   # rows alternate direct, refine per pair
+    assert abs(per_row - np.log(2)).max() > 1e-3
+    assert hook == pytest.approx(0.5 * l_pref.mean(), rel=1e-4)
+
+
+# ---------------------------------------------------------------------------------------------
+# config errors before compute
+
+
+@pytest.mark.parametrize("override", ["paper.refine.depth=0", "paper.rounds.ci=5", "paper.prompts_per_round.ci=1000",
+                                      "paper.eval.n_eval.ci=999", "paper.train.loss=simpo", "paper.refine.instruction=<u>x"])
+def test_bad_config_raises(override):
+    with pytest.raises(ConfigError):
+        E.validate(compose("evolve", ["scale=ci", override]))
+
+
+def test_paper_scale_is_not_runnable_here():
+    with pytest.raises(ConfigError):
+        E.validate(compose("evolve", ["scale=paper"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# claims on synthetic results: the verdicts follow the numbers
+
+
+def _block(q, pref):
+    return {"oracle_qualities": list(q), "preferences": list(pref), "responses": ["ab" * (1 + i % 3) for i in range(len(q))],
+            "reference_lengths": [6.0] * len(q)}
+
+
+def _fake_runs(evolve_gain_t: float, n=200, seeds=(1, 2, 3)):
+    rng = np.random.default_rng(0)
+    runs = {}
+    for sd in seeds:
+        noise = 0.05 * rng.standard_normal(n)  # the same prompts' difficulty for every model of the seed
+
+        def ev(d, g, p=0.4, noise=noise):
+            d0 = np.clip(d + noise, 0, 1)
+            return {"direct": _block(d0, np.full(n, p)), "refined": _block(np.clip(d0 + g, 0, 1), np.full(n, p + max(g, 0)))}
+        start = ev(0.5, 0.0)
+        runs[sd] = {"sft": ev(0.5, -0.3), "pi0": start,
+                    "iterdpo": {"refine": [start, ev(0.55, 0.0, 0.45), ev(0.6, 0.0, 0.5)]},
+                    "evolve": {"refine": [start, ev(0.55, evolve_gain_t / 2, 0.45), ev(0.6, evolve_gain_t, 0.5)]}}
+    return runs
+
+
+def test_claims_follow_the_numbers():
+    cfg = compose("evolve", ["scale=ci"])
+    good = {c["id"]: c["verdict"] for c in EC.claims(_fake_runs(0.1), cfg)}
+    # C4: both arms' direct answers are identical here → a zero difference → inconclusive
+    assert good == {"PC": "reproduced", "C1": "reproduced", "C2": "reproduced", "C3": "reproduced", "C4": "inconclusive"}
+    flat = {c["id"]: c["verdict"] for c in EC.claims(_fake_runs(-0.1), cfg)}
+    assert flat["C2"] == "not reproduced" and flat["PC"] == "reproduced"
+
+
+# ---------------------------------------------------------------------------------------------
+# determinism: same config and seed → identical round records and refinement evaluations
+
+
+def test_one_round_is_deterministic(env, tmp_path, monkeypatch):
+    cfg, _ = env
+    cfg1 = compose("evolve", ["scale=ci", "hardware.workers=1", "scale.n_seeds=1", "paper.rounds.ci=1"])
+    outs = []
+    for d in ("a", "b"):
+        monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path / d))
+        world = build_world(cfg1)
+        res = E._job(E.OmegaConf.to_container(cfg1, resolve=True), int(cfg1.seed), "evolve")
+        outs.append(({k: v for k, v in res["records"][1].items() if k != "dir"}, res["refine"]))
+        assert world.prompts == build_world(cfg1).prompts
+    assert outs[0] == outs[1]
+    rec = outs[0][0]
+    assert set(rec["pairs"]["q_margin_by_term"]) == {"direct", "refine"} and rec["grad_norm"] > 0
+    assert len(rec["extras"]["chain_q"]) == int(cfg1.paper.refine.depth) + 1
