@@ -22,7 +22,7 @@ import numpy as np
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from ..core.config import ConfigError, to_dict
+from ..core.config import ConfigError, at_scale, to_dict
 from ..core.io import atomic_write_json, cached, read_json
 from ..core.parallel import Workers
 from ..metrics.evaluation import evaluate_policy
@@ -37,16 +37,6 @@ from . import autorule_rules as R
 
 _CODE = ("papers/autorule.py", "papers/autorule_rules.py", *rl.CODE)
 ARMS = ("grpo", "autorule")
-
-
-def at_scale(cfg, node):
-    """A per-scale value ``{ci: .., tiny: ..}`` for the current scale (plain values pass through)."""
-    d = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
-    if not isinstance(d, dict):
-        return d
-    if cfg.scale.name not in d:
-        raise ConfigError(f"autorule has no setting for scale={cfg.scale.name} (has {sorted(d)})")
-    return d[cfg.scale.name]
 
 
 def rm_cfg(cfg):

@@ -21,7 +21,7 @@ import numpy as np
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from ..core.config import ConfigError, to_dict
+from ..core.config import ConfigError, at_scale, to_dict
 from ..core.io import atomic_write_json, cached, read_json
 from ..core.parallel import Workers
 from ..metrics.verdicts import (all_of, comparative_claim, gate_on_control, interval_claim, lc_group,
@@ -33,17 +33,6 @@ from ..worlds.toy_lm import oracle_quality, persona_from_cfg, persona_responses,
 
 _CODE = ("papers/drift.py",)
 ARMS = ("drift", "iterdpo", "spin")
-
-
-def at_scale(cfg, node):
-    """A per-scale value ``{ci: .., tiny: ..}`` for the current scale."""
-    d = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
-    if not isinstance(d, dict):
-        return d
-    if cfg.scale.name not in d:
-        raise ConfigError(f"drift has no setting for scale={cfg.scale.name} (has {sorted(d)}); the paper's own settings "
-                          "are in paper.paper_scale (conf/paper/drift.yaml), for the accelerate path on GPUs")
-    return d[cfg.scale.name]
 
 
 def validate(cfg) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from ..core.config import ConfigError, to_dict
+from ..core.config import ConfigError, at_scale, to_dict
 from ..core.io import atomic_write_json, cached, read_json
 from ..core.parallel import Workers
 from ..models.sampling import generate
@@ -37,16 +37,6 @@ _CODE = ("papers/par.py",) + rl.CODE
 
 def _key(cfg, *parts) -> dict:
     return stage_key(cfg, *parts, to_dict(cfg.judge), to_dict(cfg.toy_world), to_dict(cfg.scale.sft), code=_CODE)
-
-
-def at_scale(cfg, value):
-    """A per-scale value ``{ci: .., tiny: ..}`` of the paper config at the current scale (plain values pass)."""
-    d = OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
-    if not isinstance(d, dict):
-        return d
-    if cfg.scale.name not in d:
-        raise ConfigError(f"par has no setting for scale={cfg.scale.name} (has {sorted(d)})")
-    return d[cfg.scale.name]
 
 
 def resolved(cfg, node) -> dict:

@@ -22,7 +22,7 @@ import numpy as np
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from ..core.config import ConfigError, to_dict
+from ..core.config import ConfigError, at_scale, to_dict
 from ..core.io import atomic_write_json, cached, read_json
 from ..core.parallel import Workers
 from ..training import iterative as I
@@ -35,16 +35,6 @@ from .temporal_self_rewarding_claims import claims, curves, flat_metrics, render
 PAPER = "temporal-self-rewarding"
 _CODE = ("papers/temporal_self_rewarding.py", "training/self_judge.py")
 ARMS = ("sr", "tsr")
-
-
-def at_scale(cfg, node):
-    """A per-scale value ``{ci: .., tiny: ..}`` of the paper config for the current scale."""
-    d = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
-    if not isinstance(d, dict):
-        return d
-    if cfg.scale.name not in d:
-        raise ConfigError(f"{PAPER} has no setting for scale={cfg.scale.name} (has {sorted(d)})")
-    return d[cfg.scale.name]
 
 
 def validate(cfg) -> None:
