@@ -14,7 +14,6 @@ shapings over ``hardware.workers`` processes. Claims: ``papers.par_claims``.
 """
 from __future__ import annotations
 
-from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +26,9 @@ from ..core.parallel import Workers
 from ..models.sampling import generate
 from ..training import rl
 from ..training import toy_reward as TR
-from ..training.shaping import NEEDS_REF, SHAPINGS, Shaping, length_penalty
+from ..training.shaping import SHAPINGS, Shaping, length_penalty
 from ..training.toy_stages import World, seeds, setup_torch, sft_model, stage_key, with_seed  # noqa: F401
-from ..training.world_cache import world_for
+from ..training.world_cache import job_setup, world_for  # noqa: F401  (world_for: the notebook)
 from .par_claims import claims, flat_metrics, render_table, summary  # noqa: F401  (the paper's public face)
 
 _CODE = ("papers/par.py",) + rl.CODE
@@ -182,17 +181,11 @@ def run_method(cfg, world: World, name: str) -> dict:
 
 
 def _job(plain: dict, seed: int, stage: str):
-    cfg = with_seed(OmegaConf.create(plain), seed)
-    setup_torch(cfg)
-    world = world_for(cfg)
+    cfg, world = job_setup(plain, seed)
     if stage == "prep":
         references(cfg, world)
         return rm_diagnostics(cfg, world)
     return run_method(cfg, world, stage)
-
-
-def _pool(cfg) -> Workers:
-    return Workers(int(cfg.hardware.get("workers", 1) or 1), int(cfg.hardware.get("torch_threads") or 1))
 
 
 def run_all(cfg, progress: bool = True) -> dict:
@@ -202,24 +195,18 @@ def run_all(cfg, progress: bool = True) -> dict:
     plain = OmegaConf.to_container(cfg, resolve=True)
     names = list(methods(cfg))
     out: dict = {sd: {"runs": {}} for sd in seeds(cfg)}
-    with _pool(cfg) as pool:
-        futs = {pool.submit(_job, plain, sd, "prep"): (sd, "prep") for sd in seeds(cfg)}
+
+    def after(job, _):
+        _, sd, stage = job
+        return [(plain, sd, n) for n in names] if stage == "prep" else []
+
+    with Workers(int(cfg.hardware.get("workers", 1) or 1), int(cfg.hardware.get("torch_threads") or 1)) as pool:
         bar = tqdm(total=len(out) * (1 + len(names)), desc="RM + GRPO runs (all seeds)", disable=not progress)
-        while futs:
-            done, _ = wait(set(futs), return_when=FIRST_COMPLETED)
-            for f in done:
-                sd, stage = futs.pop(f)
-                res = f.result()  # re-raises a worker's error here
-                bar.update(1)
-                if stage == "prep":
-                    out[sd]["rm"] = res
-                    for n in names:
-                        futs[pool.submit(_job, plain, sd, n)] = (sd, n)
-                else:
-                    out[sd]["runs"][stage] = res
+        for (_, sd, stage), res in pool.run_graph(_job, [(plain, sd, "prep") for sd in seeds(cfg)], after):
+            bar.update(1)
+            if stage == "prep":
+                out[sd]["rm"] = res
+            else:
+                out[sd]["runs"][stage] = res
         bar.close()
     return out
-
-
-def needs_refs(cfg) -> bool:
-    return any(m["shaping"] in NEEDS_REF for m in methods(cfg).values())

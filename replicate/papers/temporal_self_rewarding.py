@@ -15,7 +15,6 @@ runs M_0 then both arms per seed on ``hardware.workers`` processes; ``temporal_s
 from __future__ import annotations
 
 import copy
-from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ from ..core.parallel import Workers
 from ..training import iterative as I
 from ..training import self_judge as SJ
 from ..training.toy_stages import World, build_world, load_policy, seeds, setup_torch, sft_model, stage_key, with_seed  # noqa: F401
-from ..training.world_cache import world_for
+from ..training.world_cache import job_setup
 from ..worlds.toy_lm import oracle_quality, persona_from_cfg, persona_responses
 from .temporal_self_rewarding_claims import claims, curves, flat_metrics, render_table  # noqa: F401  (the paper's public face)
 
@@ -349,9 +348,7 @@ def run_arm(cfg, world: World, arm: str, progress: bool = True) -> list[dict]:
 
 
 def _job(plain: dict, seed: int, stage: str):
-    cfg = with_seed(OmegaConf.create(plain), seed)
-    setup_torch(cfg)
-    world = world_for(cfg)
+    cfg, world = job_setup(plain, seed)
     if stage == "m0":
         m0(cfg, world)
         return None
@@ -363,19 +360,16 @@ def run_all(cfg, progress: bool = True) -> dict:
     validate(cfg)
     plain = OmegaConf.to_container(cfg, resolve=True)
     out: dict = {sd: {} for sd in seeds(cfg)}
+
+    def after(job, _):
+        _, sd, stage = job
+        return [(plain, sd, arm) for arm in ("tsr", "sr")] if stage == "m0" else []
+
     with Workers(int(cfg.hardware.get("workers", 1) or 1), int(cfg.hardware.get("torch_threads") or 1)) as pool:
-        futs = {pool.submit(_job, plain, sd, "m0"): (sd, "m0") for sd in seeds(cfg)}
         bar = tqdm(total=3 * len(out), desc="M_0, Self-Rewarding, Temporal SR (all seeds)", disable=not progress)
-        while futs:
-            done, _ = wait(set(futs), return_when=FIRST_COMPLETED)
-            for f in done:
-                sd, stage = futs.pop(f)
-                res = f.result()  # re-raises a worker's error here
-                bar.update(1)
-                if stage == "m0":
-                    for arm in ("tsr", "sr"):
-                        futs[pool.submit(_job, plain, sd, arm)] = (sd, arm)
-                else:
-                    out[sd][stage] = res
+        for (_, sd, stage), res in pool.run_graph(_job, [(plain, sd, "m0") for sd in seeds(cfg)], after):
+            bar.update(1)
+            if stage != "m0":
+                out[sd][stage] = res
         bar.close()
     return out
