@@ -30,8 +30,18 @@ from ..worlds.public_data import DataFileNotFound, data_path
 
 EVAL_SET = "alpaca_eval/eval_set_805_with_gpt4_1106_preview_baseline_outputs.json"   # AlpacaEval 2's 805 + gpt4_1106_preview
 CODE = ("models/lm.py", "losses", "training/trl_hook.py",
-        "training/real_stages.py", "metrics/judges.py")
-KINDS = ("start", "preference", "sft", "best_of_n")
+        "training/real_stages.py", "training/real_iterative.py", "training/real_rl.py", "metrics/judges.py")
+# Kinds whose training is a loop of its own live in their own module, each with validate(name, m),
+# missing(cfg, m) -> [what is absent] and train(cfg, name, m, progress) -> model dir.
+PLUGINS = {"iterative": "real_iterative", "grpo": "real_rl"}
+KINDS = ("start", "preference", "sft", "best_of_n", *PLUGINS)
+
+
+def plugin(kind: str):
+    """The module that trains a ``PLUGINS`` kind (imported lazily: it imports this module)."""
+    import importlib
+
+    return importlib.import_module(f"{__package__}.{PLUGINS[kind]}")
 
 
 def is_real(cfg) -> bool:
@@ -57,6 +67,8 @@ def methods(cfg) -> dict:
             raise ConfigError(f"paper.real.methods.{name} ({m['kind']}) needs data: a dataset id or local path")
         if m["kind"] == "best_of_n" and int(m.get("n") or 0) < 1:
             raise ConfigError(f"paper.real.methods.{name} (best_of_n) needs n ≥ 1 samples")
+        if m["kind"] in PLUGINS:
+            plugin(m["kind"]).validate(name, m)
     return out
 
 
@@ -89,6 +101,9 @@ def require(cfg) -> None:
     for data in sorted({m["data"] for m in ms.values() if m.get("data")}):
         if not _resolvable(data, "dataset"):
             missing.append(f"dataset {data!r} (paper.real.methods.*.data): not a local path and not in the Hugging Face cache")
+    for m in ms.values():
+        if m["kind"] in PLUGINS:
+            missing += plugin(m["kind"]).missing(cfg, m)
     missing += _judge_missing(cfg)
     if cfg.scale.finetune.mode == "lora" and importlib.util.find_spec("peft") is None:
         missing.append("the peft package (scale.finetune.mode=lora); pip install peft, or scale.finetune.mode=full")
@@ -238,43 +253,54 @@ def train(cfg, name: str, method: dict, progress: bool = False) -> Path:
     """The model directory of one ``paper.real.methods`` entry (the start model itself for ``start``/``best_of_n``)."""
     if method["kind"] in ("start", "best_of_n"):
         return Path(cfg.model.name_or_path)
+    if method["kind"] in PLUGINS:
+        return plugin(method["kind"]).train(cfg, name, method, progress=progress)
     ft = cfg.scale.finetune
     key = stage_key(cfg, "train", {k: v for k, v in method.items() if k != "label"}, to_dict(ft),
                     _id_key(method["data"]))
 
     def compute(tmp: Path):
-        from trl import DPOConfig, SFTConfig, SFTTrainer
-
-        from .trl_hook import PreferenceTrainer, _history, common_args
-
-        model, tok = load_policy(cfg.model.name_or_path, cfg)
         n = int(method.get("max_rows") or int(ft.steps) * int(ft.batch_size) * int(ft.grad_accum))   # max_rows: equal-size arms
         data = load_rows(method["data"], method.get("split", "train"), n, int(cfg.seed), method["kind"], method.get("subset"))
-        if ft.mode == "lora":
-            model = _lora(cfg, model)
-            if cfg.hardware.get("gradient_checkpointing"):
-                model.enable_input_require_grads()   # checkpointed blocks need a grad-requiring input when the base is frozen
-        lr = float(method["lr"]) * (float(ft.lr_scale) if ft.mode == "lora" else 1.0)
-        common = common_args(cfg.hardware, seed=int(cfg.seed), lr=lr, batch_size=int(ft.batch_size),
-                             output_dir=str(tmp / "trainer"), max_steps=int(ft.steps), epochs=1, warmup=0.1)
-        common["gradient_accumulation_steps"] = int(ft.grad_accum)
-        if method["kind"] == "sft":
-            trainer = SFTTrainer(model=model, args=SFTConfig(**common, max_length=int(ft.max_length)),
-                                 train_dataset=data, processing_class=tok)
-        else:
-            kw = {k: float(method[k]) for k in ("beta", "gamma") if k in method}
-            trainer = PreferenceTrainer(model=model, args=DPOConfig(**common, max_length=int(ft.max_length),
-                                                                    beta=kw.get("beta", 0.1), precompute_ref_log_probs=True),
-                                        train_dataset=data, processing_class=tok, loss=method["loss"], loss_kwargs=kw)
-        trainer.train()
-        out = trainer.model
-        if ft.mode == "lora":
-            out = out.merge_and_unload()   # a plain checkpoint: vLLM and from_pretrained load it as they load the start
-        out.save_pretrained(tmp / "model")
-        tok.save_pretrained(tmp / "model")
-        atomic_write_json(tmp / "history.json", _history(trainer))
+        fit(cfg, cfg.model.name_or_path, data, method, tmp)
 
     return cached("real-train", key, compute) / "model"
+
+
+def fit(cfg, start, data, method: dict, tmp: Path) -> Path:
+    """Fine-tune ``start`` (Hub id or dir) on TRL-format ``data`` — SFT for kind ``sft``, else ``method["loss"]``
+    through the one preference hook with ``start`` as the reference — LoRA or full per ``scale.finetune``; saves a
+    plain (merged) checkpoint to ``tmp/model`` and the trainer's log to ``tmp/history.json``."""
+    from trl import DPOConfig, SFTConfig, SFTTrainer
+
+    from .trl_hook import PreferenceTrainer, _history, common_args
+
+    ft = cfg.scale.finetune
+    model, tok = load_policy(start, cfg)
+    if ft.mode == "lora":
+        model = _lora(cfg, model)
+        if cfg.hardware.get("gradient_checkpointing"):
+            model.enable_input_require_grads()   # checkpointed blocks need a grad-requiring input when the base is frozen
+    lr = float(method["lr"]) * (float(ft.lr_scale) if ft.mode == "lora" else 1.0)
+    common = common_args(cfg.hardware, seed=int(cfg.seed), lr=lr, batch_size=int(ft.batch_size),
+                         output_dir=str(tmp / "trainer"), max_steps=int(ft.steps), epochs=1, warmup=0.1)
+    common["gradient_accumulation_steps"] = int(ft.grad_accum)
+    if method["kind"] == "sft":
+        trainer = SFTTrainer(model=model, args=SFTConfig(**common, max_length=int(ft.max_length)),
+                             train_dataset=data, processing_class=tok)
+    else:
+        kw = {k: float(method[k]) for k in ("beta", "gamma") if k in method}
+        trainer = PreferenceTrainer(model=model, args=DPOConfig(**common, max_length=int(ft.max_length),
+                                                                beta=kw.get("beta", 0.1), precompute_ref_log_probs=True),
+                                    train_dataset=data, processing_class=tok, loss=method["loss"], loss_kwargs=kw)
+    trainer.train()
+    out = trainer.model
+    if ft.mode == "lora":
+        out = out.merge_and_unload()   # a plain checkpoint: vLLM and from_pretrained load it as they load the start
+    out.save_pretrained(tmp / "model")
+    tok.save_pretrained(tmp / "model")
+    atomic_write_json(tmp / "history.json", _history(trainer))
+    return tmp / "model"
 
 
 # ----------------------------------------------------------------------------- generation
