@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 
-.PHONY: setup test check tables report bench bench-profile bench-rl tune-simpo strip lock clean help
+.PHONY: setup test check tables report bench bench-profile bench-rl bench-groups tune-simpo strip lock clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -28,6 +28,7 @@ help:
 	@echo "make bench       speed/memory ratios (bench/)"
 	@echo "make bench-profile  where a tiny SimPO run's time goes; batched vs plain generation tokens/s"
 	@echo "make bench-rl    GRPO steps/s: our RL path (training/rl.py) vs TRL's GRPOTrainer run bare"
+	@echo "make bench-groups  preference step: one padded forward vs rows in length groups (same update)"
 	@echo "papers: $(PAPERS)"
 
 setup: $(STAMP)
@@ -66,6 +67,9 @@ bench-profile: $(STAMP)
 
 bench-rl: $(STAMP)
 	$(BIN)/python bench/rl_steps.py $(ARGS)
+
+bench-groups: $(STAMP)
+	$(BIN)/python bench/length_groups.py $(ARGS)
 
 # Notebooks are stored without outputs.
 strip: $(STAMP)

@@ -28,3 +28,17 @@ def test_tiny_profile_runs_at_ci_scale(tmp_path):
     res = json.loads(out.read_text())
     assert set(res["train_and_eval_s"]) == {"instruct.sft", "instruct.simpo"}
     assert res["generation"]["batched_tokens_per_s"] > 0 and res["generation"]["plain_tokens_per_s"] > 0
+
+
+def test_length_groups_bench_runs_at_ci_scale(tmp_path):
+    path = Path(__file__).resolve().parent.parent / "bench" / "length_groups.py"
+    spec = importlib.util.spec_from_file_location("bench_length_groups", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "g.json"
+    assert bench.main(["--settings", "instruct", "--batches", "2", "--repeats", "1", "--out", str(out), "scale=ci"]) == 0
+    import json
+
+    r = json.loads(out.read_text())["settings"]["instruct"]
+    assert 0 < r["tokens_real_share"]["one_forward"] <= r["tokens_real_share"]["4_groups"] <= 1
+    assert r["ms_per_step"]["one_forward"] > 0 and r["ms_per_step"]["length_groups"] > 0

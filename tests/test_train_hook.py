@@ -25,7 +25,8 @@ def setup():
 
 
 def _args(tmp, **kw):
-    return DPOConfig(output_dir=str(tmp), per_device_train_batch_size=4, max_steps=1, report_to=[], use_cpu=True,
+    kw.setdefault("per_device_train_batch_size", 4)
+    return DPOConfig(output_dir=str(tmp), max_steps=1, report_to=[], use_cpu=True,
                      bf16=False, gradient_checkpointing=False, save_strategy="no", disable_tqdm=True, **kw)
 
 
@@ -94,3 +95,67 @@ def test_sequence_logps_same_with_left_or_right_padding(setup):
     finally:
         tok.padding_side = "left"
     assert (left[1] == right[1]).all() and abs(left[0] - right[0]).max() < 1e-4
+
+
+def test_length_groups_partition_the_rows_by_length():
+    from replicate.training.trl_hook import length_groups
+
+    lengths = torch.tensor([5, 9, 1, 7, 3, 8, 2, 6] * 8)          # 64 rows: 4 groups of 16
+    groups = length_groups(lengths)
+    assert [len(g) for g in groups] == [16] * 4
+    assert sorted(torch.cat(groups).tolist()) == list(range(64))   # every row once
+    assert all(lengths[a].max() <= lengths[b].min() for a, b in zip(groups, groups[1:]))   # sorted, contiguous
+    assert len(length_groups(lengths[:20])) == 1                   # too few rows to split: one group, as TRL runs it
+
+
+def test_grouped_forward_gives_the_ungrouped_log_probs_and_gradients(setup, tmp_path):
+    import replicate.training.trl_hook as H
+
+    tok, model, _ = setup
+    words = [("abcdefghij"[: 1 + i % 9]) for i in range(40)]        # 40 pairs: 80 rows of many lengths, 4 groups
+    ds = Dataset.from_dict({"prompt": [[{"role": "user", "content": f"rev:{w}"}] for w in words],
+                            "chosen": [[{"role": "assistant", "content": w[::-1]}] for w in words],
+                            "rejected": [[{"role": "assistant", "content": w + " ok" * (len(w) % 3)}] for w in words]})
+    t = PreferenceTrainer(model=copy.deepcopy(model), args=_args(tmp_path, per_device_train_batch_size=40), train_dataset=ds,
+                          processing_class=tok, loss="simpo", loss_kwargs={"beta": 2.0, "gamma": 1.0})
+    batch = next(iter(t.get_train_dataloader()))
+    assert len(H.length_groups(batch["attention_mask"].sum(1))) == 4
+    out = {}
+    for rows in (H.ROWS_PER_GROUP, 10_000):                        # grouped, then one group (TRL's own layout)
+        H.ROWS_PER_GROUP = rows
+        try:
+            t.model.zero_grad()
+            lp, n = t.sequence_logps(t.model, batch)
+            (lp / n).sum().backward()
+            out[rows] = (lp.detach(), n, [p.grad.clone() for p in t.model.parameters()])
+        finally:
+            H.ROWS_PER_GROUP = 16
+    (a, na, ga), (b, nb, gb) = out.values()
+    assert torch.equal(na, nb) and torch.allclose(a, b, atol=1e-5)
+    assert all(torch.allclose(x, y, atol=1e-6, rtol=1e-4) for x, y in zip(ga, gb))
+
+
+def test_runs_on_the_same_pairs_share_one_reference_pass(setup, tmp_path, monkeypatch):
+    """TRL's cache key changes with every config (its max-length filter closes over it); ours follows the data and the
+    reference model only, so DPO and IPO with other learning rates reuse the first run's reference log-probs."""
+    tok, model, ds = setup
+    ds.save_to_disk(str(tmp_path / "ds"))
+    from datasets import load_from_disk
+
+    calls = []
+    orig = PreferenceTrainer.compute_ref_log_probs
+    monkeypatch.setattr(PreferenceTrainer, "compute_ref_log_probs", lambda self, m, b: calls.append(1) or orig(self, m, b))
+
+    def ref(loss, lr, out, start=model):
+        t = PreferenceTrainer(model=copy.deepcopy(start), args=_args(tmp_path / out, learning_rate=lr, precompute_ref_log_probs=True),
+                              train_dataset=load_from_disk(str(tmp_path / "ds")), processing_class=tok, loss=loss,
+                              loss_kwargs={"beta": 0.1})
+        return list(t.train_dataset["ref_chosen_logps"])
+
+    first = ref("dpo", 1e-4, "a")
+    assert len(calls) == 1
+    assert ref("ipo", 3e-4, "b") == first and len(calls) == 1     # same pairs, same reference: read back
+    other = copy.deepcopy(model)
+    with torch.no_grad():
+        next(other.parameters()).add_(0.1)
+    assert ref("dpo", 1e-4, "c", start=other) != first and len(calls) == 2   # another reference: computed anew
