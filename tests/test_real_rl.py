@@ -66,6 +66,34 @@ def test_prompt_rows_of_each_format():
         prompt_text({"text": "x"})
 
 
+def test_prompts_skip_those_over_max_prompt_length(env, local):
+    from replicate.training import real_rl
+    from replicate.training.real_stages import load_policy
+
+    cfg = compose("par", rl_overrides(local, env, "par"))
+    _, tok = load_policy(local / "lm", cfg)
+    s = {**real_rl.settings(cfg, {"kind": "grpo"}), "prompts": 8}
+    xs = real_rl.prompts(cfg, s, tok)
+    assert sorted(xs) == [f"rev:ab{c}" for c in "abcdefgh"]        # all 8 short ones; the 400-character one skipped
+    assert real_rl.prompts(cfg, s, tok) == xs                       # shuffled by the seed: the same order again
+    with pytest.raises(ConfigError, match="has only 8 prompts within max_prompt_length=64; 9 are needed"):
+        real_rl.prompts(cfg, {**s, "prompts": 9}, tok)
+
+
+def test_references_are_the_reward_models_scores_of_start_samples(env, local):
+    from replicate.metrics.judges import RewardModel
+    from replicate.training import real_rl
+
+    cfg = compose("par", rl_overrides(local, env, "par"))
+    s = real_rl.settings(cfg, {"kind": "grpo", "shaping": "par"})
+    xs = ["rev:abc", "sort:cba"]
+    refs = real_rl.references(cfg, s, xs, 3)
+    ys = refs["responses"]
+    assert [len(y) for y in ys] == [3, 3] and np.asarray(refs["rewards"]).shape == (2, 3)
+    want = RewardModel(local / "rm")([x for x in xs for _ in range(3)], [y for r in ys for y in r])   # below the length threshold
+    assert np.asarray(refs["rewards"]).ravel() == pytest.approx(want)
+
+
 def test_shaped_reward_function_is_par_of_the_length_penalised_score():
     from replicate.training.real_rl import reward_function
     from replicate.training.shaping import Shaping
