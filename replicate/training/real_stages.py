@@ -111,6 +111,7 @@ def require(cfg) -> None:
         data_path(EVAL_SET)
     except DataFileNotFound as e:
         missing.append(f"AlpacaEval's instructions: {str(e).splitlines()[0].rstrip('.')}")
+    missing = list(dict.fromkeys(missing))   # methods sharing a dataset or plugin setting name it once
     if missing:
         hint = (" The Hugging Face Hub is unreachable (HF_HUB_OFFLINE=1): download on a machine with network access "
                 "(huggingface-cli download ID) and pass local paths, e.g. model.name_or_path=/path/to/model."
