@@ -165,3 +165,25 @@ def test_offline_hub_ids_fail_before_compute_naming_each(env):  # noqa: F811
         for missing in ("Qwen/Qwen2.5-0.5B-Instruct", "Skywork/Skywork-Reward-V2-Qwen3-0.6B", *ids):
             assert missing in str(e.value), (paper, missing)
     assert not (env / "cache").exists()
+
+
+def test_self_judge_reads_the_expected_digit_after_score(env, data):  # noqa: F811
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from replicate.training import real_iterative as RI
+    from replicate.training.self_judge import expected_scores
+
+    cfg = compose("temporal-self-rewarding", overrides("temporal-self-rewarding", data, env))
+    xs, cands = [U("rev:abc"), U("sort:cba")], [["cba", "x"], ["abc", "abc sure"]]
+    s = RI.self_scores(cfg, data / "lm", xs, cands, tag="t")
+    tok, lm = AutoTokenizer.from_pretrained(data / "lm"), AutoModelForCausalLM.from_pretrained(data / "lm")
+    by_hand = []
+    for x, c in zip(["rev:abc", "sort:cba"], cands):   # one answer at a time, no padding, the full logits
+        for y in c:
+            text = tok.apply_chat_template([{"role": "user", "content": RI.JUDGE.format(question=x, response=y)}], tokenize=False,
+                                           add_generation_prompt=True) + "Score: "
+            with torch.no_grad():
+                logits = lm(**tok(text, return_tensors="pt", add_special_tokens=False)).logits[0, -1].numpy()
+            by_hand.append(expected_scores(logits[None], [tok.convert_tokens_to_ids(d) for d in "012345"])[0])
+    assert s.shape == (2, 2) and np.allclose(s.ravel(), by_hand, atol=1e-4) and ((0 <= s) & (s <= 5)).all()

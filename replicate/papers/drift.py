@@ -40,8 +40,8 @@ def validate(cfg) -> None:
     """Bad input raises ConfigError before any compute."""
     p = cfg.paper
     if cfg.scale.name in ("small", "paper"):
-        raise ConfigError(f"drift runs at scale=ci or tiny; scale={cfg.scale.name} needs Qwen2.5-7B/14B-Instruct and "
-                          "WildFeedback on GPUs (paper.paper_scale in conf/paper/drift.yaml)")
+        raise ConfigError(f"drift's toy world runs at scale=ci or tiny; at scale=small the notebook runs its real-model "
+                          "cells (paper.real); the paper's own settings are paper.paper_scale in conf/paper/drift.yaml")
     n_logs, n_pref = int(at_scale(cfg, p.logs.n_prompts)), int(cfg.scale.world.n_pref_prompts)
     if not 1 <= n_logs <= n_pref:
         raise ConfigError(f"paper.logs.n_prompts={n_logs} must be in [1, scale.world.n_pref_prompts={n_pref}]")

@@ -44,8 +44,8 @@ def validate(cfg) -> None:
     """Bad input raises ConfigError before any compute."""
     p = cfg.paper
     if cfg.scale.name in ("small", "paper"):
-        raise ConfigError(f"evolve runs at scale=ci or tiny; scale={cfg.scale.name} needs Llama-3.1-8B on GPUs "
-                          "(the paper's settings: paper.paper_scale in conf/paper/evolve.yaml)")
+        raise ConfigError(f"evolve's toy world runs at scale=ci or tiny; at scale=small the notebook runs its real-model "
+                          "cells (paper.real); the paper's settings are paper.paper_scale in conf/paper/evolve.yaml")
     if int(p.refine.depth) < 1:
         raise ConfigError(f"paper.refine.depth (J) must be ≥ 1, got {p.refine.depth}")
     if not str(p.refine.instruction) or any(t in str(p.refine.instruction) for t in (USER, ASSISTANT, EOS)):

@@ -41,8 +41,9 @@ def validate(cfg) -> None:
     """Bad input raises ConfigError before any compute."""
     p = cfg.paper
     if cfg.scale.name in ("small", "paper"):
-        raise ConfigError(f"{PAPER} runs at scale=ci or tiny; its paper-scale settings (Llama3.1-8B, UltraFeedback, "
-                          "4,000-prompt chunks) are in paper.paper_scale of conf/paper/temporal-self-rewarding.yaml")
+        raise ConfigError(f"{PAPER}'s toy world runs at scale=ci or tiny; at scale=small the notebook runs its real-model "
+                          "cells (paper.real); the paper-scale settings (Llama3.1-8B, UltraFeedback, 4,000-prompt chunks) "
+                          "are in paper.paper_scale of conf/paper/temporal-self-rewarding.yaml")
     if at_scale(cfg, p.self_judge.reading) not in ("sampled", "expected"):
         raise ConfigError("paper.self_judge.reading must be sampled|expected")
     if int(p.self_judge.n_judgments) < 1 or float(p.self_judge.temperature) < 0:

@@ -194,7 +194,7 @@ def self_scores(cfg, model_dir, prompts: list, candidates: list[list[str]], *, t
         with torch.no_grad():
             for b in range(0, len(texts), bs):
                 enc = tok(texts[b:b + bs], return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-                out.append(model(**enc).logits[:, -1, :].float().cpu().numpy())
+                out.append(model(**enc, logits_to_keep=1).logits[:, -1, :].float().cpu().numpy())   # the last position's only
         s = expected_scores(np.concatenate(out), [i[0] for i in ids]) if out else np.zeros(0)
         atomic_write_json(tmp / "scores.json", s.tolist())
 
