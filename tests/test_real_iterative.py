@@ -95,7 +95,7 @@ def overrides(paper, local, tmp_path):  # noqa: F811
         out += [f"paper.real.methods.{m}.data={data}", f"paper.real.methods.{m}.rounds=2", f"paper.real.methods.{m}.rows_per_round=3",
                 f"++paper.real.methods.{m}.sample.max_new_tokens=6"]
     return out + {"temporal-self-rewarding": ["paper.real.methods.tsr.k=2", "paper.real.methods.sr.n=2"],
-                  "evolve": ["paper.real.methods.iterdpo.n=2", "paper.real.methods.evolve.depth=1"],
+                  "evolve": ["paper.real.methods.iterdpo.n=2", "paper.real.methods.evolve.depth=1", "paper.real.methods.evolve.eval_refine=1"],
                   "drift": ["paper.real.methods.iterdpo.n=2"]}[paper]
 
 
@@ -110,6 +110,8 @@ def test_small_scale_runs_the_notebook_on_a_local_model(env, data, paper):  # no
     doc = read_json(env / "results" / paper / "small" / "metrics.json")
     assert doc["extra"]["real"] and [c["id"] for c in doc["claims"]][0] == "PC"
     assert {f"{m}.lc_win_rate" for m in ("start", *PAPERS[paper])} <= set(doc["metrics"])
+    if paper == "evolve":   # eval_refine: the same final model's answers after self-refinement, a row of their own
+        assert "evolve_refined.win_rate" in doc["metrics"] and [c["id"] for c in doc["claims"]] == ["PC", "C1", "C2", "C2b"]
     cfg = compose(paper, ov)
     for name in PAPERS[paper]:
         m = S.methods(cfg)[name]
@@ -187,3 +189,16 @@ def test_self_judge_reads_the_expected_digit_after_score(env, data):  # noqa: F8
                 logits = lm(**tok(text, return_tensors="pt", add_special_tokens=False)).logits[0, -1].numpy()
             by_hand.append(expected_scores(logits[None], [tok.convert_tokens_to_ids(d) for d in "012345"])[0])
     assert s.shape == (2, 2) and np.allclose(s.ravel(), by_hand, atol=1e-4) and ((0 <= s) & (s <= 5)).all()
+
+
+def test_refinement_at_inference_chains_from_the_direct_answer(env, data):  # noqa: F811
+    from replicate.training import real_iterative as RI
+    from replicate.training import real_stages as S
+
+    cfg = compose("evolve", overrides("evolve", data, env))
+    xs = ["rev:abc", "sort:cba"]
+    y0 = [o[0] for o in S.generate(cfg, data / "lm", xs, tag="t")]
+    y1 = RI.refine_chain(cfg, data / "lm", xs, y0, {"eval_refine": 1, "refine": "again"}, tag="t")
+    assert y1 != y0 and y1 == [o[0] for o in S.generate(cfg, data / "lm", [RI.refine_context(U(x), y, "again") for x, y in zip(xs, y0)], tag="t-refine-1")]
+    m = S.methods(cfg)["evolve"]
+    assert RI.round_keys(cfg, m) == RI.round_keys(cfg, {**m, "eval_refine": 5})   # the inference setting never retrains

@@ -12,6 +12,8 @@ feedback, rejected the logged DSAT answer), ``sr`` (Self-Rewarding: best vs wors
 of a self-refinement chain, a direct and a refinement DPO row each). Prompts come from ``data`` (a Hub dataset id or
 a local ``save_to_disk`` dir / JSON lines), read through ``fields`` (prompt: a string or a chat message list; DRIFT's
 ``rejected`` and ``feedback``); ``rows_per_round`` prompts a round, a fresh slice each round when ``fresh``.
+``eval_refine: J`` (EVOLVE) also judges the final model's answers after J self-refinement steps at inference
+(``refine_chain``; ``papers.real_model.run`` reports them as ``<name>_refined``).
 
 Round t is one ``core.io.cached`` stage keyed on round t−1's key (a chain from the method's key: its settings,
 ``scale.finetune``, the data, ``real_stages.stage_key``'s model, seed, versions and code, and the pair rules' code),
@@ -101,8 +103,8 @@ def fresh(m: dict) -> bool:
 
 def round_keys(cfg, m: dict) -> list[dict]:
     rules = content_hash([Path(R.__file__).read_text(), Path(R.__file__).with_name("iterative.py").read_text()])
-    key = S.stage_key(cfg, "iterative", {k: v for k, v in m.items() if k != "label"}, to_dict(cfg.scale.finetune),
-                      to_dict(cfg.scale.sample), S._id_key(m["data"]), rules)
+    trained = {k: v for k, v in m.items() if k not in ("label", "eval_refine")}   # what decides the rounds
+    key = S.stage_key(cfg, "iterative", trained, to_dict(cfg.scale.finetune), to_dict(cfg.scale.sample), S._id_key(m["data"]), rules)
     keys = []
     for t in range(1, int(m["rounds"]) + 1):
         key = {"previous": key, "round": t}   # round t's key holds round t−1's: a chain from the method's key
@@ -279,6 +281,16 @@ def tsr_round(cfg, m, t, prev, items, tmp):
 def refine_context(x: list[dict], y: str, ask: str = REFINE) -> list[dict]:
     """EVOLVE's c_ref(x, y) as chat turns: the conversation, the previous answer, a user turn asking to improve it."""
     return list(x) + [{"role": "assistant", "content": y}, {"role": "user", "content": ask}]
+
+
+def refine_chain(cfg, model_dir, xs: list, ys: list[str], m: dict, *, tag: str = "", progress: bool = False) -> list[str]:
+    """Self-refinement at inference (EVOLVE card, Inference) for a method with ``eval_refine: J``: y^{j+1} ~
+    π(·|c_ref(x, y^j)) from the direct answers y⁰ = ``ys``, decoded as the evaluation (``scale.sample``); returns y^J."""
+    ask = m.get("refine", REFINE)
+    for j in range(1, int(m["eval_refine"]) + 1):
+        ys = [o[0] for o in S.generate(cfg, model_dir, [refine_context(S.messages(x), y, ask) for x, y in zip(xs, ys)],
+                                       tag=f"{tag}-refine-{j}", progress=progress)]
+    return ys
 
 
 def evolve_round(cfg, m, t, prev, items, tmp):
