@@ -87,7 +87,7 @@ def train(cfg, name: str, m: dict, progress: bool = False) -> Path:
             batch = items[(t - 1) * n: t * n] if fresh(m) else items
             pairs, stats = BUILD[m["rule"]](cfg, m, t, prev, batch, tmp)
             steps = fit_pairs(cfg, prev, pairs, m, tmp)
-            atomic_write_json(tmp / "pairs.json", {k: v for k, v in pairs.items()})
+            atomic_write_json(tmp / "pairs.json", pairs)
             atomic_write_json(tmp / "record.json", {"round": t, "n_prompts": len(batch), "n_pairs": len(pairs["prompt"]),
                                                     "steps": steps, **stats})
 
@@ -102,7 +102,7 @@ def fresh(m: dict) -> bool:
 
 
 def round_keys(cfg, m: dict) -> list[dict]:
-    rules = content_hash([Path(R.__file__).read_text(), Path(R.__file__).with_name("iterative.py").read_text()])
+    rules = content_hash([Path(R.__file__).with_name(f).read_text() for f in ("pair_rules.py", "iterative.py", "self_judge.py")])
     trained = {k: v for k, v in m.items() if k not in ("label", "eval_refine")}   # what decides the rounds
     key = S.stage_key(cfg, "iterative", trained, to_dict(cfg.scale.finetune), to_dict(cfg.scale.sample), S._id_key(m["data"]), rules)
     keys = []
@@ -180,7 +180,8 @@ def self_scores(cfg, model_dir, prompts: list, candidates: list[list[str]], *, t
     the assistant turn begins "Score: " (``self_judge.expected_scores``). DEVIATION: no justification is written first."""
     from .self_judge import expected_scores
 
-    key = S.stage_key(cfg, "self-judge", tag, S._id_key(model_dir), content_hash([prompts, candidates]), JUDGE)
+    key = S.stage_key(cfg, "self-judge", tag, S._id_key(model_dir), content_hash([prompts, candidates]), JUDGE,
+                      content_hash(Path(__file__).with_name("self_judge.py").read_text()))
 
     def compute(tmp: Path):
         model, tok = S.load_policy(model_dir, cfg)
