@@ -170,7 +170,8 @@ def test_every_real_paper_notebook_selects_its_cells(tmp_path):
     from replicate.cli.run import notebook_for, select_cells
 
     real = _real_papers()
-    assert {"simpo", "instruct-skillmix", "adaptive-compute"} <= set(real)
+    assert {"simpo", "instruct-skillmix", "adaptive-compute", "drift", "temporal-self-rewarding", "evolve", "par",
+            "autorule"} <= set(real)
     for p in real:
         for is_real, kept, dropped in ((True, "real-model", "toy-world"), (False, "toy-world", "real-model")):
             nb = json.loads(select_cells(notebook_for(p), tmp_path / f"{p}.ipynb", real=is_real, paper=p).read_text())

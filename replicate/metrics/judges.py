@@ -38,32 +38,49 @@ def judge_preferences(judge_cfg, instructions: Sequence[str], outputs: Sequence[
 
 
 def reward_model_preferences(judge_cfg, instructions, outputs, baseline_outputs) -> np.ndarray:
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    cuda = torch.cuda.is_available()
-    dtype = getattr(torch, str(judge_cfg.get("dtype", "float32"))) if cuda else torch.float32
-    tok = AutoTokenizer.from_pretrained(judge_cfg.name_or_path)
-    rm = AutoModelForSequenceClassification.from_pretrained(judge_cfg.name_or_path, dtype=dtype, num_labels=1)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    rm.config.pad_token_id = tok.pad_token_id
-    if cuda:
-        rm = rm.to("cuda")
-    rm.eval()
-    bs, max_len = int(judge_cfg.get("batch_size", 16)), judge_cfg.get("max_length")
-    texts = [tok.apply_chat_template([{"role": "user", "content": x}, {"role": "assistant", "content": y}], tokenize=False)
-             for x, y in [*zip(instructions, outputs), *zip(instructions, baseline_outputs)]]
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))   # length-sorted batches: little padding on real answers
-    r = np.zeros(len(texts))
-    with torch.no_grad():
-        for b in range(0, len(order), bs):
-            idx = order[b:b + bs]
-            enc = tok([texts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False,
-                      truncation=max_len is not None, max_length=max_len).to(rm.device)
-            r[idx] = rm(**enc).logits[:, 0].float().cpu().numpy()
+    rm = RewardModel(judge_cfg.name_or_path, dtype=str(judge_cfg.get("dtype", "float32")),
+                     batch_size=int(judge_cfg.get("batch_size", 16)), max_length=judge_cfg.get("max_length"))
+    r = rm([*instructions, *instructions], [*outputs, *baseline_outputs])
     n = len(instructions)
     return 1.0 / (1.0 + np.exp(-(r[:n] - r[n:])))
+
+
+class RewardModel:
+    """A local sequence-classification reward model by Hub id or path, loaded once: ``rm(instructions, responses)``
+    is r(x, y) per pair, the pair written in the reward model's own chat template (its dtype only on a GPU). The
+    judge above and the RL reward of ``training.real_rl`` (called every step) share it."""
+
+    def __init__(self, name_or_path, *, dtype: str = "float32", batch_size: int = 16, max_length: int | None = None):
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        cuda = torch.cuda.is_available()
+        self.tok = AutoTokenizer.from_pretrained(name_or_path)
+        self.rm = AutoModelForSequenceClassification.from_pretrained(
+            name_or_path, dtype=getattr(torch, dtype) if cuda else torch.float32, num_labels=1)
+        if self.tok.pad_token is None:
+            self.tok.pad_token = self.tok.eos_token
+        self.rm.config.pad_token_id = self.tok.pad_token_id
+        if cuda:
+            self.rm = self.rm.to("cuda")
+        self.rm.eval()
+        self.batch_size, self.max_length = int(batch_size), max_length
+
+    def __call__(self, instructions: Sequence[str], responses: Sequence[str]) -> np.ndarray:
+        import torch
+
+        tok = self.tok
+        texts = [tok.apply_chat_template([{"role": "user", "content": x}, {"role": "assistant", "content": y}], tokenize=False)
+                 for x, y in zip(instructions, responses)]
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))   # length-sorted batches: little padding on real answers
+        r = np.zeros(len(texts))
+        with torch.no_grad():
+            for b in range(0, len(order), self.batch_size):
+                idx = order[b:b + self.batch_size]
+                enc = tok([texts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False,
+                          truncation=self.max_length is not None, max_length=self.max_length).to(self.rm.device)
+                r[idx] = self.rm(**enc).logits[:, 0].float().cpu().numpy()
+        return r
 
 
 def stored_preferences(path: str | Path, instructions: Sequence[str]) -> np.ndarray:

@@ -27,11 +27,12 @@ from ..core.parallel import Workers
 from ..metrics.verdicts import (all_of, comparative_claim, gate_on_control, interval_claim, lc_group,
                                 paired_bootstrap, paired_bootstrap_lc)
 from ..training import iterative as I
+from ..training.pair_rules import drift_pairs  # noqa: F401  (the rule, shared with the real-model path)
 from ..training.toy_stages import World, load_policy, seeds, setup_torch, sft_key, sft_model, stage_key, with_seed
 from ..training.world_cache import world_for
 from ..worlds.toy_lm import oracle_quality, persona_from_cfg, persona_responses, solve, split_response, _valid_tail
 
-_CODE = ("papers/drift.py",)
+_CODE = ("papers/drift.py", "training/pair_rules.py")
 ARMS = ("drift", "iterdpo", "spin")
 
 
@@ -39,8 +40,8 @@ def validate(cfg) -> None:
     """Bad input raises ConfigError before any compute."""
     p = cfg.paper
     if cfg.scale.name in ("small", "paper"):
-        raise ConfigError(f"drift runs at scale=ci or tiny; scale={cfg.scale.name} needs Qwen2.5-7B/14B-Instruct and "
-                          "WildFeedback on GPUs (paper.paper_scale in conf/paper/drift.yaml)")
+        raise ConfigError(f"drift's toy world runs at scale=ci or tiny; at scale=small the notebook runs its real-model "
+                          "cells (paper.real); the paper's own settings are paper.paper_scale in conf/paper/drift.yaml")
     n_logs, n_pref = int(at_scale(cfg, p.logs.n_prompts)), int(cfg.scale.world.n_pref_prompts)
     if not 1 <= n_logs <= n_pref:
         raise ConfigError(f"paper.logs.n_prompts={n_logs} must be in [1, scale.world.n_pref_prompts={n_pref}]")
@@ -184,17 +185,6 @@ def start_policy(cfg, world: World):
 
 # ---------------------------------------------------------------------------------------------
 # Pair rules (pure) and the arms' round builders
-
-
-def drift_pairs(items: dict, positives: list[str]) -> dict:
-    """DRIFT (card, Algorithm step 3b): {prompt: x, chosen: y⁺ (the policy's hindsight answer), rejected: y⁻ (the logged
-    DSAT answer)} — the feedback and the bad answer are *not* in the training prompt. Items whose new answer equals y⁻
-    carry no signal and are dropped. ``items``: {prompt, rejected, ...} lists; ``item`` keeps each pair's log index."""
-    out = {"prompt": [], "chosen": [], "rejected": [], "item": []}
-    for i, (x, y_minus, y_plus) in enumerate(zip(items["prompt"], items["rejected"], positives)):
-        if y_plus != y_minus:
-            out["prompt"].append(x), out["chosen"].append(y_plus), out["rejected"].append(y_minus), out["item"].append(i)
-    return out
 
 
 def _with_items(pairs: dict, prompts: list[str]) -> dict:

@@ -29,13 +29,14 @@ from ..metrics.evaluation import judge_against_reference
 from ..metrics.winrate import lc_win_rate
 from ..training import data as D
 from ..training import iterative as I
+from ..training.pair_rules import refine_pairs
 from ..training.toy_stages import World, build_world, load_policy, seeds, setup_torch, sft_key, sft_model, stage_key, with_seed  # noqa: F401
 from ..training.world_cache import job_setup
 from ..worlds.tokenizer import ASSISTANT, EOS, USER
 from ..worlds.toy_lm import oracle_quality, persona_from_cfg, persona_responses
 from .evolve_claims import LABEL, claims, curves, flat_metrics, render_table, summary  # noqa: F401  (the paper's public face)
 
-_CODE = ("papers/evolve.py",)
+_CODE = ("papers/evolve.py", "training/pair_rules.py")
 ARMS = ("evolve", "iterdpo")
 
 
@@ -43,8 +44,8 @@ def validate(cfg) -> None:
     """Bad input raises ConfigError before any compute."""
     p = cfg.paper
     if cfg.scale.name in ("small", "paper"):
-        raise ConfigError(f"evolve runs at scale=ci or tiny; scale={cfg.scale.name} needs Llama-3.1-8B on GPUs "
-                          "(the paper's settings: paper.paper_scale in conf/paper/evolve.yaml)")
+        raise ConfigError(f"evolve's toy world runs at scale=ci or tiny; at scale=small the notebook runs its real-model "
+                          "cells (paper.real); the paper's settings are paper.paper_scale in conf/paper/evolve.yaml")
     if int(p.refine.depth) < 1:
         raise ConfigError(f"paper.refine.depth (J) must be ≥ 1, got {p.refine.depth}")
     if not str(p.refine.instruction) or any(t in str(p.refine.instruction) for t in (USER, ASSISTANT, EOS)):
@@ -102,21 +103,9 @@ def sft_rows(ex: dict, instruction: str) -> dict:
 
 
 def evolve_pairs(prompts: Sequence[str], chains: Sequence[Sequence[str]], scores, instruction: str) -> dict:
-    """EVOLVE's pairs from self-refinement chains (card, "Data collection", (a) reward-model scoring): y_w, y_l = the
-    highest- and lowest-scoring of the chain {y⁰..y^J} (ties and identical texts dropped, ``iterative.best_vs_worst``),
-    each pair entering L_pref = L_DPO(x; y_w, y_l) + L_DPO(c_ref(x, y_l); y_w, y_l) (card, preference stage,
-    reconstruction) as two DPO rows: ``term`` direct / refine, ``task_prompt`` x, ``chosen_step``/``rejected_step``
-    the chain positions."""
-    best = I.best_vs_worst(prompts, chains, scores)
-    chain_of = dict(zip(prompts, chains))
-    out = {k: [] for k in ("prompt", "chosen", "rejected", "term", "task_prompt", "chosen_step", "rejected_step")}
-    for x, w, l_ in zip(best["prompt"], best["chosen"], best["rejected"]):
-        c = list(chain_of[x])
-        for prompt, term in ((x, "direct"), (c_ref(x, l_, instruction), "refine")):
-            out["prompt"].append(prompt), out["chosen"].append(w), out["rejected"].append(l_)
-            out["term"].append(term), out["task_prompt"].append(x)
-            out["chosen_step"].append(c.index(w)), out["rejected_step"].append(c.index(l_))
-    return out
+    """EVOLVE's pairs (``training.pair_rules.refine_pairs``: best vs worst of each chain, a direct and a refinement
+    DPO row per pair) with the toy world's c_ref."""
+    return refine_pairs(prompts, chains, scores, lambda x, y: c_ref(x, y, instruction))
 
 
 def rule_pairs(prompts: Sequence[str], chains: Sequence[Sequence[str]]) -> dict:

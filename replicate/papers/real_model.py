@@ -36,6 +36,7 @@ from ..core.paths import ROOT
 from ..metrics.claims import load_reported, metrics_path, write_metrics
 from ..metrics.verdicts import comparative_claim, gate_on_control, interval_claim, paired_bootstrap_lc
 from ..training import real_stages as S
+from ..training.real_iterative import refine_chain
 from .lc_alpacaeval import annotation_metrics
 
 METRICS = ("win_rate", "standard_error", "discrete_win_rate", "lc_win_rate", "lc_standard_error", "avg_length", "n_total")
@@ -64,6 +65,8 @@ def run(cfg, progress: bool = True) -> dict:
     rows = S.eval_instructions(cfg)
     xs, base = [r["instruction"] for r in rows], [r["baseline_output"] for r in rows]
     out = {}
+    result = lambda ys, p: {"outputs": ys, "preferences": p, "baseline": base, "instructions": xs,  # noqa: E731
+                            "metrics": ae_metrics(xs, base, ys, p)}
     for name, m in tqdm(S.methods(cfg).items(), desc="train → generate → judge", disable=not progress):
         model_dir = S.train(cfg, name, m, progress=progress)
         if m["kind"] == "best_of_n":
@@ -71,8 +74,10 @@ def run(cfg, progress: bool = True) -> dict:
         else:
             ys = [o[0] for o in S.generate(cfg, model_dir, xs, tag=name, progress=progress)]
             p = S.judge(cfg, xs, ys, base, tag=name)
-        out[name] = {"outputs": ys, "preferences": p, "baseline": base, "instructions": xs,
-                     "metrics": ae_metrics(xs, base, ys, p)}
+        out[name] = result(ys, p)
+        if m.get("eval_refine"):   # self-refinement at inference (EVOLVE): the chain's last answer, as `<name>_refined`
+            ys = refine_chain(cfg, model_dir, xs, ys, m, tag=name, progress=progress)
+            out[f"{name}_refined"] = result(ys, S.judge(cfg, xs, ys, base, tag=f"{name}_refined"))
     return out
 
 

@@ -25,6 +25,7 @@ from ..core.config import ConfigError, at_scale, to_dict
 from ..core.io import atomic_write_json, cached, read_json
 from ..core.parallel import Workers
 from ..training import iterative as I
+from ..training.pair_rules import anchored_pairs, future_guided, sr_pairs  # noqa: F401  (shared with the real-model path)
 from ..training import self_judge as SJ
 from ..training.toy_stages import World, build_world, load_policy, seeds, setup_torch, sft_model, stage_key, with_seed  # noqa: F401
 from ..training.world_cache import job_setup
@@ -32,7 +33,7 @@ from ..worlds.toy_lm import oracle_quality, persona_from_cfg, persona_responses
 from .temporal_self_rewarding_claims import claims, curves, flat_metrics, render_table  # noqa: F401  (the paper's public face)
 
 PAPER = "temporal-self-rewarding"
-_CODE = ("papers/temporal_self_rewarding.py", "training/self_judge.py")
+_CODE = ("papers/temporal_self_rewarding.py", "training/self_judge.py", "training/pair_rules.py")
 ARMS = ("sr", "tsr")
 
 
@@ -40,8 +41,9 @@ def validate(cfg) -> None:
     """Bad input raises ConfigError before any compute."""
     p = cfg.paper
     if cfg.scale.name in ("small", "paper"):
-        raise ConfigError(f"{PAPER} runs at scale=ci or tiny; its paper-scale settings (Llama3.1-8B, UltraFeedback, "
-                          "4,000-prompt chunks) are in paper.paper_scale of conf/paper/temporal-self-rewarding.yaml")
+        raise ConfigError(f"{PAPER}'s toy world runs at scale=ci or tiny; at scale=small the notebook runs its real-model "
+                          "cells (paper.real); the paper-scale settings (Llama3.1-8B, UltraFeedback, 4,000-prompt chunks) "
+                          "are in paper.paper_scale of conf/paper/temporal-self-rewarding.yaml")
     if at_scale(cfg, p.self_judge.reading) not in ("sampled", "expected"):
         raise ConfigError("paper.self_judge.reading must be sampled|expected")
     if int(p.self_judge.n_judgments) < 1 or float(p.self_judge.temperature) < 0:
@@ -146,62 +148,7 @@ def self_scores(cfg, model, tokenizer, prompts, candidates, *, seed: int, readin
 
 
 # ---------------------------------------------------------------------------------------------
-# Pair rules (pure functions)
-
-
-def sr_pairs(prompts, candidates, scores) -> dict:
-    """Self-Rewarding (Yuan et al. 2024, §2.2; card "SR pair rule"): the highest- vs the lowest-scored of the N
-    candidates, prompts whose scores tie dropped (``iterative.best_vs_worst``); unparsable (NaN) judgments are
-    left out first, and a prompt with fewer than two scored candidates is dropped."""
-    out = {k: [] for k in I.REQUIRED}
-    for p, c, s in zip(prompts, candidates, np.asarray(scores, dtype=float)):
-        ok = ~np.isnan(s)
-        if ok.sum() >= 2:  # one prompt at a time: after leaving NaNs out, prompts have different candidate counts
-            one = I.best_vs_worst([p], [[y for y, o in zip(c, ok) if o]], [s[ok]])
-            for k in out:
-                out[k] += one[k]
-    return out
-
-
-def anchored_pairs(prompts, current, s_current, past, s_past) -> dict:
-    """Temporal SR Phase 1, Anchored Rejection (Algorithm 1): chosen = the best-scored sample of M_i; rejected = the
-    worst-scored sample of M_0 if it scores below the worst of M_i, else the worst of M_i; kept only if
-    score(chosen) > score(rejected). Unparsable (NaN) judgments are left out. Columns ``score_*``, ``rejected_from``."""
-    out = {k: [] for k in (*I.REQUIRED, "score_chosen", "score_rejected", "rejected_from", "best_current")}
-    for p, yc, sc, yp, sp in zip(prompts, current, np.asarray(s_current, float), past, np.asarray(s_past, float)):
-        okc, okp = ~np.isnan(sc), ~np.isnan(sp)
-        if not okc.any():
-            continue
-        ic = np.flatnonzero(okc)
-        best = int(ic[np.argmax(sc[ic])])  # the first of the tied best
-        worst_c = int(ic[len(ic) - 1 - np.argmin(sc[ic][::-1])])  # last of the tied worst, as best_vs_worst
-        rej, s_rej, src = yc[worst_c], sc[worst_c], "current"
-        if okp.any():
-            ip = np.flatnonzero(okp)
-            worst_p = int(ip[len(ip) - 1 - np.argmin(sp[ip][::-1])])
-            if sp[worst_p] < sc[worst_c]:
-                rej, s_rej, src = yp[worst_p], sp[worst_p], "past"
-        if not sc[best] > s_rej or yc[best] == rej:
-            continue
-        for k, v in zip(out, (p, yc[best], rej, float(sc[best]), float(s_rej), src, float(sc[best]))):
-            out[k].append(v)
-    return out
-
-
-def future_guided(pairs: dict, future, s_future) -> dict:
-    """Temporal SR Phase 2, Future-Guided Chosen (Algorithm 1): for each Phase-1 pair, the best-scored sample of the
-    future model M_f replaces the chosen only if its score beats the best M_i score; the rejected stays.
-    ``future``/``s_future``: per pair, M_f's samples and their scores (judged by M_i). Column ``chosen_from``."""
-    out = {k: list(v) for k, v in pairs.items()}
-    out["chosen_from"] = ["current"] * len(pairs["prompt"])
-    for j, (yf, sf) in enumerate(zip(future, np.asarray(s_future, dtype=float))):
-        ok = np.flatnonzero(~np.isnan(sf))
-        if not len(ok):
-            continue
-        b = int(ok[np.argmax(sf[ok])])
-        if sf[b] > pairs["best_current"][j] and yf[b] != pairs["rejected"][j]:
-            out["chosen"][j], out["score_chosen"][j], out["chosen_from"][j] = yf[b], float(sf[b]), "future"
-    return out
+# Pair rules (pure functions; sr_pairs, anchored_pairs and future_guided live in training/pair_rules.py)
 
 
 def gaps(prompts, pairs: dict, key: str = "score") -> np.ndarray:

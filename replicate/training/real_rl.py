@@ -1,4 +1,25 @@
-"""Online RL (GRPO) on a real model (``scale=small``, kind ``grpo``): not built yet.
+"""Online RL on a real model (``scale=small``, kind ``grpo``): GRPO through TRL's ``GRPOTrainer`` (no RL loop here).
+
+    start model (``model.name_or_path``; LoRA via PEFT or full, ``scale.finetune``) → prompts (a dataset by id or a
+    local file, ``paper.real.rl.data``) → GRPO with reward r(x, y) from a reward model by id or path
+    (``paper.real.rl.reward_model``, by default the judge's), passed through a shaping of ``training.shaping`` by name
+    (PAR and the baselines it is compared with), plus, for AutoRule, w · r_RA: the fraction of rules (text) a
+    verifier LM answers "yes" to → a merged, plain checkpoint, cached.
+
+A paper's ``real:`` block holds the GRPO settings every ``grpo`` method shares (``real.rl``); a method may override
+any of them and names its reward::
+
+    real:
+      rl: {data: HuggingFaceH4/ultrafeedback_binarized, split: train_prefs, prompts: 200, epochs: 2, prompts_per_step: 8,
+           num_generations: 5, lr: 3.0e-7, beta: 0.005, max_new_tokens: 256, reward_model: ${judge.name_or_path}, ...}
+      methods:
+        vanilla: {kind: grpo, shaping: vanilla}
+        par: {kind: grpo, shaping: par, k: 1.0}                      # needs n_refs SFT samples per prompt, scored
+        autorule: {kind: grpo, rules: ["The response ...", ...], rule_weight: match_std}
+
+Prompt rows: a ``prompt`` string (UltraFeedback-binarized), a ``prompt`` list of chat messages (its last user turn), or
+an ``instruction`` (+ optional ``input``, Alpaca's format); a local file is JSON lines, one such object a line.
+Prompts longer than ``max_prompt_length`` tokens of the policy's chat template are skipped (PAR's < 512-token filter).
 
 Contract (``real_stages.PLUGINS``): ``validate(name, m)``, ``missing(cfg, m) -> list[str]``,
 ``train(cfg, name, m, progress) -> Path`` of the final model directory.
@@ -6,17 +27,337 @@ Contract (``real_stages.PLUGINS``): ``validate(name, m)``, ``missing(cfg, m) -> 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
-from ..core.config import ConfigError
+import numpy as np
+
+from ..core.config import ConfigError, to_dict
+from ..core.io import atomic_write_json, cached, content_hash, read_json
+from . import real_stages as S
+from .shaping import NEEDS_REF, SHAPINGS, Shaping, length_penalty
+
+REWARD_KEYS = ("shaping", "k", "quantile", "c", "n_refs", "rules", "rule_weight", "verifier")
+SHAPING_HP = ("k", "quantile", "c")       # the hyperparameters of training.shaping's functions a method may set
+VERIFY = ("Here is an instruction, a response to it, and a rule.\n\nInstruction:\n{x}\n\nResponse:\n{y}\n\nRule: {rule}\n\n"
+          "Does the response satisfy the rule? Answer with Yes or No only.")
 
 
 def validate(name: str, m: dict) -> None:
-    raise ConfigError(f"paper.real.methods.{name}: kind 'grpo' is not built yet")
+    """The method's own keys (its reward); the GRPO settings merged with ``real.rl`` are checked by :func:`missing`."""
+    where = f"paper.real.methods.{name}"
+    if m.get("shaping", "vanilla") not in SHAPINGS:
+        raise ConfigError(f"{where}.shaping must be one of {SHAPINGS}, got {m.get('shaping')!r}")
+    if "rules" in m:
+        rules = m["rules"]
+        if not isinstance(rules, list) or not rules or not all(isinstance(r, str) and r.strip() for r in rules):
+            raise ConfigError(f"{where}.rules must be a non-empty list of rule texts")
+        w = m.get("rule_weight", 1.0)
+        if w != "match_std" and not (isinstance(w, (int, float)) and w > 0):
+            raise ConfigError(f"{where}.rule_weight must be a positive number or match_std, got {w!r}")
+
+
+def settings(cfg, m: dict) -> dict:
+    """``paper.real.rl`` with the method's overrides (the method's keys win)."""
+    base = to_dict(cfg.paper.real.get("rl") or {})
+    return {**base, **{k: v for k, v in m.items() if k not in ("kind", "label")}}
+
+
+def steps(s: dict) -> int:
+    return int(s["epochs"]) * int(s["prompts"]) // int(s["prompts_per_step"])
+
+
+def _grpo_settings(cfg, s: dict):
+    from .rl import settings_from
+
+    ft = cfg.scale.finetune
+    lr = float(s["lr"]) * (float(ft.lr_scale) if ft.mode == "lora" else 1.0)   # the scale's LoRA convention, as fit()
+    return settings_from(s, steps=steps(s), lr=lr)
+
+
+def _check(cfg, s: dict, name: str) -> None:
+    where = f"paper.real.rl (method {name})"
+    for k in ("data", "prompts", "epochs", "prompts_per_step", "num_generations", "lr", "beta", "max_new_tokens"):
+        if s.get(k) is None:
+            raise ConfigError(f"{where}: {k} is not set")
+    if not s.get("reward_model"):
+        raise ConfigError(f"{where}: reward_model is not set (a reward model id or path; by default the judge's, and "
+                          f"judge={cfg.judge.name} has none)")
+    if int(s["prompts"]) % int(s["prompts_per_step"]):
+        raise ConfigError(f"{where}: prompts ({s['prompts']}) must be a multiple of prompts_per_step ({s['prompts_per_step']})")
+    if s.get("shaping", "vanilla") in NEEDS_REF and int(s.get("n_refs") or 0) < 1:
+        raise ConfigError(f"{where}: shaping {s['shaping']} needs n_refs ≥ 1 reference samples per prompt")
+    try:
+        _grpo_settings(cfg, s)
+    except ValueError as e:
+        raise ConfigError(f"{where}: {e}") from e
+
+
+def _verifier(cfg, s: dict) -> str:
+    return str(s.get("verifier") or cfg.model.name_or_path)   # default: the (frozen) start model answers yes/no
 
 
 def missing(cfg, m: dict) -> list[str]:
-    return []
+    """What this method needs that is absent offline (a bad GRPO setting raises ``ConfigError`` here, before compute)."""
+    s = settings(cfg, m)
+    _check(cfg, s, next((n for n, v in to_dict(cfg.paper.real.methods).items() if v == m), "?"))   # the name, for the message
+    out = []
+    if not S._resolvable(s["data"], "dataset"):
+        out.append(f"dataset {s['data']!r} (paper.real.rl.data: the RL prompts): not a local path and not in the Hugging "
+                   "Face cache")
+    judge_rm = cfg.judge.get("kind") == "reward_model" and str(cfg.judge.name_or_path) == str(s["reward_model"])
+    if not judge_rm and not S._resolvable(s["reward_model"]):   # the judge's own is named by require already
+        out.append(f"reward model {s['reward_model']!r} (paper.real.rl.reward_model): not a local directory and not in "
+                   "the Hugging Face cache")
+    v = _verifier(cfg, s)
+    if s.get("rules") and v != str(cfg.model.name_or_path) and not S._resolvable(v):   # the start model: named by require
+        out.append(f"verifier {v!r} (paper.real.methods.*.verifier): not a local directory and not in the Hugging Face cache")
+    return out
 
 
+# ----------------------------------------------------------------------------- prompts and references
+def prompt_text(row: dict) -> str:
+    """The user's instruction of one dataset row (formats in the module docstring)."""
+    p = row.get("prompt")
+    if isinstance(p, str):
+        return p
+    if isinstance(p, list):
+        return [t["content"] for t in p if t.get("role") == "user"][-1]
+    if row.get("instruction"):
+        return f"{row['instruction']}\n\n{row['input']}" if row.get("input") else row["instruction"]
+    raise ConfigError(f"an RL prompt row needs a 'prompt' (string or chat messages) or an 'instruction'; got {sorted(row)}")
+
+
+def prompts(cfg, s: dict, tok) -> list[str]:
+    """``s['prompts']`` instructions, shuffled by the seed, at most ``max_prompt_length`` chat-template tokens each."""
+    from .launch import load_preference_data
+
+    if s.get("subset") and not Path(str(s["data"])).exists():
+        from datasets import load_dataset
+
+        ds = load_dataset(str(s["data"]), s["subset"], split=s.get("split", "train"))
+    else:
+        ds = load_preference_data(str(s["data"]), s.get("split", "train"))
+    limit, out, n = s.get("max_prompt_length"), [], int(s["prompts"])
+    for row in ds.shuffle(seed=int(cfg.seed)):
+        x = prompt_text(row)
+        if limit and len(_chat_ids(tok, x)) > int(limit):
+            continue
+        out.append(x)
+        if len(out) == n:
+            return out
+    raise ConfigError(f"paper.real.rl.data {s['data']!r} has only {len(out)} prompts within max_prompt_length="
+                      f"{limit}; {n} are needed")
+
+
+def _chat_ids(tok, x: str) -> list[int]:
+    ids = tok.apply_chat_template([{"role": "user", "content": x}], add_generation_prompt=True, tokenize=True)
+    return list(ids["input_ids"] if hasattr(ids, "keys") else ids)
+
+
+def _sample(s: dict):
+    from omegaconf import OmegaConf
+
+    return OmegaConf.create({"temperature": float(s.get("temperature", 1.0)), "top_p": float(s.get("top_p", 1.0)),
+                             "max_new_tokens": int(s["max_new_tokens"]), "batch_size": int(s.get("ref_batch_size", 32))})
+
+
+def _penalty(s: dict):
+    lp = s.get("length_penalty")
+    return (float(lp["threshold"]), float(lp["coef"])) if lp else None
+
+
+def references(cfg, s: dict, xs: list[str], n: int) -> dict:
+    """PAR's ``gen_refs``: ``n`` samples of the start model per prompt, their reward-model scores (length-penalised as
+    the policy's, in the policy's tokens + end of turn) and, with rules, their rule rewards (cached)."""
+    key = S.stage_key(cfg, "grpo-refs", content_hash(xs), n, S._id_key(s["reward_model"]), _penalty(s),
+                      {k: s.get(k) for k in ("temperature", "top_p", "max_new_tokens", "rules")},
+                      S._id_key(_verifier(cfg, s)) if s.get("rules") else None, _code())
+
+    def compute(tmp: Path):
+        from transformers import AutoTokenizer
+
+        from ..metrics.judges import RewardModel
+
+        ys = S.generate(cfg, cfg.model.name_or_path, xs, n=n, tag="grpo-refs", sample=_sample(s))
+        fx, fy = [x for x, y in zip(xs, ys) for _ in y], [r for y in ys for r in y]
+        r = _rm(cfg, s, RewardModel)(fx, fy)
+        if _penalty(s):
+            tok = AutoTokenizer.from_pretrained(cfg.model.name_or_path)
+            r = length_penalty(r, [len(tok(y, add_special_tokens=False)["input_ids"]) + 1 for y in fy], *_penalty(s))
+        rules = RuleVerifier(cfg, _verifier(cfg, s), s["rules"])(fx, fy).mean(1).tolist() if s.get("rules") else None
+        atomic_write_json(tmp / "refs.json", {"responses": ys, "rewards": np.asarray(r).reshape(len(xs), n).tolist(),
+                                              "rule_rewards": rules})
+
+    return read_json(cached("real-grpo-refs", key, compute) / "refs.json")
+
+
+def _rm(cfg, s: dict, cls):
+    j = cfg.judge
+    return cls(s["reward_model"], dtype=str(j.get("dtype", "float32")), batch_size=int(j.get("batch_size", 16)),
+               max_length=j.get("max_length"))
+
+
+# ----------------------------------------------------------------------------- the rule verifier (AutoRule)
+class RuleVerifier:
+    """s_k(x, y) ∈ {0, 1}: whether a causal LM, asked in its chat template whether response y to instruction x
+    satisfies rule k (``VERIFY``), puts more next-token probability on "Yes" than on "No" (the first token of
+    either spelling, capitalised or not). Greedy and deterministic; one forward pass per (response, rule)."""
+
+    def __init__(self, cfg, name_or_path, rules: Sequence[str], batch_size: int = 16):
+        import torch
+
+        self.model, self.tok = S.load_policy(name_or_path, cfg)
+        self.model.eval()
+        self.rules, self.batch_size, self.torch = list(rules), int(batch_size), torch
+        first = lambda w: self.tok(w, add_special_tokens=False)["input_ids"][0]  # noqa: E731
+        yes, no = {first("Yes"), first("yes")}, {first("No"), first("no")}
+        self.yes, self.no = sorted(yes - no), sorted(no - yes)   # a token both start with (e.g. <unk>) decides nothing
+        if not self.yes or not self.no:
+            raise ConfigError(f"verifier {name_or_path}: its tokenizer starts Yes and No with the same tokens")
+
+    def __call__(self, instructions: Sequence[str], responses: Sequence[str]) -> np.ndarray:
+        torch, tok = self.torch, self.tok
+        texts = [tok.apply_chat_template([{"role": "user", "content": VERIFY.format(x=x, y=y, rule=r)}], tokenize=False,
+                                         add_generation_prompt=True)
+                 for x, y in zip(instructions, responses) for r in self.rules]
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros(len(texts))
+        with torch.no_grad():
+            for b in range(0, len(order), self.batch_size):
+                idx = order[b:b + self.batch_size]
+                enc = tok([texts[i] for i in idx], return_tensors="pt", padding=True,   # left padding: last = next token
+                          add_special_tokens=False).to(self.model.device)
+                z = self.model(**enc, logits_to_keep=1).logits[:, -1].float()
+                out[idx] = (z[:, self.yes].max(1).values > z[:, self.no].max(1).values).cpu().numpy()
+        return out.reshape(len(responses), len(self.rules))
+
+
+# ----------------------------------------------------------------------------- TRL reward functions
+def _content(c) -> str:
+    return c[-1]["content"] if isinstance(c, list) else str(c)
+
+
+def reward_function(score, *, shaping: Shaping | None = None, name: str):
+    """A TRL reward function: ``shaping(score(instructions, responses), batch)``; logs ``<name>/raw`` and
+    ``<name>/shaped`` per step through TRL's ``log_metric`` (TRL logs ``rewards/<name>/mean``, kl and lengths)."""
+    from .rl import ShapingBatch
+
+    def fn(prompts, completions, completion_ids=None, trainer_state=None, log_metric=None, **columns):
+        xs, ys = [_content(p) for p in prompts], [_content(c) for c in completions]
+        raw = np.asarray(score(xs, ys), dtype=float)
+        out = raw
+        if shaping is not None:
+            lengths = np.array([len(c) for c in completion_ids], dtype=float)
+            cols = {k: v for k, v in columns.items() if k == "ref_rewards"}
+            out = np.asarray(shaping(raw, ShapingBatch(xs, ys, lengths, cols, int(getattr(trainer_state, "global_step", 0)))))
+        if log_metric is not None:
+            log_metric(f"{name}/raw", float(raw.mean()))
+            log_metric(f"{name}/shaped", float(out.mean()))
+        return out.tolist()
+
+    fn.__name__ = name   # TRL names the logged reward column after the function
+    return fn
+
+
+def _code() -> str:
+    """The code an RL stage depends on beyond real_stages.CODE (the shapings and the toy RL module's settings)."""
+    from . import rl, shaping
+
+    return content_hash([Path(rl.__file__).read_text(), Path(shaping.__file__).read_text()])
+
+
+# ----------------------------------------------------------------------------- the run
 def train(cfg, name: str, m: dict, progress: bool = False) -> Path:
-    raise ConfigError(f"paper.real.methods.{name}: kind 'grpo' is not built yet")
+    """The merged model directory of GRPO from ``model.name_or_path`` with this method's reward (cached)."""
+    s = settings(cfg, m)
+    _check(cfg, s, name)
+    key = S.stage_key(cfg, "grpo", s, to_dict(cfg.scale.finetune), S._id_key(s["data"]), S._id_key(s["reward_model"]),
+                      S._id_key(_verifier(cfg, s)) if s.get("rules") else None,
+                      {k: cfg.judge.get(k) for k in ("dtype", "batch_size", "max_length")}, _code())
+
+    def compute(tmp: Path):
+        _grpo(cfg, s, tmp, progress)
+
+    return cached("real-grpo", key, compute) / "model"
+
+
+def _grpo(cfg, s: dict, tmp: Path, progress: bool) -> None:
+    from datasets import Dataset
+    from transformers import PrinterCallback
+    from trl import GRPOTrainer
+
+    from ..metrics.judges import RewardModel
+    from .rl import grpo_config
+    from .trl_hook import _history
+
+    ft = cfg.scale.finetune
+    model, tok = S.load_policy(cfg.model.name_or_path, cfg)
+    xs = prompts(cfg, s, tok)
+    shaping_name = s.get("shaping", "vanilla")
+    n_refs = int(s.get("n_refs") or 0) if shaping_name in NEEDS_REF else 0
+    rules = s.get("rules")
+    n_ref_samples = max(n_refs, 4 if rules and s.get("rule_weight") == "match_std" else 0)
+    refs = references(cfg, s, xs, n_ref_samples) if n_ref_samples else None
+    rm = _rm(cfg, s, RewardModel)
+    shaping = Shaping(shaping_name, penalty=_penalty(s), n_refs=n_refs or None,
+                      **{k: float(s[k]) for k in SHAPING_HP if k in s})
+    funcs, weights, w = [reward_function(rm, shaping=shaping, name="rm")], [1.0], 0.0
+    if rules:
+        verifier = RuleVerifier(cfg, _verifier(cfg, s), rules)
+        w = rule_weight(s.get("rule_weight", 1.0), refs)
+        funcs.append(reward_function(lambda x, y: verifier(x, y).mean(1), name="rules"))
+        weights.append(w)
+    data = {"prompt": [[{"role": "user", "content": x}] for x in xs]}
+    if n_refs:
+        data["ref_rewards"] = refs["rewards"]
+    if ft.mode == "lora":
+        model = S._lora(cfg, model)
+        if cfg.hardware.get("gradient_checkpointing"):
+            model.enable_input_require_grads()   # checkpointed blocks need a grad-requiring input when the base is frozen
+    args = grpo_config(cfg.hardware, _grpo_settings(cfg, s), seed=int(cfg.seed), out=tmp)
+    args.reward_weights, args.disable_tqdm = weights, not progress
+    trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=args, train_dataset=Dataset.from_dict(data),
+                          processing_class=tok)
+    trainer.remove_callback(PrinterCallback)   # the progress bar shows each step's logs; no print per step
+    trainer.train()
+    out = trainer.model
+    if ft.mode == "lora":   # TRL adds a frozen "ref" adapter beside "default" for the KL term: merge only the trained one
+        out = out.merge_and_unload(adapter_names=["default"])
+    out.save_pretrained(tmp / "model")
+    tok.save_pretrained(tmp / "model")
+    atomic_write_json(tmp / "history.json", _history(trainer))
+    atomic_write_json(tmp / "rl.json", {"prompts": len(xs), "steps": steps(s), "rule_weight": w, "settings": s})
+
+
+def rule_weight(w, refs: dict | None) -> float:
+    """w in r = r_RM + w·r_RA: a number, or ``match_std``: std(r_RM)/std(r_RA) over the start model's samples on the
+    RL prompts (before shaping), so both move the advantage comparably (AutoRule card, Pitfalls: "r_RM's scale can
+    swamp r_RA"); 1 when the rule reward does not vary there."""
+    if w != "match_std":
+        return float(w)
+    a, b = np.std(np.asarray(refs["rewards"], float)), np.std(np.asarray(refs["rule_rewards"], float))
+    return float(a / b) if b > 0 else 1.0
+
+
+def history(model_dir: Path) -> list[dict]:
+    """TRL's per-step log of the GRPO run that produced ``model_dir`` (reward, kl, lengths, ``rm/raw`` ...)."""
+    return read_json(Path(model_dir).parent / "history.json")
+
+
+def info(model_dir: Path) -> dict:
+    """The run's prompt count, steps, settings and rule weight w."""
+    return read_json(Path(model_dir).parent / "rl.json")
+
+
+LOGGED = ("reward", "rm/raw", "rm/shaped", "rules/raw", "kl", "completions/mean_length")
+
+
+def curves(cfg):
+    """Per-step curves of every ``grpo`` method of ``paper.real`` from TRL's logs (after ``real_model.run``: the runs are
+    cached, so this only reads them): step, method and ``LOGGED``."""
+    import pandas as pd
+
+    rows = [{"method": name, "step": int(h["step"]), **{k: h.get(k) for k in LOGGED if k in h}}
+            for name, m in S.methods(cfg).items() if m["kind"] == "grpo"
+            for h in history(train(cfg, name, m)) if "reward" in h]
+    return pd.DataFrame(rows)

@@ -111,6 +111,7 @@ def require(cfg) -> None:
         data_path(EVAL_SET)
     except DataFileNotFound as e:
         missing.append(f"AlpacaEval's instructions: {str(e).splitlines()[0].rstrip('.')}")
+    missing = list(dict.fromkeys(missing))   # methods sharing a dataset or plugin setting name it once
     if missing:
         hint = (" The Hugging Face Hub is unreachable (HF_HUB_OFFLINE=1): download on a machine with network access "
                 "(huggingface-cli download ID) and pass local paths, e.g. model.name_or_path=/path/to/model."
@@ -213,9 +214,9 @@ def to_sft(row: dict) -> dict:
             "completion": [{"role": "assistant", "content": resp}]}
 
 
-def load_rows(name_or_path: str, split: str, n: int, seed: int, kind: str, subset: str | None = None):
+def raw_rows(name_or_path: str, split: str, n: int, seed: int, subset: str | None = None):
     """``n`` rows of a dataset (Hub id with an optional ``subset``, ``save_to_disk`` dir or JSON lines), shuffled by
-    ``seed``, in TRL's format."""
+    ``seed``, as stored."""
     from .launch import load_preference_data
 
     if subset and not Path(str(name_or_path)).exists():
@@ -224,7 +225,12 @@ def load_rows(name_or_path: str, split: str, n: int, seed: int, kind: str, subse
         ds = load_dataset(str(name_or_path), subset, split=split)
     else:
         ds = load_preference_data(str(name_or_path), split)
-    ds = ds.shuffle(seed=seed).select(range(min(n, len(ds))))
+    return ds.shuffle(seed=seed).select(range(min(n, len(ds))))
+
+
+def load_rows(name_or_path: str, split: str, n: int, seed: int, kind: str, subset: str | None = None):
+    """``raw_rows`` in TRL's format."""
+    ds = raw_rows(name_or_path, split, n, seed, subset)
     fn = to_conversational if kind == "preference" else to_sft
     return ds.map(fn, remove_columns=ds.column_names)
 
@@ -315,14 +321,18 @@ def _generator(cfg) -> str:
     return g
 
 
+def messages(x) -> list[dict]:
+    """An instruction as a chat: a string is one user turn; a message list (a multi-turn context) is kept."""
+    return [{"role": "user", "content": x}] if isinstance(x, str) else list(x)
+
+
 def _generate_vllm(model_dir, instructions, s, n, seed) -> list[list[str]]:
     from transformers import AutoTokenizer
     from vllm import LLM, SamplingParams
 
     tok = AutoTokenizer.from_pretrained(model_dir)
     # the chat template already holds BOS: token ids, not text, go to vLLM, so it cannot add a second one (SimPO README)
-    ids = [tok.apply_chat_template([{"role": "user", "content": x}], add_generation_prompt=True, tokenize=True)
-           for x in instructions]
+    ids = [tok.apply_chat_template(messages(x), add_generation_prompt=True, tokenize=True) for x in instructions]
     ids = [i["input_ids"] if isinstance(i, dict) or hasattr(i, "keys") else i for i in ids]
     llm = LLM(model=str(model_dir), seed=seed, dtype="bfloat16")
     params = SamplingParams(n=n, temperature=float(s.temperature), top_p=float(s.top_p),
@@ -339,8 +349,7 @@ def _generate_hf(model_dir, instructions, s, n, seed, cfg, progress) -> list[lis
 
     model, tok = load_policy(model_dir, cfg)
     model.eval()
-    texts = [tok.apply_chat_template([{"role": "user", "content": x}], tokenize=False, add_generation_prompt=True)
-             for x in instructions]
+    texts = [tok.apply_chat_template(messages(x), tokenize=False, add_generation_prompt=True) for x in instructions]
     flat = sorted(((i, k) for i in range(len(texts)) for k in range(n)), key=lambda ik: (len(texts[ik[0]]), ik))
     out: dict = {}
     bs = int(s.get("batch_size", 32))
@@ -355,10 +364,10 @@ def _generate_hf(model_dir, instructions, s, n, seed, cfg, progress) -> list[lis
     return [[out[(i, k)] for k in range(n)] for i in range(len(texts))]
 
 
-def generate(cfg, model_dir, instructions: list[str], *, n: int = 1, tag: str = "", sample=None,
+def generate(cfg, model_dir, instructions: list, *, n: int = 1, tag: str = "", sample=None,
              progress: bool = False) -> list[list[str]]:
-    """``n`` responses per instruction from the model in ``model_dir`` (cached; vLLM or batched HF ``generate``);
-    decoding from ``sample`` (default ``scale.sample``: temperature, top_p, max_new_tokens)."""
+    """``n`` responses per instruction (a string, or a chat message list) from the model in ``model_dir`` (cached;
+    vLLM or batched HF ``generate``); decoding from ``sample`` (default ``scale.sample``: temperature, top_p, max_new_tokens)."""
     s = sample if sample is not None else cfg.scale.sample
     gen = _generator(cfg)
     key = stage_key(cfg, "generate", tag, _id_key(model_dir), content_hash(instructions), n, gen,
