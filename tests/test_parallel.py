@@ -60,3 +60,23 @@ def test_run_graph_queues_dependent_jobs_and_yields_every_result():
         with Workers(n) as pool:
             got = sorted(pool.run_graph(_double, [(1,), (3,)], after))
         assert got == [((1,), 2), ((2,), 4), ((3,), 6), ((4,), 8), ((6,), 12), ((8,), 16), ((12,), 24), ((16,), 32)]
+
+
+def _mark(path, i):
+    import time
+    from pathlib import Path
+
+    time.sleep(0.3)
+    Path(path, f"{i}").write_text("done")   # written at the end: a started job always finishes
+    return i
+
+
+def test_run_graph_stopped_early_finishes_running_jobs_and_starts_no_queued_one(tmp_path):
+    """Jobs go to free workers only, so a caller that stops (prepare(): once the SFT stages exist) leaves nothing
+    queued inside the pool: the jobs already running finish, the others never start."""
+    with Workers(2) as pool:
+        for job, res in pool.run_graph(_mark, [(str(tmp_path), i) for i in range(8)], lambda job, res: []):
+            assert res == job[1]
+            break
+        ran = sorted(int(p.name) for p in tmp_path.iterdir())
+    assert 2 <= len(ran) <= 4 and ran == list(range(len(ran)))   # the first ones, in queue order; 8 were queued

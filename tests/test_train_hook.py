@@ -159,3 +159,34 @@ def test_runs_on_the_same_pairs_share_one_reference_pass(setup, tmp_path, monkey
     with torch.no_grad():
         next(other.parameters()).add_(0.1)
     assert ref("dpo", 1e-4, "c", start=other) != first and len(calls) == 2   # another reference: computed anew
+
+
+def test_small_vocab_log_softmax_gives_trls_fused_head_log_probs_and_gradients(setup, tmp_path):
+    """Below SMALL_VOCAB the hook scores tokens with a plain log-softmax instead of TRL's chunked LM head: same
+    log-probs and gradients (to float rounding), for the policy and for the reference pass."""
+    import replicate.training.trl_hook as H
+
+    tok, model, ds = setup
+    t = PreferenceTrainer(model=copy.deepcopy(model), args=_args(tmp_path, precompute_ref_log_probs=False),
+                          train_dataset=ds, processing_class=tok, loss="dpo", loss_kwargs={"beta": 0.1})
+    batch = next(iter(t.get_train_dataloader()))
+    with torch.no_grad():
+        torch.manual_seed(1)
+        for p in t.model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    assert H._small_vocab(t.model)
+    out = {}
+    for limit in (H.SMALL_VOCAB, 0):                                  # plain log-softmax, then TRL's fused head
+        H.SMALL_VOCAB = limit
+        try:
+            t.model.zero_grad()
+            lp, n = t.sequence_logps(t.model, batch)
+            (lp / n).sum().backward()
+            ref = torch.cat(t.compute_ref_log_probs(t.ref_model, batch))
+            out[limit] = (lp.detach(), n, [p.grad.clone() for p in t.model.parameters()], ref)
+        finally:
+            H.SMALL_VOCAB = 8192
+    (a, na, ga, ra), (b, nb, gb, rb) = out.values()
+    assert torch.equal(na, nb) and torch.allclose(a, b, atol=1e-5) and torch.allclose(ra, rb, atol=1e-5)
+    assert not torch.allclose(a, ra, atol=1e-3)                       # the perturbed policy is not its reference
+    assert all(torch.allclose(x, y, atol=1e-6, rtol=1e-4) for x, y in zip(ga, gb))

@@ -61,15 +61,33 @@ class Workers:
     def run_graph(self, fn: Callable, first: list[tuple], after: Callable[[tuple, Any], list[tuple]]):
         """Run ``fn(*job)`` for each job of ``first``; when a job finishes, queue the jobs ``after(job, result)``
         returns (stages that need it), so the cores stay busy across seeds. Yields ``(job, result)`` as jobs finish;
-        a job's error is re-raised here."""
+        a job's error is re-raised here.
+
+        Jobs are handed to the workers one per free worker, in queue order, never queued ahead inside the pool: so
+        a caller may stop early (``break``, e.g. once the stages it needs exist) and only the jobs already running
+        finish (into the cache), which lets an idle core start later stages while the last of the earlier ones runs.
+        """
+        from collections import deque
         from concurrent.futures import FIRST_COMPLETED, wait
 
-        futs = {self.submit(fn, *job): job for job in first}
-        while futs:
-            done, _ = wait(set(futs), return_when=FIRST_COMPLETED)
-            for f in done:
-                job = futs.pop(f)
-                res = f.result()
-                for nxt in after(job, res):
-                    futs[self.submit(fn, *nxt)] = nxt
-                yield job, res
+        queue, futs = deque(first), {}
+
+        def fill():
+            while queue and len(futs) < self.workers:
+                job = queue.popleft()
+                futs[self.submit(fn, *job)] = job
+
+        fill()
+        try:
+            while futs:
+                done, _ = wait(set(futs), return_when=FIRST_COMPLETED)
+                finished = []
+                for f in done:
+                    job = futs.pop(f)
+                    res = f.result()
+                    queue.extend(after(job, res))
+                    finished.append((job, res))
+                fill()   # before handing results back, so a slow consumer never idles a worker
+                yield from finished
+        finally:
+            wait(set(futs))   # stopped early or failed: let the running jobs finish; queued ones never start

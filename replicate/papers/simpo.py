@@ -9,7 +9,6 @@ model, and a killed run resumes where it stopped. ``run_all`` replicates the who
 from __future__ import annotations
 
 import json
-from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -142,17 +141,13 @@ def sweep_setting(cfg) -> str:
     return "instruct" if "instruct" in cfg.paper.settings else cfg.paper.settings[0]
 
 
-def _prepare_job(plain: dict, seed: int) -> None:
+def _job(plain: dict, seed: int, setting: str | None = None, method: str | None = None, override: dict | None = None):
+    """One seed's SFT model and pairs (``setting`` None), or one method's run on them (cached either way)."""
     cfg = with_seed(OmegaConf.create(plain), seed)
     setup_torch(cfg)
     world = _world(cfg)
-    preference_pairs(cfg, world, sft_model(cfg, world))
-
-
-def _run_job(plain: dict, seed: int, setting: str, method: str, override: dict) -> dict:
-    cfg = with_seed(OmegaConf.create(plain), seed)
-    setup_torch(cfg)
-    world = _world(cfg)
+    if setting is None:
+        return preference_pairs(cfg, world, sft_model(cfg, world))
     return run_method(cfg, world, preference_pairs(cfg, world), setting, method, **override)
 
 
@@ -160,13 +155,39 @@ def _pool(cfg) -> Workers:
     return Workers(int(cfg.hardware.get("workers", 1) or 1), int(cfg.hardware.get("torch_threads") or 1))
 
 
-def prepare(cfg, progress: bool = True) -> None:
-    """SFT model and preference pairs of every seed (cached), seeds in parallel."""
+def _unique_jobs(cfg) -> tuple[dict, dict]:
+    """Distinct runs of ``table_jobs`` ({key: (setting, method, override)}) and the tags each one stands for."""
+    unique: dict[str, tuple] = {}
+    tags: dict[str, list] = {}
+    for s, m, tag, ov in table_jobs(cfg):
+        k = json.dumps([s, m, method_config(cfg, s, m, **ov)], sort_keys=True)
+        unique.setdefault(k, (s, m, ov))
+        tags.setdefault(k, []).append(tag)
+    return unique, tags
+
+
+def _graph(cfg, pool: Workers):
+    """Every seed's SFT + pairs, each followed by that seed's runs as soon as it exists: yields (job, result)."""
     plain = OmegaConf.to_container(cfg, resolve=True)
-    with _pool(cfg) as pool:
-        futs = [pool.submit(_prepare_job, plain, s) for s in seeds(cfg)]
-        for f in tqdm(futs, desc="SFT + pairs per seed", disable=not progress):
-            f.result()
+    unique, _ = _unique_jobs(cfg)
+
+    def after(job, _res):
+        return [(plain, job[1], s, m, ov) for s, m, ov in unique.values()] if len(job) == 2 else []
+
+    return pool.run_graph(_job, [(plain, sd) for sd in seeds(cfg)], after)
+
+
+def prepare(cfg, progress: bool = True) -> None:
+    """SFT model and preference pairs of every seed (cached), seeds in parallel. A core left idle while the last
+    seed's SFT trains starts the finished seeds' runs (cached for :func:`run_all`) instead of waiting."""
+    n = len(seeds(cfg))
+    with _pool(cfg) as pool, tqdm(total=n, desc="SFT + pairs per seed", disable=not progress) as bar:
+        for job, _ in _graph(cfg, pool):
+            if len(job) == 2:
+                bar.update(1)
+                n -= 1
+                if not n:
+                    break   # the runs already started finish into the cache; the rest wait for run_all
 
 
 def pair_stats_by_seed(cfg) -> dict:
@@ -185,34 +206,16 @@ def run_all(cfg, progress: bool = True) -> dict:
     A seed's jobs are queued as soon as its SFT model and pairs exist, so both cores stay busy. Jobs
     that resolve to the same configuration (the γ sweep's γ = tuned value is the main SimPO run) run once.
     """
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    jobs = table_jobs(cfg)
-    unique: dict[str, tuple] = {}
-    tags: dict[str, list] = {}
-    for s, m, tag, ov in jobs:
-        k = json.dumps([s, m, method_config(cfg, s, m, **ov)], sort_keys=True)
-        unique.setdefault(k, (s, m, ov))
-        tags.setdefault(k, []).append(tag)
+    unique, tags = _unique_jobs(cfg)
+    keys = {(s, m, json.dumps(ov, sort_keys=True)): k for k, (s, m, ov) in unique.items()}
     out: dict = {}
-    with _pool(cfg) as pool:
-        preps = {pool.submit(_prepare_job, plain, sd): sd for sd in seeds(cfg)}
-        runs: dict = {}
-        pending = set(preps)
-        bar = tqdm(total=len(preps) * len(unique), desc="train + evaluate (all seeds)", disable=not progress)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for f in done:
-                res = f.result()  # re-raises a worker's error here
-                if f in preps:
-                    for k, (s, m, ov) in unique.items():
-                        nf = pool.submit(_run_job, plain, preps[f], s, m, ov)
-                        runs[nf] = (preps[f], k)
-                        pending.add(nf)
-                else:
-                    sd, k = runs[f]
-                    s, m, _ = unique[k]
-                    for tag in tags[k]:
-                        out[(sd, s, m, tag)] = res
-                    bar.update(1)
-        bar.close()
+    with _pool(cfg) as pool, tqdm(total=len(seeds(cfg)) * len(unique), desc="train + evaluate (all seeds)",
+                                  disable=not progress) as bar:
+        for job, res in _graph(cfg, pool):
+            if len(job) == 2:
+                continue
+            _, sd, s, m, ov = job
+            for tag in tags[keys[(s, m, json.dumps(ov, sort_keys=True))]]:
+                out[(sd, s, m, tag)] = res
+            bar.update(1)
     return {k: out[k] for k in sorted(out, key=lambda k: (k[0], k[1], METHODS_TABLE4.index(k[2]), k[3]))}

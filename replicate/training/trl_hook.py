@@ -26,6 +26,11 @@ datasets.disable_progress_bars()  # one tokenization bar per run would drown the
 
 _NON_MODEL_KEYS = {"completion_mask", "ref_chosen_logps", "ref_rejected_logps"}
 ROWS_PER_GROUP = 16   # a [chosen; rejected] batch is run as groups of ≥ 16 rows of similar length, at most 4
+# At or below this vocabulary size the full [rows, tokens, vocab] logits are cheap, and a plain log-softmax beats
+# TRL's chunked LM-head kernel, whose CPU fallback scores every position in Python-driven tiles and recomputes them
+# in backward (29 % of a tiny-world step, measured with torch.profiler; docs/power.md §4). Above it (real models,
+# 32k–256k tokens) the chunked kernel is what keeps the logits out of memory, and it is used as TRL uses it.
+SMALL_VOCAB = 8192
 
 
 def length_groups(lengths: torch.Tensor, max_groups: int = 4, min_rows: int | None = None) -> list[torch.Tensor]:
@@ -92,9 +97,9 @@ class PreferenceTrainer(DPOTrainer):
             # runs on the same pairs from the same start recomputed it. Key it on what determines it instead.
             a = self.args
             cols = [c for c in ("prompt_ids", "chosen_ids", "rejected_ids") if c in dataset.column_names]
-            dataset._fingerprint = Hasher.hash((dataset.select_columns(cols)[:], self._precompute_model_hash, batch_size,
+            dataset._fingerprint = Hasher.hash((_token_ids_hash(dataset, cols), self._precompute_model_hash, batch_size,
                                                 a.max_length, a.truncation_mode, a.pad_to_multiple_of,
-                                                getattr(a, "padding_free", None)))
+                                                getattr(a, "padding_free", None), _small_vocab(self.ref_model or self.model)))
             return super()._precompute_ref_logps(dataset, name, batch_size)
         zeros = [0.0] * len(dataset)
         return dataset.add_column("ref_chosen_logps", zeros).add_column("ref_rejected_logps", zeros)
@@ -115,12 +120,28 @@ class PreferenceTrainer(DPOTrainer):
         order[torch.cat(groups)] = torch.arange(mask.size(0), device=mask.device)
         return torch.cat(logps)[order], torch.cat(lengths)[order]
 
+    def compute_ref_log_probs(self, model, inputs):
+        """The reference's summed response log-probs through the same :meth:`sequence_logps` as the policy's (so a
+        policy equal to its reference has a log-ratio of exactly 0), where that path applies; else TRL's."""
+        if self.ld_alpha is not None or not _small_vocab(model) or (self.ref_model is None and hasattr(self.model, "peft_config")):
+            return super().compute_ref_log_probs(model, inputs)
+        with torch.no_grad(), self.accelerator.autocast():
+            logps, _ = self.sequence_logps(model, inputs)
+        return logps.chunk(2)
+
     @staticmethod
     def _logps(model, model_kwargs, mask):
-        out = model(**model_kwargs, labels=model_kwargs["input_ids"].masked_fill(mask == 0, -100), fused_lm_head=True,
-                    use_cache=False)
-        shift_mask = mask[:, 1:].to(out.log_probs.dtype)
-        return (out.log_probs[:, -shift_mask.size(1):] * shift_mask).sum(1), shift_mask.sum(1)
+        ids = model_kwargs["input_ids"]
+        shift_mask = mask[:, 1:]
+        if _small_vocab(model):   # log p(y_t | y_<t) = z_{y_t} − logsumexp(z): the same value as TRL's fused head
+            logits = model(**model_kwargs, use_cache=False).logits[:, -shift_mask.size(1) - 1:-1].float()
+            per_token = logits.log_softmax(-1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+        else:
+            per_token = model(**model_kwargs, labels=ids.masked_fill(mask == 0, -100), fused_lm_head=True,
+                              use_cache=False).log_probs[:, -shift_mask.size(1):]
+        shift_mask = shift_mask.to(per_token.dtype)
+        return (per_token * shift_mask).sum(1), shift_mask.sum(1)
+
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         mode = "train" if self.model.training else "eval"
@@ -143,6 +164,29 @@ class PreferenceTrainer(DPOTrainer):
         m["logps/rejected"].append(rejected_logps.detach().mean().item())
         m["avg_logps/margin"].append((chosen_logps / chosen_len - rejected_logps / rejected_len).detach().mean().item())
         return (loss, None) if return_outputs else loss
+
+
+def _token_ids_hash(dataset: Dataset, cols: list[str]) -> str:
+    """SHA-256 of the token-id columns, row order and any indices mapping (TRL's filter) included, read from the
+    Arrow buffers: hashing them as Python lists (``Hasher``) took ≈ 0.4 s per run."""
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.sha256()
+    table = dataset.with_format("arrow").select_columns(cols)[:]
+    for c in cols:
+        arr = table.column(c).combine_chunks()
+        h.update(c.encode())
+        h.update(np.diff(arr.offsets.to_numpy()).astype(np.int64).tobytes())
+        h.update(arr.flatten().to_numpy().astype(np.int64).tobytes())
+    return h.hexdigest()
+
+
+def _small_vocab(model) -> bool:
+    config = getattr(model, "config", None)
+    vocab = getattr(config.get_text_config(), "vocab_size", None) if config is not None else None
+    return vocab is not None and vocab <= SMALL_VOCAB
 
 
 def train_preference(model, tokenizer, dataset: Dataset, hw, *, loss: str, loss_kwargs: dict, seed: int, lr: float,
