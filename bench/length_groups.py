@@ -3,7 +3,8 @@
 TRL pads each [chosen; rejected] batch to its longest row; at tiny scale about a third of the tokens are padding.
 ``PreferenceTrainer.sequence_logps`` runs the rows of a batch in up to 4 groups of similar length
 (``trl_hook.length_groups``), each trimmed to its own longest row: the same pairs make each update, so the
-gradient is the same up to float rounding. Measured side by side in one run (interleaved repeats, median) on
+gradient is the same up to float rounding. Also measured: the same grouped step through TRL's chunked LM head
+instead of the plain log-softmax the hook uses below ``trl_hook.SMALL_VOCAB`` (same log-probs). Measured side by side in one run (interleaved repeats, median) on
 the SimPO pairs of one seed, one thread, forward + backward of the SimPO loss:
 
     make bench-groups                      # scale=tiny, both settings
@@ -53,10 +54,11 @@ def utilisation(batches, groups: int) -> float:
     return real / tot
 
 
-def step_ms(tr, batches, rows_per_group: int) -> float:
+def step_ms(tr, batches, rows_per_group: int, small_vocab: int | None = None) -> float:
     import replicate.training.trl_hook as H
 
     old, H.ROWS_PER_GROUP = H.ROWS_PER_GROUP, rows_per_group
+    old_vocab, H.SMALL_VOCAB = H.SMALL_VOCAB, H.SMALL_VOCAB if small_vocab is None else small_vocab
     try:
         tr.model.train()
         t = time.perf_counter()
@@ -65,7 +67,7 @@ def step_ms(tr, batches, rows_per_group: int) -> float:
             tr.model.zero_grad()
         return 1000 * (time.perf_counter() - t) / len(batches)
     finally:
-        H.ROWS_PER_GROUP = old
+        H.ROWS_PER_GROUP, H.SMALL_VOCAB = old, old_vocab
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,18 +90,21 @@ def main(argv: list[str] | None = None) -> int:
     res = {"scale": cfg.scale.name, "seed": int(cfg.seed), "threads": 1, "settings": {}}
     for setting in a.settings:
         tr, batches = batches_of(cfg, setting, a.batches)
-        times = {"one_forward": [], "length_groups": []}
-        for _ in range(a.repeats):   # interleaved: a load change hits both alike
+        times = {"one_forward": [], "length_groups": [], "trl_fused_head": []}
+        for _ in range(a.repeats):   # interleaved: a load change hits all alike
             times["one_forward"].append(step_ms(tr, batches, 10**9))
             times["length_groups"].append(step_ms(tr, batches, 16))
+            times["trl_fused_head"].append(step_ms(tr, batches, 16, small_vocab=0))   # groups, TRL's chunked head
         med = {k: statistics.median(v) for k, v in times.items()}
         res["settings"][setting] = {
             "batch_rows": int(batches[0]["input_ids"].shape[0]), "n_batches": len(batches),
             "tokens_real_share": {"one_forward": utilisation(batches, 1), "4_groups": utilisation(batches, 4)},
-            "ms_per_step": med, "speedup": med["one_forward"] / med["length_groups"], "repeats": times}
+            "ms_per_step": med, "speedup": med["one_forward"] / med["length_groups"],
+            "speedup_log_softmax": med["trl_fused_head"] / med["length_groups"], "repeats": times}
         r = res["settings"][setting]
         print(f"{setting}: real tokens {r['tokens_real_share']['one_forward']:.0%} → {r['tokens_real_share']['4_groups']:.0%}; "
-              f"{med['one_forward']:.1f} → {med['length_groups']:.1f} ms/step ({r['speedup']:.2f}×)")
+              f"{med['one_forward']:.1f} → {med['length_groups']:.1f} ms/step ({r['speedup']:.2f}×); "
+              f"TRL's chunked head {med['trl_fused_head']:.1f} ms/step, plain log-softmax {r['speedup_log_softmax']:.2f}× faster")
     atomic_write_json(Path(a.out), res)
     print("wrote", a.out)
     return 0

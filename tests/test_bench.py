@@ -37,4 +37,4 @@ def test_length_groups_bench_runs_at_ci_scale(tmp_path):
     assert bench.main(["--settings", "instruct", "--batches", "2", "--repeats", "1", "--out", str(out), "scale=ci"]) == 0
     r = json.loads(out.read_text())["settings"]["instruct"]
     assert 0 < r["tokens_real_share"]["one_forward"] <= r["tokens_real_share"]["4_groups"] <= 1
-    assert r["ms_per_step"]["one_forward"] > 0 and r["ms_per_step"]["length_groups"] > 0
+    assert r["ms_per_step"]["one_forward"] > 0 and r["ms_per_step"]["length_groups"] > 0 and r["ms_per_step"]["trl_fused_head"] > 0
