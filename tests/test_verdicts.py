@@ -119,6 +119,39 @@ def test_lc_bootstrap_sees_a_real_gain_and_not_length():
     assert paired_bootstrap_lc(g(better, base), seed=4) == paired_bootstrap_lc(g(better, base), seed=4)
 
 
+def test_lc_bootstrap_reuses_resamples_and_refits_without_changing_a_number():
+    """Claims that share a seed and a method reuse its resamples and refits; each result is the uncached one."""
+    from replicate.metrics import verdicts as V
+
+    rng = np.random.default_rng(2)
+    lref = rng.integers(5, 30, 300)
+    a, b, c = (_lc_world(rng, 300, e, d, lref) for e, d in ((0.4, 0), (0.0, 6), (0.2, 3)))
+    g = lambda x, y, k: [dict(pref_a=x[0], len_a=x[1], pref_b=y[0], len_b=y[1], len_ref=lref)] * k  # noqa: E731
+
+    def uncached(groups, n_boot, seed):   # the bootstrap written out, one generator, no reuse
+        r = np.random.default_rng(seed)
+        fits = [(*V._lc_inputs(q["pref_a"], q["len_a"], q["len_ref"]), *V._lc_inputs(q["pref_b"], q["len_b"], q["len_ref"]))
+                for q in groups]
+        k = len(fits)
+        picks = r.integers(k, size=(n_boot, k)) if k > 1 else np.zeros((n_boot, 1), dtype=int)
+        diffs = np.zeros(n_boot)
+        for s, (pa, xa, pb, xb) in enumerate(fits):
+            slots = np.argwhere(picks == s)
+            if len(slots):
+                w = r.multinomial(pa.size, np.full(pa.size, 1.0 / pa.size), size=len(slots)).astype(float)
+                d = 100 / (1 + np.exp(-V.lc_glm_logit(pa, xa, w))) - 100 / (1 + np.exp(-V.lc_glm_logit(pb, xb, w)))
+                np.add.at(diffs, slots[:, 0], d)
+        q = (1 - 0.95) / 2   # as paired_bootstrap_lc computes the quantile levels, to the last bit
+        return np.quantile(diffs / k, [q, 1 - q]).tolist(), float((diffs / k).std(ddof=1))
+
+    V._lc_resamples.cache_clear()
+    V._REFITS.clear()
+    for groups, seed in ((g(a, b, 3), 0), (g(a, c, 3), 0), (g(a, b, 3), 1), (g(a, b, 2), 0), (g(c, a, 1), 0)):
+        got = V.paired_bootstrap_lc(groups, n_boot=150, seed=seed)
+        assert [got["lo"], got["hi"]] == uncached(groups, 150, seed)[0] and got["se"] == uncached(groups, 150, seed)[1]
+    assert V._lc_resamples.cache_info().hits >= 1 and len(V._REFITS) < 2 * (3 + 3 + 3 + 2 + 1)
+
+
 def test_all_of_claims_are_stable_part_by_part():
     """A tie in one part of a combined claim is not a flip; a real change in any part is."""
     part = lambda cid, lo, hi, se=0.1: interval_claim(cid, "", {"diff": (lo + hi) / 2, "lo": lo, "hi": hi, "se": se,  # noqa: E731
