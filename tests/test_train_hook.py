@@ -10,7 +10,7 @@ from trl import DPOConfig, DPOTrainer
 from replicate.metrics.evaluation import sequence_logps
 from replicate.models.lm import build_tiny_llama
 from replicate.worlds.tokenizer import build_tokenizer
-from replicate.training.trl_hook import PreferenceTrainer
+from replicate.training.trl_hook import PreferenceTrainer, _without_identity_indices
 
 
 @pytest.fixture(scope="module")
@@ -190,3 +190,21 @@ def test_small_vocab_log_softmax_gives_trls_fused_head_log_probs_and_gradients(s
     assert torch.equal(na, nb) and torch.allclose(a, b, atol=1e-5) and torch.allclose(ra, rb, atol=1e-5)
     assert not torch.allclose(a, ra, atol=1e-3)                       # the perturbed policy is not its reference
     assert all(torch.allclose(x, y, atol=1e-6, rtol=1e-4) for x, y in zip(ga, gb))
+
+
+def test_a_filter_that_keeps_every_row_leaves_no_indices_mapping(setup, tmp_path):
+    """TRL's max-length filter keeps all rows of short data; the no-op mapping it leaves is dropped (so adding the
+    reference log-probs does not rewrite the dataset), and a filter that drops rows keeps its mapping."""
+    tok, model, ds = setup
+    t = PreferenceTrainer(model=copy.deepcopy(model), args=_args(tmp_path, precompute_ref_log_probs=True),
+                          train_dataset=ds, processing_class=tok, loss="dpo", loss_kwargs={"beta": 0.1})
+    assert t.train_dataset._indices is None
+    trl = DPOTrainer(model=copy.deepcopy(model), ref_model=copy.deepcopy(model),
+                     args=_args(tmp_path, precompute_ref_log_probs=False), train_dataset=ds, processing_class=tok)
+    assert trl.train_dataset._indices is not None          # what TRL leaves: the filter's mapping
+    assert t.train_dataset["chosen_ids"] == trl.train_dataset["chosen_ids"]
+    assert t.train_dataset["prompt_ids"] == trl.train_dataset["prompt_ids"]
+    kept_all, dropped = ds.filter(lambda r: True), ds.filter(lambda r, i: i != 1, with_indices=True)
+    assert kept_all._indices is not None and _without_identity_indices(kept_all)._indices is None
+    assert _without_identity_indices(kept_all)[:] == ds[:]
+    assert _without_identity_indices(dropped) is dropped and dropped[:] == ds.select([0, 2, 3])[:]

@@ -90,6 +90,12 @@ class PreferenceTrainer(DPOTrainer):
             cfg.precompute_ref_log_probs = True
         super().__init__(*args, **kwargs)
 
+    def _prepare_dataset(self, dataset, *args, **kwargs):
+        """TRL's preparation, minus the indices mapping its max-length filter leaves when it drops no row: with the
+        mapping, every later ``add_column``/``concatenate_datasets`` of the reference log-probs rewrote the whole
+        dataset through ``flatten_indices`` (≈ 0.8 s a tiny dataset the first time; the rows are the same either way)."""
+        return _without_identity_indices(super()._prepare_dataset(dataset, *args, **kwargs))
+
     def _precompute_ref_logps(self, dataset, name, batch_size):
         if self.loss_spec.needs_reference:
             # TRL caches the reference pass under the dataset's fingerprint, which after its own max-length
@@ -181,6 +187,22 @@ def _token_ids_hash(dataset: Dataset, cols: list[str]) -> str:
         h.update(np.diff(arr.offsets.to_numpy()).astype(np.int64).tobytes())
         h.update(arr.flatten().to_numpy().astype(np.int64).tobytes())
     return h.hexdigest()
+
+
+def _without_identity_indices(dataset):
+    """``dataset`` without its indices mapping when that mapping is row i → i (a filter that kept every row)."""
+    import copy
+
+    import numpy as np
+
+    idx = getattr(dataset, "_indices", None)
+    if idx is None or idx.num_rows != dataset.data.num_rows:
+        return dataset
+    if not np.array_equal(idx.column(0).to_numpy(), np.arange(idx.num_rows)):
+        return dataset
+    out = copy.deepcopy(dataset)   # as Dataset.filter builds its result: the Arrow table is shared, not copied
+    out._indices = None
+    return out
 
 
 def _small_vocab(model) -> bool:
