@@ -52,6 +52,16 @@ def test_judge_length_and_position_biases_are_the_configured_ones():
     assert j.logit(x, "dcba", "dcba", a_first=False) == pytest.approx(-0.3)
 
 
+def test_judge_rank_is_the_round_robin_of_its_pairwise_probabilities():
+    """rank() scores each response once with the oracle; the result is exactly the mean over both orders of prob()."""
+    j = W.Judge(sharpness=6, length_bias=0.5, length_scale=10, position_bias=0.2, noise=0.4, seed=2)
+    x = "rev:abcd"
+    ys = ["dcba", "dcbb", "dcba sure", "zz", "dcba"]
+    by_hand = [sum(0.5 * (j.prob(x, a, b, a_first=True) + j.prob(x, a, b, a_first=False))
+                   for k, b in enumerate(ys) if k != i) / (len(ys) - 1) for i, a in enumerate(ys)]
+    assert j.rank(x, ys).tolist() == by_hand
+
+
 def test_judge_noise_is_reproducible_and_has_the_configured_scale():
     j = W.Judge(sharpness=0, length_bias=0, position_bias=0, noise=0.7, seed=1)
     xs = W.make_prompts(3000, 0)

@@ -211,12 +211,13 @@ class Judge:
         pos = self.position_bias if a_first else -self.position_bias
         return self.sharpness * (q_a - q_b) + self.length_bias * math.tanh((len(a) - len(b)) / self.length_scale) + pos + eps
 
-    def prob(self, prompt: str, a: str, b: str, *, a_first: bool | None = None) -> float:
+    def prob(self, prompt: str, a: str, b: str, *, a_first: bool | None = None, q_a: float | None = None,
+             q_b: float | None = None) -> float:
         """P(a ≻ b). The presentation order is drawn from the content when not given (as AlpacaEval
-        randomizes it per example)."""
+        randomizes it per example). ``q_a``/``q_b``: the responses' oracle qualities, if already known."""
         if a_first is None:
             a_first = _unit_hash("order", str(self.seed), prompt, a, b) < 0.5
-        return 1.0 / (1.0 + math.exp(-self.logit(prompt, a, b, a_first)))
+        return 1.0 / (1.0 + math.exp(-self.logit(prompt, a, b, a_first, q_a, q_b)))
 
     def label(self, prompt: str, a: str, b: str) -> bool:
         """A binary preference sampled from prob(): True if a wins."""
@@ -226,11 +227,12 @@ class Judge:
         """Round-robin pairwise scores (PairRM-style): mean P(y_i ≻ y_j) over j ≠ i, both orders."""
         n = len(responses)
         s = np.zeros(n)
+        q = [oracle_quality(prompt, y) for y in responses]   # once per response, not once per comparison
         for i in range(n):
             for j in range(n):
                 if i != j:
-                    s[i] += 0.5 * (self.prob(prompt, responses[i], responses[j], a_first=True)
-                                   + self.prob(prompt, responses[i], responses[j], a_first=False))
+                    s[i] += 0.5 * (self.prob(prompt, responses[i], responses[j], a_first=True, q_a=q[i], q_b=q[j])
+                                   + self.prob(prompt, responses[i], responses[j], a_first=False, q_a=q[i], q_b=q[j]))
         return s / max(n - 1, 1)
 
 
