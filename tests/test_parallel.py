@@ -80,3 +80,16 @@ def test_run_graph_stopped_early_finishes_running_jobs_and_starts_no_queued_one(
             break
         ran = sorted(int(p.name) for p in tmp_path.iterdir())
     assert 2 <= len(ran) <= 4 and ran == list(range(len(ran)))   # the first ones, in queue order; 8 were queued
+
+
+def test_run_graph_left_suspended_goes_on_where_it_stopped(tmp_path):
+    """SimPO's prepare() breaks out of the graph and run_all() resumes the same generator: every job is yielded
+    exactly once across the two, stages queued by ``after`` included, and nothing runs twice."""
+    after = lambda job, res: [(job[0], 10 + job[1])] if job[1] < 10 else []   # noqa: E731
+    with Workers(2) as pool:
+        graph = pool.run_graph(_mark, [(str(tmp_path), i) for i in range(4)], after)
+        first = [next(graph) for _ in range(3)]
+        rest = list(graph)
+    got = sorted(job[1] for job, _ in first + rest)
+    assert got == [0, 1, 2, 3, 10, 11, 12, 13]
+    assert sorted(int(p.name) for p in tmp_path.iterdir()) == got

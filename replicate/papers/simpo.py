@@ -8,6 +8,7 @@ model, and a killed run resumes where it stopped. ``run_all`` replicates the who
 """
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -33,14 +34,17 @@ def _key(cfg, *parts, **kw) -> dict:
     return stage_key(cfg, *parts, code=_CODE, **kw)
 
 
-def preference_pairs(cfg, world: World, sft=None) -> dict:
+def preference_pairs(cfg, world: World | None = None, sft=None) -> dict:
     """{setting: {"train": pairs, "heldout": pairs}}; held-out pairs are built the same way on dev prompts.
-    ``sft`` (the policy that samples Instruct pairs) is loaded from the cache when not given."""
+    ``world`` (built when not given; reading cached pairs needs none) and ``sft`` (the policy that samples
+    Instruct pairs; loaded from the cache when not given)."""
     key = _key(cfg, "pairs", to_dict(cfg.paper.pool), to_dict(cfg.paper.pairs), to_dict(cfg.judge),
                to_dict(cfg.scale.sample), to_dict(cfg.scale.sft), to_dict(cfg.toy_world.sft),
                to_dict(cfg.toy_world.demonstrator))
 
     def compute(tmp: Path):
+        nonlocal world
+        world = world if world is not None else _world(cfg)
         policy = sft if sft is not None else sft_model(cfg, world)
         out = {}
         seed = int(cfg.seed)
@@ -170,24 +174,59 @@ def _graph(cfg, pool: Workers):
     """Every seed's SFT + pairs, each followed by that seed's runs as soon as it exists: yields (job, result)."""
     plain = OmegaConf.to_container(cfg, resolve=True)
     unique, _ = _unique_jobs(cfg)
+    # runs that only evaluate (SFT: no loss, ≈ 2 s) go last, so the last seed's tail leaves less of a core idle
+    runs = sorted(unique.values(), key=lambda j: method_config(cfg, j[0], j[1], **j[2])["loss"] is None)
 
     def after(job, _res):
-        return [(plain, job[1], s, m, ov) for s, m, ov in unique.values()] if len(job) == 2 else []
+        return [(plain, job[1], s, m, ov) for s, m, ov in runs] if len(job) == 2 else []
 
     return pool.run_graph(_job, [(plain, sd) for sd in seeds(cfg)], after)
 
 
+# The graph prepare() stopped in, with its workers and the runs it saw finish, for run_all() to go on with: the runs
+# prepare() started are then not waited for, and no second pool is spawned (≈ 10 s of a cold run). Keyed by the config
+# and the environment the workers were spawned with.
+_PENDING: dict = {}
+
+
+def _session(cfg) -> str:
+    import os
+
+    env = sorted((k, v) for k, v in os.environ.items() if k.startswith("REPLICATE_"))
+    return json.dumps([OmegaConf.to_container(cfg, resolve=True), env], sort_keys=True)
+
+
+def _drop_pending(exc=(None, None, None)) -> None:
+    """Close the pending graph, if any (at most one is kept)."""
+    for key in list(_PENDING):
+        pool, graph, _ = _PENDING.pop(key)
+        graph.close()           # waits for the running jobs (they finish into the cache); queued ones never start
+        pool.__exit__(*exc)
+
+
 def prepare(cfg, progress: bool = True) -> None:
     """SFT model and preference pairs of every seed (cached), seeds in parallel. A core left idle while the last
-    seed's SFT trains starts the finished seeds' runs (cached for :func:`run_all`) instead of waiting."""
+    seed's SFT trains starts the finished seeds' runs, which :func:`run_all` then collects without waiting."""
+    key = _session(cfg)
+    _drop_pending()
     n = len(seeds(cfg))
-    with _pool(cfg) as pool, tqdm(total=n, desc="SFT + pairs per seed", disable=not progress) as bar:
-        for job, _ in _graph(cfg, pool):
-            if len(job) == 2:
+    pool = _pool(cfg).__enter__()
+    graph, finished = _graph(cfg, pool), []
+    try:
+        with tqdm(total=n, desc="SFT + pairs per seed", disable=not progress) as bar:
+            for job, res in graph:
+                if len(job) != 2:
+                    finished.append((job, res))
+                    continue
                 bar.update(1)
                 n -= 1
                 if not n:
-                    break   # the runs already started finish into the cache; the rest wait for run_all
+                    break   # the graph is left suspended, not closed: run_all goes on from here
+    except BaseException as e:
+        graph.close()
+        pool.__exit__(type(e), e, e.__traceback__)
+        raise
+    _PENDING[key] = (pool, graph, finished)
 
 
 def pair_stats_by_seed(cfg) -> dict:
@@ -195,7 +234,7 @@ def pair_stats_by_seed(cfg) -> dict:
     out = {}
     for sd in seeds(cfg):
         c = with_seed(cfg, sd)
-        pairs = preference_pairs(c, _world(c))
+        pairs = preference_pairs(c)   # cached by prepare(): no world to build
         out[sd] = {s: D.pair_stats(pairs[s]["train"]) for s in cfg.paper.settings}
     return out
 
@@ -209,13 +248,25 @@ def run_all(cfg, progress: bool = True) -> dict:
     unique, tags = _unique_jobs(cfg)
     keys = {(s, m, json.dumps(ov, sort_keys=True)): k for k, (s, m, ov) in unique.items()}
     out: dict = {}
-    with _pool(cfg) as pool, tqdm(total=len(seeds(cfg)) * len(unique), desc="train + evaluate (all seeds)",
-                                  disable=not progress) as bar:
-        for job, res in _graph(cfg, pool):
-            if len(job) == 2:
-                continue
-            _, sd, s, m, ov = job
-            for tag in tags[keys[(s, m, json.dumps(ov, sort_keys=True))]]:
-                out[(sd, s, m, tag)] = res
-            bar.update(1)
+    key = _session(cfg)
+    if key not in _PENDING:   # no prepare() before (or another config): a graph of its own
+        _drop_pending()
+        pool = _pool(cfg).__enter__()
+        _PENDING[key] = (pool, _graph(cfg, pool), [])
+    _, graph, finished = _PENDING[key]
+    exc = (None, None, None)
+    try:
+        with tqdm(total=len(seeds(cfg)) * len(unique), desc="train + evaluate (all seeds)", disable=not progress) as bar:
+            for job, res in itertools.chain(finished, graph):
+                if len(job) == 2:
+                    continue
+                _, sd, s, m, ov = job
+                for tag in tags[keys[(s, m, json.dumps(ov, sort_keys=True))]]:
+                    out[(sd, s, m, tag)] = res
+                bar.update(1)
+    except BaseException as e:
+        exc = (type(e), e, e.__traceback__)
+        raise
+    finally:
+        _drop_pending(exc)
     return {k: out[k] for k in sorted(out, key=lambda k: (k[0], k[1], METHODS_TABLE4.index(k[2]), k[3]))}
