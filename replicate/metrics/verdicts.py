@@ -207,6 +207,7 @@ def _lc_refits(p: np.ndarray, x: np.ndarray, counts: np.ndarray, draw: tuple) ->
         if len(_REFITS) >= 64:
             _REFITS.clear()
         _REFITS[key] = lc_glm_logit(p, x, counts)
+        _REFITS[key].setflags(write=False)
     return _REFITS[key]
 
 

@@ -204,14 +204,19 @@ def _drop_pending(exc=(None, None, None)) -> None:
         pool.__exit__(*exc)
 
 
+def _open(cfg, key: str) -> tuple:
+    """A new pending (pool, graph, finished runs) under ``key``, replacing any other."""
+    _drop_pending()
+    pool = _pool(cfg).__enter__()
+    _PENDING[key] = (pool, _graph(cfg, pool), [])
+    return _PENDING[key]
+
+
 def prepare(cfg, progress: bool = True) -> None:
     """SFT model and preference pairs of every seed (cached), seeds in parallel. A core left idle while the last
     seed's SFT trains starts the finished seeds' runs, which :func:`run_all` then collects without waiting."""
-    key = _session(cfg)
-    _drop_pending()
     n = len(seeds(cfg))
-    pool = _pool(cfg).__enter__()
-    graph, finished = _graph(cfg, pool), []
+    _, graph, finished = _open(cfg, _session(cfg))
     try:
         with tqdm(total=n, desc="SFT + pairs per seed", disable=not progress) as bar:
             for job, res in graph:
@@ -223,10 +228,8 @@ def prepare(cfg, progress: bool = True) -> None:
                 if not n:
                     break   # the graph is left suspended, not closed: run_all goes on from here
     except BaseException as e:
-        graph.close()
-        pool.__exit__(type(e), e, e.__traceback__)
+        _drop_pending((type(e), e, e.__traceback__))
         raise
-    _PENDING[key] = (pool, graph, finished)
 
 
 def pair_stats_by_seed(cfg) -> dict:
@@ -249,12 +252,8 @@ def run_all(cfg, progress: bool = True) -> dict:
     keys = {(s, m, json.dumps(ov, sort_keys=True)): k for k, (s, m, ov) in unique.items()}
     out: dict = {}
     key = _session(cfg)
-    if key not in _PENDING:   # no prepare() before (or another config): a graph of its own
-        _drop_pending()
-        pool = _pool(cfg).__enter__()
-        _PENDING[key] = (pool, _graph(cfg, pool), [])
-    _, graph, finished = _PENDING[key]
-    exc = (None, None, None)
+    # no prepare() before (or another config): a graph of its own
+    _, graph, finished = _PENDING[key] if key in _PENDING else _open(cfg, key)
     try:
         with tqdm(total=len(seeds(cfg)) * len(unique), desc="train + evaluate (all seeds)", disable=not progress) as bar:
             for job, res in itertools.chain(finished, graph):
@@ -265,8 +264,7 @@ def run_all(cfg, progress: bool = True) -> dict:
                     out[(sd, s, m, tag)] = res
                 bar.update(1)
     except BaseException as e:
-        exc = (type(e), e, e.__traceback__)
+        _drop_pending((type(e), e, e.__traceback__))
         raise
-    finally:
-        _drop_pending(exc)
+    _drop_pending()
     return {k: out[k] for k in sorted(out, key=lambda k: (k[0], k[1], METHODS_TABLE4.index(k[2]), k[3]))}
