@@ -15,12 +15,13 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 
-.PHONY: setup test check tables report bench bench-profile bench-rl bench-groups tune-simpo strip lock clean help
+.PHONY: setup lint test check tables report bench bench-profile bench-rl bench-groups tune-simpo strip lock clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make replicate-<paper> [ARGS='scale=ci ...']  run a paper's notebook (build/notebooks/<paper>-<scale>.{ipynb,html})"
 	@echo "make test        unit, parity and notebook (scale=ci) tests"
+	@echo "make lint        ruff check and ruff format --check (pyproject.toml [tool.ruff])"
 	@echo "make check       re-run tiny replications of: $(CHECK_PAPERS); fail on numbers outside tolerance"
 	@echo "make tables      render results/tables/*.md from results/ files"
 	@echo "make report      one static HTML site (build/site/index.html): verdict counts, tables, figures, executed notebooks"
@@ -43,6 +44,10 @@ $(STAMP): requirements.lock pyproject.toml
 
 replicate-%: $(STAMP)
 	$(BIN)/replicate run $* $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests

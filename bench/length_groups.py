@@ -12,10 +12,10 @@ the SimPO pairs of one seed, one thread, forward + backward of the SimPO loss:
 
 Writes bench/results/length_groups.json.
 """
+
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -36,11 +36,28 @@ def batches_of(cfg, setting: str, n: int):
     world = S._world(cfg)
     pairs = S.preference_pairs(cfg, world)
     ds = S.preference_dataset_on_disk(cfg, pairs, setting)
-    args = DPOConfig(**common_args(cfg.hardware, seed=int(cfg.seed), lr=1e-4, batch_size=int(cfg.scale.pref.batch_size),
-                                   output_dir=tempfile.mkdtemp(), max_steps=1, epochs=1, warmup=0.1),
-                     precompute_ref_log_probs=True, max_length=world.tokenizer.model_max_length)
-    tr = PreferenceTrainer(model=S.sft_model(cfg, world), args=args, train_dataset=ds, processing_class=world.tokenizer,
-                           loss="simpo", loss_kwargs={"beta": 2.0, "gamma": 1.0})
+    args = DPOConfig(
+        **common_args(
+            cfg.hardware,
+            seed=int(cfg.seed),
+            lr=1e-4,
+            batch_size=int(cfg.scale.pref.batch_size),
+            output_dir=tempfile.mkdtemp(),
+            max_steps=1,
+            epochs=1,
+            warmup=0.1,
+        ),
+        precompute_ref_log_probs=True,
+        max_length=world.tokenizer.model_max_length,
+    )
+    tr = PreferenceTrainer(
+        model=S.sft_model(cfg, world),
+        args=args,
+        train_dataset=ds,
+        processing_class=world.tokenizer,
+        loss="simpo",
+        loss_kwargs={"beta": 2.0, "gamma": 1.0},
+    )
     return tr, [b for _, b in zip(range(n), tr.get_train_dataloader())]
 
 
@@ -91,20 +108,26 @@ def main(argv: list[str] | None = None) -> int:
     for setting in a.settings:
         tr, batches = batches_of(cfg, setting, a.batches)
         times = {"one_forward": [], "length_groups": [], "trl_fused_head": []}
-        for _ in range(a.repeats):   # interleaved: a load change hits all alike
+        for _ in range(a.repeats):  # interleaved: a load change hits all alike
             times["one_forward"].append(step_ms(tr, batches, 10**9))
             times["length_groups"].append(step_ms(tr, batches, 16))
-            times["trl_fused_head"].append(step_ms(tr, batches, 16, small_vocab=0))   # groups, TRL's chunked head
+            times["trl_fused_head"].append(step_ms(tr, batches, 16, small_vocab=0))  # groups, TRL's chunked head
         med = {k: statistics.median(v) for k, v in times.items()}
         res["settings"][setting] = {
-            "batch_rows": int(batches[0]["input_ids"].shape[0]), "n_batches": len(batches),
+            "batch_rows": int(batches[0]["input_ids"].shape[0]),
+            "n_batches": len(batches),
             "tokens_real_share": {"one_forward": utilisation(batches, 1), "4_groups": utilisation(batches, 4)},
-            "ms_per_step": med, "speedup": med["one_forward"] / med["length_groups"],
-            "speedup_log_softmax": med["trl_fused_head"] / med["length_groups"], "repeats": times}
+            "ms_per_step": med,
+            "speedup": med["one_forward"] / med["length_groups"],
+            "speedup_log_softmax": med["trl_fused_head"] / med["length_groups"],
+            "repeats": times,
+        }
         r = res["settings"][setting]
-        print(f"{setting}: real tokens {r['tokens_real_share']['one_forward']:.0%} → {r['tokens_real_share']['4_groups']:.0%}; "
-              f"{med['one_forward']:.1f} → {med['length_groups']:.1f} ms/step ({r['speedup']:.2f}×); "
-              f"TRL's chunked head {med['trl_fused_head']:.1f} ms/step, plain log-softmax {r['speedup_log_softmax']:.2f}× faster")
+        print(
+            f"{setting}: real tokens {r['tokens_real_share']['one_forward']:.0%} → {r['tokens_real_share']['4_groups']:.0%}; "
+            f"{med['one_forward']:.1f} → {med['length_groups']:.1f} ms/step ({r['speedup']:.2f}×); "
+            f"TRL's chunked head {med['trl_fused_head']:.1f} ms/step, plain log-softmax {r['speedup_log_softmax']:.2f}× faster"
+        )
     atomic_write_json(Path(a.out), res)
     print("wrote", a.out)
     return 0

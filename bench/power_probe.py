@@ -6,6 +6,7 @@ judge can see it, and what DPO and SimPO make of it (paired differences against 
 
 Uses the notebook's own stages (``replicate.papers.simpo``), so every stage is cached in .cache/.
 """
+
 from __future__ import annotations
 
 import sys
@@ -20,28 +21,40 @@ def headroom(cfg, world, sft, n: int = 16) -> dict:
     from replicate.worlds.toy_lm import oracle_quality
 
     P, ev = world.prompts["eval"], cfg.paper.eval
-    g = generate(sft, world.tokenizer, P, n=n, temperature=float(ev.temperature), max_new_tokens=int(ev.max_new_tokens), seed=5)
+    g = generate(
+        sft, world.tokenizer, P, n=n, temperature=float(ev.temperature), max_new_tokens=int(ev.max_new_tokens), seed=5
+    )
     q = np.array([[oracle_quality(p, y) for y in ys] for p, ys in zip(P, g)])
     lens = np.array([[len(y) for y in ys] for ys in g])
     judge_best = [oracle_quality(p, ys[int(np.argmax(world.judge.rank(p, ys[: n // 2])))]) for p, ys in zip(P, g)]
     greedy = generate(sft, world.tokenizer, P, temperature=0.0, max_new_tokens=int(ev.max_new_tokens), seed=5)
-    agree = [(world.judge.prob(p, a, b) > 0.5) == (oracle_quality(p, a) > oracle_quality(p, b))
-             for p, (a, b, *_) in zip(P, g) if oracle_quality(p, a) != oracle_quality(p, b)]
+    agree = [
+        (world.judge.prob(p, a, b) > 0.5) == (oracle_quality(p, a) > oracle_quality(p, b))
+        for p, (a, b, *_) in zip(P, g)
+        if oracle_quality(p, a) != oracle_quality(p, b)
+    ]
     by_skill = defaultdict(list)
     for p, row in zip(P, q):
         by_skill[p.split(":")[0]].append(row.mean())
-    return {"sft_q": q.mean(), "sft_greedy_q": np.mean([oracle_quality(p, y[0]) for p, y in zip(P, greedy)]),
-            f"best_of_{n}_oracle_q": q.max(1).mean(), f"best_of_{n // 2}_judge_q": np.mean(judge_best),
-            "reference_q": np.mean([oracle_quality(p, y) for p, y in zip(P, world.reference["eval"])]),
-            "share_exact": (q == 1).mean(), "sft_len_mean": lens.mean(), "sft_len_sd": lens.std(),
-            "judge_oracle_agreement": np.mean(agree), "n_agreement_pairs": len(agree),
-            **{f"q.{k}": float(np.mean(v)) for k, v in sorted(by_skill.items())}}
+    return {
+        "sft_q": q.mean(),
+        "sft_greedy_q": np.mean([oracle_quality(p, y[0]) for p, y in zip(P, greedy)]),
+        f"best_of_{n}_oracle_q": q.max(1).mean(),
+        f"best_of_{n // 2}_judge_q": np.mean(judge_best),
+        "reference_q": np.mean([oracle_quality(p, y) for p, y in zip(P, world.reference["eval"])]),
+        "share_exact": (q == 1).mean(),
+        "sft_len_mean": lens.mean(),
+        "sft_len_sd": lens.std(),
+        "judge_oracle_agreement": np.mean(agree),
+        "n_agreement_pairs": len(agree),
+        **{f"q.{k}": float(np.mean(v)) for k, v in sorted(by_skill.items())},
+    }
 
 
 def main(argv: list[str]) -> int:
     from replicate.core.config import compose
-    from replicate.papers import simpo as S
     from replicate.metrics.verdicts import paired_bootstrap
+    from replicate.papers import simpo as S
     from replicate.worlds.toy_lm import oracle_quality
 
     cfg = compose("simpo", argv)
@@ -58,13 +71,17 @@ def main(argv: list[str]) -> int:
             ev = S.run_method(cfg, world, pairs, setting, m)["eval"]
             q = np.array([oracle_quality(p, y) for p, y in zip(world.prompts["eval"], ev["responses"])])
             res[m] = (100 * np.array(ev["preferences"]), q)
-            print(f"{setting} {m}: {time.time() - t:.1f}s wr={ev['win_rate']:.1f} lc={ev['lc_win_rate']:.1f} "
-                  f"q={ev['oracle_quality']:.3f} len={ev['avg_length']:.1f}")
+            print(
+                f"{setting} {m}: {time.time() - t:.1f}s wr={ev['win_rate']:.1f} lc={ev['lc_win_rate']:.1f} "
+                f"q={ev['oracle_quality']:.3f} len={ev['avg_length']:.1f}"
+            )
         for m in ("dpo", "simpo"):
             for name, i in (("raw WR", 0), ("oracle q", 1)):
                 ci = paired_bootstrap(res[m][i] - res["sft"][i])
-                print(f"  {setting} {m} − sft, {name}: {ci['diff']:+.3f} [{ci['lo']:+.3f}, {ci['hi']:+.3f}] "
-                      f"z={ci['diff'] / ci['se']:.1f}")
+                print(
+                    f"  {setting} {m} − sft, {name}: {ci['diff']:+.3f} [{ci['lo']:+.3f}, {ci['hi']:+.3f}] "
+                    f"z={ci['diff'] / ci['se']:.1f}"
+                )
     return 0
 
 

@@ -9,6 +9,7 @@ evaluation is extra work a paper asks for, not overhead of the path; its cost is
     .venv/bin/python bench/rl_steps.py                  # → bench/results/rl_steps.json
     .venv/bin/python bench/rl_steps.py --steps 4 --repeats 2
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,8 +70,9 @@ def _bare(tok, policy, rm, prompts, refs, hw, settings, out):
     model = rl._with_reference_path(copy.deepcopy(policy), out)  # TRL reloads its reference from the model's path
     args = rl.grpo_config(hw, settings, seed=0, out=out)
     args.logging_steps = 10_000
-    tr = GRPOTrainer(model=model, reward_funcs=[reward], args=args, train_dataset=rl.rl_dataset(prompts),
-                     processing_class=tok)
+    tr = GRPOTrainer(
+        model=model, reward_funcs=[reward], args=args, train_dataset=rl.rl_dataset(prompts), processing_class=tok
+    )
     t = time.perf_counter()
     tr.train()
     return time.perf_counter() - t
@@ -95,10 +97,16 @@ def main(argv: list[str]) -> int:
             with tempfile.TemporaryDirectory() as d:
                 times[name].append(fn(tok, policy, rm, prompts, refs, hw, settings, Path(d)))
     med = {k: statistics.median(v) for k, v in times.items()}
-    res = {"steps": a.steps, "repeats": a.repeats, "completions_per_step": settings.prompts_per_step * settings.num_generations,
-           "seconds": times, "steps_per_second": {k: a.steps / v for k, v in med.items()},
-           "ours_over_bare_steps_per_second": med["trl_bare"] / med["ours"], "torch_threads": 1,
-           "note": "train() wall time including TRL's set-up; the same GRPOConfig, policy, RM and prompts for both"}
+    res = {
+        "steps": a.steps,
+        "repeats": a.repeats,
+        "completions_per_step": settings.prompts_per_step * settings.num_generations,
+        "seconds": times,
+        "steps_per_second": {k: a.steps / v for k, v in med.items()},
+        "ours_over_bare_steps_per_second": med["trl_bare"] / med["ours"],
+        "torch_threads": 1,
+        "note": "train() wall time including TRL's set-up; the same GRPOConfig, policy, RM and prompts for both",
+    }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "rl_steps.json").write_text(json.dumps(res, indent=2) + "\n")
     print(json.dumps({k: res[k] for k in ("steps_per_second", "ours_over_bare_steps_per_second")}, indent=2))

@@ -9,6 +9,7 @@ reports its peak RSS above the RSS after setup (CPU) or ``torch.cuda.max_memory_
 
 Paper (SimPO §4.4, Fig. 5c, Llama-3-Base on 8×H100): SimPO/DPO run time ≈ 0.8, peak memory ≈ 0.9.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,11 +46,13 @@ def _setup(model_name: str, batch_size: int, seq_len: int):
     n = batch_size * 4
     # fixed-length responses so every configuration sees identical batches
     resp = ("abcdefgh" * 20)[: seq_len // 2]
-    ds = Dataset.from_dict({
-        "prompt": [[{"role": "user", "content": f"rev:{'abcdefgh'[i % 8]}bc"}] for i in range(n)],
-        "chosen": [[{"role": "assistant", "content": resp}] for _ in range(n)],
-        "rejected": [[{"role": "assistant", "content": resp[::-1]}] for _ in range(n)],
-    })
+    ds = Dataset.from_dict(
+        {
+            "prompt": [[{"role": "user", "content": f"rev:{'abcdefgh'[i % 8]}bc"}] for i in range(n)],
+            "chosen": [[{"role": "assistant", "content": resp}] for _ in range(n)],
+            "rejected": [[{"role": "assistant", "content": resp[::-1]}] for _ in range(n)],
+        }
+    )
     return cfg, tok, model, ds
 
 
@@ -59,19 +62,36 @@ def _trainer(kind: str, loss: str, precompute: bool, cfg, tok, model, ds, batch_
 
     from replicate.training.trl_hook import PreferenceTrainer, common_args
 
-    args = DPOConfig(**common_args(cfg.hardware, seed=0, lr=1e-4, batch_size=batch_size, output_dir="/tmp/bench-trainer",
-                                   max_steps=10, epochs=1, warmup=0.0), precompute_ref_log_probs=precompute,
-                     max_length=256, beta=0.1, loss_type=["sigmoid"])
+    args = DPOConfig(
+        **common_args(
+            cfg.hardware,
+            seed=0,
+            lr=1e-4,
+            batch_size=batch_size,
+            output_dir="/tmp/bench-trainer",
+            max_steps=10,
+            epochs=1,
+            warmup=0.0,
+        ),
+        precompute_ref_log_probs=precompute,
+        max_length=256,
+        beta=0.1,
+        loss_type=["sigmoid"],
+    )
     if torch.cuda.is_available():
         args.bf16 = True
     if kind == "trl":
         import copy
 
-        ref = copy.deepcopy(model).eval() if not precompute else None  # a model built in memory has no Hub id to reload
+        ref = (
+            copy.deepcopy(model).eval() if not precompute else None
+        )  # a model built in memory has no Hub id to reload
         tr = DPOTrainer(model=model, ref_model=ref, args=args, train_dataset=ds, processing_class=tok)
     else:
         kw = {"beta": 2.0, "gamma": 1.0} if loss == "simpo" else {"beta": 0.1}
-        tr = PreferenceTrainer(model=model, args=args, train_dataset=ds, processing_class=tok, loss=loss, loss_kwargs=kw)
+        tr = PreferenceTrainer(
+            model=model, args=args, train_dataset=ds, processing_class=tok, loss=loss, loss_kwargs=kw
+        )
     tr.create_optimizer_and_scheduler(num_training_steps=10)
     tr.current_gradient_accumulation_steps = 1  # set by Trainer.train(); we call training_step directly
     tr.model.train()
@@ -95,7 +115,8 @@ def worker(name: str, model_name: str, batch_size: int, seq_len: int, steps: int
     tr, batch = _trainer(kind, loss, pre, cfg, tok, model, ds, batch_size)
     cuda = torch.cuda.is_available()
     if cuda:
-        torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats()
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
     else:
         _reset_peak_rss()  # the peak must be that of training steps, not of imports and model building
@@ -169,9 +190,25 @@ def main(argv=None) -> int:
         t = time_side_by_side(m, a.batch_size, a.seq_len, a.steps, a.repeats)
         mem = {}
         for name in CONFIGS:
-            r = subprocess.run([sys.executable, __file__, "--worker", name, m, "--batch-size", str(a.batch_size),
-                                "--seq-len", str(a.seq_len), "--steps", str(a.steps)],
-                               capture_output=True, text=True, check=True, cwd=ROOT)
+            r = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--worker",
+                    name,
+                    m,
+                    "--batch-size",
+                    str(a.batch_size),
+                    "--seq-len",
+                    str(a.seq_len),
+                    "--steps",
+                    str(a.steps),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=ROOT,
+            )
             mem[name] = json.loads(r.stdout.strip().splitlines()[-1])
         report[m] = {
             "step_seconds": t,
@@ -183,15 +220,20 @@ def main(argv=None) -> int:
             "hook_over_trl_dpo_time": t["dpo"] / t["trl_dpo"],
         }
         r = report[m]
-        print(f"{m:11} SimPO/DPO time {r['simpo_over_dpo_time']:.2f} (paper ≈0.8) | SimPO/DPO peak memory "
-              f"{r['simpo_over_dpo_peak_memory']:.2f}, incl. reference weights {r['simpo_over_dpo_memory_incl_ref_model']:.2f} "
-              f"(paper ≈0.9) | hook/TRL DPO time {r['hook_over_trl_dpo_time']:.3f} (target ≤ 1.05)")
+        print(
+            f"{m:11} SimPO/DPO time {r['simpo_over_dpo_time']:.2f} (paper ≈0.8) | SimPO/DPO peak memory "
+            f"{r['simpo_over_dpo_peak_memory']:.2f}, incl. reference weights {r['simpo_over_dpo_memory_incl_ref_model']:.2f} "
+            f"(paper ≈0.9) | hook/TRL DPO time {r['hook_over_trl_dpo_time']:.3f} (target ≤ 1.05)"
+        )
     import platform
 
     import torch
 
-    report["_meta"] = {"device": "cuda" if torch.cuda.is_available() else f"cpu ({platform.machine()}, 2 threads)",
-                       "args": vars(a), "torch": torch.__version__}
+    report["_meta"] = {
+        "device": "cuda" if torch.cuda.is_available() else f"cpu ({platform.machine()}, 2 threads)",
+        "args": vars(a),
+        "torch": torch.__version__,
+    }
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / "simpo_vs_dpo.json"
     tmp = path.with_suffix(".tmp")

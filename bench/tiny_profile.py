@@ -11,6 +11,7 @@ called prompt by prompt, the way a first notebook would; tokens/s counts generat
 
 Writes bench/results/tiny_profile.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,33 +41,47 @@ def generation_throughput(model, tokenizer, prompts, *, max_new_tokens: int, tem
     def n_tokens(texts):
         return sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) + 1 for t in texts)  # + EOS
 
-    outs, t_batched = _clock(generate, model, tokenizer, prompts, temperature=temperature,
-                             max_new_tokens=max_new_tokens, seed=0)
+    outs, t_batched = _clock(
+        generate, model, tokenizer, prompts, temperature=temperature, max_new_tokens=max_new_tokens, seed=0
+    )
     tok_batched = n_tokens([o[0] for o in outs])
     t = time.perf_counter()
     plain = []
     with torch.no_grad():
         for p in prompts:
-            enc = tokenizer(tokenizer.apply_chat_template(chat(p), tokenize=False, add_generation_prompt=True),
-                            return_tensors="pt", add_special_tokens=False)
-            g = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature,
-                               pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
-            plain.append(tokenizer.decode(g[0, enc["input_ids"].shape[1]:], skip_special_tokens=True))
+            enc = tokenizer(
+                tokenizer.apply_chat_template(chat(p), tokenize=False, add_generation_prompt=True),
+                return_tensors="pt",
+                add_special_tokens=False,
+            )
+            g = model.generate(
+                **enc,
+                max_new_tokens=max_new_tokens,
+                do_sample=True,
+                temperature=temperature,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
+            plain.append(tokenizer.decode(g[0, enc["input_ids"].shape[1] :], skip_special_tokens=True))
     t_plain = time.perf_counter() - t
     tok_plain = n_tokens(plain)
-    return {"n_prompts": len(prompts), "batched_tokens_per_s": tok_batched / t_batched,
-            "plain_tokens_per_s": tok_plain / t_plain,
-            "speedup": (tok_batched / t_batched) / (tok_plain / t_plain),
-            "batched_s": t_batched, "plain_s": t_plain}
+    return {
+        "n_prompts": len(prompts),
+        "batched_tokens_per_s": tok_batched / t_batched,
+        "plain_tokens_per_s": tok_plain / t_plain,
+        "speedup": (tok_batched / t_batched) / (tok_plain / t_plain),
+        "batched_s": t_batched,
+        "plain_s": t_plain,
+    }
 
 
 def profile(overrides: list[str], settings: list[str] | None, methods: list[str] | None, gen_prompts: int) -> dict:
     import torch
 
-    from replicate.training import data as D
     from replicate.core.config import compose
-    from replicate.papers import simpo as S
     from replicate.models.sampling import generate
+    from replicate.papers import simpo as S
+    from replicate.training import data as D
 
     cfg = compose("simpo", overrides)
     S.setup_torch(cfg)
@@ -76,10 +91,24 @@ def profile(overrides: list[str], settings: list[str] | None, methods: list[str]
     s = cfg.scale.sample
     ps = world.prompts["pref"]
     samples, stages["pairs.sampling"] = _clock(
-        generate, sft, world.tokenizer, ps, n=int(s.n_per_prompt), temperature=float(s.temperature),
-        top_p=float(s.top_p), max_new_tokens=int(s.max_new_tokens), seed=int(cfg.seed) + 3)
-    _, stages["pairs.judging"] = _clock(D.pairs_from_candidates, ps, samples, world.judge,
-                                        rejected=cfg.paper.pairs.instruct_rejected, seed=int(cfg.seed))
+        generate,
+        sft,
+        world.tokenizer,
+        ps,
+        n=int(s.n_per_prompt),
+        temperature=float(s.temperature),
+        top_p=float(s.top_p),
+        max_new_tokens=int(s.max_new_tokens),
+        seed=int(cfg.seed) + 3,
+    )
+    _, stages["pairs.judging"] = _clock(
+        D.pairs_from_candidates,
+        ps,
+        samples,
+        world.judge,
+        rejected=cfg.paper.pairs.instruct_rejected,
+        seed=int(cfg.seed),
+    )
     # the cached stage repeats sampling and judging (both splits, both settings): timed whole, not added twice
     pairs, stages["pairs.all(cached stage)"] = _clock(S.preference_pairs, cfg, world, sft)
     per_method = {}
@@ -87,11 +116,19 @@ def profile(overrides: list[str], settings: list[str] | None, methods: list[str]
         for m in methods or list(S.METHODS_TABLE4):
             _, per_method[f"{setting}.{m}"] = _clock(S.run_method, cfg, world, pairs, setting, m)
     n = min(gen_prompts, len(world.prompts["eval"]))
-    gen = generation_throughput(sft, world.tokenizer, world.prompts["eval"][:n],
-                                max_new_tokens=int(cfg.paper.eval.max_new_tokens))
+    gen = generation_throughput(
+        sft, world.tokenizer, world.prompts["eval"][:n], max_new_tokens=int(cfg.paper.eval.max_new_tokens)
+    )
     total = sum(stages.values()) - stages["pairs.sampling"] - stages["pairs.judging"] + sum(per_method.values())
-    return {"scale": cfg.scale.name, "overrides": overrides, "threads": torch.get_num_threads(),
-            "stages_s": stages, "train_and_eval_s": per_method, "total_s": total, "generation": gen}
+    return {
+        "scale": cfg.scale.name,
+        "overrides": overrides,
+        "threads": torch.get_num_threads(),
+        "stages_s": stages,
+        "train_and_eval_s": per_method,
+        "total_s": total,
+        "generation": gen,
+    }
 
 
 def main(argv=None) -> int:
@@ -112,8 +149,10 @@ def main(argv=None) -> int:
     for k, v in {**res["stages_s"], **res["train_and_eval_s"]}.items():
         print(f"  {k:28s} {v:7.2f} s")
     g = res["generation"]
-    print(f"  generation: batched {g['batched_tokens_per_s']:.0f} tok/s vs plain model.generate "
-          f"{g['plain_tokens_per_s']:.0f} tok/s ({g['speedup']:.1f}x, {g['n_prompts']} prompts)")
+    print(
+        f"  generation: batched {g['batched_tokens_per_s']:.0f} tok/s vs plain model.generate "
+        f"{g['plain_tokens_per_s']:.0f} tok/s ({g['speedup']:.1f}x, {g['n_prompts']} prompts)"
+    )
     print(f"wrote {a.out}")
     return 0
 

@@ -1,13 +1,21 @@
 """Adaptive Inference-Time Compute: the self-evaluation target, the selection rules on fixed scores
 (closed forms), config errors, and determinism of the analysis."""
+
 import math
 
 import numpy as np
 import pytest
 
 from replicate.core.config import ConfigError, compose
-from replicate.models.search import (adaptive_sampling, best_of_n, expected_samples, pick, prune_then_select,
-                                     pruned_token_share, round_ends)
+from replicate.models.search import (
+    adaptive_sampling,
+    best_of_n,
+    expected_samples,
+    pick,
+    prune_then_select,
+    pruned_token_share,
+    round_ends,
+)
 from replicate.papers import adaptive_compute as exp
 from replicate.papers import adaptive_compute_claims as ac
 from replicate.worlds.toy_lm import Judge
@@ -29,7 +37,7 @@ def test_judge_target_matches_bradley_terry_closed_form():
     prompt, ys = "rev:abc", ["cba", "cbb", "zzz"]  # oracle q = 1, 2/3, 0
     qs = np.array([1.0, 2 / 3, 0.0])
     m = exp.judge_matrix(j, prompt, ys)
-    sig = lambda z: 1 / (1 + math.exp(-z))  # noqa: E731
+    sig = lambda z: 1 / (1 + math.exp(-z))
     want = [1 - np.mean([sig(4 * (qs[k] - qs[i])) for k in range(3) if k != i]) for i in range(3)]
     np.testing.assert_allclose(exp.judge_not_better(m), want, atol=1e-12)
     np.testing.assert_allclose(exp.judge_rank(m), j.rank(prompt, ys), atol=1e-12)
@@ -48,9 +56,9 @@ def test_adaptive_stopping_on_fixed_scores():
     rounds = [1, 1, 2, 4, 8]
     assert round_ends(rounds).tolist() == [1, 2, 4, 8, 16]
     s = np.zeros((3, 16))
-    s[0, 0] = 0.9           # stops after the first sample
-    s[1, 3] = 0.95          # first ≥ τ in round 3 (samples 3–4) → 4 samples
-    s[2, :] = 0.1           # never → all 16, best = first
+    s[0, 0] = 0.9  # stops after the first sample
+    s[1, 3] = 0.95  # first ≥ τ in round 3 (samples 3–4) → 4 samples
+    s[2, :] = 0.1  # never → all 16, best = first
     s[2, 10] = 0.5
     ch, used = adaptive_sampling(s, rounds, tau=0.8)
     assert used.tolist() == [1, 4, 16] and ch.tolist() == [0, 3, 10]
@@ -99,14 +107,17 @@ def test_self_eval_text_appends_the_query_after_a_prefix_or_a_complete_response(
     assert tok.convert_ids_to_tokens(ids)[-1] == "?" and ids.count(tok.bos_token_id) == 1
 
 
-@pytest.mark.parametrize("override, msg", [
-    ("paper.adaptive.rounds=[1,1,2,4]", "sum to"),
-    ("paper.adaptive.temperatures=[0.2,0.5]", "one non-negative temperature"),
-    ("paper.prune.shares=[1.0]", "prune share"),
-    ("paper.prune.at_tokens=0", "prefix lengths"),
-    ("paper.prompts.eval.ci=100000", "paper.prompts.eval"),
-    ("scale=paper", "scale=paper"),
-])
+@pytest.mark.parametrize(
+    "override, msg",
+    [
+        ("paper.adaptive.rounds=[1,1,2,4]", "sum to"),
+        ("paper.adaptive.temperatures=[0.2,0.5]", "one non-negative temperature"),
+        ("paper.prune.shares=[1.0]", "prune share"),
+        ("paper.prune.at_tokens=0", "prefix lengths"),
+        ("paper.prompts.eval.ci=100000", "paper.prompts.eval"),
+        ("scale=paper", "scale=paper"),
+    ],
+)
 def test_bad_config_raises_before_compute(override, msg):
     with pytest.raises(ConfigError, match=msg):
         exp.validate(compose("adaptive-compute", ["scale=ci", override], check_hardware=False))
@@ -121,12 +132,22 @@ def _fake_runs(seed: int = 0, n_prompts: int = 40, gap: float = 0.3) -> dict:
         for split in ("dev", "eval"):
             q = rng.random((n_prompts, 16)) * gap
             qa = rng.random((n_prompts, 16)) * gap
-            noisy = lambda x: np.clip(ac.not_better_share(x) + 0.1 * rng.standard_normal(x.shape), 0, 1)  # noqa: E731
-            sc = {"fixed.q": q.tolist(), "annealed.q": qa.tolist(), "fixed.judge": q.tolist(), "fixed.rm": q.tolist(),
-                  "fixed.self_eval": noisy(q).tolist(), "annealed.self_eval": noisy(qa).tolist(),
-                  "fixed.self_eval@3": noisy(q).tolist(), "fixed.target_judge": ac.not_better_share(q).tolist(),
-                  "fixed.len": np.full((n_prompts, 16), 12).tolist(), "own_q": q[:, 0].tolist(),
-                  "gen_samples": 16 * n_prompts, "gen_seconds": 1.0, "self_eval_seconds": 1.0}
+            noisy = lambda x: np.clip(ac.not_better_share(x) + 0.1 * rng.standard_normal(x.shape), 0, 1)
+            sc = {
+                "fixed.q": q.tolist(),
+                "annealed.q": qa.tolist(),
+                "fixed.judge": q.tolist(),
+                "fixed.rm": q.tolist(),
+                "fixed.self_eval": noisy(q).tolist(),
+                "annealed.self_eval": noisy(qa).tolist(),
+                "fixed.self_eval@3": noisy(q).tolist(),
+                "fixed.target_judge": ac.not_better_share(q).tolist(),
+                "fixed.len": np.full((n_prompts, 16), 12).tolist(),
+                "own_q": q[:, 0].tolist(),
+                "gen_samples": 16 * n_prompts,
+                "gen_seconds": 1.0,
+                "self_eval_seconds": 1.0,
+            }
             r[split] = sc
         runs[sd] = r
     return runs

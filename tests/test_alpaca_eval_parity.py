@@ -5,6 +5,7 @@ setuptools ≥ 81 no longer ships it, so a stub is inserted when the real one is
 downloads (``hf_hub_download`` of ``df_gamed.csv`` / ``instruction_difficulty.csv``) are replaced by
 local files built from the same inputs we give our implementation. Skipped when alpaca_eval is absent.
 """
+
 import sys
 import types
 
@@ -37,8 +38,12 @@ def data():
     from replicate.papers import lc_alpacaeval as lc
 
     try:
-        return {"ann": lc.load_annotations(), "gamma": lc.load_difficulty(), "weights": lc.load_weights("HEAD"),
-                "gamed": lc.pseudo_gamed_rows()}
+        return {
+            "ann": lc.load_annotations(),
+            "gamma": lc.load_difficulty(),
+            "weights": lc.load_weights("HEAD"),
+            "gamed": lc.pseudo_gamed_rows(),
+        }
     except FileNotFoundError as e:
         pytest.skip(str(e))
 
@@ -100,10 +105,17 @@ def test_fit_parity_synthetic(with_gamed):
 def test_fit_parity_real_model_with_gamed_rows(data):
     ann, gamma, gamed = data["ann"], data["gamma"], data["gamed"]
     g = ann[ann.model == "gpt4_gamed"]
-    fit = W.fit_lc_glm(g["preference"].to_numpy(), g["len_2"].to_numpy(), g["len_1"].to_numpy(),
-                       gamma.reindex(g["row"].to_numpy()).to_numpy(), gamed=gamed, encoding="alpaca_eval")
-    X = np.column_stack([np.tanh(W.std_delta_len(g["len_2"], g["len_1"])), gamma.reindex(g["row"]).to_numpy(),
-                         np.ones(len(g))])
+    fit = W.fit_lc_glm(
+        g["preference"].to_numpy(),
+        g["len_2"].to_numpy(),
+        g["len_1"].to_numpy(),
+        gamma.reindex(g["row"].to_numpy()).to_numpy(),
+        gamed=gamed,
+        encoding="alpaca_eval",
+    )
+    X = np.column_stack(
+        [np.tanh(W.std_delta_len(g["len_2"], g["len_1"])), gamma.reindex(g["row"]).to_numpy(), np.ones(len(g))]
+    )
     Xg = np.column_stack([np.tanh(gamed["std_delta_len"]), gamed["difficulty"], np.zeros(len(gamed))])
     p = np.concatenate([gamed["preference"], W.from_alpaca_eval(g["preference"])])
     sw = np.concatenate([np.full(len(gamed), 0.1), np.ones(len(g))])
@@ -121,29 +133,45 @@ def test_get_length_controlled_winrate_parity(tmp_path, monkeypatch):
     len_b, len_m = rng.integers(50, 3000, n), rng.integers(50, 3000, n)
     p = W.logistic(-0.5 - 1.8 * np.tanh(W.std_delta_len(len_m, len_b)) + 0.7 * gamma + rng.normal(0, 0.4, n))
     pref = 1 + p
-    pref[3], pref[10] = 0.0, 1.5          # legacy tie and exact tie
+    pref[3], pref[10] = 0.0, 1.5  # legacy tie and exact tie
     gamed_parts = []
-    for k in range(2):                     # two gamed baselines, as df_gamed.csv
+    for k in range(2):  # two gamed baselines, as df_gamed.csv
         gl = rng.integers(50, 4000, n)
         q = W.logistic(-1.2 * np.tanh(W.std_delta_len(gl, len_b)) + 0.3 * gamma + rng.normal(0, 0.3, n))
-        gamed_parts.append(pd.DataFrame({"preference": q, "index": np.arange(n),
-                                         "std_delta_len": W.std_delta_len(gl, len_b),
-                                         "instruction_difficulty": gamma, "not_gamed_baseline": False,
-                                         "model": f"gamed{k}"}))
+        gamed_parts.append(
+            pd.DataFrame(
+                {
+                    "preference": q,
+                    "index": np.arange(n),
+                    "std_delta_len": W.std_delta_len(gl, len_b),
+                    "instruction_difficulty": gamma,
+                    "not_gamed_baseline": False,
+                    "model": f"gamed{k}",
+                }
+            )
+        )
     df_gamed = pd.concat(gamed_parts, ignore_index=True)
     path = tmp_path / "df_gamed.csv"
     df_gamed.to_csv(path, index=False)
     monkeypatch.setattr(ae_glm, "hf_hub_download", lambda **kw: str(path))
 
-    annotations = pd.DataFrame({
-        "instruction": [f"i{i}" for i in range(n)], "output_1": ["b" * int(x) for x in len_b],
-        "output_2": ["m" * int(x) for x in len_m], "generator_1": "base", "generator_2": "model",
-        "annotator": "weighted_alpaca_eval_gpt4_turbo", "preference": pref})
+    annotations = pd.DataFrame(
+        {
+            "instruction": [f"i{i}" for i in range(n)],
+            "output_1": ["b" * int(x) for x in len_b],
+            "output_2": ["m" * int(x) for x in len_m],
+            "generator_1": "base",
+            "generator_2": "model",
+            "annotator": "weighted_alpaca_eval_gpt4_turbo",
+            "preference": pref,
+        }
+    )
     ref = ae_glm.get_length_controlled_winrate(annotations, save_weights_dir=None, is_warn_extreme_changes=False)
 
-    gamed = pd.concat([W.gamed_rows(gp["preference"], np.zeros(n), np.zeros(n), gamma) for gp in gamed_parts],
-                      ignore_index=True)
-    gamed["std_delta_len"] = df_gamed["std_delta_len"].to_numpy()   # use the file's standardization as is
+    gamed = pd.concat(
+        [W.gamed_rows(gp["preference"], np.zeros(n), np.zeros(n), gamma) for gp in gamed_parts], ignore_index=True
+    )
+    gamed["std_delta_len"] = df_gamed["std_delta_len"].to_numpy()  # use the file's standardization as is
     ours = W.lc_win_rate(pref, len_m, len_b, gamma, gamed, encoding="alpaca_eval")
     assert ours["lc_win_rate"] == pytest.approx(ref["length_controlled_winrate"], abs=1e-9)
     assert ours["lc_standard_error"] == pytest.approx(ref["lc_standard_error"], abs=1e-9)

@@ -1,6 +1,7 @@
 """AutoRule: the judge's terms and the reasons they produce, rule extraction, merging and the verifier on hand-made
 examples; the RL path with the rule reward takes one GRPO step and changes the policy; config errors; determinism
 of the rule stages and of the claims on fixed runs."""
+
 import numpy as np
 import pytest
 import torch
@@ -39,30 +40,36 @@ def test_reasons_state_what_drove_the_preference():
     chain = R.reasoning_chain(j, x, "abcd sure done", "abcd", np.random.default_rng(0))
     assert [R.check_for(r) for r in R.extract_rules(chain)] == ["elaborates"]
     # nothing above the threshold: a single vague sentence, no rule
-    chain = R.reasoning_chain(Judge(length_bias=0.0, position_bias=0.0, noise=0.0), x, "abcd", "abcd", np.random.default_rng(0))
+    chain = R.reasoning_chain(
+        Judge(length_bias=0.0, position_bias=0.0, noise=0.0), x, "abcd", "abcd", np.random.default_rng(0)
+    )
     assert R.extract_rules(chain) == []
 
 
 def test_extraction_on_hand_written_chains():
-    chain = ("Response A gives the exact correct answer, while Response B gets the answer wrong. "
-             "Response A is longer and more detailed than Response B. Response A was shown second. "
-             "Both responses are similar. Response A's answer is closer to the correct one than Response B's.")
+    chain = (
+        "Response A gives the exact correct answer, while Response B gets the answer wrong. "
+        "Response A is longer and more detailed than Response B. Response A was shown second. "
+        "Both responses are similar. Response A's answer is closer to the correct one than Response B's."
+    )
     assert R.extract_rules(chain) == ["The response gives the exact correct answer.", "The response was shown second."]
 
 
 def test_merging_clusters_paraphrases_and_drops_unverifiable_and_rare_rules():
-    per_chain = [["The response gives the exact correct answer.", "The response reads better overall."],
-                 ["The response has the right answer."],
-                 ["The response states the correct result exactly.", "The response adds extra words after its answer."],
-                 ["The response has no junk after the answer.", "The response gives the exact correct answer."],
-                 ["The response has junk after its answer."]]
+    per_chain = [
+        ["The response gives the exact correct answer.", "The response reads better overall."],
+        ["The response has the right answer."],
+        ["The response states the correct result exactly.", "The response adds extra words after its answer."],
+        ["The response has no junk after the answer.", "The response gives the exact correct answer."],
+        ["The response has junk after its answer."],
+    ]
     kept, dropped = R.merge_rules(per_chain, threshold=0.6, min_support=0.3)
-    assert [m.check for m in kept] == ["correct"]                   # 4 of 5 chains state a correctness rule
+    assert [m.check for m in kept] == ["correct"]  # 4 of 5 chains state a correctness rule
     assert kept[0].support == pytest.approx(4 / 5) and len(kept[0].variants) == 3
-    assert kept[0].text == "The response gives the exact correct answer."   # the most frequent wording names it
+    assert kept[0].text == "The response gives the exact correct answer."  # the most frequent wording names it
     by_text = {m.text: m for m in dropped}
-    assert by_text["The response reads better overall."].check is None        # unverifiable
-    assert by_text["The response adds extra words after its answer."].support == pytest.approx(1 / 5)   # too rare
+    assert by_text["The response reads better overall."].check is None  # unverifiable
+    assert by_text["The response adds extra words after its answer."].support == pytest.approx(1 / 5)  # too rare
     # negation keeps "no junk" and "junk" apart; only the negated one is checkable
     assert by_text["The response has no junk after the answer."].check == "clean"
     assert by_text["The response has junk after its answer."].check is None
@@ -71,9 +78,15 @@ def test_merging_clusters_paraphrases_and_drops_unverifiable_and_rare_rules():
 
 
 def test_verifier_and_rule_reward_closed_form():
-    rules = [R.MergedRule(t, 1.0, (t,), R.check_for(t)) for t in
-             ("The response has the right answer.", "The response adds extra words after its answer.",
-              "The response has no junk after the answer.", "The response has an answer of the expected length.")]
+    rules = [
+        R.MergedRule(t, 1.0, (t,), R.check_for(t))
+        for t in (
+            "The response has the right answer.",
+            "The response adds extra words after its answer.",
+            "The response has no junk after the answer.",
+            "The response has an answer of the expected length.",
+        )
+    ]
     assert [r.check for r in rules] == ["correct", "elaborates", "clean", "right_length"]
     x = "rev:abcd"
     ys = ["dcba", "dcba sure", "dcbb sure", "dcb su", "dcbaa"]
@@ -143,14 +156,16 @@ def test_one_grpo_step_with_the_rule_reward_changes_the_policy(tmp_path):
 
     tok = build_tokenizer()
     pol = build_tiny_llama(tok, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, seed=0)
-    rules = [R.MergedRule("The response has the right answer.", 1.0, (), "correct"),
-             R.MergedRule("The response adds extra words after its answer.", 1.0, (), "elaborates")]
-    fake_rm = lambda ps, ys: -np.array([len(y) for y in ys], float)  # noqa: E731
+    rules = [
+        R.MergedRule("The response has the right answer.", 1.0, (), "correct"),
+        R.MergedRule("The response adds extra words after its answer.", 1.0, (), "elaborates"),
+    ]
+    fake_rm = lambda ps, ys: -np.array([len(y) for y in ys], float)
     funcs = [rl.reward_function(fake_rm, name="rm"), rl.reward_function(exp.rule_score(rules, 0.1, 0), name="rules")]
     s = rl.GRPOSettings(lr=5e-3, beta=0.04, num_generations=4, prompts_per_step=2, steps=1, max_new_tokens=8)
     ds = rl.rl_dataset(["rev:abc", "sort:cab", "dup:abc", "max:1234"])
     hw = OmegaConf.create({"bf16": False, "gradient_checkpointing": False})
-    flat = lambda m: torch.cat([p.detach().flatten() for p in m.parameters()])  # noqa: E731
+    flat = lambda m: torch.cat([p.detach().flatten() for p in m.parameters()])
     m1, c1 = rl.train_grpo(pol, tok, ds, funcs, hw, s, seed=0, out=tmp_path / "a", weights=[1.0, 3.0])
     m2, _ = rl.train_grpo(pol, tok, ds, funcs, hw, s, seed=0, out=tmp_path / "b", weights=[1.0, 3.0])
     assert not torch.equal(flat(m1), flat(pol))
@@ -160,30 +175,48 @@ def test_one_grpo_step_with_the_rule_reward_changes_the_policy(tmp_path):
 
 def _fake_run(q: dict, proxy_steps=(0, 1, 2, 4)) -> dict:
     """A run dict as ``run_arm`` writes it: held-out oracle per prompt at steps 0, 1 (early), 2 (episode 1), 4."""
-    rows = [{"step": st, "oracle": float(np.mean(q[st])), "proxy": 0.0, "win_rate": 0.5, "kl": 0.0, "length": 5.0,
-             "per_prompt": {"oracle": list(q[st])}} for st in proxy_steps]
-    final = {"preferences": [0.4, 0.6, 0.5, 0.5], "responses": ["ab", "abc", "a", "abcd"],
-             "reference_lengths": [3, 3, 3, 3], "lc_win_rate": 50.0, "win_rate": 50.0, "avg_length": 2.5,
-             "oracle_quality": 0.5}
+    rows = [
+        {
+            "step": st,
+            "oracle": float(np.mean(q[st])),
+            "proxy": 0.0,
+            "win_rate": 0.5,
+            "kl": 0.0,
+            "length": 5.0,
+            "per_prompt": {"oracle": list(q[st])},
+        }
+        for st in proxy_steps
+    ]
+    final = {
+        "preferences": [0.4, 0.6, 0.5, 0.5],
+        "responses": ["ab", "abc", "a", "abcd"],
+        "reference_lengths": [3, 3, 3, 3],
+        "lc_win_rate": 50.0,
+        "win_rate": 50.0,
+        "avg_length": 2.5,
+        "oracle_quality": 0.5,
+    }
     return {"curves": {"eval": rows, "train": []}, "final": final, "rule_weight": 1.0, "steps": 4, "per_episode": 2}
 
 
 def test_claims_on_fixed_runs():
     """PC reads GRPO at the end of episode 1; C3 the second-episode change, AutoRule minus GRPO."""
     cfg = compose("autorule", ["scale=ci"])
-    rules = {"rules": [{"text": "r", "support": 1.0, "variants": ["r"], "check": "correct"}],
-             "agreement": {"agreement": 0.8, "ties": 0.1, "n": 5, "per_pair": [1, 1, 1, 1, 0]},
-             "rm_accuracy": {"vs_label": 0.6, "vs_oracle": 0.6}}
+    rules = {
+        "rules": [{"text": "r", "support": 1.0, "variants": ["r"], "check": "correct"}],
+        "agreement": {"agreement": 0.8, "ties": 0.1, "n": 5, "per_pair": [1, 1, 1, 1, 0]},
+        "rm_accuracy": {"vs_label": 0.6, "vs_oracle": 0.6},
+    }
     up = np.linspace(0.2, 0.4, 30)
-    g = _fake_run({0: up, 1: up + 0.2, 2: up + 0.2, 4: up})                # rises, then loses it all
-    a = _fake_run({0: up, 1: up + 0.1, 2: up + 0.1, 4: up + 0.15})         # rises and keeps rising
+    g = _fake_run({0: up, 1: up + 0.2, 2: up + 0.2, 4: up})  # rises, then loses it all
+    a = _fake_run({0: up, 1: up + 0.1, 2: up + 0.1, 4: up + 0.15})  # rises and keeps rising
     runs = {1: {"rules": rules, "grpo": g, "autorule": a}, 2: {"rules": rules, "grpo": g, "autorule": a}}
     cl = {c["id"]: c for c in exp.claims(runs, cfg)}
     assert cl["PC"]["verdict"] == "reproduced" and cl["PC"]["evidence"]["diff"] == pytest.approx(0.2)
     assert cl["C3"]["verdict"] == "reproduced" and cl["C3"]["evidence"]["diff"] == pytest.approx(0.05 + 0.2)
     assert cl["C2"]["evidence"]["diff"] == pytest.approx(0.8 - 0.5)
-    assert cl["C1"]["evidence"]["diff"] == pytest.approx(0.0)       # identical final evaluations
-    assert cl == {c["id"]: c for c in exp.claims(runs, cfg)}       # deterministic
+    assert cl["C1"]["evidence"]["diff"] == pytest.approx(0.0)  # identical final evaluations
+    assert cl == {c["id"]: c for c in exp.claims(runs, cfg)}  # deterministic
     # the control fails (no early rise): every other claim becomes inconclusive
     flat = _fake_run({0: up, 1: up - 0.1, 2: up - 0.1, 4: up - 0.2})
     runs = {1: {"rules": rules, "grpo": flat, "autorule": a}, 2: {"rules": rules, "grpo": flat, "autorule": a}}

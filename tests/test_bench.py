@@ -1,4 +1,5 @@
 """The benchmark script runs (its numbers are reported by `make bench`, never asserted here)."""
+
 import importlib.util
 import json
 from pathlib import Path
@@ -6,7 +7,9 @@ from pathlib import Path
 
 def _bench(name: str):
     """A bench/ script loaded as a module (bench/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", Path(__file__).resolve().parent.parent / "bench" / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(
+        f"bench_{name}", Path(__file__).resolve().parent.parent / "bench" / f"{name}.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -24,8 +27,23 @@ def test_bench_runs_side_by_side_on_the_tiny_model():
 def test_tiny_profile_runs_at_ci_scale(tmp_path):
     prof = _bench("tiny_profile")
     out = tmp_path / "p.json"
-    assert prof.main(["--settings", "instruct", "--methods", "sft", "simpo", "--gen-prompts", "4",
-                      "--out", str(out), "scale=ci"]) == 0
+    assert (
+        prof.main(
+            [
+                "--settings",
+                "instruct",
+                "--methods",
+                "sft",
+                "simpo",
+                "--gen-prompts",
+                "4",
+                "--out",
+                str(out),
+                "scale=ci",
+            ]
+        )
+        == 0
+    )
     res = json.loads(out.read_text())
     assert set(res["train_and_eval_s"]) == {"instruct.sft", "instruct.simpo"}
     assert res["generation"]["batched_tokens_per_s"] > 0 and res["generation"]["plain_tokens_per_s"] > 0
@@ -34,7 +52,13 @@ def test_tiny_profile_runs_at_ci_scale(tmp_path):
 def test_length_groups_bench_runs_at_ci_scale(tmp_path):
     bench = _bench("length_groups")
     out = tmp_path / "g.json"
-    assert bench.main(["--settings", "instruct", "--batches", "2", "--repeats", "1", "--out", str(out), "scale=ci"]) == 0
+    assert (
+        bench.main(["--settings", "instruct", "--batches", "2", "--repeats", "1", "--out", str(out), "scale=ci"]) == 0
+    )
     r = json.loads(out.read_text())["settings"]["instruct"]
     assert 0 < r["tokens_real_share"]["one_forward"] <= r["tokens_real_share"]["4_groups"] <= 1
-    assert r["ms_per_step"]["one_forward"] > 0 and r["ms_per_step"]["length_groups"] > 0 and r["ms_per_step"]["trl_fused_head"] > 0
+    assert (
+        r["ms_per_step"]["one_forward"] > 0
+        and r["ms_per_step"]["length_groups"] > 0
+        and r["ms_per_step"]["trl_fused_head"] > 0
+    )

@@ -1,4 +1,5 @@
 """Reproducible and resumable: content-keyed stages, atomic writes, same seed → identical metrics."""
+
 import json
 
 import pytest
@@ -63,8 +64,18 @@ def test_same_seed_same_numbers(tmp_path, monkeypatch, method):
     from replicate.core.config import compose
     from replicate.papers import simpo as exp
 
-    cfg = compose("simpo", ["scale=ci", "scale.sft.steps=5", "scale.world.n_sft=64", "scale.world.n_pref_prompts=32",
-                            "scale.world.n_dev=8", "scale.world.n_eval=16", "scale.pref.max_steps=2"])
+    cfg = compose(
+        "simpo",
+        [
+            "scale=ci",
+            "scale.sft.steps=5",
+            "scale.world.n_sft=64",
+            "scale.world.n_pref_prompts=32",
+            "scale.world.n_dev=8",
+            "scale.world.n_eval=16",
+            "scale.pref.max_steps=2",
+        ],
+    )
     exp.setup_torch(cfg)
     out = []
     for run in ("a", "b"):
@@ -88,9 +99,12 @@ def test_deviations_page_is_current():
 
 
 def test_compare_tolerance_from_seed_spread_and_ties_do_not_flip():
-    ci = lambda v, lo, hi: {"id": "C1", "verdict": v, "evidence": {"ci_lo": lo, "ci_hi": hi, "se": 0.5}}  # noqa: E731
-    exp = {"metrics": {"x.win_rate": 50.0}, "seed_spread": {"x.win_rate": [48.0, 50.0, 52.0]},
-           "claims": [ci("reproduced", 0.2, 3.0)]}
+    ci = lambda v, lo, hi: {"id": "C1", "verdict": v, "evidence": {"ci_lo": lo, "ci_hi": hi, "se": 0.5}}
+    exp = {
+        "metrics": {"x.win_rate": 50.0},
+        "seed_spread": {"x.win_rate": [48.0, 50.0, 52.0]},
+        "claims": [ci("reproduced", 0.2, 3.0)],
+    }
     # 4 standard errors of a 3-seed mean with sd 2: ±4.62 points, wider than the hand-set 1.0
     near = {"metrics": {"x.win_rate": 54.0}, "claims": [ci("inconclusive", -0.1, 2.8)]}
     assert compare(near, exp, {"*win_rate*": 1.0}) == []

@@ -1,11 +1,12 @@
 """CDR density-ratio reward: definition, customisation routing, pair construction, and its link to DPO."""
+
 import numpy as np
 import pytest
 import torch
 
-from replicate.worlds import tabular as T
-from replicate.metrics.density_ratio import build_pairs, customized_reward, density_ratio_reward, pairwise_accuracy
 from replicate.losses import dpo_loss
+from replicate.metrics.density_ratio import build_pairs, customized_reward, density_ratio_reward, pairwise_accuracy
+from replicate.worlds import tabular as T
 
 S = torch.tensor([-10.0, -12.0, -9.0, -20.0], dtype=torch.float64)
 W = torch.tensor([-11.0, -11.0, -11.0, -18.0], dtype=torch.float64)

@@ -1,4 +1,5 @@
 """Null-model cheating: the judge-view helpers on real data, and the toy-world search (small and seeded)."""
+
 import random
 
 import numpy as np
@@ -8,8 +9,13 @@ from replicate.papers import cheating_null_models as cn
 
 
 def test_first_token_probs_handles_missing_tokens():
-    rc = {"logprobs": {"content": [{"top_logprobs": [{"token": "m", "logprob": np.log(0.6)},
-                                                      {"token": "The", "logprob": np.log(0.1)}]}]}}
+    rc = {
+        "logprobs": {
+            "content": [
+                {"top_logprobs": [{"token": "m", "logprob": np.log(0.6)}, {"token": "The", "logprob": np.log(0.1)}]}
+            ]
+        }
+    }
     assert cn.first_token_probs(rc) == (pytest.approx(0.6), 0.0)
 
 
@@ -18,7 +24,7 @@ def test_order_hash_is_alpaca_eval_seeded_choice():
     expect = random.Random("is_switched_outputs" + instr + "0").choices([False, True], k=1)[0]
     assert cn.alpaca_eval_is_switched(instr) == expect
     flips = [cn.alpaca_eval_is_switched(f"instruction {i}") for i in range(400)]
-    assert 150 < sum(flips) < 250          # a fair coin per instruction
+    assert 150 < sum(flips) < 250  # a fair coin per instruction
 
 
 def test_anatomy_splits_prefix_and_structure():
@@ -62,7 +68,7 @@ def test_toy_search_is_deterministic_and_learned_judge_is_cheatable():
     a = cn.random_search(w, "learned", **kw)
     b = cn.random_search(w, "learned", **kw)
     assert a["response"] == b["response"] and a["history"] == b["history"]
-    assert all(x >= y for x, y in zip(a["history"], a["history"][1:]))          # best loss never increases
+    assert all(x >= y for x, y in zip(a["history"], a["history"][1:]))  # best loss never increases
     d = cn.toy_defenses(w, a["response"], window=8)
     d0 = cn.toy_defenses(w, a["init"], window=8)
     assert d["learned.win_rate"] > d0["learned.win_rate"]

@@ -1,4 +1,5 @@
 """Bad input fails before compute, with a clear message and a non-zero exit."""
+
 import subprocess
 import sys
 
@@ -47,10 +48,13 @@ def test_grad_accum_divides_or_fails():
 
 
 def test_cli_errors_exit_nonzero_before_compute():
-    for args, msg in [(("run", "nope"), "unknown paper"), (("run", "simpo", "scale=huge"), "not an option"),
-                      (("run", "simpo", "paper.methods.simpo.hparams.betaa=2"), "invalid override"),
-                      (("run", "simpo", "scale=null"), "cannot be null"),
-                      (("run", "simpo", "scale=paper", "hardware=multi_gpu_zero3"), "needs a CUDA GPU")]:
+    for args, msg in [
+        (("run", "nope"), "unknown paper"),
+        (("run", "simpo", "scale=huge"), "not an option"),
+        (("run", "simpo", "paper.methods.simpo.hparams.betaa=2"), "invalid override"),
+        (("run", "simpo", "scale=null"), "cannot be null"),
+        (("run", "simpo", "scale=paper", "hardware=multi_gpu_zero3"), "needs a CUDA GPU"),
+    ]:
         r = run_cli(*args)
         assert r.returncode == 2, r.stderr
         assert msg in r.stderr and "Traceback" not in r.stderr

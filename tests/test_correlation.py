@@ -1,4 +1,5 @@
 """replicate.metrics.correlation: parity with scipy, bootstrap determinism, the table helper."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +11,7 @@ from replicate.metrics import correlation as C
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_parity_with_scipy_including_ties(seed):
     rng = np.random.default_rng(seed)
-    x = rng.integers(0, 6, 25).astype(float)          # many ties
+    x = rng.integers(0, 6, 25).astype(float)  # many ties
     y = x + rng.normal(0, 2, 25)
     y[:5] = y[0]
     assert C.correlation(x, y, "pearson") == pytest.approx(stats.pearsonr(x, y).statistic, abs=1e-12)
@@ -54,5 +55,6 @@ def test_table_aligns_on_common_finite_index_and_top_k():
     t = C.correlation_table({"bench": bench, "other": other}, elo, n_boot=50, seed=0, top_k=3)
     assert t.loc["bench", "n"] == 6 and t.loc["other", "n"] == 2
     assert t.loc["bench", "pearson_top"] == pytest.approx(1.0)
-    assert t.loc["bench", "kendall"] == pytest.approx(stats.kendalltau([9, 8, 7, 5, 4, 6],
-                                                                     [1300, 1250, 1200, 1100, 1050, 1000]).statistic)
+    assert t.loc["bench", "kendall"] == pytest.approx(
+        stats.kendalltau([9, 8, 7, 5, 4, 6], [1300, 1250, 1200, 1100, 1050, 1000]).statistic
+    )

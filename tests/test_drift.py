@@ -1,5 +1,6 @@
 """DRIFT in the toy world: the feedback the world writes, the reviser, DRIFT's pair rule on hand-made examples, the logs
 (deterministic, DSAT items carry feedback, SAT is scarce), bad input before compute, and the claims' gating."""
+
 import numpy as np
 import pytest
 
@@ -16,16 +17,19 @@ def cfg():
     return compose("drift", ["scale=ci", "hardware.workers=1"])
 
 
-@pytest.mark.parametrize("prompt,response,expected", [
-    ("sort:dcab", "abcd", None),                       # exactly right: satisfied
-    ("sort:dcab", "abcd sure done", None),             # filler is not a complaint
-    ("sort:dcab", "abdc", "no, 3 is c"),               # first wrong character, 1-based, and the right one
-    ("sort:dcab", "xbcd okay", "no, 1 is a"),
-    ("sort:dcab", "abcde", "no, too long"),
-    ("sort:dcab", "abc", "no, too short"),
-    ("sort:dcab", "abcd sureXX", "no, junk at end"),
-    ("add:12+30", "41", "no, 2 is 2"),
-])
+@pytest.mark.parametrize(
+    "prompt,response,expected",
+    [
+        ("sort:dcab", "abcd", None),  # exactly right: satisfied
+        ("sort:dcab", "abcd sure done", None),  # filler is not a complaint
+        ("sort:dcab", "abdc", "no, 3 is c"),  # first wrong character, 1-based, and the right one
+        ("sort:dcab", "xbcd okay", "no, 1 is a"),
+        ("sort:dcab", "abcde", "no, too long"),
+        ("sort:dcab", "abc", "no, too short"),
+        ("sort:dcab", "abcd sureXX", "no, junk at end"),
+        ("add:12+30", "41", "no, 2 is 2"),
+    ],
+)
 def test_feedback_names_what_is_wrong(prompt, response, expected):
     assert X.feedback(prompt, response) == expected
 
@@ -42,7 +46,7 @@ def test_feedback_uses_only_the_tokenizers_characters():
 def test_revise_applies_the_hint_and_fixes_that_position():
     assert X.revise("abdc sure", "no, 3 is c") == "abcc sure"
     assert X.revise("abdc", "no, too long") == "abdc"
-    assert X.revise("ab", "no, 5 is c") == "ab"               # hint beyond the answer: unchanged
+    assert X.revise("ab", "no, 5 is c") == "ab"  # hint beyond the answer: unchanged
     p = "sort:dcab"
     y = "abdc"
     f = X.feedback(p, y)
@@ -73,7 +77,10 @@ def test_logs_are_deterministic_dsat_has_feedback_sat_is_scarce(cfg, tmp_path, m
     assert X.deployment_logs(cfg, world) == a
     d = a["dsat"]
     assert len(d["prompt"]) == len(d["rejected"]) == len(d["feedback"]) == len(d["demonstration"]) > 0
-    assert all(X.feedback(p, y) == f and oracle_quality(p, y) < 1 for p, y, f in zip(d["prompt"], d["rejected"], d["feedback"]))
+    assert all(
+        X.feedback(p, y) == f and oracle_quality(p, y) < 1
+        for p, y, f in zip(d["prompt"], d["rejected"], d["feedback"])
+    )
     assert all(X.feedback(p, y) is None for p, y in zip(a["sat"]["prompt"], a["sat"]["response"]))
     assert len(a["sat"]["prompt"]) < 0.2 * len(d["prompt"])
 
@@ -94,8 +101,17 @@ def test_revision_data_targets_follow_the_hint(cfg):
             assert i >= len(ans) or ans[i] == solve(x)[i]
 
 
-@pytest.mark.parametrize("override", ["scale=paper", "paper.logs.n_prompts.ci=100000", "paper.arms=[drift,dpo]",
-                                      "paper.iterdpo.n_samples=1", "paper.rounds.ci=0", "paper.eval.n_eval.ci=100000"])
+@pytest.mark.parametrize(
+    "override",
+    [
+        "scale=paper",
+        "paper.logs.n_prompts.ci=100000",
+        "paper.arms=[drift,dpo]",
+        "paper.iterdpo.n_samples=1",
+        "paper.rounds.ci=0",
+        "paper.eval.n_eval.ci=100000",
+    ],
+)
 def test_bad_input_fails_before_compute(override):
     with pytest.raises(ConfigError):
         X.validate(compose("drift", ["scale=ci", override]))
@@ -114,16 +130,39 @@ def _fake(seeds=(1, 2, 3), q=None, wr=None, margin=0.3, grad=(1.0, 0.5)):
             for t in range(3):
                 qq = np.clip(0.5 + q.get((a, t), 0.0) + 0.05 * rng.standard_normal(n), 0, 1)
                 pr = np.clip(0.3 + wr.get((a, t), 0.0) + 0.05 * rng.standard_normal(n), 0, 1)
-                ev = {"oracle_qualities": qq.tolist(), "preferences": pr.tolist(), "distinct_high_quality": [1.0] * n,
-                      "responses": ["a"] * n, "reference_lengths": [5.0] * n, "oracle_quality": float(qq.mean()),
-                      "win_rate": float(100 * pr.mean()), "lc_win_rate": 30.0, "avg_length": 5.0, "diversity": 1.0}
+                ev = {
+                    "oracle_qualities": qq.tolist(),
+                    "preferences": pr.tolist(),
+                    "distinct_high_quality": [1.0] * n,
+                    "responses": ["a"] * n,
+                    "reference_lengths": [5.0] * n,
+                    "oracle_quality": float(qq.mean()),
+                    "win_rate": float(100 * pr.mean()),
+                    "lc_win_rate": 30.0,
+                    "avg_length": 5.0,
+                    "diversity": 1.0,
+                }
                 r = {"t": t, "eval": ev}
                 if t:
                     m = margin if a == "drift" else 0.05
-                    r.update(pairs={"q_margin": [m] * n, "n_pairs": n, "q_margin_mean": m, "q_chosen_mean": 0.6, "q_rejected_mean": 0.6 - m,
-                                    "ref_logp_margin": 0.0, "reward_margin": 0.1},
-                             grad_norm=grad[0] if a == "drift" else grad[1],
-                             extras={"item": list(range(n)), "q_positive": [0.8] * n, "q_negative": [0.4] * n, "q_unconditioned": [0.7] * 10})
+                    r.update(
+                        pairs={
+                            "q_margin": [m] * n,
+                            "n_pairs": n,
+                            "q_margin_mean": m,
+                            "q_chosen_mean": 0.6,
+                            "q_rejected_mean": 0.6 - m,
+                            "ref_logp_margin": 0.0,
+                            "reward_margin": 0.1,
+                        },
+                        grad_norm=grad[0] if a == "drift" else grad[1],
+                        extras={
+                            "item": list(range(n)),
+                            "q_positive": [0.8] * n,
+                            "q_negative": [0.4] * n,
+                            "q_unconditioned": [0.7] * 10,
+                        },
+                    )
                 recs.append(r)
             runs[(sd, a)] = recs
     return {"runs": runs, "logs": logs}

@@ -1,7 +1,7 @@
 """EVOLVE: the refinement context, the pair rules on hand-made examples, L_pref through the TRL hook against its closed
 form, config errors, the claims' wiring on synthetic results, and determinism of a round."""
+
 import copy
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -40,8 +40,13 @@ def test_c_ref_renders_as_the_three_turn_conversation():
     as_chat = I.render(tok, E.refine_conversation(x, y))
     assert as_string == as_chat == f"<s><u>{x}<a>{y}<e><u>improve<a>"
     ids = tok(as_string, add_special_tokens=False)["input_ids"]
-    assert ids == tok.apply_chat_template(E.refine_conversation(x, y), tokenize=True, add_generation_prompt=True)["input_ids"]
-    assert ids.count(tok.convert_tokens_to_ids("<a>")) == 2 and tok.unk_token_id not in ids  # special tokens, not "<", "a", ">"
+    assert (
+        ids
+        == tok.apply_chat_template(E.refine_conversation(x, y), tokenize=True, add_generation_prompt=True)["input_ids"]
+    )
+    assert (
+        ids.count(tok.convert_tokens_to_ids("<a>")) == 2 and tok.unk_token_id not in ids
+    )  # special tokens, not "<", "a", ">"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -50,8 +55,8 @@ def test_c_ref_renders_as_the_three_turn_conversation():
 
 def test_sft_pairs_order_by_truth_and_drop_ties():
     ps = ["rev:abcd", "add:12+30", "sort:dcab"]
-    a = ["dcba sure", "40", "abcd"]          # right, wrong, right
-    b = ["dcbb", "42 done", "abcd okay"]     # wrong, right, right (tie in quality: dropped)
+    a = ["dcba sure", "40", "abcd"]  # right, wrong, right
+    b = ["dcbb", "42 done", "abcd okay"]  # wrong, right, right (tie in quality: dropped)
     ex = E.sft_pairs(ps, a, b)
     assert ex == {"prompt": ["rev:abcd", "add:12+30"], "y_w": ["dcba sure", "42 done"], "y_l": ["dcbb", "40"]}
     assert all(oracle_quality(x, w) > oracle_quality(x, l_) for x, w, l_ in zip(*ex.values()))
@@ -105,14 +110,16 @@ def test_lpref_through_the_hook_matches_the_closed_form(env, tmp_path):
         for p in trainer.model.parameters():
             p.add_(0.05 * torch.randn(p.shape, generator=g))
     trainer.model.eval()
-    batch = next(iter(torch.utils.data.DataLoader(trainer.train_dataset, batch_size=n, collate_fn=trainer.data_collator)))
+    batch = next(
+        iter(torch.utils.data.DataLoader(trainer.train_dataset, batch_size=n, collate_fn=trainer.data_collator))
+    )
     with torch.no_grad():
         hook = float(trainer.compute_loss(trainer.model, batch))
     lw, _ = sequence_logps(trainer.model, tok, pairs["prompt"], pairs["chosen"])
     ll, _ = sequence_logps(trainer.model, tok, pairs["prompt"], pairs["rejected"])
     per_row = -np.log(1 / (1 + np.exp(-beta * ((lw - rw) - (ll - rl)))))
     terms = np.asarray(pairs["term"])
-    l_pref = per_row[terms == "direct"] + per_row[terms == "refine"]   # rows alternate direct, refine per pair
+    l_pref = per_row[terms == "direct"] + per_row[terms == "refine"]  # rows alternate direct, refine per pair
     assert abs(per_row - np.log(2)).max() > 1e-3
     assert hook == pytest.approx(0.5 * l_pref.mean(), rel=1e-4)
 
@@ -121,8 +128,17 @@ def test_lpref_through_the_hook_matches_the_closed_form(env, tmp_path):
 # config errors before compute
 
 
-@pytest.mark.parametrize("override", ["paper.refine.depth=0", "paper.rounds.ci=5", "paper.prompts_per_round.ci=1000",
-                                      "paper.eval.n_eval.ci=999", "paper.train.loss=simpo", "paper.refine.instruction=<u>x"])
+@pytest.mark.parametrize(
+    "override",
+    [
+        "paper.refine.depth=0",
+        "paper.rounds.ci=5",
+        "paper.prompts_per_round.ci=1000",
+        "paper.eval.n_eval.ci=999",
+        "paper.train.loss=simpo",
+        "paper.refine.instruction=<u>x",
+    ],
+)
 def test_bad_config_raises(override):
     with pytest.raises(ConfigError):
         E.validate(compose("evolve", ["scale=ci", override]))
@@ -138,8 +154,12 @@ def test_paper_scale_is_not_runnable_here():
 
 
 def _block(q, pref):
-    return {"oracle_qualities": list(q), "preferences": list(pref), "responses": ["ab" * (1 + i % 3) for i in range(len(q))],
-            "reference_lengths": [6.0] * len(q)}
+    return {
+        "oracle_qualities": list(q),
+        "preferences": list(pref),
+        "responses": ["ab" * (1 + i % 3) for i in range(len(q))],
+        "reference_lengths": [6.0] * len(q),
+    }
 
 
 def _fake_runs(evolve_gain_t: float, n=200, seeds=(1, 2, 3)):
@@ -150,11 +170,18 @@ def _fake_runs(evolve_gain_t: float, n=200, seeds=(1, 2, 3)):
 
         def ev(d, g, p=0.4, noise=noise):
             d0 = np.clip(d + noise, 0, 1)
-            return {"direct": _block(d0, np.full(n, p)), "refined": _block(np.clip(d0 + g, 0, 1), np.full(n, p + max(g, 0)))}
+            return {
+                "direct": _block(d0, np.full(n, p)),
+                "refined": _block(np.clip(d0 + g, 0, 1), np.full(n, p + max(g, 0))),
+            }
+
         start = ev(0.5, 0.0)
-        runs[sd] = {"sft": ev(0.5, -0.3), "pi0": start,
-                    "iterdpo": {"refine": [start, ev(0.55, 0.0, 0.45), ev(0.6, 0.0, 0.5)]},
-                    "evolve": {"refine": [start, ev(0.55, evolve_gain_t / 2, 0.45), ev(0.6, evolve_gain_t, 0.5)]}}
+        runs[sd] = {
+            "sft": ev(0.5, -0.3),
+            "pi0": start,
+            "iterdpo": {"refine": [start, ev(0.55, 0.0, 0.45), ev(0.6, 0.0, 0.5)]},
+            "evolve": {"refine": [start, ev(0.55, evolve_gain_t / 2, 0.45), ev(0.6, evolve_gain_t, 0.5)]},
+        }
     return runs
 
 
@@ -162,7 +189,13 @@ def test_claims_follow_the_numbers():
     cfg = compose("evolve", ["scale=ci"])
     good = {c["id"]: c["verdict"] for c in EC.claims(_fake_runs(0.1), cfg)}
     # C4: both arms' direct answers are identical here → a zero difference → inconclusive
-    assert good == {"PC": "reproduced", "C1": "reproduced", "C2": "reproduced", "C3": "reproduced", "C4": "inconclusive"}
+    assert good == {
+        "PC": "reproduced",
+        "C1": "reproduced",
+        "C2": "reproduced",
+        "C3": "reproduced",
+        "C4": "inconclusive",
+    }
     flat = {c["id"]: c["verdict"] for c in EC.claims(_fake_runs(-0.1), cfg)}
     assert flat["C2"] == "not reproduced" and flat["PC"] == "reproduced"
 

@@ -1,5 +1,6 @@
 """Instruct-SkillMix in the toy world: the generator covers skill pairs as specified, shirker shares are exact,
 data are deterministic, bad input fails before compute, and the claims logic on hand-made runs."""
+
 import numpy as np
 import pytest
 
@@ -24,8 +25,8 @@ def test_k2_combinations_cover_every_pair_uniformly():
     combos = X.sample_combinations(3000, 2, seed=0)
     cov = X.coverage(combos)
     off = ~np.eye(6, dtype=bool)
-    assert cov.sum() == 3000 and np.trace(cov) == 0      # never a skill with itself
-    assert (cov[off] > 0).all()                           # all 30 pairs
+    assert cov.sum() == 3000 and np.trace(cov) == 0  # never a skill with itself
+    assert (cov[off] > 0).all()  # all 30 pairs
     # Binomial(3000, 1/30): mean 100, sd ≈ 9.8; every count within 5 sd
     assert abs(cov[off].mean() - 100) < 1e-9 and np.abs(cov[off] - 100).max() < 50
     assert all(len(c) == 1 and c[0] in SKILLS for c in X.sample_combinations(50, 1, seed=0))
@@ -49,7 +50,9 @@ def test_held_out_pair_prompts_are_balanced_and_distinct():
     assert all(pairs.count(pr) == 2 for pr in X.SKILL_PAIRS)
 
 
-@pytest.mark.parametrize("share,n,expected", [(0.0, 100, 0), (0.1, 100, 10), (0.2, 100, 20), (0.2, 128, 26), (0.1, 128, 13)])
+@pytest.mark.parametrize(
+    "share,n,expected", [(0.0, 100, 0), (0.1, 100, 10), (0.2, 100, 20), (0.2, 128, 26), (0.1, 128, 13)]
+)
 def test_shirker_share_is_exact_and_only_the_first_examples(share, n, expected):
     ps, _ = X.skillmix_prompts(n, 2, seed=4)
     rs = [solve(p) for p in ps]
@@ -64,7 +67,7 @@ def test_shirker_answers_are_low_quality():
     rng = np.random.default_rng(0)
     junk = [X.shirker_response(p, "junk", rng) for p in ps]
     brief = [X.shirker_response(p, "brevity", rng) for p in ps]
-    assert all(len(j) > len(p.split(":")[1]) + 15 for j, p in zip(junk, ps))           # long: 4 filler units
+    assert all(len(j) > len(p.split(":")[1]) + 15 for j, p in zip(junk, ps))  # long: 4 filler units
     assert np.mean([oracle_quality(p, j) for p, j in zip(ps, junk)]) < 0.5
     assert np.mean([oracle_quality(p, b) for p, b in zip(ps, brief)]) < 0.8
     with pytest.raises(ValueError):
@@ -103,17 +106,35 @@ def _eval(rng, quality: float):
     ref = rng.poisson(14, N) + 1
     pref = 1 / (1 + np.exp(-(4 * quality + 0.5 * np.tanh((lens - ref) / 10) + rng.normal(0, 0.5, N))))
     q = np.clip(quality + rng.normal(0, 0.1, N), 0, 1)
-    return {"preferences": pref.tolist(), "responses": ["x" * int(n) for n in lens], "oracle_qualities": q.tolist(),
-            "reference_lengths": ref.tolist(), "win_rate": 100 * pref.mean(), "lc_win_rate": 0.0, "avg_length": lens.mean(),
-            "oracle_quality": q.mean(), "prompts": [f"sort+rev:abc{i}" if i % 4 == 0 else f"rev:abc{i}" for i in range(N)]}
+    return {
+        "preferences": pref.tolist(),
+        "responses": ["x" * int(n) for n in lens],
+        "oracle_qualities": q.tolist(),
+        "reference_lengths": ref.tolist(),
+        "win_rate": 100 * pref.mean(),
+        "lc_win_rate": 0.0,
+        "avg_length": lens.mean(),
+        "oracle_quality": q.mean(),
+        "prompts": [f"sort+rev:abc{i}" if i % 4 == 0 else f"rev:abc{i}" for i in range(N)],
+    }
 
 
 def _runs(q: dict):
     rng = np.random.default_rng(0)
-    return {(sd, a): {"eval": {"general": _eval(rng, v), "pairs": _eval(rng, v)}} for sd in (1, 2, 3) for a, v in q.items()}
+    return {
+        (sd, a): {"eval": {"general": _eval(rng, v), "pairs": _eval(rng, v)}} for sd in (1, 2, 3) for a, v in q.items()
+    }
 
 
-QUALITIES = {"initial": 0.3, "ism": 0.7, "plain": 0.5, "ism_k1": 0.5, "shirker=0.1": 0.6, "shirker=0.2": 0.4, "n=64": 0.5}
+QUALITIES = {
+    "initial": 0.3,
+    "ism": 0.7,
+    "plain": 0.5,
+    "ism_k1": 0.5,
+    "shirker=0.1": 0.6,
+    "shirker=0.2": 0.4,
+    "n=64": 0.5,
+}
 
 
 def test_claims_reproduced_when_the_world_behaves_like_the_paper(cfg):
@@ -124,12 +145,12 @@ def test_claims_reproduced_when_the_world_behaves_like_the_paper(cfg):
 def test_measurably_worse_is_not_reproduced_and_ties_are_inconclusive(cfg):
     cl = {c["id"]: c for c in X.claims(_runs({**QUALITIES, "plain": 0.9, "ism_k1": 0.7}), cfg)}
     assert cl["PC"]["verdict"] == REPRODUCED
-    assert cl["C1"]["verdict"] == NOT_REPRODUCED       # the plain mix is clearly better
-    assert cl["C2"]["verdict"] == INCONCLUSIVE         # k = 1 equal in quality: the interval straddles 0
+    assert cl["C1"]["verdict"] == NOT_REPRODUCED  # the plain mix is clearly better
+    assert cl["C2"]["verdict"] == INCONCLUSIVE  # k = 1 equal in quality: the interval straddles 0
 
 
 def test_a_failed_positive_control_gates_everything(cfg):
-    cl = {c["id"]: c for c in X.claims(_runs({**QUALITIES, "initial": 0.68}), cfg)}   # gain 0.02 < the 0.05 margin
+    cl = {c["id"]: c for c in X.claims(_runs({**QUALITIES, "initial": 0.68}), cfg)}  # gain 0.02 < the 0.05 margin
     assert cl["PC"]["verdict"] == NOT_REPRODUCED
     assert all(cl[k]["verdict"] == INCONCLUSIVE for k in ("C1", "C2", "C3", "C4"))
     assert cl["C1"]["evidence"]["ungated_verdict"] == REPRODUCED

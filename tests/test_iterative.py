@@ -1,5 +1,6 @@
 """The shared iterative loop (training/iterative.py): pair rules on hand-made examples, the round-to-round hand-off
 (reference = previous policy), resume after a simulated kill, determinism, and the DPO gradient probe's closed forms."""
+
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -12,7 +13,7 @@ from replicate.core.io import content_hash
 from replicate.metrics.evaluation import sequence_logps
 from replicate.models.sampling import generate
 from replicate.training import iterative as I
-from replicate.training.toy_stages import build_world, load_policy, setup_torch, sft_key, sft_model
+from replicate.training.toy_stages import build_world, setup_torch, sft_key, sft_model
 from replicate.worlds.toy_lm import solve
 
 TRAIN = I.TrainSpec(lr=1e-3, batch_size=16)
@@ -63,8 +64,12 @@ def test_spin_pairs_real_over_self_and_drops_identical():
 
 def test_validate_pairs_rejects_bad_pairs():
     assert I.validate_pairs({"prompt": ["a"], "chosen": ["b"], "rejected": ["c"], "q": [1.0]}) == 1
-    for bad in ({"prompt": ["a"], "chosen": ["b"]}, {"prompt": [], "chosen": [], "rejected": []},
-                {"prompt": ["a"], "chosen": ["b"], "rejected": ["c", "d"]}, {"prompt": ["a"], "chosen": [1], "rejected": ["c"]}):
+    for bad in (
+        {"prompt": ["a"], "chosen": ["b"]},
+        {"prompt": [], "chosen": [], "rejected": []},
+        {"prompt": ["a"], "chosen": ["b"], "rejected": ["c", "d"]},
+        {"prompt": ["a"], "chosen": [1], "rejected": ["c"]},
+    ):
         with pytest.raises(ValueError):
             I.validate_pairs(bad)
 
@@ -91,9 +96,14 @@ def test_sample_matches_single_turn_generate_and_takes_multi_turn(env):
     cfg, world = env
     m = sft_model(cfg, world)
     ps = world.prompts["eval"][:10]
-    assert I.sample(m, world.tokenizer, ps, n=2, temperature=0.8, seed=5) == \
-        generate(m, world.tokenizer, ps, n=2, temperature=0.8, seed=5)
-    conv = [{"role": "user", "content": ps[0]}, {"role": "assistant", "content": "abc"}, {"role": "user", "content": "no"}]
+    assert I.sample(m, world.tokenizer, ps, n=2, temperature=0.8, seed=5) == generate(
+        m, world.tokenizer, ps, n=2, temperature=0.8, seed=5
+    )
+    conv = [
+        {"role": "user", "content": ps[0]},
+        {"role": "assistant", "content": "abc"},
+        {"role": "user", "content": "no"},
+    ]
     out = I.sample(m, world.tokenizer, [conv], n=3, temperature=0.8, seed=1)
     assert len(out) == 1 and len(out[0]) == 3 and all(isinstance(y, str) for y in out[0])
     with pytest.raises(ValueError):
@@ -124,11 +134,13 @@ def test_grad_norm_vanishes_for_identical_pairs_and_is_linear_in_beta(env, tmp_p
 
     def norm(pairs, beta):
         spec = replace(TRAIN, loss_kwargs={"beta": beta})
-        return I.dpo_grad_norm(I._trainer(sft_model(cfg, world), world.tokenizer, pairs, cfg.hardware, spec, 0, tmp_path), 16, 8)
+        return I.dpo_grad_norm(
+            I._trainer(sft_model(cfg, world), world.tokenizer, pairs, cfg.hardware, spec, 0, tmp_path), 16, 8
+        )
 
     g1, g2 = norm(diff, 0.1), norm(diff, 0.3)
     assert g1 > 1e-3 and g2 == pytest.approx(3 * g1, rel=1e-4)  # at θ = π_ref: ∇L = −(β/2)∇[...]
-    assert norm(same, 0.1) < 1e-4 * g1     # y⁺ = y⁻: ∇[log π(y⁺) − log π(y⁻)] = 0 (up to float32 rounding)
+    assert norm(same, 0.1) < 1e-4 * g1  # y⁺ = y⁻: ∇[log π(y⁺) − log π(y⁻)] = 0 (up to float32 rounding)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,7 +152,7 @@ def test_round_keys_chain_on_the_previous_round(env):
     s = _start(cfg, world)
     a = I.round_keys(cfg, name="x", start=s, train=TRAIN, evals=EVALS, rounds=3)
     b = I.round_keys(cfg, name="x", start=s, train=replace(TRAIN, lr=2e-3), evals=EVALS, rounds=3)
-    assert [k["parts"][3] for k in a[1:]] == [content_hash(k) for k in a[:-1]]   # round t names round t−1
+    assert [k["parts"][3] for k in a[1:]] == [content_hash(k) for k in a[:-1]]  # round t names round t−1
     assert a[0]["parts"][3] == content_hash(s.key)
     assert all(content_hash(x) != content_hash(y) for x, y in zip(a, b))
     with pytest.raises(ConfigError):
@@ -149,8 +161,17 @@ def test_round_keys_chain_on_the_previous_round(env):
 
 def test_hand_off_reference_is_previous_round_policy(env):
     cfg, world = env
-    recs = I.run_loop(cfg, world, name="handoff", start=_start(cfg, world), build=_iterdpo, train=TRAIN, evals=EVALS,
-                      rounds=2, progress=False)
+    recs = I.run_loop(
+        cfg,
+        world,
+        name="handoff",
+        start=_start(cfg, world),
+        build=_iterdpo,
+        train=TRAIN,
+        evals=EVALS,
+        rounds=2,
+        progress=False,
+    )
     assert [r["t"] for r in recs] == [0, 1, 2]
     pairs2 = json.loads((Path(recs[2]["dir"]) / "pairs.json").read_text())
     pi1, pi0 = I.round_model(recs, 1), sft_model(cfg, world)
@@ -188,7 +209,7 @@ def test_resume_after_kill_equals_uninterrupted_run(env, tmp_path, monkeypatch):
     monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path / "b"))
     sft_model(cfg, world)
     fresh = I.run_loop(cfg, world, build=counting, **kw)
-    strip = lambda rs: [{k: v for k, v in r.items() if k not in ("dir", "history")} for r in rs]  # noqa: E731
+    strip = lambda rs: [{k: v for k, v in r.items() if k not in ("dir", "history")} for r in rs]
     assert strip(resumed) == strip(fresh)  # determinism: same config and seed → identical records
 
 
@@ -198,13 +219,24 @@ def test_builder_that_trains_a_temporary_model_leaves_the_hand_off_intact(env):
 
     def with_future(ctx):
         pairs = _iterdpo(ctx)
-        future, _ = ctx.train_temporary(pairs, name="future")          # e.g. Temporal Self-Rewarding's future model
+        future, _ = ctx.train_temporary(pairs, name="future")  # e.g. Temporal Self-Rewarding's future model
         before = sequence_logps(ctx.policy, world.tokenizer, pairs["prompt"], pairs["chosen"])[0]
-        seen["moved"] = float(np.abs(sequence_logps(future, world.tokenizer, pairs["prompt"], pairs["chosen"])[0] - before).max())
+        seen["moved"] = float(
+            np.abs(sequence_logps(future, world.tokenizer, pairs["prompt"], pairs["chosen"])[0] - before).max()
+        )
         seen["pi0"] = float(before.mean())
         return pairs
 
-    recs = I.run_loop(cfg, world, name="future", start=_start(cfg, world), build=with_future, train=TRAIN, evals=EVALS,
-                      rounds=1, progress=False)
-    assert seen["moved"] > 1e-3                                       # the temporary model was trained ...
-    assert recs[1]["ref_logps_check"] == pytest.approx(seen["pi0"], abs=1e-4)   # ... but the reference is still π_0
+    recs = I.run_loop(
+        cfg,
+        world,
+        name="future",
+        start=_start(cfg, world),
+        build=with_future,
+        train=TRAIN,
+        evals=EVALS,
+        rounds=1,
+        progress=False,
+    )
+    assert seen["moved"] > 1e-3  # the temporary model was trained ...
+    assert recs[1]["ref_logps_check"] == pytest.approx(seen["pi0"], abs=1e-4)  # ... but the reference is still π_0

@@ -1,5 +1,6 @@
 """The small/paper-scale code path (load by name with from_pretrained, chat template, derived grad
 accumulation, the same trainer hook), exercised offline on a locally saved tiny checkpoint."""
+
 import pytest
 from datasets import Dataset
 
@@ -15,9 +16,11 @@ def checkpoint(tmp_path_factory):
     build_tiny_llama(tok, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64).save_pretrained(d)
     tok.save_pretrained(d)
     data = tmp_path_factory.mktemp("data")
-    rows = {"prompt": [[{"role": "user", "content": f"rev:ab{c}"}] for c in "abcdefgh"],
-            "chosen": [[{"role": "assistant", "content": f"{c}ba"}] for c in "abcdefgh"],
-            "rejected": [[{"role": "assistant", "content": f"{c}ba sure sure"}] for c in "abcdefgh"]}
+    rows = {
+        "prompt": [[{"role": "user", "content": f"rev:ab{c}"}] for c in "abcdefgh"],
+        "chosen": [[{"role": "assistant", "content": f"{c}ba"}] for c in "abcdefgh"],
+        "rejected": [[{"role": "assistant", "content": f"{c}ba sure sure"}] for c in "abcdefgh"],
+    }
     Dataset.from_dict(rows).save_to_disk(str(data))
     return d, data
 
@@ -42,21 +45,34 @@ def test_paper_setup_trains_through_the_same_hook(checkpoint, tmp_path):
     from replicate.training.launch import build_trainer
 
     ckpt, data = checkpoint
-    cfg = compose("simpo", ["scale=paper", "setup=simpo_llama3_base", "hardware=cpu", f"setup.model={ckpt}",
-                            f"setup.dataset={data}", "setup.global_batch_size=4", "setup.per_device_batch_size=2"],
-                  check_hardware=False)
+    cfg = compose(
+        "simpo",
+        [
+            "scale=paper",
+            "setup=simpo_llama3_base",
+            "hardware=cpu",
+            f"setup.model={ckpt}",
+            f"setup.dataset={data}",
+            "setup.global_batch_size=4",
+            "setup.per_device_batch_size=2",
+        ],
+        check_hardware=False,
+    )
     assert cfg.setup.beta == 2.0 and cfg.setup.gamma == 1.0 and cfg.setup.lr == 6e-7  # SimPO README, Llama3-Base
     trainer, accum = build_trainer(cfg, output_dir=str(tmp_path), max_steps=1)
     assert accum == 2 and trainer.args.gradient_accumulation_steps == 2
-    assert trainer.ref_model is None          # reference-free: no reference model is built
+    assert trainer.ref_model is None  # reference-free: no reference model is built
     trainer.train()
     assert trainer.state.global_step == 1
 
 
 def test_paper_global_batch_must_divide():
     with pytest.raises(ConfigError, match="not divisible"):
-        compose("simpo", ["scale=paper", "setup=simpo_gemma2_9b_it", "hardware=multi_gpu_zero3",
-                          "setup.per_device_batch_size=3"], check_hardware=False)
+        compose(
+            "simpo",
+            ["scale=paper", "setup=simpo_gemma2_9b_it", "hardware=multi_gpu_zero3", "setup.per_device_batch_size=3"],
+            check_hardware=False,
+        )
 
 
 def test_setup_only_at_paper_scale():
@@ -65,7 +81,14 @@ def test_setup_only_at_paper_scale():
 
 
 def test_six_paper_setups_with_global_batch_128():
-    for s in ("mistral_base", "mistral_instruct", "llama3_base", "llama3_instruct", "llama3_instruct_v02", "gemma2_9b_it"):
+    for s in (
+        "mistral_base",
+        "mistral_instruct",
+        "llama3_base",
+        "llama3_instruct",
+        "llama3_instruct_v02",
+        "gemma2_9b_it",
+    ):
         cfg = compose("simpo", ["scale=paper", f"setup=simpo_{s}", "hardware=multi_gpu_zero3"], check_hardware=False)
         assert cfg.setup.global_batch_size == 128
         assert cfg.setup.gamma == pytest.approx(cfg.setup.beta * cfg.setup.gamma_beta_ratio)

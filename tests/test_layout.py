@@ -1,5 +1,6 @@
 """The package's import graph: no cycles, every module in a layer, no import upward, and the loss
 registry below every loss family. The layer table is the one in README.md's Layout section."""
+
 import ast
 from pathlib import Path
 
@@ -9,17 +10,17 @@ PKG = Path(__file__).resolve().parent.parent / "replicate"
 # A subpackage entry covers every module under it; the bare package name covers only its __init__.
 # A new subpackage or top-level module must be added here (test_every_module_has_a_layer).
 LAYERS = {
-    "replicate": 0,             # __init__: a docstring and __version__
-    "replicate.core": 0,        # config, io, provenance, paths
-    "replicate.worlds": 1,      # toy LM world, tokenizer, tabular game, public data
-    "replicate.models": 2,      # tiny Llama / Hub loading, sampling
-    "replicate.losses": 2,      # one module per loss family above a registry
-    "replicate.metrics": 3,     # win rates, LC, WildBench, correlations, evaluation, verdicts, claims
-    "replicate.training": 3,    # datasets, the TRL hook, launch (reward models, online RL, loops)
-    "replicate.papers": 4,      # one module per paper, and helpers shared by papers
-    "replicate.reporting": 5,   # tables (uses papers' render_table), plots
-    "replicate.cli": 6,         # the command line
-    "replicate.__main__": 6,    # python -m replicate
+    "replicate": 0,  # __init__: a docstring and __version__
+    "replicate.core": 0,  # config, io, provenance, paths
+    "replicate.worlds": 1,  # toy LM world, tokenizer, tabular game, public data
+    "replicate.models": 2,  # tiny Llama / Hub loading, sampling
+    "replicate.losses": 2,  # one module per loss family above a registry
+    "replicate.metrics": 3,  # win rates, LC, WildBench, correlations, evaluation, verdicts, claims
+    "replicate.training": 3,  # datasets, the TRL hook, launch (reward models, online RL, loops)
+    "replicate.papers": 4,  # one module per paper, and helpers shared by papers
+    "replicate.reporting": 5,  # tables (uses papers' render_table), plots
+    "replicate.cli": 6,  # the command line
+    "replicate.__main__": 6,  # python -m replicate
 }
 
 
@@ -65,7 +66,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
             if d.startswith(n + "."):
                 continue
             if state.get(d) == 1:
-                return stack[stack.index(d):] + [d]
+                return stack[stack.index(d) :] + [d]
             if d not in state and (c := visit(d)):
                 return c
         stack.pop()
@@ -93,18 +94,27 @@ def upward_imports(graph: dict[str, set[str]], layers: dict[str, int]) -> list[s
         for dep in sorted(graph[mod]):
             ld = layer_of(dep, layers)
             if lm is not None and ld is not None and ld > lm:
-                out.append(f"{mod} (layer {lm}) imports {dep} (layer {ld}): a module may import only its own "
-                           "layer or lower ones; move the shared code down, or the importer up")
+                out.append(
+                    f"{mod} (layer {lm}) imports {dep} (layer {ld}): a module may import only its own "
+                    "layer or lower ones; move the shared code down, or the importer up"
+                )
     return out
 
 
 def test_layer_checker_can_fail():
     layers = {"p": 0, "p.low": 0, "p.mid": 1, "p.high": 2}
-    graph = {"p.low.a": {"p.mid.b"}, "p.mid.b": {"p.low.a", "p.mid.c"}, "p.mid.c": set(), "p.high.d": {"p.low.a"},
-             "p": set(), "p.stray": set()}
+    graph = {
+        "p.low.a": {"p.mid.b"},
+        "p.mid.b": {"p.low.a", "p.mid.c"},
+        "p.mid.c": set(),
+        "p.high.d": {"p.low.a"},
+        "p": set(),
+        "p.stray": set(),
+    }
     assert upward_imports(graph, layers) == [
         "p.low.a (layer 0) imports p.mid.b (layer 1): a module may import only its own layer or lower ones; "
-        "move the shared code down, or the importer up"]
+        "move the shared code down, or the importer up"
+    ]
     assert layer_of("p.high.d", layers) == 2 and layer_of("p", layers) == 0
     assert layer_of("p.stray", layers) is None  # the root entry does not cover new top-level modules
     assert layer_of("p.middle", layers) is None  # "p.mid" is not a prefix of "p.middle"

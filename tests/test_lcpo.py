@@ -1,4 +1,5 @@
 """LCPO / RE-PO: Gibbs construction, E-step, M-step, reductions (cDPO), parity with TRL's label-smoothed sigmoid."""
+
 import math
 
 import pytest
@@ -77,7 +78,7 @@ def test_lcpo_dpo_parity_with_trl_label_smoothing():
         tr = object.__new__(CPOTrainer)
         tr.alpha, tr.loss_type, tr.beta, tr.simpo_gamma = 0.0, "sigmoid", beta, 0.0
         tr.label_smoothing, tr.accelerator = float(1 - w[i]), _Acc()
-        trl, _, _ = CPOTrainer.cpo_loss(tr, LW[i:i + 1], LL[i:i + 1])
+        trl, _, _ = CPOTrainer.cpo_loss(tr, LW[i : i + 1], LL[i : i + 1])
         assert trl.item() == pytest.approx(ours[i].item(), rel=1e-9)
 
 
@@ -111,16 +112,32 @@ def test_observed_likelihood_increases_under_em():
 
 
 def test_registered_specs_match_functions():
-    batch = {"chosen_logps": LW, "rejected_logps": LL, "ref_chosen_logps": RW, "ref_rejected_logps": RL,
-             "chosen_len": NW, "rejected_len": NL}
-    assert torch.allclose(L.LOSSES["lcpo_dpo"](batch, beta=0.1, eta=0.9), R.lcpo_dpo_loss(LW, LL, RW, RL, beta=0.1, eta=0.9))
-    assert torch.allclose(L.LOSSES["lcpo_simpo"](batch, beta=2.0, gamma=1.0, eta=0.9),
-                          R.lcpo_simpo_loss(LW, LL, NW, NL, beta=2.0, gamma=1.0, eta=0.9))
-    assert torch.allclose(L.LOSSES["lcpo_cpo"](batch, beta=0.1, nll_weight=1.0, eta=0.9),
-                          R.lcpo_cpo_loss(LW, LL, NW, NL, beta=0.1, nll_weight=1.0, eta=0.9))
-    assert torch.allclose(L.LOSSES["lcpo_ipo"](batch, tau=0.1, eta=0.9), R.lcpo_ipo_loss(LW, LL, RW, RL, NW, NL, tau=0.1, eta=0.9))
+    batch = {
+        "chosen_logps": LW,
+        "rejected_logps": LL,
+        "ref_chosen_logps": RW,
+        "ref_rejected_logps": RL,
+        "chosen_len": NW,
+        "rejected_len": NL,
+    }
+    assert torch.allclose(
+        L.LOSSES["lcpo_dpo"](batch, beta=0.1, eta=0.9), R.lcpo_dpo_loss(LW, LL, RW, RL, beta=0.1, eta=0.9)
+    )
+    assert torch.allclose(
+        L.LOSSES["lcpo_simpo"](batch, beta=2.0, gamma=1.0, eta=0.9),
+        R.lcpo_simpo_loss(LW, LL, NW, NL, beta=2.0, gamma=1.0, eta=0.9),
+    )
+    assert torch.allclose(
+        L.LOSSES["lcpo_cpo"](batch, beta=0.1, nll_weight=1.0, eta=0.9),
+        R.lcpo_cpo_loss(LW, LL, NW, NL, beta=0.1, nll_weight=1.0, eta=0.9),
+    )
+    assert torch.allclose(
+        L.LOSSES["lcpo_ipo"](batch, tau=0.1, eta=0.9), R.lcpo_ipo_loss(LW, LL, RW, RL, NW, NL, tau=0.1, eta=0.9)
+    )
 
 
 def test_per_example_reliability_tensor():
     eta = torch.full((B,), 0.7, dtype=torch.float64)
-    assert torch.allclose(R.lcpo_dpo_loss(LW, LL, RW, RL, beta=0.1, eta=eta), R.lcpo_dpo_loss(LW, LL, RW, RL, beta=0.1, eta=0.7))
+    assert torch.allclose(
+        R.lcpo_dpo_loss(LW, LL, RW, RL, beta=0.1, eta=eta), R.lcpo_dpo_loss(LW, LL, RW, RL, beta=0.1, eta=0.7)
+    )

@@ -1,4 +1,5 @@
 """Losses: closed-form values and parity with TRL's own code on fixed log-probs (to 1e-6)."""
+
 import math
 from collections import defaultdict
 from types import SimpleNamespace
@@ -11,8 +12,8 @@ from replicate import losses as L
 
 torch.manual_seed(0)
 B = 7
-LW, LL = -torch.rand(B) * 30, -torch.rand(B) * 30          # summed log-probs
-RW, RL = -torch.rand(B) * 30, -torch.rand(B) * 30          # reference
+LW, LL = -torch.rand(B) * 30, -torch.rand(B) * 30  # summed log-probs
+RW, RL = -torch.rand(B) * 30, -torch.rand(B) * 30  # reference
 NW, NL = torch.randint(3, 40, (B,)).float(), torch.randint(3, 40, (B,)).float()
 
 
@@ -44,11 +45,15 @@ def test_ipo_minimum_at_target_margin():
     # per-token averaged log-ratio margin exactly 1/(2τ) → loss 0
     nw, nl = torch.tensor([5.0]), torch.tensor([5.0])
     lw = torch.tensor([-1.0]) + 5 * (1 / (2 * tau))
-    assert L.ipo_loss(lw, torch.tensor([-1.0]), torch.tensor([0.0]), torch.tensor([0.0]), nw, nl, tau=tau).item() == pytest.approx(0, abs=1e-10)
+    assert L.ipo_loss(
+        lw, torch.tensor([-1.0]), torch.tensor([0.0]), torch.tensor([0.0]), nw, nl, tau=tau
+    ).item() == pytest.approx(0, abs=1e-10)
 
 
 def test_rdpo_alpha0_is_dpo():
-    assert torch.allclose(L.rdpo_loss(LW, LL, RW, RL, NW, NL, beta=0.1, alpha=0.0), L.dpo_loss(LW, LL, RW, RL, beta=0.1))
+    assert torch.allclose(
+        L.rdpo_loss(LW, LL, RW, RL, NW, NL, beta=0.1, alpha=0.0), L.dpo_loss(LW, LL, RW, RL, beta=0.1)
+    )
 
 
 def test_rdpo_asks_less_of_a_longer_chosen_response():
@@ -62,9 +67,11 @@ def test_rdpo_asks_less_of_a_longer_chosen_response():
 
 def test_orpo_closed_form():
     aw, al = torch.tensor([-0.5]), torch.tensor([-1.5])
-    odds = lambda a: math.log(math.exp(a) / (1 - math.exp(a)))  # noqa: E731
+    odds = lambda a: math.log(math.exp(a) / (1 - math.exp(a)))
     want = 0.5 - 0.2 * math.log(1 / (1 + math.exp(-(odds(-0.5) - odds(-1.5)))))
-    assert L.orpo_loss(aw * 4, al * 2, torch.tensor([4.0]), torch.tensor([2.0]), lam=0.2).item() == pytest.approx(want, rel=1e-6)
+    assert L.orpo_loss(aw * 4, al * 2, torch.tensor([4.0]), torch.tensor([2.0]), lam=0.2).item() == pytest.approx(
+        want, rel=1e-6
+    )
 
 
 def test_kto_balanced_at_reference_is_half_per_term():
@@ -73,8 +80,18 @@ def test_kto_balanced_at_reference_is_half_per_term():
 
 
 def test_slic_and_rrhf_hinges():
-    assert L.slic_hf_loss(torch.tensor([0.0]), torch.tensor([-5.0]), torch.tensor([1.0]), delta=1.0, nll_weight=0.0).item() == 0.0
-    assert L.rrhf_loss(torch.tensor([-2.0]), torch.tensor([-1.0]), torch.tensor([1.0]), torch.tensor([1.0]), nll_weight=0.0).item() == 1.0
+    assert (
+        L.slic_hf_loss(
+            torch.tensor([0.0]), torch.tensor([-5.0]), torch.tensor([1.0]), delta=1.0, nll_weight=0.0
+        ).item()
+        == 0.0
+    )
+    assert (
+        L.rrhf_loss(
+            torch.tensor([-2.0]), torch.tensor([-1.0]), torch.tensor([1.0]), torch.tensor([1.0]), nll_weight=0.0
+        ).item()
+        == 1.0
+    )
 
 
 def test_registry_rejects_unknown_hyperparameter():
@@ -107,8 +124,8 @@ def _trl_dpo_loss(loss_type: str, beta: float, lw, ll, rw, rl, nw, nl):
     for i, (lens, lp, rp) in enumerate(((nw, lw, rw), (nl, ll, rl))):
         for j in range(n):
             k = int(lens[j])
-            mask[i * n + j, 1:k + 1] = 1               # completion tokens after a 1-token prompt
-            per_tok[i * n + j, :k] = lp[j] / k          # spread the sum evenly over the completion
+            mask[i * n + j, 1 : k + 1] = 1  # completion tokens after a 1-token prompt
+            per_tok[i * n + j, :k] = lp[j] / k  # spread the sum evenly over the completion
             ref_tok[i * n + j, :k] = rp[j] / k
 
     def model_out(lp):
@@ -126,17 +143,30 @@ def _trl_dpo_loss(loss_type: str, beta: float, lw, ll, rw, rl, nw, nl):
     tr.beta, tr.label_smoothing, tr.use_weighting = beta, 0.0, False
     tr._metrics = {"train": defaultdict(list)}
     tr._total_train_tokens, tr._tp_size = 0, 1
-    inputs = {"input_ids": torch.zeros_like(mask), "attention_mask": torch.ones_like(mask), "completion_mask": mask,
-              "ref_chosen_logps": ref_tok[:n].sum(1), "ref_rejected_logps": ref_tok[n:].sum(1)}
+    inputs = {
+        "input_ids": torch.zeros_like(mask),
+        "attention_mask": torch.ones_like(mask),
+        "completion_mask": mask,
+        "ref_chosen_logps": ref_tok[:n].sum(1),
+        "ref_rejected_logps": ref_tok[n:].sum(1),
+    }
     return DPOTrainer._compute_loss(tr, lambda **kw: model_out(per_tok), inputs, False)
 
 
-@pytest.mark.parametrize("loss_type,ours", [
-    ("sigmoid", lambda: L.dpo_loss(LW, LL, RW, RL, beta=0.1)),
-    # TRL's hinge relu(1 − βh) is SLiC's hinge with δ = 1/β, scaled by β
-    ("hinge", lambda: 0.1 * L.slic_hf_loss((LW - RW) - (LL - RL), torch.zeros(B), torch.ones(B), delta=10.0, nll_weight=0.0)),
-    ("ipo", lambda: L.ipo_loss(LW, LL, RW, RL, NW, NL, tau=0.1)),
-])
+@pytest.mark.parametrize(
+    "loss_type,ours",
+    [
+        ("sigmoid", lambda: L.dpo_loss(LW, LL, RW, RL, beta=0.1)),
+        # TRL's hinge relu(1 − βh) is SLiC's hinge with δ = 1/β, scaled by β
+        (
+            "hinge",
+            lambda: (
+                0.1 * L.slic_hf_loss((LW - RW) - (LL - RL), torch.zeros(B), torch.ones(B), delta=10.0, nll_weight=0.0)
+            ),
+        ),
+        ("ipo", lambda: L.ipo_loss(LW, LL, RW, RL, NW, NL, tau=0.1)),
+    ],
+)
 def test_parity_with_trl_dpo_trainer(loss_type, ours):
     trl = _trl_dpo_loss(loss_type, 0.1, LW, LL, RW, RL, NW, NL)
     assert trl.item() == pytest.approx(ours().mean().item(), abs=1e-6)

@@ -1,4 +1,5 @@
 """SPPO, INPO, DNO, SPIN losses: closed forms, reductions to known losses, parity with TRL's sppo_hard."""
+
 import math
 from collections import defaultdict
 from types import SimpleNamespace
@@ -16,7 +17,7 @@ LW, LL = -torch.rand(B, dtype=torch.float64) * 30, -torch.rand(B, dtype=torch.fl
 RW, RL = -torch.rand(B, dtype=torch.float64) * 30, -torch.rand(B, dtype=torch.float64) * 30
 PW, PL = -torch.rand(B, dtype=torch.float64) * 30, -torch.rand(B, dtype=torch.float64) * 30  # π_t (INPO)
 NW, NL = torch.randint(3, 40, (B,)).double(), torch.randint(3, 40, (B,)).double()
-WW, WL = torch.rand(B, dtype=torch.float64), torch.rand(B, dtype=torch.float64)             # win rates
+WW, WL = torch.rand(B, dtype=torch.float64), torch.rand(B, dtype=torch.float64)  # win rates
 
 
 # ------------------------------------------------------------------------------------ SPPO
@@ -26,7 +27,9 @@ def test_sppo_zero_at_target():
     eta = 5.0
     lw = RW + eta * (WW - 0.5)
     ll = RL + eta * (WL - 0.5)
-    assert torch.allclose(N.sppo_loss(lw, ll, RW, RL, WW, WL, eta=eta), torch.zeros(B, dtype=torch.float64), atol=1e-12)
+    assert torch.allclose(
+        N.sppo_loss(lw, ll, RW, RL, WW, WL, eta=eta), torch.zeros(B, dtype=torch.float64), atol=1e-12
+    )
 
 
 def test_sppo_closed_form_value():
@@ -50,14 +53,17 @@ def test_sppo_gradient_raises_chosen_and_lowers_rejected_from_reference():
 def test_sppo_hard_is_twice_soft_with_hard_labels():
     beta = 0.1
     ones, zeros = torch.ones(B, dtype=torch.float64), torch.zeros(B, dtype=torch.float64)
-    assert torch.allclose(N.sppo_hard_loss(LW, LL, RW, RL, beta=beta),
-                          2 * N.sppo_loss(LW, LL, RW, RL, ones, zeros, eta=1 / beta))
+    assert torch.allclose(
+        N.sppo_hard_loss(LW, LL, RW, RL, beta=beta), 2 * N.sppo_loss(LW, LL, RW, RL, ones, zeros, eta=1 / beta)
+    )
 
 
 def test_sppo_single_zero_at_its_targets():
     eta, p = 4.0, torch.rand(B, dtype=torch.float64)
-    assert torch.allclose(N.sppo_single_loss(RW + eta * (p - .5), RL - eta * (p - .5), RW, RL, p, eta=eta),
-                          torch.zeros(B, dtype=torch.float64))
+    assert torch.allclose(
+        N.sppo_single_loss(RW + eta * (p - 0.5), RL - eta * (p - 0.5), RW, RL, p, eta=eta),
+        torch.zeros(B, dtype=torch.float64),
+    )
 
 
 class _Identity:
@@ -88,8 +94,13 @@ def _trl_dpo_trainer_loss(loss_type, beta, lw, ll, rw, rl):
     tr.beta, tr.label_smoothing, tr.use_weighting = beta, 0.0, False
     tr._metrics = {"train": defaultdict(list)}
     tr._total_train_tokens, tr._tp_size = 0, 1
-    inputs = {"input_ids": torch.zeros_like(mask), "attention_mask": torch.ones_like(mask), "completion_mask": mask,
-              "ref_chosen_logps": rw.float(), "ref_rejected_logps": rl.float()}
+    inputs = {
+        "input_ids": torch.zeros_like(mask),
+        "attention_mask": torch.ones_like(mask),
+        "completion_mask": mask,
+        "ref_chosen_logps": rw.float(),
+        "ref_rejected_logps": rl.float(),
+    }
     return DPOTrainer._compute_loss(tr, lambda **kw: out, inputs, False)
 
 
@@ -99,9 +110,11 @@ def test_sppo_hard_parity_with_trl(beta):
     lw, ll, rw, rl = LW / 10, LL / 10, RW / 10, RL / 10  # float32 in TRL: keep magnitudes moderate
     ours = N.sppo_hard_loss(lw, ll, rw, rl, beta=beta)
     for i in range(B):
-        trl = _trl_dpo_trainer_loss("sppo_hard", beta, lw[i:i + 1], ll[i:i + 1], rw[i:i + 1], rl[i:i + 1])
+        trl = _trl_dpo_trainer_loss("sppo_hard", beta, lw[i : i + 1], ll[i : i + 1], rw[i : i + 1], rl[i : i + 1])
         assert trl.item() == pytest.approx(ours[i].item(), rel=1e-5, abs=1e-4)
-    assert _trl_dpo_trainer_loss("sppo_hard", beta, lw, ll, rw, rl).item() == pytest.approx(ours.mean().item(), rel=1e-5)
+    assert _trl_dpo_trainer_loss("sppo_hard", beta, lw, ll, rw, rl).item() == pytest.approx(
+        ours.mean().item(), rel=1e-5
+    )
 
 
 def test_sppo_hard_parity_fails_on_the_pre_1615_formula():
@@ -139,8 +152,9 @@ def test_inpo_mixed_reference_and_zero_at_target():
     h = N.inpo_h(LW, LL, RW, RL, PW, PL, eta=eta, tau=tau)
     assert torch.allclose(h, (LW - mixed_w) - (LL - mixed_l))
     lw = mixed_w + (LL - mixed_l) + 1 / (2 * eta)  # h = 1/(2η) exactly
-    assert torch.allclose(N.inpo_loss(lw, LL, RW, RL, PW, PL, eta=eta, tau=tau), torch.zeros(B, dtype=torch.float64),
-                          atol=1e-10)
+    assert torch.allclose(
+        N.inpo_loss(lw, LL, RW, RL, PW, PL, eta=eta, tau=tau), torch.zeros(B, dtype=torch.float64), atol=1e-10
+    )
 
 
 # ------------------------------------------------------------------------------------- DNO
@@ -189,13 +203,26 @@ def test_spin_hinge_and_bad_type():
 
 
 def test_registered_with_extra_inputs():
-    batch = {"chosen_logps": LW, "rejected_logps": LL, "ref_chosen_logps": RW, "ref_rejected_logps": RL,
-             "chosen_winrate": WW, "rejected_winrate": WL, "prev_chosen_logps": PW, "prev_rejected_logps": PL,
-             "chosen_reward": WW, "rejected_reward": WL, "pair_prob": WW}
+    batch = {
+        "chosen_logps": LW,
+        "rejected_logps": LL,
+        "ref_chosen_logps": RW,
+        "ref_rejected_logps": RL,
+        "chosen_winrate": WW,
+        "rejected_winrate": WL,
+        "prev_chosen_logps": PW,
+        "prev_rejected_logps": PL,
+        "chosen_reward": WW,
+        "rejected_reward": WL,
+        "pair_prob": WW,
+    }
     assert torch.allclose(L.LOSSES["sppo"](batch, eta=2.0), N.sppo_loss(LW, LL, RW, RL, WW, WL, eta=2.0))
-    assert torch.allclose(L.LOSSES["inpo"](batch, eta=0.5, tau=0.1), N.inpo_loss(LW, LL, RW, RL, PW, PL, eta=0.5, tau=0.1))
-    assert torch.allclose(L.LOSSES["dno_regression"](batch, eta=0.5),
-                          N.dno_regression_loss(LW, LL, RW, RL, WW, WL, eta=0.5))
+    assert torch.allclose(
+        L.LOSSES["inpo"](batch, eta=0.5, tau=0.1), N.inpo_loss(LW, LL, RW, RL, PW, PL, eta=0.5, tau=0.1)
+    )
+    assert torch.allclose(
+        L.LOSSES["dno_regression"](batch, eta=0.5), N.dno_regression_loss(LW, LL, RW, RL, WW, WL, eta=0.5)
+    )
     for name in ("sppo", "sppo_hard", "inpo", "dno", "dno_regression", "spin"):
         spec = L.LOSSES[name]
         assert spec.needs_reference and set(spec.inputs) - set(batch) == set()

@@ -1,7 +1,7 @@
 """Every paper's notebook runs end to end at scale=ci (papermill), writes metrics with provenance,
 and is stored without outputs."""
+
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -32,7 +32,12 @@ def test_notebook_runs_at_ci_scale(paper, tmp_path, monkeypatch):
     import replicate.cli.run as run
 
     importlib.reload(run)
-    out = run.run_notebook(paper, ["scale=ci", f"results_dir={tmp_path / 'results'}", f"figures_dir={tmp_path / 'figures'}"], html=False, log_output=False)
+    out = run.run_notebook(
+        paper,
+        ["scale=ci", f"results_dir={tmp_path / 'results'}", f"figures_dir={tmp_path / 'figures'}"],
+        html=False,
+        log_output=False,
+    )
     assert out.exists()
     doc = read_json(tmp_path / "results" / paper / "ci" / "metrics.json")
     assert doc["metrics"] and doc["paper"] == paper

@@ -1,5 +1,6 @@
 """PAR (papers/par.py, par_claims.py): config errors before compute, checkpoint selection, and the claims on
 evaluation curves with known structure."""
+
 import numpy as np
 import pytest
 
@@ -9,15 +10,18 @@ from replicate.papers import par as exp
 from replicate.papers import par_claims as pc
 
 
-@pytest.mark.parametrize("override, msg", [
-    ("paper.rl.prompts.ci=10000", "exceed"),
-    ("paper.rl.prompts_per_step=5", "multiple of prompts_per_step"),
-    ("paper.rl.num_generations=1", "num_generations"),
-    ("paper.methods.par.shaping=nope", "unknown shaping"),
-    ("paper.methods.par_ref1.n_refs=11", "n_refs"),
-    ("paper.rl.eval_prompts.ci=100000", "eval_prompts"),
-    ("scale=paper", "scale=paper"),
-])
+@pytest.mark.parametrize(
+    "override, msg",
+    [
+        ("paper.rl.prompts.ci=10000", "exceed"),
+        ("paper.rl.prompts_per_step=5", "multiple of prompts_per_step"),
+        ("paper.rl.num_generations=1", "num_generations"),
+        ("paper.methods.par.shaping=nope", "unknown shaping"),
+        ("paper.methods.par_ref1.n_refs=11", "n_refs"),
+        ("paper.rl.eval_prompts.ci=100000", "eval_prompts"),
+        ("scale=paper", "scale=paper"),
+    ],
+)
 def test_bad_config_raises_before_compute(override, msg):
     with pytest.raises(ConfigError, match=msg):
         exp.validate(compose("par", ["scale=ci", override], check_hardware=False))
@@ -41,24 +45,42 @@ def _evals(q_path, win_path, proxy_path, n=40, seed=0):
         pq = np.clip(q + 0.02 * rng.normal(size=n), 0, 1)
         pw = np.clip(w + 0.02 * rng.normal(size=n), 0, 1)
         pp = p + 0.02 * rng.normal(size=n)
-        rows.append({"step": 4 * i, "proxy": float(pp.mean()), "oracle": float(pq.mean()), "win_rate": float(pw.mean()),
-                     "kl": 0.1 * i, "length": 10.0 + i, "per_prompt": {"oracle": pq.tolist(), "win": pw.tolist(),
-                                                                      "proxy": pp.tolist()}})
+        rows.append(
+            {
+                "step": 4 * i,
+                "proxy": float(pp.mean()),
+                "oracle": float(pq.mean()),
+                "win_rate": float(pw.mean()),
+                "kl": 0.1 * i,
+                "length": 10.0 + i,
+                "per_prompt": {"oracle": pq.tolist(), "win": pw.tolist(), "proxy": pp.tolist()},
+            }
+        )
     return rows
 
 
 def _runs(par_q_end=0.6, ref1_shift=0.0):
     """Vanilla rises then hacks; PAR rises and stays; the others sit in between."""
     hack = dict(q_path=[0.5, 0.6, 0.5, 0.4, 0.3], win_path=[0.5, 0.55, 0.5, 0.45, 0.4], proxy_path=[0, 1, 2, 3, 4])
-    par = dict(q_path=[0.5, 0.6, 0.6, 0.6, par_q_end], win_path=[0.5, 0.6, 0.62, 0.62, 0.62], proxy_path=[0, 1, 1.2, 1.3, 1.3])
+    par = dict(
+        q_path=[0.5, 0.6, 0.6, 0.6, par_q_end], win_path=[0.5, 0.6, 0.62, 0.62, 0.62], proxy_path=[0, 1, 1.2, 1.3, 1.3]
+    )
     ref1 = {**par, "win_path": [w + ref1_shift if i else w for i, w in enumerate(par["win_path"])]}
     out = {}
     for k, sd in enumerate((1, 2)):
-        out[sd] = {"rm": {"accuracy": {"vs_label": 0.6, "vs_judge": 0.6, "vs_oracle": 0.6}, "answer_margin": 0.5,
-                          "filler": {"slope_per_unit": 0.1, "malformed_gap": -1.0}},
-                   "runs": {"vanilla": {"eval": _evals(**hack, seed=k)}, "par": {"eval": _evals(**par, seed=k + 10)},
-                            "par_ref1": {"eval": _evals(**ref1, seed=k + 20)},
-                            "meanstd": {"eval": _evals(**hack, seed=k + 30)}}}
+        out[sd] = {
+            "rm": {
+                "accuracy": {"vs_label": 0.6, "vs_judge": 0.6, "vs_oracle": 0.6},
+                "answer_margin": 0.5,
+                "filler": {"slope_per_unit": 0.1, "malformed_gap": -1.0},
+            },
+            "runs": {
+                "vanilla": {"eval": _evals(**hack, seed=k)},
+                "par": {"eval": _evals(**par, seed=k + 10)},
+                "par_ref1": {"eval": _evals(**ref1, seed=k + 20)},
+                "meanstd": {"eval": _evals(**hack, seed=k + 30)},
+            },
+        }
     return out
 
 
@@ -72,20 +94,22 @@ def test_checkpoints():
 def test_claims_on_known_curves():
     cfg = compose("par", ["scale=ci"], check_hardware=False)
     cl = {c["id"]: c for c in pc.claims(_runs(), cfg)}
-    assert cl["PC"]["verdict"] == REPRODUCED          # 0.5 → 0.6 at the early checkpoint
-    assert cl["H"]["verdict"] == REPRODUCED           # proxy 1 → 4 while oracle 0.6 → 0.3
-    assert cl["C1"]["verdict"] == REPRODUCED          # PAR's average win above vanilla's and meanstd's
-    assert cl["C2"]["verdict"] == REPRODUCED          # 0.6 at the end: above SFT's 0.5 and vanilla's 0.3
-    assert cl["C3"]["verdict"] == REPRODUCED          # identical paths up to noise: within ±0.03
-    assert cl["C4"]["verdict"] == REPRODUCED          # average margin ≈ 0.1 over vanilla, ≥ 0.05
-    assert set(cl["C1"]["evidence"]) >= {"vanilla.diff", "meanstd.diff"} and "par_ref1.diff" not in cl["C1"]["evidence"]
+    assert cl["PC"]["verdict"] == REPRODUCED  # 0.5 → 0.6 at the early checkpoint
+    assert cl["H"]["verdict"] == REPRODUCED  # proxy 1 → 4 while oracle 0.6 → 0.3
+    assert cl["C1"]["verdict"] == REPRODUCED  # PAR's average win above vanilla's and meanstd's
+    assert cl["C2"]["verdict"] == REPRODUCED  # 0.6 at the end: above SFT's 0.5 and vanilla's 0.3
+    assert cl["C3"]["verdict"] == REPRODUCED  # identical paths up to noise: within ±0.03
+    assert cl["C4"]["verdict"] == REPRODUCED  # average margin ≈ 0.1 over vanilla, ≥ 0.05
+    assert (
+        set(cl["C1"]["evidence"]) >= {"vanilla.diff", "meanstd.diff"} and "par_ref1.diff" not in cl["C1"]["evidence"]
+    )
 
 
 def test_claims_detect_collapse_and_unequal_references():
     cfg = compose("par", ["scale=ci"], check_hardware=False)
     cl = {c["id"]: c for c in pc.claims(_runs(par_q_end=0.2, ref1_shift=-0.1), cfg)}
-    assert cl["C2"]["verdict"] == NOT_REPRODUCED      # PAR's end quality below the start
-    assert cl["C3"]["verdict"] == NOT_REPRODUCED      # M = 1 is 0.1 worse, outside ±0.03
+    assert cl["C2"]["verdict"] == NOT_REPRODUCED  # PAR's end quality below the start
+    assert cl["C3"]["verdict"] == NOT_REPRODUCED  # M = 1 is 0.1 worse, outside ±0.03
 
 
 def test_failed_control_gates_every_claim():
@@ -101,7 +125,9 @@ def test_failed_control_gates_every_claim():
 def test_metrics_and_table():
     cfg = compose("par", ["scale=ci"], check_hardware=False)
     m, spread = pc.flat_metrics(_runs(), cfg)
-    assert m["vanilla.start.oracle"] == pytest.approx(0.5, abs=0.01) and m["vanilla.end.oracle"] == pytest.approx(0.3, abs=0.01)
+    assert m["vanilla.start.oracle"] == pytest.approx(0.5, abs=0.01) and m["vanilla.end.oracle"] == pytest.approx(
+        0.3, abs=0.01
+    )
     assert m["par.avg_win_rate"] == pytest.approx(np.mean([0.6, 0.62, 0.62, 0.62]), abs=0.01)
     assert len(spread["par.avg_win_rate"]) == 2
     table = pc.render_table({"metrics": m, "seeds": [1, 2]})

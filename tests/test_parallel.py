@@ -1,4 +1,5 @@
 """Jobs spread over processes (replicate.core.parallel) give the numbers a serial run gives."""
+
 import pytest
 
 from replicate.core.parallel import Workers
@@ -34,17 +35,32 @@ def test_parallel_run_all_equals_serial(tmp_path, monkeypatch):
     from replicate.core.config import compose
     from replicate.papers import simpo as exp
 
-    base = ["scale=ci", "scale.n_seeds=2", "scale.sft.steps=3", "scale.world.n_sft=64", "scale.world.n_pref_prompts=24",
-            "scale.world.n_dev=8", "scale.world.n_eval=16", "scale.pref.max_steps=1"]
-    monkeypatch.setattr(exp, "table_jobs", lambda cfg: [("instruct", "sft", "", {}), ("instruct", "simpo", "", {}),
-                                                        ("instruct", "simpo", "again", {})])
+    base = [
+        "scale=ci",
+        "scale.n_seeds=2",
+        "scale.sft.steps=3",
+        "scale.world.n_sft=64",
+        "scale.world.n_pref_prompts=24",
+        "scale.world.n_dev=8",
+        "scale.world.n_eval=16",
+        "scale.pref.max_steps=1",
+    ]
+    monkeypatch.setattr(
+        exp,
+        "table_jobs",
+        lambda cfg: [("instruct", "sft", "", {}), ("instruct", "simpo", "", {}), ("instruct", "simpo", "again", {})],
+    )
     out = {}
     for workers in (1, 2):
         monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path / f"w{workers}"))
         cfg = compose("simpo", base + [f"hardware.workers={workers}"])
         res = exp.run_all(cfg, progress=False)
-        out[workers] = {k: {m: r["eval"][m] for m in ("responses", "preferences", "lc_win_rate")} for k, r in res.items()}
-    assert sorted(out[1]) == [(s, "instruct", m, t) for s in (42, 43) for m, t in (("sft", ""), ("simpo", ""), ("simpo", "again"))]
+        out[workers] = {
+            k: {m: r["eval"][m] for m in ("responses", "preferences", "lc_win_rate")} for k, r in res.items()
+        }
+    assert sorted(out[1]) == [
+        (s, "instruct", m, t) for s in (42, 43) for m, t in (("sft", ""), ("simpo", ""), ("simpo", "again"))
+    ]
     assert out[1] == out[2]
     # a job that resolves to the same configuration under another tag ran once and is shared
     assert out[1][(42, "instruct", "simpo", "")] == out[1][(42, "instruct", "simpo", "again")]
@@ -55,7 +71,7 @@ def _double(x):
 
 
 def test_run_graph_queues_dependent_jobs_and_yields_every_result():
-    after = lambda job, res: [(res,)] if res < 20 else []  # noqa: E731  each result seeds the next job until ≥ 20
+    after = lambda job, res: [(res,)] if res < 20 else []  #  each result seeds the next job until ≥ 20
     for n in (1, 2):
         with Workers(n) as pool:
             got = sorted(pool.run_graph(_double, [(1,), (3,)], after))
@@ -67,7 +83,7 @@ def _mark(path, i):
     from pathlib import Path
 
     time.sleep(0.3)
-    Path(path, f"{i}").write_text("done")   # written at the end: a started job always finishes
+    Path(path, f"{i}").write_text("done")  # written at the end: a started job always finishes
     return i
 
 
@@ -79,13 +95,13 @@ def test_run_graph_stopped_early_finishes_running_jobs_and_starts_no_queued_one(
             assert res == job[1]
             break
         ran = sorted(int(p.name) for p in tmp_path.iterdir())
-    assert 2 <= len(ran) <= 4 and ran == list(range(len(ran)))   # the first ones, in queue order; 8 were queued
+    assert 2 <= len(ran) <= 4 and ran == list(range(len(ran)))  # the first ones, in queue order; 8 were queued
 
 
 def test_run_graph_left_suspended_goes_on_where_it_stopped(tmp_path):
     """SimPO's prepare() breaks out of the graph and run_all() resumes the same generator: every job is yielded
     exactly once across the two, stages queued by ``after`` included, and nothing runs twice."""
-    after = lambda job, res: [(job[0], 10 + job[1])] if job[1] < 10 else []   # noqa: E731
+    after = lambda job, res: [(job[0], 10 + job[1])] if job[1] < 10 else []
     with Workers(2) as pool:
         graph = pool.run_graph(_mark, [(str(tmp_path), i) for i in range(4)], after)
         first = [next(graph) for _ in range(3)]

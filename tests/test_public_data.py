@@ -1,4 +1,5 @@
 """replicate.worlds.public_data: resolution order, checksums, and the errors a user without the data sees."""
+
 import hashlib
 from pathlib import Path
 
@@ -16,8 +17,7 @@ def env(tmp_path, monkeypatch):
 
 
 def _register(monkeypatch, rel, payload: bytes, url_file: Path | None):
-    entry = pdata._F(hashlib.sha256(payload).hexdigest(), len(payload),
-                     *(("o/r", "c" * 40, "p") if url_file else ()))
+    entry = pdata._F(hashlib.sha256(payload).hexdigest(), len(payload), *(("o/r", "c" * 40, "p") if url_file else ()))
     monkeypatch.setitem(pdata.FILES, rel, entry)
     if url_file is not None:
         monkeypatch.setattr(pdata._F, "url", property(lambda self: url_file.as_uri() if self.repo else None))

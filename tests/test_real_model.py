@@ -1,13 +1,13 @@
 """The real-model path offline: a tiny Llama checkpoint and a tiny reward model saved locally drive scale=small
 through the SimPO notebook on CPU, and the paper pipeline's generate → judge → metrics → table stages run with a
 stub annotator that reads AlpacaEval's stored NullModel annotations."""
+
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from datasets import Dataset
 
 from replicate.core.config import ConfigError, compose
 from replicate.core.io import read_json
@@ -18,47 +18,27 @@ from replicate.worlds.tokenizer import build_tokenizer
 NULL = "alpaca_eval/NullModel__weighted_alpaca_eval_gpt4_turbo__annotations.json"
 
 
-@pytest.fixture(scope="module")
-def local(tmp_path_factory):
-    """A tiny causal LM, a tiny reward model (random, seeded head) and UltraFeedback-format pairs, all on disk."""
-    root = tmp_path_factory.mktemp("real")
-    tok = build_tokenizer()
-    tok.model_max_length = 1024
-    lm = build_tiny_llama(tok, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_positions=1024, seed=0)
-    lm.save_pretrained(root / "lm")
-    tok.save_pretrained(root / "lm")
-    from transformers import LlamaForSequenceClassification
-
-    rcfg = lm.config.__class__.from_dict({**lm.config.to_dict(), "num_labels": 1, "id2label": {0: "LABEL_0"}, "label2id": {"LABEL_0": 0}})
-    torch.manual_seed(1)
-    LlamaForSequenceClassification(rcfg).save_pretrained(root / "rm")
-    tok.save_pretrained(root / "rm")
-    rows = {"prompt": [f"rev:ab{c}" for c in "abcdefgh"],
-            "chosen": [[{"role": "user", "content": f"rev:ab{c}"}, {"role": "assistant", "content": f"{c}ba"}] for c in "abcdefgh"],
-            "rejected": [[{"role": "user", "content": f"rev:ab{c}"}, {"role": "assistant", "content": f"{c}ba sure"}] for c in "abcdefgh"]}
-    Dataset.from_dict(rows).save_to_disk(str(root / "pairs"))
-    return root
-
-
 def small_overrides(local, tmp_path):
-    return ["scale=small", f"model.name_or_path={local / 'lm'}", "model.dtype=float32", f"judge.name_or_path={local / 'rm'}", "hardware=cpu",
-            "scale.finetune.steps=2", "scale.finetune.batch_size=2", "scale.finetune.grad_accum=1",
-            "scale.finetune.max_length=64", "scale.world.n_eval=12", "scale.sample.max_new_tokens=6",
-            "scale.sample.batch_size=12", f"paper.real.methods.dpo.data={local / 'pairs'}",
-            f"paper.real.methods.simpo.data={local / 'pairs'}", "paper.real.methods.dpo.split=train",
-            "paper.real.methods.simpo.split=train", f"results_dir={tmp_path / 'results'}", f"figures_dir={tmp_path / 'figures'}"]
-
-
-@pytest.fixture
-def env(monkeypatch, tmp_path):
-    import huggingface_hub.constants as hc
-
-    monkeypatch.setenv("REPLICATE_ASSUME_GPU", "1")      # scale=small/paper require a GPU; these tests run their CPU path
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(hc, "HF_HUB_OFFLINE", True)
-    monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("REPLICATE_BUILD_DIR", str(tmp_path / "build"))
-    return tmp_path
+    return [
+        "scale=small",
+        f"model.name_or_path={local / 'lm'}",
+        "model.dtype=float32",
+        f"judge.name_or_path={local / 'rm'}",
+        "hardware=cpu",
+        "scale.finetune.steps=2",
+        "scale.finetune.batch_size=2",
+        "scale.finetune.grad_accum=1",
+        "scale.finetune.max_length=64",
+        "scale.world.n_eval=12",
+        "scale.sample.max_new_tokens=6",
+        "scale.sample.batch_size=12",
+        f"paper.real.methods.dpo.data={local / 'pairs'}",
+        f"paper.real.methods.simpo.data={local / 'pairs'}",
+        "paper.real.methods.dpo.split=train",
+        "paper.real.methods.simpo.split=train",
+        f"results_dir={tmp_path / 'results'}",
+        f"figures_dir={tmp_path / 'figures'}",
+    ]
 
 
 def test_offline_hub_ids_fail_before_compute_naming_each(env):
@@ -68,10 +48,14 @@ def test_offline_hub_ids_fail_before_compute_naming_each(env):
     with pytest.raises(ConfigError) as e:
         require(cfg)
     msg = str(e.value)
-    for missing in ("Qwen/Qwen2.5-0.5B-Instruct", "HuggingFaceH4/ultrafeedback_binarized", "Skywork/Skywork-Reward-V2-Qwen3-0.6B",
-                    "HF_HUB_OFFLINE=1"):
+    for missing in (
+        "Qwen/Qwen2.5-0.5B-Instruct",
+        "HuggingFaceH4/ultrafeedback_binarized",
+        "Skywork/Skywork-Reward-V2-Qwen3-0.6B",
+        "HF_HUB_OFFLINE=1",
+    ):
         assert missing in msg
-    assert not (env / "cache").exists()            # nothing was computed
+    assert not (env / "cache").exists()  # nothing was computed
     import replicate.cli.run as run
 
     with pytest.raises(ConfigError, match="Qwen/Qwen2.5-0.5B-Instruct"):
@@ -96,20 +80,33 @@ def test_alpaca_eval_judge_without_key_names_the_variable(env, local, monkeypatc
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(ConfigError, match="set the environment variable OPENAI_API_KEY"):
-        require(compose("simpo", [o for o in small_overrides(local, env) if not o.startswith("judge.")] + ["judge=alpaca_eval"]))
-    monkeypatch.setitem(__import__("sys").modules, "alpaca_eval.annotators", None)   # as when alpaca_eval cannot import
+        require(
+            compose(
+                "simpo", [o for o in small_overrides(local, env) if not o.startswith("judge.")] + ["judge=alpaca_eval"]
+            )
+        )
+    monkeypatch.setitem(__import__("sys").modules, "alpaca_eval.annotators", None)  # as when alpaca_eval cannot import
     with pytest.raises(ConfigError, match="a working alpaca_eval package"):
-        require(compose("simpo", [o for o in small_overrides(local, env) if not o.startswith("judge.")] + ["judge=alpaca_eval"]))
+        require(
+            compose(
+                "simpo", [o for o in small_overrides(local, env) if not o.startswith("judge.")] + ["judge=alpaca_eval"]
+            )
+        )
 
 
 def test_ultrafeedback_rows_become_trl_conversations():
     from replicate.training.real_stages import to_conversational
 
-    row = {"prompt": "hi", "chosen": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "a"}],
-           "rejected": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "b"}]}
-    assert to_conversational(row) == {"prompt": [{"role": "user", "content": "hi"}],
-                                      "chosen": [{"role": "assistant", "content": "a"}],
-                                      "rejected": [{"role": "assistant", "content": "b"}]}
+    row = {
+        "prompt": "hi",
+        "chosen": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "a"}],
+        "rejected": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "b"}],
+    }
+    assert to_conversational(row) == {
+        "prompt": [{"role": "user", "content": "hi"}],
+        "chosen": [{"role": "assistant", "content": "a"}],
+        "rejected": [{"role": "assistant", "content": "b"}],
+    }
 
 
 def test_small_scale_runs_the_simpo_notebook_on_a_local_model(env, local):
@@ -121,7 +118,7 @@ def test_small_scale_runs_the_simpo_notebook_on_a_local_model(env, local):
     out = run.run_notebook("simpo", small_overrides(local, env), html=False)
     nb = json.loads(out.read_text())
     tags = [t for c in nb["cells"] for t in c["metadata"].get("tags", [])]
-    assert "real-model" in tags and "toy-world" not in tags       # the toy world's cells were left out
+    assert "real-model" in tags and "toy-world" not in tags  # the toy world's cells were left out
     doc = read_json(env / "results" / "simpo" / "small" / "metrics.json")
     assert doc["extra"]["real"] and doc["extra"]["model"].endswith("lm")
     m = doc["metrics"]
@@ -130,7 +127,9 @@ def test_small_scale_runs_the_simpo_notebook_on_a_local_model(env, local):
     assert [c["id"] for c in doc["claims"]] == ["PC", "C1"]
     from replicate.papers.real_model import render_table
 
-    assert "| simpo | Llama-3-Base 8B |" in render_table(doc) and "| 22.0 |" in render_table(doc)   # SimPO Llama-3-Base AE2 LC
+    assert "| simpo | Llama-3-Base 8B |" in render_table(doc) and "| 22.0 |" in render_table(
+        doc
+    )  # SimPO Llama-3-Base AE2 LC
     # a second run finds every stage cached: same numbers
     run.run_notebook("simpo", small_overrides(local, env), html=False)
     assert read_json(env / "results" / "simpo" / "small" / "metrics.json")["metrics"] == m
@@ -140,20 +139,29 @@ def test_paper_pipeline_generate_judge_metrics_with_stored_annotations(env, loca
     from replicate.papers.real_model import pipeline, render_table, run_dir
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-NEVER-WRITTEN")
-    ov = ["scale=paper", "setup=simpo_llama3_instruct", "hardware=cpu", f"judge.annotations={data_path(NULL)}",
-          f"+pipeline_model={local / 'lm'}", "scale.world.n_eval=12", "setup.eval.max_new_tokens=6",
-          f"results_dir={env / 'results'}"]
+    ov = [
+        "scale=paper",
+        "setup=simpo_llama3_instruct",
+        "hardware=cpu",
+        f"judge.annotations={data_path(NULL)}",
+        f"+pipeline_model={local / 'lm'}",
+        "scale.world.n_eval=12",
+        "setup.eval.max_new_tokens=6",
+        f"results_dir={env / 'results'}",
+    ]
     with pytest.raises(ConfigError, match="run stage=generate first"):
-        pipeline("simpo", ov, ("judge",))                          # each stage alone: judge needs generations
+        pipeline("simpo", ov, ("judge",))  # each stage alone: judge needs generations
     out = pipeline("simpo", ov, ("generate",))
     assert len(read_json(out["generate"])) == 12
     out = pipeline("simpo", ov, ("judge", "metrics"))
     doc = read_json(out["metrics"])
     stored = [r["preference"] for r in read_json(data_path(NULL))[:12]]
     key = "Llama-3-Instruct 8B/simpo"
-    assert doc["metrics"][f"{key}.win_rate"] == pytest.approx(100 * (np.mean(stored) - 1), abs=1e-5)  # alpaca_eval's raw WR
+    assert doc["metrics"][f"{key}.win_rate"] == pytest.approx(
+        100 * (np.mean(stored) - 1), abs=1e-5
+    )  # alpaca_eval's raw WR
     assert doc["scale"] == "paper" and doc["claims"][0]["id"] == f"R:{key}"
-    assert "| 44.7 |" in render_table(doc)                          # reported Table 4: Llama-3-Instruct SimPO AE2 LC
+    assert "| 44.7 |" in render_table(doc)  # reported Table 4: Llama-3-Instruct SimPO AE2 LC
     written = [p.read_text() for p in Path(env).rglob("*.json")]
     assert written and not any("NEVER-WRITTEN" in t for t in written)
     cfg = compose("simpo", ov)
@@ -170,8 +178,16 @@ def test_every_real_paper_notebook_selects_its_cells(tmp_path):
     from replicate.cli.run import notebook_for, select_cells
 
     real = _real_papers()
-    assert {"simpo", "instruct-skillmix", "adaptive-compute", "drift", "temporal-self-rewarding", "evolve", "par",
-            "autorule"} <= set(real)
+    assert {
+        "simpo",
+        "instruct-skillmix",
+        "adaptive-compute",
+        "drift",
+        "temporal-self-rewarding",
+        "evolve",
+        "par",
+        "autorule",
+    } <= set(real)
     for p in real:
         for is_real, kept, dropped in ((True, "real-model", "toy-world"), (False, "toy-world", "real-model")):
             nb = json.loads(select_cells(notebook_for(p), tmp_path / f"{p}.ipynb", real=is_real, paper=p).read_text())
@@ -188,7 +204,10 @@ def test_sft_arms_and_best_of_n_on_a_local_model(env, local):
     rows = [{"instruction": f"rev:ab{c}", "input": "", "output": f"{c}ba"} for c in "abcdefgh"]
     (local / "sft.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
     common = [o for o in small_overrides(local, env) if not o.startswith("paper.")]
-    cfg = compose("instruct-skillmix", [*common, *[f"paper.real.methods.{m}.data={local / 'sft.jsonl'}" for m in ("ism", "ism_k1", "plain")]])
+    cfg = compose(
+        "instruct-skillmix",
+        [*common, *[f"paper.real.methods.{m}.data={local / 'sft.jsonl'}" for m in ("ism", "ism_k1", "plain")]],
+    )
     res = real_model.run(cfg, progress=False)
     assert set(res) == {"start", "ism", "ism_k1", "plain"} and len(res["ism"]["outputs"]) == 12
     assert [c["id"] for c in real_model.claims(res, cfg)] == ["PC", "C1", "C2"]
@@ -197,7 +216,7 @@ def test_sft_arms_and_best_of_n_on_a_local_model(env, local):
     xs, base = res["start"]["instructions"], res["start"]["baseline"]
     outs = S.generate(cfg, S.train(cfg, "best_of_4", {"kind": "best_of_n"}), xs, n=4, tag="best_of_4")
     each = np.array([S.judge(cfg, xs, [o[k] for o in outs], base, tag=f"best_of_4#{k}") for k in range(4)])
-    assert np.allclose(res["best_of_4"]["preferences"], each.max(0))        # the judge's favourite of the 4 samples
+    assert np.allclose(res["best_of_4"]["preferences"], each.max(0))  # the judge's favourite of the 4 samples
     assert [res["best_of_4"]["outputs"][i] in outs[i] for i in range(len(xs))] == [True] * len(xs)
 
 
@@ -215,7 +234,7 @@ def test_paper_train_stage_launches_accelerate_with_zero3_once(env, monkeypatch)
     assert calls[0][-4:] == [*ov, f"+output_dir={out}"] and "replicate.training.launch" in calls[0]
     (out).mkdir(parents=True)
     (out / "config.json").write_text("{}")
-    real_model.train_stage(cfg, ov)                 # trained already: resumes without launching again
+    real_model.train_stage(cfg, ov)  # trained already: resumes without launching again
     assert len(calls) == 1
 
 
@@ -227,13 +246,15 @@ def test_length_sorted_batches_return_each_answer_to_its_instruction(env, local)
     cfg = compose("simpo", small_overrides(local, env))
     s = OmegaConf.create({"temperature": 0.0, "top_p": 1.0, "max_new_tokens": 5, "batch_size": 3})
     tok = build_tokenizer()
-    lm = build_tiny_llama(tok, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_positions=1024, seed=0)
-    with torch.no_grad():   # special tokens never win: greedy then writes characters that depend on the prompt
+    lm = build_tiny_llama(
+        tok, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_positions=1024, seed=0
+    )
+    with torch.no_grad():  # special tokens never win: greedy then writes characters that depend on the prompt
         lm.get_output_embeddings().weight[[tok.convert_tokens_to_ids(t) for t in tok.all_special_tokens]] = 0
     lm.save_pretrained(env / "writer")
     tok.save_pretrained(env / "writer")
     xs = ["a much longer instruction than the others", "hi", "sort:cba", "rev:abc please", "x"]
     together = _generate_hf(env / "writer", xs, s, 1, 0, cfg, False)
-    alone = [_generate_hf(env / "writer", [x], s, 1, 0, cfg, False)[0] for x in xs]   # greedy: batching must not matter
-    assert len({a[0] for a in alone}) > 1          # the answers differ, so a mix-up would show
+    alone = [_generate_hf(env / "writer", [x], s, 1, 0, cfg, False)[0] for x in xs]  # greedy: batching must not matter
+    assert len({a[0] for a in alone}) > 1  # the answers differ, so a mix-up would show
     assert together == alone

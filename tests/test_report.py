@@ -3,6 +3,7 @@
 The browser is Chromium driven over the DevTools protocol on a pipe (--remote-debugging-pipe: NUL-terminated
 JSON on fds 3/4), so no Python dependency is needed; .ci/run installs Debian's `chromium`.
 """
+
 import base64
 import html.parser
 import io
@@ -22,10 +23,14 @@ from replicate.core.config import ConfigError
 from replicate.reporting import site
 
 BROWSER = os.environ.get("CHROME") or next(
-    (p for b in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable") if (p := shutil.which(b))), None)
+    (p for b in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable") if (p := shutil.which(b))),
+    None,
+)
 # alpha: a tiny-scale run with a notebook, a ci-scale run without one; beta: a paper with no results yet
-COUNTS = {("alpha", "tiny"): ["reproduced", "reproduced", "not reproduced", "inconclusive"],
-          ("alpha", "ci"): ["not reproduced", "not reproduced"]}
+COUNTS = {
+    ("alpha", "tiny"): ["reproduced", "reproduced", "not reproduced", "inconclusive"],
+    ("alpha", "ci"): ["not reproduced", "not reproduced"],
+}
 
 
 def _png() -> bytes:
@@ -49,7 +54,9 @@ def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
     results, build = root / "results", root / "build"
     for (paper, scale), verdicts in COUNTS.items():
-        claims = [{"id": f"C{i}", "text": "t", "rule": "r", "verdict": v, "evidence": {}} for i, v in enumerate(verdicts)]
+        claims = [
+            {"id": f"C{i}", "text": "t", "rule": "r", "verdict": v, "evidence": {}} for i, v in enumerate(verdicts)
+        ]
         path = results / "reproduced" / paper / scale / "metrics.json"
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps({"paper": paper, "scale": scale, "metrics": {}, "claims": claims}))
@@ -58,10 +65,19 @@ def built(tmp_path_factory):
     (results / "figures").mkdir()
     png = _png()
     (results / "figures" / "alpha_curve_tiny.png").write_bytes(png)
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# alpha"), nbformat.v4.new_code_cell(
-        "plot()", execution_count=1, outputs=[
-            nbformat.v4.new_output("stream", name="stdout", text="lc = 21.9\n"),
-            nbformat.v4.new_output("display_data", data={"image/png": base64.b64encode(png).decode()})])])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# alpha"),
+            nbformat.v4.new_code_cell(
+                "plot()",
+                execution_count=1,
+                outputs=[
+                    nbformat.v4.new_output("stream", name="stdout", text="lc = 21.9\n"),
+                    nbformat.v4.new_output("display_data", data={"image/png": base64.b64encode(png).decode()}),
+                ],
+            ),
+        ]
+    )
     (build / "notebooks").mkdir(parents=True)
     nbformat.write(nb, build / "notebooks" / "alpha-tiny.ipynb")
     index = site.build_site(root / "site", results, build, papers=["alpha", "beta"])
@@ -104,7 +120,11 @@ def test_index_has_each_papers_verdict_counts(built):
     assert by_key[("alpha", "tiny")][6] == "notebook" and by_key[("alpha", "tiny")][7] == "alpha_curve_tiny"
     assert rows[-1][0] == "beta" and "no results yet" in rows[-1][1]
     assert sorted(str(f.relative_to(index.parent)) for f in index.parent.rglob("*") if f.is_file()) == [
-        "figures/alpha_curve_tiny.png", "index.html", "notebooks/alpha-tiny.html", "tables/alpha.html"]
+        "figures/alpha_curve_tiny.png",
+        "index.html",
+        "notebooks/alpha-tiny.html",
+        "tables/alpha.html",
+    ]
     assert not [d for d in root.iterdir() if d.name.startswith(".")]  # no temp dir left beside the site
 
 
@@ -145,9 +165,22 @@ class Chromium:
 
         # --no-sandbox: CI runs as root; the host rule fails every DNS lookup at once (no network, no waiting)
         self.proc = subprocess.Popen(
-            [exe, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe", "--no-first-run",
-             f"--user-data-dir={self._profile.name}", "--host-resolver-rules=MAP * ~NOTFOUND", "about:blank"],
-            preexec_fn=on_fds_3_and_4, pass_fds=(3, 4), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                exe,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--remote-debugging-pipe",
+                "--no-first-run",
+                f"--user-data-dir={self._profile.name}",
+                "--host-resolver-rules=MAP * ~NOTFOUND",
+                "about:blank",
+            ],
+            preexec_fn=on_fds_3_and_4,
+            pass_fds=(3, 4),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         os.close(cmd_r)
         os.close(out_w)
         self._buf, self._id, self._events = b"", 0, []
@@ -169,8 +202,13 @@ class Chromium:
 
     def _send(self, method, session=None, **params):
         self._id += 1
-        os.write(self._w, json.dumps({"id": self._id, "method": method, "params": params,
-                                      **({"sessionId": session} if session else {})}).encode() + b"\0")
+        os.write(
+            self._w,
+            json.dumps(
+                {"id": self._id, "method": method, "params": params, **({"sessionId": session} if session else {})}
+            ).encode()
+            + b"\0",
+        )
         while (m := self._read()).get("id") != self._id:
             self._events.append(m)
         if "error" in m:
@@ -185,8 +223,11 @@ class Chromium:
             return [f"{url}: {r['errorText']}"]
         while not any(e.get("method") == "Page.loadEventFired" for e in self._events):
             self._events.append(self._read())
-        return [f"{url}: {e['params']['exceptionDetails'].get('text')}" for e in self._events
-                if e.get("method") == "Runtime.exceptionThrown"]
+        return [
+            f"{url}: {e['params']['exceptionDetails'].get('text')}"
+            for e in self._events
+            if e.get("method") == "Runtime.exceptionThrown"
+        ]
 
     def eval(self, js: str):
         return self._send("Runtime.evaluate", self._session, expression=js, returnByValue=True)["result"]["value"]

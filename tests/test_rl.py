@@ -1,6 +1,7 @@
 """The RL core (training/rl.py, training/toy_reward.py): a reward model learns a separable toy preference; one
 GRPO step through TRL changes the policy; runs are deterministic and evaluation does not perturb them; the reward
 function's shaping hook and logging; the reward model's diagnostics on scores with known answers."""
+
 import numpy as np
 import pytest
 import torch
@@ -35,15 +36,20 @@ def test_reward_model_learns_a_separable_preference(tmp_path, head):
     tok = build_tokenizer()
     torch.manual_seed(0)
     ps = make_prompts(160, seed=3)
-    pairs = lambda qs: {"prompt": qs, "chosen": [solve(p) + " yes!" for p in qs],  # noqa: E731
-                        "rejected": [solve(p) + " sure" for p in qs]}
+    pairs = lambda qs: {
+        "prompt": qs,
+        "chosen": [solve(p) + " yes!" for p in qs],
+        "rejected": [solve(p) + " sure" for p in qs],
+    }
     train, held = pairs(ps[:128]), pairs(ps[128:])
     pol = tiny_policy(tok)
     rm = reward_model_from_policy(pol, tok) if head == "last" else token_reward_model_from_policy(pol, tok, 0.0)
-    rm, _ = train_reward_model(rm, tok, preference_dataset(train), HW, seed=0, lr=3e-3, batch_size=16, epochs=3,
-                               max_steps=None, out=tmp_path)
-    acc = TR.pair_accuracy(rl.rm_score(rm.eval(), tok), {**held, "p_judge": [0.9] * 32, "q_chosen": [1.0] * 32,
-                                                         "q_rejected": [1.0] * 32})
+    rm, _ = train_reward_model(
+        rm, tok, preference_dataset(train), HW, seed=0, lr=3e-3, batch_size=16, epochs=3, max_steps=None, out=tmp_path
+    )
+    acc = TR.pair_accuracy(
+        rl.rm_score(rm.eval(), tok), {**held, "p_judge": [0.9] * 32, "q_chosen": [1.0] * 32, "q_rejected": [1.0] * 32}
+    )
     assert acc["vs_label"] == 1.0 and acc["vs_judge"] == 1.0
     assert acc["n_oracle"] == 0  # equal oracle qualities: no oracle pairs to score
 
@@ -72,9 +78,15 @@ def test_token_sum_reward_is_the_policy_log_likelihood_at_start_and_reloads(tmp_
 
 
 def test_pair_accuracy_closed_form():
-    pairs = {"prompt": ["a", "b", "c", "d"], "chosen": ["x", "yy", "zzz", "w"], "rejected": ["xx", "y", "z", "w"],
-             "p_judge": [0.9, 0.4, 0.8, 0.6], "q_chosen": [1.0, 1.0, 0.5, 0.5], "q_rejected": [0.0, 0.0, 0.5, 0.5]}
-    length = lambda ps, ys: np.array([len(y) for y in ys], float)  # noqa: E731
+    pairs = {
+        "prompt": ["a", "b", "c", "d"],
+        "chosen": ["x", "yy", "zzz", "w"],
+        "rejected": ["xx", "y", "z", "w"],
+        "p_judge": [0.9, 0.4, 0.8, 0.6],
+        "q_chosen": [1.0, 1.0, 0.5, 0.5],
+        "q_rejected": [0.0, 0.0, 0.5, 0.5],
+    }
+    length = lambda ps, ys: np.array([len(y) for y in ys], float)
     acc = TR.pair_accuracy(length, pairs)
     # prefers chosen on pairs 2, 3; pair 1 no; pair 4 tie (½)
     assert acc["vs_label"] == pytest.approx((0 + 1 + 1 + 0.5) / 4)
@@ -85,7 +97,7 @@ def test_pair_accuracy_closed_form():
 
 
 def test_filler_flaw_of_a_length_score_and_the_oracle_is_unmoved():
-    length = lambda ps, ys: np.array([len(y) for y in ys], float)  # noqa: E731
+    length = lambda ps, ys: np.array([len(y) for y in ys], float)
     f = TR.filler_flaw(length, ["rev:abc", "sort:cab"], ["cba sure", "abc"])
     assert f["slope_per_unit"] == pytest.approx(5.0)  # every filler unit is 5 characters
     assert f["oracle"] == [1.0] * len(f["units"])
@@ -103,9 +115,15 @@ def test_labelled_pairs_follow_the_judge():
 
 def _fake_call(fn, task, responses, **columns):
     logged = {}
-    out = fn(prompts=[None] * len(task), completions=[[{"role": "assistant", "content": r}] for r in responses],
-             completion_ids=[[0] * (len(r) + 1) for r in responses], task=task, trainer_state=None,
-             log_metric=lambda k, v: logged.__setitem__(k, v), **columns)
+    out = fn(
+        prompts=[None] * len(task),
+        completions=[[{"role": "assistant", "content": r}] for r in responses],
+        completion_ids=[[0] * (len(r) + 1) for r in responses],
+        task=task,
+        trainer_state=None,
+        log_metric=lambda k, v: logged.__setitem__(k, v),
+        **columns,
+    )
     return out, logged
 
 
@@ -131,8 +149,12 @@ def test_reward_function_applies_the_shaping_and_logs_raw_oracle_length():
 def test_settings_validation():
     with pytest.raises(ValueError, match="num_generations"):
         rl.GRPOSettings(lr=1e-3, beta=0.0, num_generations=1, prompts_per_step=2, steps=1)
-    s = rl.settings_from(OmegaConf.create({"lr": "1e-3", "beta": 0, "num_generations": 4, "prompts_per_step": 2,
-                                           "steps": 3, "other": 1}), steps=5)
+    s = rl.settings_from(
+        OmegaConf.create(
+            {"lr": "1e-3", "beta": 0, "num_generations": 4, "prompts_per_step": 2, "steps": 3, "other": 1}
+        ),
+        steps=5,
+    )
     assert s.steps == 5 and isinstance(s.lr, float) and isinstance(s.beta, float)
 
 
@@ -140,12 +162,22 @@ def _run(tmp_path, name, steps=1, evaluator=None, eval_every=0, seed=0):
     tok = build_tokenizer()
     pol = tiny_policy(tok)
     before = _params(pol).clone()
-    s = rl.GRPOSettings(lr=5e-3, beta=0.05, num_generations=4, prompts_per_step=2, steps=steps, temperature=1.0,
-                        max_new_tokens=8)
+    s = rl.GRPOSettings(
+        lr=5e-3, beta=0.05, num_generations=4, prompts_per_step=2, steps=steps, temperature=1.0, max_new_tokens=8
+    )
     ds = rl.rl_dataset(["rev:abc", "sort:cab", "dup:abc", "max:1234"])
-    model, curves = rl.train_grpo(pol, tok, ds, [rl.reward_function(lambda ps, ys: -np.array([len(y) for y in ys], float),
-                                                                     name="short")],
-                                  HW, s, seed=seed, out=tmp_path / name, evaluator=evaluator, eval_every=eval_every)
+    model, curves = rl.train_grpo(
+        pol,
+        tok,
+        ds,
+        [rl.reward_function(lambda ps, ys: -np.array([len(y) for y in ys], float), name="short")],
+        HW,
+        s,
+        seed=seed,
+        out=tmp_path / name,
+        evaluator=evaluator,
+        eval_every=eval_every,
+    )
     assert torch.equal(_params(pol), before)  # the caller's policy is left as it was
     return tok, pol, model, curves
 
@@ -155,7 +187,15 @@ def test_one_grpo_step_changes_the_policy_and_logs_curves(tmp_path):
     assert not torch.equal(_params(model), _params(pol))
     assert len(curves.train) == 1
     row = curves.train[0]
-    assert row["step"] == 1 and {"kl", "length", "length_tokens", "oracle", "reward", "short/raw", "short/shaped"} <= set(row)
+    assert row["step"] == 1 and {
+        "kl",
+        "length",
+        "length_tokens",
+        "oracle",
+        "reward",
+        "short/raw",
+        "short/shaped",
+    } <= set(row)
     assert row["short/raw"] == pytest.approx(-row["length"])  # the score is minus the length in characters
 
 
@@ -163,8 +203,17 @@ def test_grpo_is_deterministic_and_evaluation_does_not_perturb_it(tmp_path):
     tok, pol, m1, c1 = _run(tmp_path, "a", steps=2)
     _, _, m2, c2 = _run(tmp_path, "b", steps=2)
     assert torch.equal(_params(m1), _params(m2)) and c1.train == c2.train
-    ev = rl.HeldOutEval(tok, ["rev:abc", "add:12+30"], rl.oracle_score, Judge(), ["cba", "42"], pol, temperature=1.0,
-                        max_new_tokens=8, seed=1)
+    ev = rl.HeldOutEval(
+        tok,
+        ["rev:abc", "add:12+30"],
+        rl.oracle_score,
+        Judge(),
+        ["cba", "42"],
+        pol,
+        temperature=1.0,
+        max_new_tokens=8,
+        seed=1,
+    )
     _, _, m3, c3 = _run(tmp_path, "c", steps=2, evaluator=ev, eval_every=1)
     assert torch.equal(_params(m1), _params(m3)) and c1.train == c3.train
     assert [r["step"] for r in c3.eval] == [0, 1, 2]

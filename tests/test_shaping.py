@@ -1,4 +1,5 @@
 """PAR's reward shapings (losses/shaping.py) against their closed forms (PAR code, trainers/reward_shaper.py)."""
+
 import math
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 from replicate.training import shaping as S
 from replicate.training.rl import ShapingBatch
 
-sig = lambda z: 1 / (1 + math.exp(-z))  # noqa: E731
+sig = lambda z: 1 / (1 + math.exp(-z))
 
 
 def test_par_is_the_mean_bradley_terry_probability_against_the_references():

@@ -1,4 +1,5 @@
 """SimPO's claims on hand-made runs: the positive control gates, intervals decide, parts combine."""
+
 import numpy as np
 from omegaconf import OmegaConf
 
@@ -14,13 +15,24 @@ def _run(rng, quality: float, length: float, margin: float, gamma: float = 0.5):
     lens = rng.poisson(length, N) + 1
     ref = rng.poisson(14, N) + 1
     pref = 1 / (1 + np.exp(-(quality + 0.5 * np.tanh((lens - ref) / 10) + rng.normal(0, 0.5, N))))
-    return {"config": {"hparams": {"beta": 2.0, "gamma": gamma}},
-            "eval": {"preferences": pref.tolist(), "responses": ["x" * int(n) for n in lens],
-                     "oracle_qualities": np.clip(0.5 + quality / 4 + rng.normal(0, 0.1, N), 0, 1).tolist(),
-                     "reference_lengths": ref.tolist(), "win_rate": 100 * pref.mean(), "lc_win_rate": 0.0,
-                     "avg_length": lens.mean(), "oracle_quality": 0.5},
-            "heldout": {"reward_margins": (rng.normal(margin, 1, 120)).tolist(), "agreement": 0.5,
-                        "simpo_reward_accuracy": 0.5}}
+    return {
+        "config": {"hparams": {"beta": 2.0, "gamma": gamma}},
+        "eval": {
+            "preferences": pref.tolist(),
+            "responses": ["x" * int(n) for n in lens],
+            "oracle_qualities": np.clip(0.5 + quality / 4 + rng.normal(0, 0.1, N), 0, 1).tolist(),
+            "reference_lengths": ref.tolist(),
+            "win_rate": 100 * pref.mean(),
+            "lc_win_rate": 0.0,
+            "avg_length": lens.mean(),
+            "oracle_quality": 0.5,
+        },
+        "heldout": {
+            "reward_margins": (rng.normal(margin, 1, 120)).tolist(),
+            "agreement": 0.5,
+            "simpo_reward_accuracy": 0.5,
+        },
+    }
 
 
 def _runs(dpo_quality: float, simpo_quality: float):
@@ -35,7 +47,9 @@ def _runs(dpo_quality: float, simpo_quality: float):
             runs[(sd, s, "simpo", "no_length_norm")] = _run(rng, simpo_quality - 1.0, 30, 0.3)
             runs[(sd, s, "simpo", "gamma_zero")] = _run(rng, simpo_quality - 0.5, 20, 0.3, 0.0)
         for g, q, mg in ((0.0, simpo_quality - 0.5, -0.2), (0.5, simpo_quality, 0.5), (4.0, simpo_quality - 0.5, 1.0)):
-            runs[(sd, "instruct", "simpo", f"gamma={g}")] = runs[(sd, "instruct", "simpo", "")] if g == 0.5 else _run(rng, q, 20, mg, g)
+            runs[(sd, "instruct", "simpo", f"gamma={g}")] = (
+                runs[(sd, "instruct", "simpo", "")] if g == 0.5 else _run(rng, q, 20, mg, g)
+            )
     return runs
 
 

@@ -1,16 +1,17 @@
 """Tabular world: equilibria by LP and Newton, closed-form updates reproduced by training the papers' losses,
 exact expectations, determinism of a replication run."""
+
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from replicate.worlds import tabular as T
 from replicate.losses import dpo_loss
 from replicate.papers import nash_game as G
+from replicate.worlds import tabular as T
 
-RPS = torch.tensor([[.5, .9, .1], [.1, .5, .9], [.9, .1, .5]], dtype=T.DTYPE)
+RPS = torch.tensor([[0.5, 0.9, 0.1], [0.1, 0.5, 0.9], [0.9, 0.1, 0.5]], dtype=T.DTYPE)
 
 
 def test_lp_nash_of_rock_paper_scissors_is_uniform():
@@ -29,7 +30,7 @@ def test_lp_nash_of_cyclic_tournament_and_of_bradley_terry():
 
 def test_exploitability_of_pure_rock():
     rock = torch.tensor([[1.0, 0, 0]], dtype=T.DTYPE)
-    assert T.exploitability(RPS[None], rock).item() == pytest.approx(0.4)   # paper beats rock w.p. 0.9
+    assert T.exploitability(RPS[None], rock).item() == pytest.approx(0.4)  # paper beats rock w.p. 0.9
     assert T.duality_gap(RPS[None], rock).item() == pytest.approx(0.8)
 
 
@@ -45,7 +46,7 @@ def test_annotator_mixture_is_intransitive():
     S = torch.tensor([[3.0, 2, 1], [1, 3, 2], [2, 1, 3]], dtype=T.DTYPE)  # three cyclic tastes
     P = T.annotator_mixture(S, torch.ones(3, dtype=T.DTYPE))
     T.check_preference(P)
-    assert P[0, 1] > .5 and P[1, 2] > .5 and P[2, 0] > .5  # a Condorcet cycle, although each annotator is BT
+    assert P[0, 1] > 0.5 and P[1, 2] > 0.5 and P[2, 0] > 0.5  # a Condorcet cycle, although each annotator is BT
 
 
 def test_game_world_is_valid_and_its_lp_nash_has_zero_gap():
@@ -79,7 +80,7 @@ def test_regularized_exploitability_is_nonnegative_elsewhere():
 
 
 def test_pair_weights_and_expectation():
-    mu = torch.tensor([[.2, .3, .5]], dtype=T.DTYPE)
+    mu = torch.tensor([[0.2, 0.3, 0.5]], dtype=T.DTYPE)
     W = T.pair_weights(mu, RPS[None])
     assert W.sum().item() == pytest.approx(1.0) and W[0].diagonal().abs().sum() == 0
     # E over pairs of the indicator "winner index" — by hand
@@ -110,11 +111,14 @@ def test_dpo_training_reaches_closed_form_optimum():
     assert torch.allclose(torch.log_softmax(z, -1), torch.log(T.dpo_optimum(world.ref, r, beta)), atol=1e-6)
 
 
-@pytest.mark.parametrize("method,hp", [
-    ("inpo", {"step": 1.0, "tau": 0.3, "eta_schedule": lambda t: 1.0}),
-    ("inpo", {"step": 1.0, "tau": 0.0, "eta_schedule": lambda t: 0.5}),
-    ("dno_regression", {"step": 1.5}),
-])
+@pytest.mark.parametrize(
+    "method,hp",
+    [
+        ("inpo", {"step": 1.0, "tau": 0.3, "eta_schedule": lambda t: 1.0}),
+        ("inpo", {"step": 1.0, "tau": 0.0, "eta_schedule": lambda t: 0.5}),
+        ("dno_regression", {"step": 1.5}),
+    ],
+)
 def test_trained_iteration_equals_closed_form(method, hp):
     w = T.make_game_world(2, 6, seed=4)
     with T.single_thread():
@@ -147,9 +151,9 @@ def test_spin_step_closed_form():
 def test_hedge_and_omd_closed_forms():
     u = torch.full((1, 3), 1 / 3, dtype=T.DTYPE)
     assert torch.allclose(T.hedge_step(u, RPS[None], 2.0), u)  # the equilibrium is a fixed point
-    ref = torch.tensor([[.5, .3, .2]], dtype=T.DTYPE)
+    ref = torch.tensor([[0.5, 0.3, 0.2]], dtype=T.DTYPE)
     # τ = η: OMD forgets π_t, π_{t+1} ∝ π_ref exp(P(y ≻ π_t)/η)
-    pi = torch.tensor([[.1, .6, .3]], dtype=T.DTYPE)
+    pi = torch.tensor([[0.1, 0.6, 0.3]], dtype=T.DTYPE)
     want = torch.softmax(torch.log(ref) + T.win_rates(RPS[None], pi) / 0.4, -1)
     assert torch.allclose(T.omd_step(pi, ref, RPS[None], eta=0.4, tau=0.4), want)
 
@@ -167,7 +171,9 @@ def test_replication_run_is_deterministic():
     import replicate.core.config as C
     from replicate.papers import sppo
 
-    cfg = C.compose("sppo", ["scale=ci", "scale.tabular.iterations=2", "scale.tabular.inner_steps=30",
-                             "paper.likelihood.n_prompts=8"])
+    cfg = C.compose(
+        "sppo",
+        ["scale=ci", "scale.tabular.iterations=2", "scale.tabular.inner_steps=30", "paper.likelihood.n_prompts=8"],
+    )
     a, b = sppo.run(cfg), sppo.run(cfg)
     assert a.metrics == b.metrics and [c["verdict"] for c in a.claims] == [c["verdict"] for c in b.claims]

@@ -1,5 +1,6 @@
 """Temporal Self-Rewarding and the shared self-judge: each pair rule on hand-made examples, the judge turn's readings
 (closed forms), the EFT grade, agreement measures, config errors, and determinism of a round at scale=ci."""
+
 import math
 
 import numpy as np
@@ -47,9 +48,15 @@ def test_anchored_rejection_uses_past_only_when_it_scores_lower():
 
 
 def test_future_guided_replaces_chosen_only_when_strictly_better():
-    p1 = {"prompt": ["a", "b", "c"], "chosen": ["x", "y", "z"], "rejected": ["r", "s", "t"],
-          "score_chosen": [3.0, 4.0, 2.0], "score_rejected": [1.0, 0.0, 1.0], "rejected_from": ["past"] * 3,
-          "best_current": [3.0, 4.0, 2.0]}
+    p1 = {
+        "prompt": ["a", "b", "c"],
+        "chosen": ["x", "y", "z"],
+        "rejected": ["r", "s", "t"],
+        "score_chosen": [3.0, 4.0, 2.0],
+        "score_rejected": [1.0, 0.0, 1.0],
+        "rejected_from": ["past"] * 3,
+        "best_current": [3.0, 4.0, 2.0],
+    }
     fut = [["f1", "f2"], ["g1", "g2"], ["h1", "h2"]]
     s_fut = [[3.0, 5.0], [4.0, 4.0], [NAN, NAN]]
     out = exp.future_guided(p1, fut, s_fut)
@@ -60,7 +67,13 @@ def test_future_guided_replaces_chosen_only_when_strictly_better():
 
 
 def test_gaps_are_zero_where_no_pair_formed():
-    pairs = {"prompt": ["rev:ab"], "chosen": ["ba"], "rejected": ["ab"], "score_chosen": [4.0], "score_rejected": [1.0]}
+    pairs = {
+        "prompt": ["rev:ab"],
+        "chosen": ["ba"],
+        "rejected": ["ab"],
+        "score_chosen": [4.0],
+        "score_rejected": [1.0],
+    }
     np.testing.assert_allclose(exp.gaps(["rev:ab", "sort:ba"], pairs), [3.0, 0.0])
     np.testing.assert_allclose(exp.gaps(["rev:ab", "sort:ba"], pairs, "q"), [1.0, 0.0])
 
@@ -72,7 +85,7 @@ def test_gaps_are_zero_where_no_pair_formed():
 def test_eft_targets_are_rounded_round_robin_scores():
     j = Judge(sharpness=4.0, length_bias=0.0, position_bias=0.0, noise=0.0)
     p = "rev:abc"  # truth "cba"; oracle q of the three: 1, 2/3, 0
-    sig = lambda z: 1 / (1 + math.exp(-z))  # noqa: E731
+    sig = lambda z: 1 / (1 + math.exp(-z))
     q = [1.0, 2 / 3, 0.0]
     want = [int(np.floor(5 * np.mean([sig(4 * (q[i] - q[k])) for k in range(3) if k != i]) + 0.5)) for i in range(3)]
     assert SJ.eft_targets(j, p, ["cba", "cbb", "zzz"]) == want == [4, 3, 0]
@@ -83,9 +96,9 @@ def test_expected_and_sampled_scores_closed_forms():
     tok = build_tokenizer()
     ids = SJ.digit_ids(tok)
     logits = np.full((3, len(tok)), -50.0)
-    logits[0, ids[4]] = 10.0                                   # all mass on "4"
-    logits[1, ids[1]] = logits[1, ids[5]] = 10.0               # half "1", half "5"
-    logits[2, tok.convert_tokens_to_ids("a")] = 10.0           # a letter: unparsable
+    logits[0, ids[4]] = 10.0  # all mass on "4"
+    logits[1, ids[1]] = logits[1, ids[5]] = 10.0  # half "1", half "5"
+    logits[2, tok.convert_tokens_to_ids("a")] = 10.0  # a letter: unparsable
     np.testing.assert_allclose(SJ.expected_scores(logits[:2], ids), [4.0, 3.0], atol=1e-9)
     np.testing.assert_allclose(SJ.digit_mass(logits, ids), [1.0, 1.0, 0.0], atol=1e-9)
     greedy = SJ.sampled_scores(logits, ids, n=3, temperature=0.0, seed=0)
@@ -116,8 +129,13 @@ def test_judge_turn_layout():
 
 
 def test_bad_config_raises_before_compute():
-    for bad in (["paper.sr.n_samples=1"], ["paper.chunk.ci=60"], ["paper.self_judge.reading.ci=vote"],
-                ["paper.probe_prompts.ci=100"], ["paper.tsr.rounds=0"]):
+    for bad in (
+        ["paper.sr.n_samples=1"],
+        ["paper.chunk.ci=60"],
+        ["paper.self_judge.reading.ci=vote"],
+        ["paper.probe_prompts.ci=100"],
+        ["paper.tsr.rounds=0"],
+    ):
         with pytest.raises(ConfigError):
             exp.validate(compose("temporal-self-rewarding", ["scale=ci", *bad]))
     with pytest.raises(ConfigError):
@@ -131,8 +149,10 @@ def ci_runs(tmp_path_factory):
     out = []
     for k in range(2):
         mp.setenv("REPLICATE_CACHE_DIR", str(tmp_path_factory.mktemp(f"cache{k}")))
-        cfg = compose("temporal-self-rewarding", ["scale=ci", "hardware.workers=1", "scale.n_seeds=1",
-                                                  "paper.sr.rounds=1", "paper.tsr.rounds=1"])
+        cfg = compose(
+            "temporal-self-rewarding",
+            ["scale=ci", "hardware.workers=1", "scale.n_seeds=1", "paper.sr.rounds=1", "paper.tsr.rounds=1"],
+        )
         exp.setup_torch(cfg)
         world = exp.build_world(cfg)
         out.append((cfg, {int(cfg.seed): {arm: exp.run_arm(cfg, world, arm, progress=False) for arm in exp.ARMS}}))
@@ -149,7 +169,12 @@ def test_same_config_and_seed_give_identical_rounds(ci_runs):
         assert a[sd][arm][1]["eval"]["responses"] == b[sd][arm][1]["eval"]["responses"]
     # round 0 is the same M_0 for both arms, and every claim gets a verdict
     assert a[sd]["sr"][0]["eval"]["responses"] == a[sd]["tsr"][0]["eval"]["responses"]
-    ids = [c["id"] for c in exp.claims(a, compose("temporal-self-rewarding", ["scale=ci", "paper.sr.rounds=1", "paper.tsr.rounds=1"]))]
+    ids = [
+        c["id"]
+        for c in exp.claims(
+            a, compose("temporal-self-rewarding", ["scale=ci", "paper.sr.rounds=1", "paper.tsr.rounds=1"])
+        )
+    ]
     assert ids == ["PC", "S1", "A1", "A2", "A3", "B1", "B2"]
 
 

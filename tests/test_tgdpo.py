@@ -1,5 +1,5 @@
 """TGDPO per-token loss: reductions to DPO, closed form, masking, stop-gradient through the token reward."""
-import pytest
+
 import torch
 import torch.nn.functional as F
 
@@ -8,10 +8,10 @@ from replicate.losses import token_level as TK
 
 torch.manual_seed(3)
 B, T = 5, 7
-PW, PL = -torch.rand(B, T, dtype=torch.float64) * 3, -torch.rand(B, T, dtype=torch.float64) * 3   # policy
-RW, RL = -torch.rand(B, T, dtype=torch.float64) * 3, -torch.rand(B, T, dtype=torch.float64) * 3   # reference
-MW, ML = -torch.rand(B, T, dtype=torch.float64) * 3, -torch.rand(B, T, dtype=torch.float64) * 3   # token-reward model
-KW = (torch.arange(T)[None] < torch.randint(2, T + 1, (B, 1))).double()                            # masks
+PW, PL = -torch.rand(B, T, dtype=torch.float64) * 3, -torch.rand(B, T, dtype=torch.float64) * 3  # policy
+RW, RL = -torch.rand(B, T, dtype=torch.float64) * 3, -torch.rand(B, T, dtype=torch.float64) * 3  # reference
+MW, ML = -torch.rand(B, T, dtype=torch.float64) * 3, -torch.rand(B, T, dtype=torch.float64) * 3  # token-reward model
+KW = (torch.arange(T)[None] < torch.randint(2, T + 1, (B, 1))).double()  # masks
 KL = (torch.arange(T)[None] < torch.randint(2, T + 1, (B, 1))).double()
 
 
@@ -47,8 +47,10 @@ def test_constant_token_reward_rescales_beta_per_side():
 
 def test_masked_positions_are_ignored():
     junk = torch.where(KW.bool(), PW, torch.full_like(PW, 1e6))
-    assert torch.allclose(TK.tgdpo_loss(junk, PL, RW, RL, MW, ML, KW, KL, beta=0.1, alpha=0.5),
-                          TK.tgdpo_loss(PW, PL, RW, RL, MW, ML, KW, KL, beta=0.1, alpha=0.5))
+    assert torch.allclose(
+        TK.tgdpo_loss(junk, PL, RW, RL, MW, ML, KW, KL, beta=0.1, alpha=0.5),
+        TK.tgdpo_loss(PW, PL, RW, RL, MW, ML, KW, KL, beta=0.1, alpha=0.5),
+    )
 
 
 def test_no_gradient_through_token_reward():

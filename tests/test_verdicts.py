@@ -1,10 +1,21 @@
 """Three verdicts on paired differences with bootstrap intervals (replicate.metrics.verdicts)."""
+
 import numpy as np
 import pytest
 
-from replicate.metrics.verdicts import (INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, all_of, comparative_claim, decide,
-                                        gate_on_control, interval_claim, paired_bootstrap, seed_tolerance,
-                                        verdict_stable)
+from replicate.metrics.verdicts import (
+    INCONCLUSIVE,
+    NOT_REPRODUCED,
+    REPRODUCED,
+    all_of,
+    comparative_claim,
+    decide,
+    gate_on_control,
+    interval_claim,
+    paired_bootstrap,
+    seed_tolerance,
+    verdict_stable,
+)
 
 
 def test_decide_closed_cases():
@@ -35,7 +46,8 @@ def test_bootstrap_deterministic_and_seed_spread_widens():
     a, b = paired_bootstrap(spread, seed=3), paired_bootstrap(spread, seed=3)
     assert a == b
     assert (paired_bootstrap(spread)["hi"] - paired_bootstrap(spread)["lo"]) > 5 * (
-        paired_bootstrap(same)["hi"] - paired_bootstrap(same)["lo"])
+        paired_bootstrap(same)["hi"] - paired_bootstrap(same)["lo"]
+    )
 
 
 def test_a_tie_is_inconclusive_not_a_failure():
@@ -66,11 +78,13 @@ def test_seed_tolerance_and_verdict_stability():
     assert seed_tolerance([0.0, 1.0, 2.0]) == pytest.approx(4 * 1.0 / np.sqrt(3))
     e = {"verdict": REPRODUCED, "evidence": {"ci_lo": 0.01, "ci_hi": 2.0}}
     f = {"verdict": INCONCLUSIVE, "evidence": {"ci_lo": -0.01, "ci_hi": 1.9}}
-    assert verdict_stable(f, e, tol=0.05)          # the bound moved across 0 by less than the tolerance
+    assert verdict_stable(f, e, tol=0.05)  # the bound moved across 0 by less than the tolerance
     assert not verdict_stable(f, e, tol=0.001)
     far = {"verdict": NOT_REPRODUCED, "evidence": {"ci_lo": -3.0, "ci_hi": -1.0}}
     assert not verdict_stable(far, e, tol=0.05)
-    assert not verdict_stable({"verdict": NOT_REPRODUCED, "evidence": {}}, {"verdict": REPRODUCED, "evidence": {}}, tol=1)
+    assert not verdict_stable(
+        {"verdict": NOT_REPRODUCED, "evidence": {}}, {"verdict": REPRODUCED, "evidence": {}}, tol=1
+    )
 
 
 def _lc_world(rng, n, shift, len_add, lref):
@@ -91,7 +105,8 @@ def test_lc_glm_matches_an_unpenalised_logistic_fit():
     p, x = _lc_inputs(pref, lens, lref)
     X = np.column_stack([x, np.ones_like(x)])
     m = LogisticRegression(penalty=None, fit_intercept=False, tol=1e-12, max_iter=10_000).fit(
-        np.vstack([X, X]), np.r_[np.ones(500), np.zeros(500)], sample_weight=np.r_[p, 1 - p])
+        np.vstack([X, X]), np.r_[np.ones(500), np.zeros(500)], sample_weight=np.r_[p, 1 - p]
+    )
     assert lc_glm_logit(p, x, np.ones(500)) == pytest.approx(m.coef_[0][1], abs=1e-6)
     # a weight-2 prompt counts as the prompt twice (how bootstrap multiplicities enter)
     w = rng.integers(0, 3, 500).astype(float)
@@ -105,9 +120,9 @@ def test_lc_bootstrap_sees_a_real_gain_and_not_length():
     rng = np.random.default_rng(1)
     lref = rng.integers(5, 30, 800)
     base = _lc_world(rng, 800, 0.0, 0, lref)
-    better = _lc_world(rng, 800, 0.5, 0, lref)       # truly better at equal length
-    longer = _lc_world(rng, 800, 0.0, 12, lref)      # only longer: a raw win-rate gain, no LC gain
-    g = lambda a, b: [dict(pref_a=a[0], len_a=a[1], pref_b=b[0], len_b=b[1], len_ref=lref)]  # noqa: E731
+    better = _lc_world(rng, 800, 0.5, 0, lref)  # truly better at equal length
+    longer = _lc_world(rng, 800, 0.0, 12, lref)  # only longer: a raw win-rate gain, no LC gain
+    g = lambda a, b: [dict(pref_a=a[0], len_a=a[1], pref_b=b[0], len_b=b[1], len_ref=lref)]
     gain = paired_bootstrap_lc(g(better, base) * 3, n_boot=400)
     assert gain["lo"] > 0 and decide(gain["lo"], gain["hi"]) == REPRODUCED
     assert gain["lo"] < 100 * (1 / (1 + np.exp(-0.5)) - 0.5) < gain["hi"] + 3  # near the true σ(0.5) − ½ = 12.2 points
@@ -126,12 +141,17 @@ def test_lc_bootstrap_reuses_resamples_and_refits_without_changing_a_number():
     rng = np.random.default_rng(2)
     lref = rng.integers(5, 30, 300)
     a, b, c = (_lc_world(rng, 300, e, d, lref) for e, d in ((0.4, 0), (0.0, 6), (0.2, 3)))
-    g = lambda x, y, k: [dict(pref_a=x[0], len_a=x[1], pref_b=y[0], len_b=y[1], len_ref=lref)] * k  # noqa: E731
+    g = lambda x, y, k: [dict(pref_a=x[0], len_a=x[1], pref_b=y[0], len_b=y[1], len_ref=lref)] * k
 
-    def uncached(groups, n_boot, seed):   # the bootstrap written out, one generator, no reuse
+    def uncached(groups, n_boot, seed):  # the bootstrap written out, one generator, no reuse
         r = np.random.default_rng(seed)
-        fits = [(*V._lc_inputs(q["pref_a"], q["len_a"], q["len_ref"]), *V._lc_inputs(q["pref_b"], q["len_b"], q["len_ref"]))
-                for q in groups]
+        fits = [
+            (
+                *V._lc_inputs(q["pref_a"], q["len_a"], q["len_ref"]),
+                *V._lc_inputs(q["pref_b"], q["len_b"], q["len_ref"]),
+            )
+            for q in groups
+        ]
         k = len(fits)
         picks = r.integers(k, size=(n_boot, k)) if k > 1 else np.zeros((n_boot, 1), dtype=int)
         diffs = np.zeros(n_boot)
@@ -141,7 +161,7 @@ def test_lc_bootstrap_reuses_resamples_and_refits_without_changing_a_number():
                 w = r.multinomial(pa.size, np.full(pa.size, 1.0 / pa.size), size=len(slots)).astype(float)
                 d = 100 / (1 + np.exp(-V.lc_glm_logit(pa, xa, w))) - 100 / (1 + np.exp(-V.lc_glm_logit(pb, xb, w)))
                 np.add.at(diffs, slots[:, 0], d)
-        q = (1 - 0.95) / 2   # as paired_bootstrap_lc computes the quantile levels, to the last bit
+        q = (1 - 0.95) / 2  # as paired_bootstrap_lc computes the quantile levels, to the last bit
         return np.quantile(diffs / k, [q, 1 - q]).tolist(), float((diffs / k).std(ddof=1))
 
     V._lc_resamples.cache_clear()
@@ -154,8 +174,19 @@ def test_lc_bootstrap_reuses_resamples_and_refits_without_changing_a_number():
 
 def test_all_of_claims_are_stable_part_by_part():
     """A tie in one part of a combined claim is not a flip; a real change in any part is."""
-    part = lambda cid, lo, hi, se=0.1: interval_claim(cid, "", {"diff": (lo + hi) / 2, "lo": lo, "hi": hi, "se": se,  # noqa: E731
-                                                               "n_seeds": 3, "n_prompts": 10}, rule="")
+    part = lambda cid, lo, hi, se=0.1: interval_claim(
+        cid,
+        "",
+        {
+            "diff": (lo + hi) / 2,
+            "lo": lo,
+            "hi": hi,
+            "se": se,
+            "n_seeds": 3,
+            "n_prompts": 10,
+        },
+        rule="",
+    )
     exp = all_of("C", "", [part("a", 1.0, 2.0), part("b", 0.01, 0.5)], rule="")
     tie = all_of("C", "", [part("a", 1.0, 2.0), part("b", -0.02, 0.5)], rule="")
     real = all_of("C", "", [part("a", -2.0, -1.0), part("b", 0.01, 0.5)], rule="")

@@ -1,4 +1,5 @@
 """AlpacaEval raw/discrete win rates and the length-controlled GLM (replicate.metrics.winrate)."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -76,8 +77,9 @@ def test_baseline_against_itself_is_50():
 
 
 def test_lc_from_weights_is_antisymmetric():
-    w = pd.DataFrame({"length": [0, -1.2, -2.0], "difficulty": [0, 0.7, 1.1], "model": [0, -0.5, 0.8]},
-                     index=["base", "a", "b"])
+    w = pd.DataFrame(
+        {"length": [0, -1.2, -2.0], "difficulty": [0, 0.7, 1.1], "model": [0, -0.5, 0.8]}, index=["base", "a", "b"]
+    )
     g = np.random.default_rng(2).normal(size=805)
     assert W.lc_from_weights(w, "base", g, baseline="base") == 50
     ab = W.lc_from_weights(w, "a", g, baseline="b")
@@ -92,10 +94,15 @@ def test_fit_is_deterministic():
 
 
 def test_gameability_closed_form():
-    lb = pd.DataFrame({"win_rate": [10.0, 20.0, 5.0, 15.0, 30.0], "lc": [10.0, 12.0, 8.0, 15.0, 30.0]},
-                      index=["m", "m_verbose", "m_concise", "other", "x"])
+    lb = pd.DataFrame(
+        {"win_rate": [10.0, 20.0, 5.0, 15.0, 30.0], "lc": [10.0, 12.0, 8.0, 15.0, 30.0]},
+        index=["m", "m_verbose", "m_concise", "other", "x"],
+    )
     # x has no variants; weight over non-verbose rows {m, m_concise, other, x}
-    wgt = lb.loc[["m", "m_concise", "other", "x"], "win_rate"].std() / lb.loc[["m", "m_concise", "other", "x"], "lc"].std()
+    wgt = (
+        lb.loc[["m", "m_concise", "other", "x"], "win_rate"].std()
+        / lb.loc[["m", "m_concise", "other", "x"], "lc"].std()
+    )
     g = W.gameability(lb, "lc")
     pair = lb.loc[["m", "m_verbose"], "lc"]
     assert g["verbosity"] == pytest.approx(pair.std() / pair.mean() * wgt * 100)

@@ -1,11 +1,12 @@
 """``replicate winrate``: any AlpacaEval-format annotations file -> win rates (text and --json)."""
+
 import json
 
 import numpy as np
 import pytest
 
-from replicate.metrics import winrate as W
 from replicate.cli.main import main
+from replicate.metrics import winrate as W
 
 
 def _write(tmp_path, records, name="ann.json"):
@@ -24,8 +25,8 @@ def _toy_records(n=60, seed=0, generator=None):
         if generator:
             r["generator_2"] = generator
         recs.append(r)
-    recs[0]["preference"] = None           # unjudged rows are dropped
-    recs[1]["preference"] = 0              # legacy tie
+    recs[0]["preference"] = None  # unjudged rows are dropped
+    recs[1]["preference"] = 0  # legacy tie
     return recs
 
 
@@ -74,8 +75,8 @@ def test_nullmodel_file_matches_leaderboard(capsys):
         pytest.skip(str(e))
     assert main(["winrate", str(path), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["win_rate"] == pytest.approx(76.91979180386511, abs=1e-6)       # leaderboard HEAD
+    assert out["win_rate"] == pytest.approx(76.91979180386511, abs=1e-6)  # leaderboard HEAD
     assert out["discrete_win_rate"] == pytest.approx(83.97515527950311, abs=1e-6)
     assert out["standard_error"] == pytest.approx(0.9090102449662572, abs=1e-6)
     assert out["avg_length"] == 872 and out["glm"] == "v1"
-    assert abs(out["length_controlled_winrate"] - 86.45780691307947) < 1.0     # our refit approximates the official LC
+    assert abs(out["length_controlled_winrate"] - 86.45780691307947) < 1.0  # our refit approximates the official LC

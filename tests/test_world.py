@@ -1,15 +1,27 @@
 """The toy world: skills are right, the oracle ignores filler, the judge has exactly the flaws configured."""
+
 import numpy as np
 import pytest
 
 from replicate.worlds import toy_lm as W
 
 
-@pytest.mark.parametrize("prompt,answer", [
-    ("rev:abcd", "dcba"), ("sort:dcab", "abcd"), ("rot:abh", "bca"), ("dedup:aabca", "abc"),
-    ("dup:abcd", "aabbcc"), ("swap:abcd", "cdab"), ("count:aabca", "2"), ("add:12+30", "42"), ("max:3914", "9"),
-    ("sort+rev:dcab", "dcba"), ("dedup+sort:cbca", "abc"),
-])
+@pytest.mark.parametrize(
+    "prompt,answer",
+    [
+        ("rev:abcd", "dcba"),
+        ("sort:dcab", "abcd"),
+        ("rot:abh", "bca"),
+        ("dedup:aabca", "abc"),
+        ("dup:abcd", "aabbcc"),
+        ("swap:abcd", "cdab"),
+        ("count:aabca", "2"),
+        ("add:12+30", "42"),
+        ("max:3914", "9"),
+        ("sort+rev:dcab", "dcba"),
+        ("dedup+sort:cbca", "abc"),
+    ],
+)
 def test_skills(prompt, answer):
     assert W.solve(prompt) == answer
 
@@ -30,8 +42,8 @@ def test_prompts_are_deterministic_and_solvable():
 def test_oracle_ignores_filler_and_penalizes_junk():
     x = "rev:abcd"
     assert W.oracle_quality(x, "dcba") == 1.0
-    assert W.oracle_quality(x, "dcba sure done") == 1.0          # length without value
-    assert W.oracle_quality(x, "dcbb") == 0.75                    # partial credit
+    assert W.oracle_quality(x, "dcba sure done") == 1.0  # length without value
+    assert W.oracle_quality(x, "dcbb") == 0.75  # partial credit
     assert W.oracle_quality(x, "dcba blah") == pytest.approx(0.7)  # malformed tail
     assert W.oracle_quality(x, "") == 0.0
 
@@ -57,8 +69,11 @@ def test_judge_rank_is_the_round_robin_of_its_pairwise_probabilities():
     j = W.Judge(sharpness=6, length_bias=0.5, length_scale=10, position_bias=0.2, noise=0.4, seed=2)
     x = "rev:abcd"
     ys = ["dcba", "dcbb", "dcba sure", "zz", "dcba"]
-    by_hand = [sum(0.5 * (j.prob(x, a, b, a_first=True) + j.prob(x, a, b, a_first=False))
-                   for k, b in enumerate(ys) if k != i) / (len(ys) - 1) for i, a in enumerate(ys)]
+    by_hand = [
+        sum(0.5 * (j.prob(x, a, b, a_first=True) + j.prob(x, a, b, a_first=False)) for k, b in enumerate(ys) if k != i)
+        / (len(ys) - 1)
+        for i, a in enumerate(ys)
+    ]
     assert j.rank(x, ys).tolist() == by_hand
 
 

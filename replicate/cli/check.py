@@ -1,4 +1,5 @@
 """``make check``: re-run a replication into build/check and compare with the committed metrics."""
+
 from __future__ import annotations
 
 import sys

@@ -1,4 +1,5 @@
 """Command line: ``replicate run|check|tables|winrate ...`` (also ``python -m replicate``)."""
+
 from __future__ import annotations
 
 import sys
@@ -57,7 +58,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def main_pipeline(argv: list[str]) -> int:
     if not argv:
-        print("usage: replicate pipeline PAPER scale=paper setup=... [stage=train,generate,judge,metrics]", file=sys.stderr)
+        print(
+            "usage: replicate pipeline PAPER scale=paper setup=... [stage=train,generate,judge,metrics]",
+            file=sys.stderr,
+        )
         return 2
     from ..papers.real_model import STAGES, pipeline
 

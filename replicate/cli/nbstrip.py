@@ -1,5 +1,6 @@
 """``make strip``: store notebooks without outputs or execution counts (papermill writes executed
 copies to build/, never back into notebooks/)."""
+
 from __future__ import annotations
 
 import sys
@@ -23,7 +24,7 @@ def strip(path: str) -> bool:
 
 
 def main(argv=None) -> int:
-    for p in (sys.argv[1:] if argv is None else argv):
+    for p in sys.argv[1:] if argv is None else argv:
         if strip(p):
             print(f"stripped {p}")
     return 0

@@ -4,6 +4,7 @@ The notebook receives the override list as its only parameter and composes the s
 itself (so it also runs by hand in Jupyter). Executed copies and HTML renderings land in
 ``build/notebooks/<paper>-<scale>.{ipynb,html}``.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,14 +21,19 @@ def notebook_for(paper: str) -> Path:
     return ROOT / "notebooks" / f"{paper}.ipynb"
 
 
-def run_notebook(paper: str, overrides: list[str], *, html: bool = True, log_output: bool = False,
-                 progress: bool = False) -> Path:
+def run_notebook(
+    paper: str, overrides: list[str], *, html: bool = True, log_output: bool = False, progress: bool = False
+) -> Path:
     cfg = compose(paper, overrides)  # fails fast on bad input, before any compute
     if cfg.scale.name == "paper" and paper == "simpo":
-        raise ConfigError("scale=paper trains the papers' own 7-9B models on GPUs, outside the notebooks: "
-                          "`replicate pipeline simpo scale=paper hardware=multi_gpu_zero3 setup=simpo_llama3_instruct` "
-                          "(train → generate → judge → metrics; README); notebooks run ci/tiny/small")
-    if cfg.scale.get("real", False):   # a real model: every missing model, dataset, judge or key named before the kernel starts
+        raise ConfigError(
+            "scale=paper trains the papers' own 7-9B models on GPUs, outside the notebooks: "
+            "`replicate pipeline simpo scale=paper hardware=multi_gpu_zero3 setup=simpo_llama3_instruct` "
+            "(train → generate → judge → metrics; README); notebooks run ci/tiny/small"
+        )
+    if cfg.scale.get(
+        "real", False
+    ):  # a real model: every missing model, dataset, judge or key named before the kernel starts
         from ..training.real_stages import require
 
         require(cfg)
@@ -44,8 +50,13 @@ def run_notebook(paper: str, overrides: list[str], *, html: bool = True, log_out
     select_cells(nb, src, real=bool(cfg.scale.get("real", False)), paper=paper)
     try:
         pm.execute_notebook(
-            str(src), str(tmp), parameters={"overrides": list(overrides)}, cwd=str(ROOT),
-            log_output=log_output, progress_bar=progress, kernel_name="python3",
+            str(src),
+            str(tmp),
+            parameters={"overrides": list(overrides)},
+            cwd=str(ROOT),
+            log_output=log_output,
+            progress_bar=progress,
+            kernel_name="python3",
         )
     finally:
         src.unlink(missing_ok=True)
@@ -73,8 +84,10 @@ def select_cells(nb: Path, dest: Path, *, real: bool, paper: str) -> Path:
     drop = TOY if real else REAL
     tags = [set(c.get("metadata", {}).get("tags", [])) for c in doc.cells]
     if real and not any(REAL in t for t in tags):
-        raise ConfigError(f"notebooks/{paper}.ipynb has no real-model cells, so it cannot run at a real-model scale; "
-                          "see replicate/papers/real_model.py for how a paper opts in")
+        raise ConfigError(
+            f"notebooks/{paper}.ipynb has no real-model cells, so it cannot run at a real-model scale; "
+            "see replicate/papers/real_model.py for how a paper opts in"
+        )
     doc.cells = [c for c, t in zip(doc.cells, tags) if drop not in t]
     nbformat.write(doc, str(dest))
     return dest
@@ -91,13 +104,16 @@ def main_run(argv: list[str]) -> int:
     try:
         out = run_notebook(argv[0], argv[1:], progress=True)
     except PapermillExecutionError as e:  # the notebook's own error, without papermill's traceback
-        print(f"error: notebooks/{argv[0]}.ipynb stopped in cell {e.exec_count}: {e.ename}: {e.evalue}\n"
-              f"(partial executed copy: {BUILD / 'notebooks'}/{argv[0]}-*.tmp.ipynb)", file=sys.stderr)
+        print(
+            f"error: notebooks/{argv[0]}.ipynb stopped in cell {e.exec_count}: {e.ename}: {e.evalue}\n"
+            f"(partial executed copy: {BUILD / 'notebooks'}/{argv[0]}-*.tmp.ipynb)",
+            file=sys.stderr,
+        )
         return 1
     print(f"executed notebook: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} (+ .html)")
     cfg = compose(argv[0], argv[1:])
-    from ..metrics.claims import claims_markdown, metrics_path
     from ..core.io import read_json
+    from ..metrics.claims import claims_markdown, metrics_path
 
     m = metrics_path(argv[0], cfg.scale.name, cfg.results_dir)
     if m.exists():

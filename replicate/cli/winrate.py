@@ -18,6 +18,7 @@ The LC GLM (``--glm``):
 Our v1 uses the bundle's estimated difficulty γ̂ and pseudo-gamed rows, so it approximates the official
 LC (mean absolute difference 0.6 points over 46 leaderboard models; notebooks/lc-alpacaeval.ipynb).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,16 @@ import pandas as pd
 from ..papers.lc_alpacaeval import AnnotationsError as InputError  # the LC computation lives with the LC paper
 from ..papers.lc_alpacaeval import annotation_metrics as compute
 
-FIELDS = ("win_rate", "standard_error", "discrete_win_rate", "length_controlled_winrate", "lc_standard_error",
-          "avg_length", "n_total", "glm")
+FIELDS = (
+    "win_rate",
+    "standard_error",
+    "discrete_win_rate",
+    "length_controlled_winrate",
+    "lc_standard_error",
+    "avg_length",
+    "n_total",
+    "glm",
+)
 
 
 def load_annotations(path: str, model: str | None = None) -> pd.DataFrame:
@@ -46,8 +55,10 @@ def load_annotations(path: str, model: str | None = None) -> pd.DataFrame:
     df = pd.DataFrame(records)
     missing = [c for c in ("instruction", "output_1", "output_2", "preference") if c not in df.columns]
     if missing:
-        raise InputError(f"{path}: records lack {missing}; AlpacaEval annotations have instruction, "
-                         "output_1 (baseline), output_2 (model), preference")
+        raise InputError(
+            f"{path}: records lack {missing}; AlpacaEval annotations have instruction, "
+            "output_1 (baseline), output_2 (model), preference"
+        )
     if model is not None:
         if "generator_2" not in df.columns:
             raise InputError("--model needs a generator_2 field in the records")
@@ -64,12 +75,19 @@ def load_annotations(path: str, model: str | None = None) -> pd.DataFrame:
 
 
 def main_winrate(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="replicate winrate", description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="replicate winrate",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("annotations", help="AlpacaEval annotations.json (list of records)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    ap.add_argument("--glm", choices=("auto", "v1", "noreg", "minimal"), default="auto",
-                    help="which LC GLM to fit (default: v1 when the data bundle and instructions allow, else minimal)")
+    ap.add_argument(
+        "--glm",
+        choices=("auto", "v1", "noreg", "minimal"),
+        default="auto",
+        help="which LC GLM to fit (default: v1 when the data bundle and instructions allow, else minimal)",
+    )
     ap.add_argument("--model", help="keep only records with this generator_2 (files with several models)")
     args = ap.parse_args(argv)
     try:
@@ -80,11 +98,15 @@ def main_winrate(argv: list[str]) -> int:
     if args.json:
         print(json.dumps(out, sort_keys=True))
         return 0
-    print(f"annotations: {args.annotations}  ({out['n_total']} judged, {out['n_dropped']} without a preference dropped)")
+    print(
+        f"annotations: {args.annotations}  ({out['n_total']} judged, {out['n_dropped']} without a preference dropped)"
+    )
     print(f"  win rate (weighted)      {out['win_rate']:6.2f}  ± {out['standard_error']:.2f} (SE)")
     print(f"  discrete win rate        {out['discrete_win_rate']:6.2f}")
-    print(f"  length-controlled (LC)   {out['length_controlled_winrate']:6.2f}  ± {out['lc_standard_error']:.2f} (SE)"
-          f"   [GLM {out['glm']}]")
+    print(
+        f"  length-controlled (LC)   {out['length_controlled_winrate']:6.2f}  ± {out['lc_standard_error']:.2f} (SE)"
+        f"   [GLM {out['glm']}]"
+    )
     print(f"  average length (chars)   {out['avg_length']:8.1f}")
     if "note" in out:
         print(f"  note: {out['note']}")

@@ -1,4 +1,5 @@
 """Hydra composition with validation: every bad input fails here, before any compute."""
+
 from __future__ import annotations
 
 import os
@@ -117,7 +118,7 @@ def cli_entry(main) -> None:
         raise SystemExit(main())
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(2)
+        raise SystemExit(2) from None
 
 
 def to_dict(cfg: DictConfig) -> dict:
@@ -131,5 +132,7 @@ def at_scale(cfg: DictConfig, node):
     if not isinstance(d, dict):
         return d
     if cfg.scale.name not in d:
-        raise ConfigError(f"{cfg.paper.get('name', 'this paper')} has no setting for scale={cfg.scale.name} (has {sorted(d)})")
+        raise ConfigError(
+            f"{cfg.paper.get('name', 'this paper')} has no setting for scale={cfg.scale.name} (has {sorted(d)})"
+        )
     return d[cfg.scale.name]

@@ -1,15 +1,16 @@
 """Atomic writes and content hashes: no half-written result, caches keyed by what determines them."""
+
 from __future__ import annotations
 
 import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .paths import ROOT
-
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)

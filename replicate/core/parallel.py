@@ -8,12 +8,14 @@ writes its result through ``core.io.cached`` under a content key, and the caller
 
 ``workers=1`` runs everything in this process, in submission order (tests, debugging, a GPU).
 """
+
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 
 def _init_worker(threads: int) -> None:
@@ -36,10 +38,11 @@ class Workers:
         self.workers, self.threads = int(workers), int(threads)
         self._pool: ProcessPoolExecutor | None = None
 
-    def __enter__(self) -> "Workers":
+    def __enter__(self) -> Workers:
         if self.workers > 1:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"),
-                                             initializer=_init_worker, initargs=(self.threads,))
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(self.threads,)
+            )
         return self
 
     def __exit__(self, *exc) -> None:
@@ -87,7 +90,7 @@ class Workers:
                     res = f.result()
                     queue.extend(after(job, res))
                     finished.append((job, res))
-                fill()   # before handing results back, so a slow consumer never idles a worker
+                fill()  # before handing results back, so a slow consumer never idles a worker
                 yield from finished
         finally:
-            wait(set(futs))   # stopped early or failed: let the running jobs finish; queued ones never start
+            wait(set(futs))  # stopped early or failed: let the running jobs finish; queued ones never start

@@ -3,6 +3,7 @@
 Everything that reads or writes under the checkout (``conf/``, ``results/``, ``build/``, ``.cache/``,
 ``notebooks/``, ``docs/``) starts from ``ROOT``, so moving a module never silently moves its outputs.
 """
+
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]

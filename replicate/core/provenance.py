@@ -1,4 +1,5 @@
 """Provenance saved next to every result: versions, commit, config hash, seed, scale."""
+
 from __future__ import annotations
 
 import platform

@@ -9,6 +9,7 @@
 Importing this package registers every sequence-level loss for the trainer hook.
 Layer 2 (beside ``models``): imports torch and nothing else from ``replicate``.
 """
+
 from . import lcpo, nash, preference, token_level  # noqa: F401  (each registers its losses)
 from .preference import *  # noqa: F401,F403
 from .registry import LOSSES, LossSpec, register  # noqa: F401

@@ -17,6 +17,7 @@ Equations (LCPO/RE-PO §4; lcpo.md):
 The reliability η is state carried across steps; the loss functions take it as a hyperparameter
 (a float or a per-example tensor of shape (B,) for multi-annotator data, η_{k_i}).
 """
+
 from __future__ import annotations
 
 import math
@@ -73,25 +74,67 @@ def lcpo_dpo_logit(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_
     return gibbs_logit(fwd, rev)
 
 
-def lcpo_ipo_logit(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_len, rejected_len, *,
-                   tau: float, average: bool = True) -> Tensor:
-    fwd = ipo_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_len, rejected_len,
-                   tau=tau, average=average)
-    rev = ipo_loss(rejected_logps, chosen_logps, ref_rejected_logps, ref_chosen_logps, rejected_len, chosen_len,
-                   tau=tau, average=average)
+def lcpo_ipo_logit(
+    chosen_logps,
+    rejected_logps,
+    ref_chosen_logps,
+    ref_rejected_logps,
+    chosen_len,
+    rejected_len,
+    *,
+    tau: float,
+    average: bool = True,
+) -> Tensor:
+    fwd = ipo_loss(
+        chosen_logps,
+        rejected_logps,
+        ref_chosen_logps,
+        ref_rejected_logps,
+        chosen_len,
+        rejected_len,
+        tau=tau,
+        average=average,
+    )
+    rev = ipo_loss(
+        rejected_logps,
+        chosen_logps,
+        ref_rejected_logps,
+        ref_chosen_logps,
+        rejected_len,
+        chosen_len,
+        tau=tau,
+        average=average,
+    )
     return gibbs_logit(fwd, rev)
 
 
-def lcpo_simpo_logit(chosen_logps, rejected_logps, chosen_len, rejected_len, *, beta: float, gamma: float,
-                     length_normalize: bool = True) -> Tensor:
-    fwd = simpo_loss(chosen_logps, rejected_logps, chosen_len, rejected_len, beta=beta, gamma=gamma,
-                     length_normalize=length_normalize)
-    rev = simpo_loss(rejected_logps, chosen_logps, rejected_len, chosen_len, beta=beta, gamma=gamma,
-                     length_normalize=length_normalize)
+def lcpo_simpo_logit(
+    chosen_logps, rejected_logps, chosen_len, rejected_len, *, beta: float, gamma: float, length_normalize: bool = True
+) -> Tensor:
+    fwd = simpo_loss(
+        chosen_logps,
+        rejected_logps,
+        chosen_len,
+        rejected_len,
+        beta=beta,
+        gamma=gamma,
+        length_normalize=length_normalize,
+    )
+    rev = simpo_loss(
+        rejected_logps,
+        chosen_logps,
+        rejected_len,
+        chosen_len,
+        beta=beta,
+        gamma=gamma,
+        length_normalize=length_normalize,
+    )
     return gibbs_logit(fwd, rev)
 
 
-def lcpo_cpo_logit(chosen_logps, rejected_logps, chosen_len, rejected_len, *, beta: float, nll_weight: float) -> Tensor:
+def lcpo_cpo_logit(
+    chosen_logps, rejected_logps, chosen_len, rejected_len, *, beta: float, nll_weight: float
+) -> Tensor:
     fwd = cpo_loss(chosen_logps, rejected_logps, chosen_len, beta=beta, nll_weight=nll_weight)
     rev = cpo_loss(rejected_logps, chosen_logps, rejected_len, beta=beta, nll_weight=nll_weight)
     return gibbs_logit(fwd, rev)
@@ -99,36 +142,85 @@ def lcpo_cpo_logit(chosen_logps, rejected_logps, chosen_len, rejected_len, *, be
 
 def lcpo_dpo_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, *, beta: float, eta) -> Tensor:
     """RE-DPO: L_RE with z = β h (= cDPO with adaptive ε_i = 1 − w_i)."""
-    return lcpo_from_logit(lcpo_dpo_logit(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps,
-                                          beta=beta), eta)
+    return lcpo_from_logit(
+        lcpo_dpo_logit(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=beta), eta
+    )
 
 
-def lcpo_ipo_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_len, rejected_len, *,
-                  tau: float, eta, average: bool = True) -> Tensor:
+def lcpo_ipo_loss(
+    chosen_logps,
+    rejected_logps,
+    ref_chosen_logps,
+    ref_rejected_logps,
+    chosen_len,
+    rejected_len,
+    *,
+    tau: float,
+    eta,
+    average: bool = True,
+) -> Tensor:
     """RE-IPO: L_RE with z = (h̄ + 1/(2τ))² − (h̄ − 1/(2τ))² = 2h̄/τ (Gibbs surrogate of IPO)."""
-    return lcpo_from_logit(lcpo_ipo_logit(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps,
-                                          chosen_len, rejected_len, tau=tau, average=average), eta)
+    return lcpo_from_logit(
+        lcpo_ipo_logit(
+            chosen_logps,
+            rejected_logps,
+            ref_chosen_logps,
+            ref_rejected_logps,
+            chosen_len,
+            rejected_len,
+            tau=tau,
+            average=average,
+        ),
+        eta,
+    )
 
 
-def lcpo_simpo_loss(chosen_logps, rejected_logps, chosen_len, rejected_len, *, beta: float, gamma: float, eta,
-                    length_normalize: bool = True) -> Tensor:
+def lcpo_simpo_loss(
+    chosen_logps,
+    rejected_logps,
+    chosen_len,
+    rejected_len,
+    *,
+    beta: float,
+    gamma: float,
+    eta,
+    length_normalize: bool = True,
+) -> Tensor:
     """RE-SimPO: L_RE with z = L_SimPO(y_l ≻ y_w) − L_SimPO(y_w ≻ y_l) (surrogate when γ > 0)."""
-    return lcpo_from_logit(lcpo_simpo_logit(chosen_logps, rejected_logps, chosen_len, rejected_len, beta=beta,
-                                            gamma=gamma, length_normalize=length_normalize), eta)
+    return lcpo_from_logit(
+        lcpo_simpo_logit(
+            chosen_logps,
+            rejected_logps,
+            chosen_len,
+            rejected_len,
+            beta=beta,
+            gamma=gamma,
+            length_normalize=length_normalize,
+        ),
+        eta,
+    )
 
 
-def lcpo_cpo_loss(chosen_logps, rejected_logps, chosen_len, rejected_len, *, beta: float, nll_weight: float,
-                  eta) -> Tensor:
+def lcpo_cpo_loss(
+    chosen_logps, rejected_logps, chosen_len, rejected_len, *, beta: float, nll_weight: float, eta
+) -> Tensor:
     """RE-CPO: L_RE with z = β(log π(y_w) − log π(y_l)) + λ (NLL̄(y_l) − NLL̄(y_w)) (surrogate; the NLL term
     enters through the swap, as the Gibbs construction of lcpo.md prescribes)."""
-    return lcpo_from_logit(lcpo_cpo_logit(chosen_logps, rejected_logps, chosen_len, rejected_len, beta=beta,
-                                          nll_weight=nll_weight), eta)
+    return lcpo_from_logit(
+        lcpo_cpo_logit(chosen_logps, rejected_logps, chosen_len, rejected_len, beta=beta, nll_weight=nll_weight), eta
+    )
 
 
 LOGITS = {"dpo": lcpo_dpo_logit, "ipo": lcpo_ipo_logit, "simpo": lcpo_simpo_logit, "cpo": lcpo_cpo_logit}
 
-_W, _L, _RW, _RL, _NW, _NL = ("chosen_logps", "rejected_logps", "ref_chosen_logps", "ref_rejected_logps",
-                               "chosen_len", "rejected_len")
+_W, _L, _RW, _RL, _NW, _NL = (
+    "chosen_logps",
+    "rejected_logps",
+    "ref_chosen_logps",
+    "ref_rejected_logps",
+    "chosen_len",
+    "rejected_len",
+)
 SPECS = {
     "lcpo_dpo": LossSpec(lcpo_dpo_loss, True, (_W, _L, _RW, _RL), ("beta", "eta")),
     "lcpo_ipo": LossSpec(lcpo_ipo_loss, True, (_W, _L, _RW, _RL, _NW, _NL), ("tau", "eta", "average")),

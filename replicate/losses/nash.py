@@ -14,6 +14,7 @@ previous iterate π_t. In every function below ``prev_*`` / ``ref_*`` say which 
 Notation: ρ = log π_θ(y|x) − log π_t(y|x) (the log-ratio against the previous iterate),
 P(y ≻ π_t | x) = E_{y'∼π_t} P(y ≻ y' | x) the expected win rate, σ logistic.
 """
+
 from __future__ import annotations
 
 import torch
@@ -35,8 +36,9 @@ def sppo_regression(logps: Tensor, prev_logps: Tensor, winrate: Tensor, *, eta: 
     return (logps - prev_logps - eta * (winrate - 0.5)) ** 2
 
 
-def sppo_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_winrate, rejected_winrate, *,
-              eta: float) -> Tensor:
+def sppo_loss(
+    chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_winrate, rejected_winrate, *, eta: float
+) -> Tensor:
     """SPPO, soft form (official ``sppo_loss``, loss_type="sppo"; β = 1/η in that code):
 
         ½ [ (ρ_w − η (P̂_w − ½))² + (ρ_l − η (P̂_l − ½))² ],   ρ = log π_θ(y|x) − log π_t(y|x),
@@ -44,8 +46,10 @@ def sppo_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps
     with P̂_w = P̂(y_w ≻ π_t | x) (``chosen_probs_win``), P̂_l = P̂(y_l ≻ π_t | x) (``chosen_probs_lose``).
     ``ref_*`` are the log-probs of π_t (the reference is the previous iterate).
     """
-    return 0.5 * (sppo_regression(chosen_logps, ref_chosen_logps, chosen_winrate, eta=eta)
-                  + sppo_regression(rejected_logps, ref_rejected_logps, rejected_winrate, eta=eta))
+    return 0.5 * (
+        sppo_regression(chosen_logps, ref_chosen_logps, chosen_winrate, eta=eta)
+        + sppo_regression(rejected_logps, ref_rejected_logps, rejected_winrate, eta=eta)
+    )
 
 
 def sppo_hard_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, *, beta: float) -> Tensor:
@@ -60,11 +64,12 @@ def sppo_hard_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_
     return (rw - 0.5 / beta) ** 2 + (rl + 0.5 / beta) ** 2
 
 
-def sppo_single_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, pair_prob, *,
-                     eta: float) -> Tensor:
+def sppo_single_loss(
+    chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, pair_prob, *, eta: float
+) -> Tensor:
     """SPPO "sppo_single" variant of the official code: targets ±η (P(y_w ≻ y_l|x) − ½):
 
-        ½ [ (ρ_w − η (P_wl − ½))² + (ρ_l + η (P_wl − ½))² ],  P_wl = P(y_w ≻ y_l | x) (``pair_prob``).
+    ½ [ (ρ_w − η (P_wl − ½))² + (ρ_l + η (P_wl − ½))² ],  P_wl = P(y_w ≻ y_l | x) (``pair_prob``).
     """
     t = eta * (pair_prob - 0.5)
     rw, rl = chosen_logps - ref_chosen_logps, rejected_logps - ref_rejected_logps
@@ -74,8 +79,17 @@ def sppo_single_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejecte
 # --------------------------------------------------------------------------------------- INPO
 
 
-def inpo_h(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, prev_chosen_logps, prev_rejected_logps,
-           *, eta: float, tau: float) -> Tensor:
+def inpo_h(
+    chosen_logps,
+    rejected_logps,
+    ref_chosen_logps,
+    ref_rejected_logps,
+    prev_chosen_logps,
+    prev_rejected_logps,
+    *,
+    eta: float,
+    tau: float,
+) -> Tensor:
     """INPO's pairwise statistic h_t(π, y_w, y_l) (INPO §3.3):
 
         h_t = log π(y_w)/π(y_l) − (τ/η) log π_ref(y_w)/π_ref(y_l) − (1 − τ/η) log π_t(y_w)/π_t(y_l)
@@ -88,8 +102,17 @@ def inpo_h(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, p
     return (chosen_logps - mixed_w) - (rejected_logps - mixed_l)
 
 
-def inpo_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, prev_chosen_logps,
-              prev_rejected_logps, *, eta: float, tau: float) -> Tensor:
+def inpo_loss(
+    chosen_logps,
+    rejected_logps,
+    ref_chosen_logps,
+    ref_rejected_logps,
+    prev_chosen_logps,
+    prev_rejected_logps,
+    *,
+    eta: float,
+    tau: float,
+) -> Tensor:
     """INPO training loss (INPO Alg. 1 line 5, from Eq. 8): ( h_t(π, y_w, y_l) − 1/(2η) )².
 
     ``ref_*``: π_ref (the SFT model, fixed); ``prev_*``: π_t (the previous iterate). Summed
@@ -97,8 +120,16 @@ def inpo_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps
     With τ = η the mixed reference is π_ref and this is IPO (Eq. 17, sums) with IPO's τ = η.
     Population minimiser (Prop. 6): π_{t+1}(y) ∝ exp(P(y ≻ π_t)/η) π_ref(y)^{τ/η} π_t(y)^{1−τ/η} (Eq. 5).
     """
-    h = inpo_h(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, prev_chosen_logps,
-               prev_rejected_logps, eta=eta, tau=tau)
+    h = inpo_h(
+        chosen_logps,
+        rejected_logps,
+        ref_chosen_logps,
+        ref_rejected_logps,
+        prev_chosen_logps,
+        prev_rejected_logps,
+        eta=eta,
+        tau=tau,
+    )
     return (h - 1.0 / (2.0 * eta)) ** 2
 
 
@@ -116,8 +147,9 @@ def dno_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps,
     return dpo_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=eta)
 
 
-def dno_regression_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_reward,
-                        rejected_reward, *, eta: float) -> Tensor:
+def dno_regression_loss(
+    chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_reward, rejected_reward, *, eta: float
+) -> Tensor:
     """Conceptual DNO (Alg. 1, Eq. 8/12): regression of the implicit reward difference onto
     r_t(y1) − r_t(y2) through a logistic link (a soft-label binary cross-entropy):
 
@@ -135,8 +167,9 @@ def dno_regression_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_reje
 # --------------------------------------------------------------------------------------- SPIN
 
 
-def spin_loss(real_logps, generated_logps, ref_real_logps, ref_generated_logps, *, beta: float,
-              loss_type: str = "sigmoid") -> Tensor:
+def spin_loss(
+    real_logps, generated_logps, ref_real_logps, ref_generated_logps, *, beta: float, loss_type: str = "sigmoid"
+) -> Tensor:
     """SPIN (Chen et al. 2024, the L_SPIN objective of §4): ℓ( λ log π(y|x)/π_t(y|x) − λ log π(y'|x)/π_t(y'|x) ),
 
     y ∼ p_data the real (SFT gold) response, y' ∼ π_t(·|x) the model's own generation, reference
@@ -170,8 +203,9 @@ SPECS = {
     "sppo_single": LossSpec(sppo_single_loss, True, (_W, _L, _RW, _RL, "pair_prob"), ("eta",)),
     "inpo": LossSpec(inpo_loss, True, (_W, _L, _RW, _RL, "prev_chosen_logps", "prev_rejected_logps"), ("eta", "tau")),
     "dno": LossSpec(dno_loss, True, (_W, _L, _RW, _RL), ("eta",)),
-    "dno_regression": LossSpec(dno_regression_loss, True, (_W, _L, _RW, _RL, "chosen_reward", "rejected_reward"),
-                               ("eta",)),
+    "dno_regression": LossSpec(
+        dno_regression_loss, True, (_W, _L, _RW, _RL, "chosen_reward", "rejected_reward"), ("eta",)
+    ),
     "spin": LossSpec(spin_loss, True, (_W, _L, _RW, _RL), ("beta", "loss_type")),
 }
 for _name, _spec in SPECS.items():

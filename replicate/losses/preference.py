@@ -9,6 +9,7 @@ Conventions (shared by every ``replicate.losses*`` module):
 - Each docstring gives the paper's equation. Notation: σ logistic, ρ = log π_θ − log π_ref,
   h = ρ_w − ρ_l.
 """
+
 from __future__ import annotations
 
 import torch
@@ -23,8 +24,17 @@ def avg_logp(logps: Tensor, lengths: Tensor) -> Tensor:
     return logps / lengths.clamp(min=1)
 
 
-def simpo_loss(chosen_logps, rejected_logps, chosen_len, rejected_len, *, beta: float, gamma: float,
-               length_normalize: bool = True, label_smoothing: float = 0.0) -> Tensor:
+def simpo_loss(
+    chosen_logps,
+    rejected_logps,
+    chosen_len,
+    rejected_len,
+    *,
+    beta: float,
+    gamma: float,
+    length_normalize: bool = True,
+    label_smoothing: float = 0.0,
+) -> Tensor:
     """SimPO Eq. 6: −log σ( (β/|y_w|) log π_θ(y_w|x) − (β/|y_l|) log π_θ(y_l|x) − γ ).
 
     ``gamma`` is the paper's absolute margin γ (official code: γ = β · gamma_beta_ratio).
@@ -32,10 +42,10 @@ def simpo_loss(chosen_logps, rejected_logps, chosen_len, rejected_len, *, beta: 
     (sums instead of averages). ``label_smoothing`` ε as in the official ``simpo_loss`` (default 0).
     """
     if length_normalize:
-        w, l = avg_logp(chosen_logps, chosen_len), avg_logp(rejected_logps, rejected_len)
+        w, r = avg_logp(chosen_logps, chosen_len), avg_logp(rejected_logps, rejected_len)
     else:
-        w, l = chosen_logps, rejected_logps
-    z = beta * (w - l) - gamma
+        w, r = chosen_logps, rejected_logps
+    z = beta * (w - r) - gamma
     return -(1 - label_smoothing) * F.logsigmoid(z) - label_smoothing * F.logsigmoid(-z)
 
 
@@ -45,8 +55,17 @@ def dpo_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps,
     return -F.logsigmoid(beta * h)
 
 
-def ipo_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_len, rejected_len, *,
-             tau: float, average: bool = True) -> Tensor:
+def ipo_loss(
+    chosen_logps,
+    rejected_logps,
+    ref_chosen_logps,
+    ref_rejected_logps,
+    chosen_len,
+    rejected_len,
+    *,
+    tau: float,
+    average: bool = True,
+) -> Tensor:
     """IPO (Azar et al. 2023, Eq. 17): (h − 1/(2τ))².
 
     ``average=True`` uses per-token averaged log-ratios, as TRL and SimPO's baseline do (TRL PR #1265,
@@ -58,8 +77,17 @@ def ipo_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps,
     return (rw - rl - 1.0 / (2.0 * tau)) ** 2
 
 
-def rdpo_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_len, rejected_len, *,
-              beta: float, alpha: float) -> Tensor:
+def rdpo_loss(
+    chosen_logps,
+    rejected_logps,
+    ref_chosen_logps,
+    ref_rejected_logps,
+    chosen_len,
+    rejected_len,
+    *,
+    beta: float,
+    alpha: float,
+) -> Tensor:
     """R-DPO (Park et al. 2024, Eq. 9): −log σ(β h + (α|y_w| − α|y_l|)) — DPO with a length penalty.
 
     From max E[r − α|y|] − β KL, the implied reward is β log π/π_ref + α|y|, so a longer chosen
@@ -92,12 +120,23 @@ def orpo_loss(chosen_logps, rejected_logps, chosen_len, rejected_len, *, lam: fl
     """
     aw, al = avg_logp(chosen_logps, chosen_len), avg_logp(rejected_logps, rejected_len)
     # log(p/(1-p)) = a - log(1 - e^a), computed stably with log1p(-exp(a)) for a < 0
-    log_odds = (aw - torch.log1p(-torch.exp(aw).clamp(max=1 - 1e-6))) - (al - torch.log1p(-torch.exp(al).clamp(max=1 - 1e-6)))
+    log_odds = (aw - torch.log1p(-torch.exp(aw).clamp(max=1 - 1e-6))) - (
+        al - torch.log1p(-torch.exp(al).clamp(max=1 - 1e-6))
+    )
     return -aw - lam * F.logsigmoid(log_odds)
 
 
-def kto_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, *, beta: float,
-             desirable_weight: float = 1.0, undesirable_weight: float = 1.0, kl: Tensor | None = None) -> Tensor:
+def kto_loss(
+    chosen_logps,
+    rejected_logps,
+    ref_chosen_logps,
+    ref_rejected_logps,
+    *,
+    beta: float,
+    desirable_weight: float = 1.0,
+    undesirable_weight: float = 1.0,
+    kl: Tensor | None = None,
+) -> Tensor:
     """KTO (Ethayarajh et al. 2024, Eq. 8) on paired data unpaired as y_w desirable, y_l undesirable:
     λ_D(1 − σ(β(ρ_w − z₀))) + λ_U(1 − σ(β(z₀ − ρ_l))), z₀ = max(0, KL estimate), no gradient.
 
@@ -109,7 +148,9 @@ def kto_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps,
     if kl is None:
         kl = torch.cat([rw, rl]).mean()
     z0 = kl.detach().clamp(min=0)
-    return desirable_weight * (1 - torch.sigmoid(beta * (rw - z0))) + undesirable_weight * (1 - torch.sigmoid(beta * (z0 - rl)))
+    return desirable_weight * (1 - torch.sigmoid(beta * (rw - z0))) + undesirable_weight * (
+        1 - torch.sigmoid(beta * (z0 - rl))
+    )
 
 
 def rrhf_loss(chosen_logps, rejected_logps, chosen_len, rejected_len, *, nll_weight: float) -> Tensor:
@@ -123,8 +164,14 @@ def sft_loss(chosen_logps, chosen_len) -> Tensor:
     return -avg_logp(chosen_logps, chosen_len)
 
 
-_W, _L, _RW, _RL, _NW, _NL = ("chosen_logps", "rejected_logps", "ref_chosen_logps", "ref_rejected_logps",
-                               "chosen_len", "rejected_len")
+_W, _L, _RW, _RL, _NW, _NL = (
+    "chosen_logps",
+    "rejected_logps",
+    "ref_chosen_logps",
+    "ref_rejected_logps",
+    "chosen_len",
+    "rejected_len",
+)
 _SPECS = {
     "simpo": LossSpec(simpo_loss, False, (_W, _L, _NW, _NL), ("beta", "gamma", "length_normalize", "label_smoothing")),
     "dpo": LossSpec(dpo_loss, True, (_W, _L, _RW, _RL), ("beta",)),

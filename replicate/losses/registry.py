@@ -3,10 +3,11 @@
 It sits below every loss family, so families import it and register themselves; nothing here imports
 a family, which keeps the package free of import cycles (``replicate/losses/__init__.py`` imports them all).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from torch import Tensor
 

@@ -10,6 +10,7 @@ Per-token convention (differs from the per-sequence modules):
 - The output is the per-example loss, shape (B,), like every ``replicate.losses*`` function.
 Summing a per-token tensor over T with its mask gives the per-sequence log-prob of ``replicate.losses``.
 """
+
 from __future__ import annotations
 
 import torch.nn.functional as F
@@ -22,8 +23,15 @@ def token_reward(rm_token_logps: Tensor, ref_token_logps: Tensor, *, beta: float
     return (beta * (rm_token_logps - ref_token_logps)).detach()
 
 
-def tgdpo_weights(chosen_rm_token_logps, rejected_rm_token_logps, ref_chosen_token_logps, ref_rejected_token_logps,
-                  *, beta: float, alpha: float) -> tuple[Tensor, Tensor]:
+def tgdpo_weights(
+    chosen_rm_token_logps,
+    rejected_rm_token_logps,
+    ref_chosen_token_logps,
+    ref_rejected_token_logps,
+    *,
+    beta: float,
+    alpha: float,
+) -> tuple[Tensor, Tensor]:
     """f_w = 1 + α r̂_t on chosen tokens, f_l = 1 − α r̂_t on rejected tokens (no clipping, as the
     official code; f can turn negative when α|r̂| > 1 — log min/max of f)."""
     rw = token_reward(chosen_rm_token_logps, ref_chosen_token_logps, beta=beta)
@@ -31,9 +39,19 @@ def tgdpo_weights(chosen_rm_token_logps, rejected_rm_token_logps, ref_chosen_tok
     return 1 + alpha * rw, 1 - alpha * rl
 
 
-def tgdpo_loss(chosen_token_logps, rejected_token_logps, ref_chosen_token_logps, ref_rejected_token_logps,
-               chosen_rm_token_logps, rejected_rm_token_logps, chosen_mask, rejected_mask, *, beta: float,
-               alpha: float) -> Tensor:
+def tgdpo_loss(
+    chosen_token_logps,
+    rejected_token_logps,
+    ref_chosen_token_logps,
+    ref_rejected_token_logps,
+    chosen_rm_token_logps,
+    rejected_rm_token_logps,
+    chosen_mask,
+    rejected_mask,
+    *,
+    beta: float,
+    alpha: float,
+) -> Tensor:
     """TGDPO loss (official code, dvlab-research/TGDPO src/llamafactory/train/tgdpo/trainer.py ``dpo_loss``,
     sigmoid branch):
 
@@ -42,8 +60,14 @@ def tgdpo_loss(chosen_token_logps, rejected_token_logps, ref_chosen_token_logps,
     with r̂_t = β [log π_θ̂ − log π_ref] (same β, as in the code), f_w = 1 + α r̂, f_l = 1 − α r̂.
     α = 0 (or a reward model equal to π_ref) gives DPO on the summed sequence log-ratios.
     """
-    fw, fl = tgdpo_weights(chosen_rm_token_logps, rejected_rm_token_logps, ref_chosen_token_logps,
-                           ref_rejected_token_logps, beta=beta, alpha=alpha)
+    fw, fl = tgdpo_weights(
+        chosen_rm_token_logps,
+        rejected_rm_token_logps,
+        ref_chosen_token_logps,
+        ref_rejected_token_logps,
+        beta=beta,
+        alpha=alpha,
+    )
     mw, ml = chosen_mask.to(chosen_token_logps.dtype), rejected_mask.to(rejected_token_logps.dtype)
     zw = (beta * fw * (chosen_token_logps - ref_chosen_token_logps) * mw).sum(-1)
     zl = (beta * fl * (rejected_token_logps - ref_rejected_token_logps) * ml).sum(-1)
@@ -53,5 +77,13 @@ def tgdpo_loss(chosen_token_logps, rejected_token_logps, ref_chosen_token_logps,
 # TGDPO is not registered in replicate.losses.LOSSES: that registry's hook passes per-sequence sums,
 # while TGDPO needs per-token log-probs of three models (trl-coverage.md: "requires a custom
 # _compute_loss with per-token log-ratios and a third model").
-TOKEN_INPUTS = ("chosen_token_logps", "rejected_token_logps", "ref_chosen_token_logps", "ref_rejected_token_logps",
-                "chosen_rm_token_logps", "rejected_rm_token_logps", "chosen_mask", "rejected_mask")
+TOKEN_INPUTS = (
+    "chosen_token_logps",
+    "rejected_token_logps",
+    "ref_chosen_token_logps",
+    "ref_rejected_token_logps",
+    "chosen_rm_token_logps",
+    "rejected_rm_token_logps",
+    "chosen_mask",
+    "rejected_mask",
+)

@@ -8,6 +8,7 @@
 - ``make tables`` renders ``results/tables/<paper>.md`` from those files only (``replicate.reporting.tables``).
 - ``make check`` re-runs a replication and compares it with the committed metrics file.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -156,8 +157,10 @@ def check(paper: str, scale: str, fresh_root: str | Path, tolerances: dict | Non
     if not expected_path.exists():
         from ..core.config import ConfigError
 
-        raise ConfigError(f"no committed metrics at {expected_path.relative_to(ROOT)}: run `make replicate-{paper}` "
-                          "and commit the file before `make check` can compare against it")
+        raise ConfigError(
+            f"no committed metrics at {expected_path.relative_to(ROOT)}: run `make replicate-{paper}` "
+            "and commit the file before `make check` can compare against it"
+        )
     fresh = read_json(metrics_path(paper, scale, fresh_root))
     expected = read_json(expected_path)
     return compare(fresh, expected, tolerances)
@@ -169,7 +172,7 @@ _INTERVAL_KEYS = ("diff", "ci_lo", "ci_hi", "se", "z", "n_seeds", "n_prompts", "
 
 def _interval(ev: dict, prefix: str = "") -> str:
     """``Δ +1.23 [+0.40, +2.05]`` from a claim's (or a part's) interval evidence."""
-    g = lambda k: ev[f"{prefix}{k}"]  # noqa: E731
+    g = lambda k: ev[f"{prefix}{k}"]
     return f"Δ {g('diff'):+.3f} [{g('ci_lo'):+.3f}, {g('ci_hi'):+.3f}]"
 
 
@@ -192,7 +195,9 @@ def claims_markdown(claims: list[dict]) -> str:
     lines = ["| claim | verdict | rule | evidence |", "|---|---|---|---|"]
     for c in claims:
         mark = _MARK.get(c["verdict"], "❔")
-        lines.append(f"| {c['id']}: {c['text']} | {mark} {c['verdict']} | `{c['rule']}` | {evidence_markdown(c['evidence'])} |")
+        lines.append(
+            f"| {c['id']}: {c['text']} | {mark} {c['verdict']} | `{c['rule']}` | {evidence_markdown(c['evidence'])} |"
+        )
     return "\n".join(lines)
 
 

@@ -11,9 +11,10 @@ Bootstrap CI: resample the n models with replacement B times (one ``numpy`` Gene
 ``seed``), recompute the statistic, and take the (α/2, 1−α/2) percentiles; resamples where a side is
 constant (statistic undefined) are dropped and counted. All B resamples are computed at once.
 """
+
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,7 @@ def _pearson_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Row-wise Pearson correlation of two (B, n) arrays; NaN where a row is constant."""
     xc = x - x.mean(axis=1, keepdims=True)
     yc = y - y.mean(axis=1, keepdims=True)
-    den = np.sqrt((xc ** 2).sum(axis=1) * (yc ** 2).sum(axis=1))
+    den = np.sqrt((xc**2).sum(axis=1) * (yc**2).sum(axis=1))
     with np.errstate(invalid="ignore", divide="ignore"):
         r = (xc * yc).sum(axis=1) / den
     r[den <= 1e-300] = np.nan
@@ -38,7 +39,7 @@ def _kendall_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     sx = np.sign(x[:, :, None] - x[:, None, :])
     sy = np.sign(y[:, :, None] - y[:, None, :])
     num = (sx * sy).sum(axis=(1, 2))
-    den = np.sqrt((sx ** 2).sum(axis=(1, 2)) * (sy ** 2).sum(axis=(1, 2)))
+    den = np.sqrt((sx**2).sum(axis=(1, 2)) * (sy**2).sum(axis=(1, 2)))
     with np.errstate(invalid="ignore", divide="ignore"):
         t = num / den
     t[den == 0] = np.nan
@@ -62,8 +63,9 @@ def correlation(x, y, method: str = "spearman") -> float:
     return float(corr_rows(x, y, method)[0])
 
 
-def bootstrap_ci(x, y, method: str = "spearman", *, n_boot: int = 1000, seed: int = 0,
-                 level: float = 0.95) -> tuple[float, float, int]:
+def bootstrap_ci(
+    x, y, method: str = "spearman", *, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float, int]:
     """Percentile bootstrap CI over models: (low, high, number of undefined resamples dropped)."""
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -86,9 +88,16 @@ def aligned(x: pd.Series, y: pd.Series) -> tuple[pd.Series, pd.Series]:
     return x.loc[idx].astype(float), y.loc[idx].astype(float)
 
 
-def correlation_table(columns: Mapping[str, pd.Series], target: pd.Series, *,
-                      methods: Sequence[str] = METHODS, n_boot: int = 1000, seed: int = 0,
-                      level: float = 0.95, top_k: int | None = None) -> pd.DataFrame:
+def correlation_table(
+    columns: Mapping[str, pd.Series],
+    target: pd.Series,
+    *,
+    methods: Sequence[str] = METHODS,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    top_k: int | None = None,
+) -> pd.DataFrame:
     """One row per benchmark column: its correlation with ``target`` (e.g. Arena Elo) by each method,
     with bootstrap CIs (``<method>_lo``, ``<method>_hi``) and the number of models ``n``.
 
@@ -102,8 +111,9 @@ def correlation_table(columns: Mapping[str, pd.Series], target: pd.Series, *,
         row = {"n": len(x)}
         for k, m in enumerate(methods):
             row[m] = correlation(x.to_numpy(), y.to_numpy(), m) if len(x) > 1 else np.nan
-            lo, hi, _ = bootstrap_ci(x.to_numpy(), y.to_numpy(), m, n_boot=n_boot, seed=seed + 1000 * r + k,
-                                     level=level)
+            lo, hi, _ = bootstrap_ci(
+                x.to_numpy(), y.to_numpy(), m, n_boot=n_boot, seed=seed + 1000 * r + k, level=level
+            )
             row[f"{m}_lo"], row[f"{m}_hi"] = lo, hi
         if top_k:
             top = y.sort_values(ascending=False).index[:top_k]

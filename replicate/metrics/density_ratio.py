@@ -14,6 +14,7 @@ Equations (cdr.md):
 - Pairs for preference tuning: chosen = argmax_i r_c(x, y_i); rejected = a uniformly random
   *non-best* sample (CDR ``process_preference_data.py``); prompts whose rewards all tie are skipped.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -23,8 +24,9 @@ import torch
 from torch import Tensor
 
 
-def density_ratio_reward(strong_logps: Tensor, weak_logps: Tensor, lengths: Tensor | None = None, *,
-                         length_normalize: bool = False) -> Tensor:
+def density_ratio_reward(
+    strong_logps: Tensor, weak_logps: Tensor, lengths: Tensor | None = None, *, length_normalize: bool = False
+) -> Tensor:
     """r = log π_s(y|x) − log π_w(y|x); ``length_normalize=True`` divides by |y| (reward_hub's
     ``avg_drsow_reward`` variant; not the CDR paper's default)."""
     r = strong_logps - weak_logps
@@ -35,9 +37,15 @@ def density_ratio_reward(strong_logps: Tensor, weak_logps: Tensor, lengths: Tens
     return r
 
 
-def customized_reward(strong_logps_by_context: Mapping[str, Tensor], weak_logps_by_context: Mapping[str, Tensor],
-                      domains: Sequence[str], *, uncustomized: Sequence[str] = ("CHAT",), lengths: Tensor | None = None,
-                      length_normalize: bool = False) -> Tensor:
+def customized_reward(
+    strong_logps_by_context: Mapping[str, Tensor],
+    weak_logps_by_context: Mapping[str, Tensor],
+    domains: Sequence[str],
+    *,
+    uncustomized: Sequence[str] = ("CHAT",),
+    lengths: Tensor | None = None,
+    length_normalize: bool = False,
+) -> Tensor:
     """r_c(x_i, y_i) with the context of each example's routed domain.
 
     ``*_by_context[d]`` holds log π(y | c_d(x)) for every example (shape (B,)), and key ``"none"``

@@ -1,8 +1,9 @@
 """Evaluate a policy in the toy world: AlpacaEval-style win rates against the reference policy,
 oracle quality, length, and likelihood-level diagnostics on held-out preference pairs."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -18,10 +19,17 @@ def sequence_logps(model, tokenizer, prompts: Sequence[str], responses: Sequence
     model.eval()
     logps, lens = [], []
     for i in range(0, len(prompts), batch_size):
-        ps, rs = prompts[i:i + batch_size], responses[i:i + batch_size]
+        ps, rs = prompts[i : i + batch_size], responses[i : i + batch_size]
         full = [tokenizer.apply_chat_template(chat(p, r), tokenize=False) for p, r in zip(ps, rs)]
-        plen = [len(tokenizer(tokenizer.apply_chat_template(chat(p), tokenize=False, add_generation_prompt=True),
-                              add_special_tokens=False)["input_ids"]) for p in ps]
+        plen = [
+            len(
+                tokenizer(
+                    tokenizer.apply_chat_template(chat(p), tokenize=False, add_generation_prompt=True),
+                    add_special_tokens=False,
+                )["input_ids"]
+            )
+            for p in ps
+        ]
         enc = tokenizer(full, return_tensors="pt", padding=True, add_special_tokens=False)
         ids, att = enc["input_ids"], enc["attention_mask"]
         logits = model(input_ids=ids, attention_mask=att).logits[:, :-1].float()
@@ -60,19 +68,31 @@ def pair_diagnostics(model, tokenizer, pairs: dict, *, ref_model=None, beta: flo
     return out
 
 
-def judge_against_reference(judge: Judge, prompts: Sequence[str], responses: Sequence[str],
-                            reference: Sequence[str]) -> np.ndarray:
+def judge_against_reference(
+    judge: Judge, prompts: Sequence[str], responses: Sequence[str], reference: Sequence[str]
+) -> np.ndarray:
     """P(model ≻ reference) per prompt, presentation order randomized per example (AlpacaEval)."""
     return np.array([judge.prob(p, y, r) for p, y, r in zip(prompts, responses, reference)])
 
 
-def evaluate_policy(model, tokenizer, judge: Judge, prompts: Sequence[str], reference: Sequence[str], *,
-                    temperature: float, max_new_tokens: int, seed: int) -> dict:
+def evaluate_policy(
+    model,
+    tokenizer,
+    judge: Judge,
+    prompts: Sequence[str],
+    reference: Sequence[str],
+    *,
+    temperature: float,
+    max_new_tokens: int,
+    seed: int,
+) -> dict:
     """Generate, judge against the reference policy, and score with the oracle."""
     from .winrate import lc_win_rate
 
-    responses = [r[0] for r in generate(model, tokenizer, prompts, temperature=temperature,
-                                        max_new_tokens=max_new_tokens, seed=seed)]
+    responses = [
+        r[0]
+        for r in generate(model, tokenizer, prompts, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
+    ]
     prefs = judge_against_reference(judge, prompts, responses, reference)
     len_m = np.array([len(r) for r in responses], dtype=float)
     len_b = np.array([len(r) for r in reference], dtype=float)
@@ -87,6 +107,6 @@ def evaluate_policy(model, tokenizer, judge: Judge, prompts: Sequence[str], refe
         "oracle_quality": float(np.mean(q)),
         "responses": responses,
         "preferences": prefs.tolist(),
-        "oracle_qualities": q,                 # per prompt: claims are judged on paired per-prompt differences
-        "reference_lengths": len_b.tolist(),   # the LC GLM's baseline lengths, for bootstrap refits
+        "oracle_qualities": q,  # per prompt: claims are judged on paired per-prompt differences
+        "reference_lengths": len_b.tolist(),  # the LC GLM's baseline lengths, for bootstrap refits
     }

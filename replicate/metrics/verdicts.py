@@ -16,10 +16,12 @@ not have seen its claims, so every other claim is ``inconclusive`` (``gate_on_co
 verdict between machines: a verdict that changes only because an interval bound moved by less than
 its tolerance is not a failure (``verdict_stable``).
 """
+
 from __future__ import annotations
 
 import functools
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -56,9 +58,16 @@ def paired_bootstrap(diffs, *, n_boot: int = 2000, level: float = 0.95, seed: in
         boots[b] = np.mean([groups[i][rng.integers(groups[i].size, size=groups[i].size)].mean() for i in pick])
     a = (1.0 - level) / 2.0
     lo, hi = np.quantile(boots, [a, 1.0 - a])
-    return {"diff": est, "lo": float(lo), "hi": float(hi), "se": float(boots.std(ddof=1)),
-            "n_seeds": k, "n_prompts": int(sum(g.size for g in groups)), "level": level,
-            "per_seed": [float(m) for m in means]}
+    return {
+        "diff": est,
+        "lo": float(lo),
+        "hi": float(hi),
+        "se": float(boots.std(ddof=1)),
+        "n_seeds": k,
+        "n_prompts": int(sum(g.size for g in groups)),
+        "level": level,
+        "per_seed": [float(m) for m in means],
+    }
 
 
 def decide(lo: float, hi: float, *, effect: float | None = None) -> str:
@@ -72,18 +81,39 @@ def decide(lo: float, hi: float, *, effect: float | None = None) -> str:
     return INCONCLUSIVE
 
 
-def interval_claim(cid: str, text: str, ci: dict, *, rule: str, effect: float | None = None,
-                   evidence: dict[str, Any] | None = None) -> dict:
+def interval_claim(
+    cid: str, text: str, ci: dict, *, rule: str, effect: float | None = None, evidence: dict[str, Any] | None = None
+) -> dict:
     """A claim judged on an interval ``ci`` (from :func:`paired_bootstrap` or :func:`paired_bootstrap_lc`):
     the evidence carries the difference, its interval and standard error."""
-    return {"id": cid, "text": text, "rule": rule, "verdict": decide(ci["lo"], ci["hi"], effect=effect),
-            "evidence": {**(evidence or {}), "diff": ci["diff"], "ci_lo": ci["lo"], "ci_hi": ci["hi"],
-                         "se": ci["se"], "n_seeds": ci["n_seeds"], "n_prompts": ci["n_prompts"],
-                         **({"claimed_effect": effect} if effect is not None else {})}}
+    return {
+        "id": cid,
+        "text": text,
+        "rule": rule,
+        "verdict": decide(ci["lo"], ci["hi"], effect=effect),
+        "evidence": {
+            **(evidence or {}),
+            "diff": ci["diff"],
+            "ci_lo": ci["lo"],
+            "ci_hi": ci["hi"],
+            "se": ci["se"],
+            "n_seeds": ci["n_seeds"],
+            "n_prompts": ci["n_prompts"],
+            **({"claimed_effect": effect} if effect is not None else {}),
+        },
+    }
 
 
-def comparative_claim(cid: str, text: str, diffs, *, rule: str, effect: float | None = None,
-                      evidence: dict[str, Any] | None = None, seed: int = 0) -> dict:
+def comparative_claim(
+    cid: str,
+    text: str,
+    diffs,
+    *,
+    rule: str,
+    effect: float | None = None,
+    evidence: dict[str, Any] | None = None,
+    seed: int = 0,
+) -> dict:
     """A claim judged on paired differences: the evidence carries the difference and its interval."""
     return interval_claim(cid, text, paired_bootstrap(diffs, seed=seed), rule=rule, effect=effect, evidence=evidence)
 
@@ -107,12 +137,12 @@ def lc_glm_logit(pref, x, weights, *, iters: int = 50, tol: float = 1e-10):
     ridge = 1e-9 * w.sum(-1) + 1e-12
     # every sum over prompts is a product with a per-prompt vector: the (replicates × prompts) arrays are built
     # a few times per step instead of a dozen, which makes the claims' 288 bootstrap fits ≈ 3× faster
-    X = np.stack([np.ones_like(x), x, x * x], axis=-1)           # (n, 3): 1, x, x²
-    wp = w @ (p[:, None] * X[:, :2])                              # Σ w p, Σ w p x
+    X = np.stack([np.ones_like(x), x, x * x], axis=-1)  # (n, 3): 1, x, x²
+    wp = w @ (p[:, None] * X[:, :2])  # Σ w p, Σ w p x
     for _ in range(iters):
         s = 1.0 / (1.0 + np.exp(-(theta[..., None] + phi[..., None] * x)))
         ws = w * s
-        a, b = ws @ X, (ws * s) @ X                               # Σ w s·(1, x, x²) and Σ w s²·(1, x, x²)
+        a, b = ws @ X, (ws * s) @ X  # Σ w s·(1, x, x²) and Σ w s²·(1, x, x²)
         g0, g1 = wp[..., 0] - a[..., 0], wp[..., 1] - a[..., 1]
         h00, h01, h11 = a[..., 0] - b[..., 0] + ridge, a[..., 1] - b[..., 1], a[..., 2] - b[..., 2] + ridge
         det = h00 * h11 - h01 * h01
@@ -132,9 +162,13 @@ def _lc_inputs(pref, len_model, len_baseline):
 def lc_group(eval_a: dict, eval_b: dict) -> dict:
     """One seed's input to :func:`paired_bootstrap_lc` from two ``metrics.evaluation.evaluate_policy`` results
     on the same prompts (their preferences, response lengths and the reference policy's lengths)."""
-    return {"pref_a": eval_a["preferences"], "len_a": [len(y) for y in eval_a["responses"]],
-            "pref_b": eval_b["preferences"], "len_b": [len(y) for y in eval_b["responses"]],
-            "len_ref": eval_a["reference_lengths"]}
+    return {
+        "pref_a": eval_a["preferences"],
+        "len_a": [len(y) for y in eval_a["responses"]],
+        "pref_b": eval_b["preferences"],
+        "len_b": [len(y) for y in eval_b["responses"]],
+        "len_ref": eval_a["reference_lengths"],
+    }
 
 
 def paired_bootstrap_lc(groups: Sequence[dict], *, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> dict:
@@ -157,9 +191,11 @@ def paired_bootstrap_lc(groups: Sequence[dict], *, n_boot: int = 1000, level: fl
         if not (pa.size == pb.size == xa.size == xb.size) or pa.size < 2:
             raise ValueError("each seed needs ≥ 2 prompts with the same prompts for A and B")
         fits.append((pa, xa, pb, xb))
-    sig = lambda t: 100.0 / (1.0 + np.exp(-t))  # noqa: E731
-    per_seed = [float(sig(lc_glm_logit(pa, xa, np.ones(pa.size))) - sig(lc_glm_logit(pb, xb, np.ones(pb.size))))
-                for pa, xa, pb, xb in fits]
+    sig = lambda t: 100.0 / (1.0 + np.exp(-t))
+    per_seed = [
+        float(sig(lc_glm_logit(pa, xa, np.ones(pa.size))) - sig(lc_glm_logit(pb, xb, np.ones(pb.size))))
+        for pa, xa, pb, xb in fits
+    ]
     draw = (seed, n_boot, tuple(f[0].size for f in fits))
     diffs = np.zeros(n_boot)
     for s, ((pa, xa, pb, xb), (slots, counts)) in enumerate(zip(fits, _lc_resamples(*draw))):
@@ -170,8 +206,16 @@ def paired_bootstrap_lc(groups: Sequence[dict], *, n_boot: int = 1000, level: fl
     diffs /= k
     a = (1.0 - level) / 2.0
     lo, hi = np.quantile(diffs, [a, 1.0 - a])
-    return {"diff": float(np.mean(per_seed)), "lo": float(lo), "hi": float(hi), "se": float(diffs.std(ddof=1)),
-            "n_seeds": k, "n_prompts": int(sum(f[0].size for f in fits)), "level": level, "per_seed": per_seed}
+    return {
+        "diff": float(np.mean(per_seed)),
+        "lo": float(lo),
+        "hi": float(hi),
+        "se": float(diffs.std(ddof=1)),
+        "n_seeds": k,
+        "n_prompts": int(sum(f[0].size for f in fits)),
+        "level": level,
+        "per_seed": per_seed,
+    }
 
 
 # A paper's LC claims compare one method against many (SimPO against nine others, in two settings) with the same
@@ -215,7 +259,9 @@ def all_of(cid: str, text: str, parts: Sequence[dict], *, rule: str) -> dict:
     """A claim made of several sub-claims (e.g. "in both settings"): reproduced only if every part is,
     not reproduced if any part is, else inconclusive. The parts' evidence is kept, prefixed by their ids."""
     vs = [p["verdict"] for p in parts]
-    verdict = NOT_REPRODUCED if NOT_REPRODUCED in vs else REPRODUCED if all(v == REPRODUCED for v in vs) else INCONCLUSIVE
+    verdict = (
+        NOT_REPRODUCED if NOT_REPRODUCED in vs else REPRODUCED if all(v == REPRODUCED for v in vs) else INCONCLUSIVE
+    )
     ev = {f"{p['id']}.{k}": v for p in parts for k, v in p["evidence"].items()}
     ev.update({f"{p['id']}.verdict": p["verdict"] for p in parts})
     return {"id": cid, "text": text, "rule": rule, "verdict": verdict, "evidence": ev}
@@ -237,8 +283,11 @@ def gate_on_control(claims: list[dict], control_id: str = "PC") -> list[dict]:
     out = []
     for c in claims:
         if c["id"] != control_id and c["verdict"] != INCONCLUSIVE:
-            c = {**c, "verdict": INCONCLUSIVE,
-                 "evidence": {**c["evidence"], "ungated_verdict": c["verdict"], "gated_by": control_id}}
+            c = {
+                **c,
+                "verdict": INCONCLUSIVE,
+                "evidence": {**c["evidence"], "ungated_verdict": c["verdict"], "gated_by": control_id},
+            }
         out.append(c)
     return out
 
@@ -266,13 +315,15 @@ def verdict_stable(fresh: dict, expected: dict, *, tol: float | None = None) -> 
     fe, ee = fresh.get("evidence", {}), expected.get("evidence", {})
     parts = part_ids(ee)
     if parts and "ci_lo" not in ee:
-        sub = lambda ev, p: {"verdict": ev.get(f"{p}.verdict"),  # noqa: E731
-                             "evidence": {k[len(p) + 1:]: v for k, v in ev.items() if k.startswith(p + ".")}}
+        sub = lambda ev, p: {
+            "verdict": ev.get(f"{p}.verdict"),
+            "evidence": {k[len(p) + 1 :]: v for k, v in ev.items() if k.startswith(p + ".")},
+        }
         return all(verdict_stable(sub(fe, p), sub(ee, p), tol=tol) for p in parts)
     if not all(k in fe and k in ee for k in ("ci_lo", "ci_hi")):
         return False
     if tol is None:
         tol = float(ee.get("se", 0.0))
     thresholds = [0.0] + ([float(ee["claimed_effect"])] if "claimed_effect" in ee else [])
-    near = lambda v: any(abs(v - t) <= tol for t in thresholds)  # noqa: E731
+    near = lambda v: any(abs(v - t) <= tol for t in thresholds)
     return all(near(e["ci_lo"]) or near(e["ci_hi"]) for e in (fe, ee))

@@ -27,24 +27,40 @@ data and 1.25 at HEAD (recovered exactly from the files).
 WB-Score is mean S′ over all tasks (×10 on the leaderboard, range −80..100). Task-group scores average S′
 over the non-truncated, non-empty responses of the group; the macro uses the weights above.
 """
+
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
 OUTCOMES = ("win_much", "win", "tie", "lose", "lose_much")
 OUTCOME_REWARD = {"win_much": 1.0, "win": 0.5, "tie": 0.0, "lose": -0.5, "lose_much": -1.0}
-TASK_GROUPS = ("Creative Tasks", "Planning & Reasoning", "Math & Data Analysis", "Information/Advice seeking",
-               "Coding & Debugging")
+TASK_GROUPS = (
+    "Creative Tasks",
+    "Planning & Reasoning",
+    "Math & Data Analysis",
+    "Information/Advice seeking",
+    "Coding & Debugging",
+)
 # leaderboard/data_dir/_create_tables.py weights_by_task; Coding was 1.0 in the 2024-06-18 snapshot.
 TASK_WEIGHTS = {
-    "HEAD": {"Creative Tasks": 0.5, "Planning & Reasoning": 1.25, "Math & Data Analysis": 1.0,
-             "Information/Advice seeking": 0.75, "Coding & Debugging": 1.25},
-    "2024-06-18": {"Creative Tasks": 0.5, "Planning & Reasoning": 1.25, "Math & Data Analysis": 1.0,
-                   "Information/Advice seeking": 0.75, "Coding & Debugging": 1.0},
+    "HEAD": {
+        "Creative Tasks": 0.5,
+        "Planning & Reasoning": 1.25,
+        "Math & Data Analysis": 1.0,
+        "Information/Advice seeking": 0.75,
+        "Coding & Debugging": 1.25,
+    },
+    "2024-06-18": {
+        "Creative Tasks": 0.5,
+        "Planning & Reasoning": 1.25,
+        "Math & Data Analysis": 1.0,
+        "Information/Advice seeking": 0.75,
+        "Coding & Debugging": 1.0,
+    },
 }
-NO_LENGTH_PENALTY = -1   # K = ∞ in the paper
+NO_LENGTH_PENALTY = -1  # K = ∞ in the paper
 
 
 def reward(counts: Mapping[str, float], total: float | None = None) -> float:
@@ -84,8 +100,13 @@ def count_outcomes(labels: Iterable[str]) -> dict[str, int]:
     return c
 
 
-def rewards_from_verdicts(verdicts: Sequence[tuple], K: int = NO_LENGTH_PENALTY, *, total: int | None = None,
-                          skip: Sequence[bool] | None = None) -> float:
+def rewards_from_verdicts(
+    verdicts: Sequence[tuple],
+    K: int = NO_LENGTH_PENALTY,
+    *,
+    total: int | None = None,
+    skip: Sequence[bool] | None = None,
+) -> float:
     """WB-Reward from per-task (winner, extent, len_test, len_ref) verdicts; ``skip`` marks truncated /
     empty pairs, which are not counted but stay in ``total`` (default: all tasks)."""
     skip = [False] * len(verdicts) if skip is None else list(skip)

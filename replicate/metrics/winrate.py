@@ -38,10 +38,12 @@ term switched off (their quality equals the baseline's by construction) and weig
 With no instruction difficulty (custom instruction sets, toy worlds), the γ term is dropped
 (alpaca_eval issue #316: "length_controlled_minimal").
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -52,10 +54,10 @@ WEIGHT_COLUMNS = {
     "difficulty": "instruction_difficulty",
     "model": "not_gamed_baseline.astype(float)",
 }
-DEFAULT_CS = 10            # LogisticRegressionCV default: logspace(-4, 4, 10)
-DEFAULT_SPLITS = 5         # glm_winrate.GLM_INFO["length_controlled_v1"]["kwargs"]["n_splits"]
-DEFAULT_LAMBDA = 0.2       # glm_winrate.GLM_INFO["length_controlled_v1"]["regularize_to_baseline_lambda"]
-RANDOM_STATE = 123         # glm_winrate.fit_LogisticRegressionCV dflt_kwargs
+DEFAULT_CS = 10  # LogisticRegressionCV default: logspace(-4, 4, 10)
+DEFAULT_SPLITS = 5  # glm_winrate.GLM_INFO["length_controlled_v1"]["kwargs"]["n_splits"]
+DEFAULT_LAMBDA = 0.2  # glm_winrate.GLM_INFO["length_controlled_v1"]["regularize_to_baseline_lambda"]
+RANDOM_STATE = 123  # glm_winrate.fit_LogisticRegressionCV dflt_kwargs
 
 
 # ----------------------------------------------------------------------------- encodings
@@ -79,8 +81,10 @@ def to_probability(preferences, encoding: str = "prob") -> np.ndarray:
     p = np.asarray(preferences, dtype=float)
     bad = np.isfinite(p) & ((p < 0) | (p > 1))
     if bad.any():
-        raise ValueError(f"{int(bad.sum())} preferences outside [0, 1] with encoding='prob' "
-                         "(AlpacaEval's 1..2 values need encoding='alpaca_eval')")
+        raise ValueError(
+            f"{int(bad.sum())} preferences outside [0, 1] with encoding='prob' "
+            "(AlpacaEval's 1..2 values need encoding='alpaca_eval')"
+        )
     return p
 
 
@@ -125,8 +129,9 @@ def std_delta_len(len_model, len_baseline) -> np.ndarray:
     return d / sd if sd > 0 else np.zeros_like(d)
 
 
-def gamed_rows(preferences, len_model, len_baseline, instruction_difficulty=None,
-               encoding: str = "prob") -> pd.DataFrame:
+def gamed_rows(
+    preferences, len_model, len_baseline, instruction_difficulty=None, encoding: str = "prob"
+) -> pd.DataFrame:
     """Rows of a gamed baseline (e.g. the baseline prompted to be verbose) vs the baseline.
 
     Pass one call per gamed variant and ``pd.concat`` them; :func:`fit_lc_glm` gives these rows no
@@ -143,17 +148,20 @@ def gamed_rows(preferences, len_model, len_baseline, instruction_difficulty=None
 class GLMFit:
     """A fitted LC GLM: coefficients in the published-weights convention, plus fit diagnostics."""
 
-    length: float                 # φ: coefficient of tanh((len_b − len_m)/sd)
-    difficulty: float             # ψ (0 when the γ term is dropped)
-    model: float                  # θ
-    C: float                      # chosen inverse regularisation strength
+    length: float  # φ: coefficient of tanh((len_b − len_m)/sd)
+    difficulty: float  # ψ (0 when the γ term is dropped)
+    model: float  # θ
+    C: float  # chosen inverse regularisation strength
     uses_difficulty: bool
     cv_scores: dict = field(default_factory=dict)
 
     def as_weights(self) -> dict[str, float]:
         """The row this model would have in alpaca_eval's weights CSV."""
-        return {WEIGHT_COLUMNS["length"]: self.length, WEIGHT_COLUMNS["difficulty"]: self.difficulty,
-                WEIGHT_COLUMNS["model"]: self.model}
+        return {
+            WEIGHT_COLUMNS["length"]: self.length,
+            WEIGHT_COLUMNS["difficulty"]: self.difficulty,
+            WEIGHT_COLUMNS["model"]: self.model,
+        }
 
     def predict(self, instruction_difficulty=None, n: int | None = None, length_feature=None) -> np.ndarray:
         """Per-instruction P(model wins); the length term is 0 unless ``length_feature`` is given."""
@@ -177,9 +185,15 @@ def _weighted_soft_logloss(p_true, q, w=None) -> float:
     return float(-np.mean(ll))
 
 
-def fit_soft_logistic_cv(X: np.ndarray, p: np.ndarray, sample_weight: np.ndarray | None = None, *,
-                         Cs: int | Sequence[float] = DEFAULT_CS, n_splits: int = DEFAULT_SPLITS,
-                         random_state: int = RANDOM_STATE) -> tuple[np.ndarray, float, dict]:
+def fit_soft_logistic_cv(
+    X: np.ndarray,
+    p: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    *,
+    Cs: int | Sequence[float] = DEFAULT_CS,
+    n_splits: int = DEFAULT_SPLITS,
+    random_state: int = RANDOM_STATE,
+) -> tuple[np.ndarray, float, dict]:
     """L1 logistic regression on soft labels with grouped CV over C (alpaca_eval's fit, re-implemented).
 
     Each row i is duplicated: (x_i, y=1, weight p_i·w_i) and (x_i, y=0, weight (1−p_i)·w_i). For each C
@@ -197,7 +211,7 @@ def fit_soft_logistic_cv(X: np.ndarray, p: np.ndarray, sample_weight: np.ndarray
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     Xd = np.concatenate([X, X], axis=0)
     yd = np.concatenate([np.ones(n, dtype=int), np.zeros(n, dtype=int)])
-    pd_ = np.concatenate([p, 1 - p])                        # "true_prob" of each copy
+    pd_ = np.concatenate([p, 1 - p])  # "true_prob" of each copy
     wd = np.concatenate([w, w])
     sw = pd_ * wd
     groups = np.concatenate([np.arange(n), np.arange(n)])
@@ -228,10 +242,19 @@ def fit_soft_logistic_cv(X: np.ndarray, p: np.ndarray, sample_weight: np.ndarray
     return model.coef_[0].copy(), C, cv
 
 
-def fit_lc_glm(preferences, len_model, len_baseline, instruction_difficulty=None, *,
-               gamed: pd.DataFrame | None = None, reg_lambda: float | None = DEFAULT_LAMBDA,
-               encoding: str = "prob", Cs=DEFAULT_CS, n_splits: int = DEFAULT_SPLITS,
-               random_state: int = RANDOM_STATE) -> GLMFit:
+def fit_lc_glm(
+    preferences,
+    len_model,
+    len_baseline,
+    instruction_difficulty=None,
+    *,
+    gamed: pd.DataFrame | None = None,
+    reg_lambda: float | None = DEFAULT_LAMBDA,
+    encoding: str = "prob",
+    Cs=DEFAULT_CS,
+    n_splits: int = DEFAULT_SPLITS,
+    random_state: int = RANDOM_STATE,
+) -> GLMFit:
     """Fit the LC GLM of one model against its baseline (see the module docstring).
 
     ``preferences``: per instruction, P(model wins) (or AlpacaEval values with
@@ -240,7 +263,7 @@ def fit_lc_glm(preferences, len_model, len_baseline, instruction_difficulty=None
     term. ``gamed``: rows from :func:`gamed_rows` (used only when ``reg_lambda`` is truthy).
     """
     p = to_probability(preferences, encoding)
-    sdl = std_delta_len(len_model, len_baseline)           # sd over all rows, as the code (before NaN filter)
+    sdl = std_delta_len(len_model, len_baseline)  # sd over all rows, as the code (before NaN filter)
     use_g = instruction_difficulty is not None
     cols = [np.tanh(sdl)]
     if use_g:
@@ -258,19 +281,36 @@ def fit_lc_glm(preferences, len_model, len_baseline, instruction_difficulty=None
                 raise ValueError("gamed rows need a 'difficulty' column when instruction_difficulty is given")
             gcols.append(gamed["difficulty"].to_numpy(float))
         gcols.append(np.zeros(len(gamed)))
-        X = np.concatenate([np.column_stack(gcols), X], axis=0)   # gamed rows first, as pd.concat([df_gamed, df])
+        X = np.concatenate([np.column_stack(gcols), X], axis=0)  # gamed rows first, as pd.concat([df_gamed, df])
         p = np.concatenate([gamed["preference"].to_numpy(float), p])
         w = np.concatenate([np.full(len(gamed), reg_lambda / 2), np.ones(len(sdl))])
     keep = np.isfinite(p)
-    coef, C, cv = fit_soft_logistic_cv(X[keep], p[keep], None if w is None else w[keep], Cs=Cs,
-                                       n_splits=n_splits, random_state=random_state)
-    return GLMFit(length=float(coef[0]), difficulty=float(coef[1]) if use_g else 0.0, model=float(coef[-1]),
-                  C=C, uses_difficulty=use_g, cv_scores=cv)
+    coef, C, cv = fit_soft_logistic_cv(
+        X[keep], p[keep], None if w is None else w[keep], Cs=Cs, n_splits=n_splits, random_state=random_state
+    )
+    return GLMFit(
+        length=float(coef[0]),
+        difficulty=float(coef[1]) if use_g else 0.0,
+        model=float(coef[-1]),
+        C=C,
+        uses_difficulty=use_g,
+        cv_scores=cv,
+    )
 
 
-def lc_win_rate(preferences, len_model, len_baseline, instruction_difficulty=None, gamed=None, *,
-                reg_lambda: float | None = DEFAULT_LAMBDA, encoding: str = "prob", Cs=DEFAULT_CS,
-                n_splits: int = DEFAULT_SPLITS, random_state: int = RANDOM_STATE) -> dict[str, Any]:
+def lc_win_rate(
+    preferences,
+    len_model,
+    len_baseline,
+    instruction_difficulty=None,
+    gamed=None,
+    *,
+    reg_lambda: float | None = DEFAULT_LAMBDA,
+    encoding: str = "prob",
+    Cs=DEFAULT_CS,
+    n_splits: int = DEFAULT_SPLITS,
+    random_state: int = RANDOM_STATE,
+) -> dict[str, Any]:
     """Raw and length-controlled win rates of one model vs its baseline, from per-instruction judgments.
 
     Works on plain arrays and any instruction set: e.g. a toy judge's P(model wins) in [0, 1]
@@ -283,14 +323,26 @@ def lc_win_rate(preferences, len_model, len_baseline, instruction_difficulty=Non
     """
     p = to_probability(preferences, encoding)
     out: dict[str, Any] = dict(win_rates(p))
-    fit = fit_lc_glm(p, len_model, len_baseline, instruction_difficulty, gamed=gamed, reg_lambda=reg_lambda,
-                     Cs=Cs, n_splits=n_splits, random_state=random_state)
+    fit = fit_lc_glm(
+        p,
+        len_model,
+        len_baseline,
+        instruction_difficulty,
+        gamed=gamed,
+        reg_lambda=reg_lambda,
+        Cs=Cs,
+        n_splits=n_splits,
+        random_state=random_state,
+    )
     keep = np.isfinite(p)
     g = None if instruction_difficulty is None else np.asarray(instruction_difficulty, dtype=float)[keep]
     q = fit.predict(g, n=int(keep.sum()))
-    out.update(lc_win_rate=float(q.mean() * 100),
-               lc_standard_error=float(q.std(ddof=1) / np.sqrt(len(q)) * 100) if len(q) > 1 else float("nan"),
-               glm=fit, glm_preference=q)
+    out.update(
+        lc_win_rate=float(q.mean() * 100),
+        lc_standard_error=float(q.std(ddof=1) / np.sqrt(len(q)) * 100) if len(q) > 1 else float("nan"),
+        glm=fit,
+        glm_preference=q,
+    )
     return out
 
 
@@ -302,15 +354,23 @@ def load_weights(path) -> pd.DataFrame:
     return w.rename(columns=inv)[["length", "difficulty", "model"]]
 
 
-def lc_from_weights(weights: pd.DataFrame | Mapping, model: str, instruction_difficulty, *,
-                    baseline: str = "gpt4_1106_preview", per_instruction: bool = False):
+def lc_from_weights(
+    weights: pd.DataFrame | Mapping,
+    model: str,
+    instruction_difficulty,
+    *,
+    baseline: str = "gpt4_1106_preview",
+    per_instruction: bool = False,
+):
     """LC win rate (%) of ``model`` vs ``baseline`` from stored GLM weights (``predict_winrate``).
 
     LC(m, b) = 100 · mean_x σ((θ_m − θ_b) + (ψ_m − ψ_b) γ_x); antisymmetric: LC(m,b) = 100 − LC(b,m).
     """
     wm, wb = weights.loc[model], weights.loc[baseline]
-    q = logistic((wm["model"] - wb["model"]) + (wm["difficulty"] - wb["difficulty"])
-                 * np.asarray(instruction_difficulty, dtype=float))
+    q = logistic(
+        (wm["model"] - wb["model"])
+        + (wm["difficulty"] - wb["difficulty"]) * np.asarray(instruction_difficulty, dtype=float)
+    )
     return q if per_instruction else float(q.mean() * 100)
 
 
@@ -344,5 +404,10 @@ def gameability(lb: pd.DataFrame, metric: str, *, raw: str = "win_rate") -> dict
         return float(np.mean(vals) * weight * 100)
 
     v, c = rel("_verbose"), rel("_concise")
-    return {"verbosity": v, "conciseness": c, "gameability": (v + c) / 2, "metric_weight": float(weight),
-            "n_models": len(gamed)}
+    return {
+        "verbosity": v,
+        "conciseness": c,
+        "gameability": (v + c) / 2,
+        "metric_weight": float(weight),
+        "n_models": len(gamed),
+    }

@@ -3,6 +3,7 @@
 ``small``/``paper`` load by Hub id through ``from_pretrained``; here, offline, the very same calls
 are tested on checkpoints saved locally with ``save_pretrained``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,13 +12,30 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 
-def build_tiny_llama(tokenizer, *, hidden_size: int, num_layers: int, num_heads: int, intermediate_size: int,
-                     max_positions: int = 128, seed: int = 0, attn_implementation: str = "eager") -> LlamaForCausalLM:
+def build_tiny_llama(
+    tokenizer,
+    *,
+    hidden_size: int,
+    num_layers: int,
+    num_heads: int,
+    intermediate_size: int,
+    max_positions: int = 128,
+    seed: int = 0,
+    attn_implementation: str = "eager",
+) -> LlamaForCausalLM:
     cfg = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=intermediate_size,
-        num_hidden_layers=num_layers, num_attention_heads=num_heads, num_key_value_heads=num_heads,
-        max_position_embeddings=max_positions, tie_word_embeddings=True, attention_dropout=0.0,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_heads,
+        max_position_embeddings=max_positions,
+        tie_word_embeddings=True,
+        attention_dropout=0.0,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
     )
     cfg._attn_implementation = attn_implementation
     torch.manual_seed(seed)
@@ -30,10 +48,16 @@ def build_tiny_llama(tokenizer, *, hidden_size: int, num_layers: int, num_heads:
 def build_model(model_cfg, tokenizer, seed: int):
     """From the ``model`` config group: a tiny Llama from scratch, or a pretrained one by id/path."""
     if model_cfg.kind == "tiny_llama":
-        return build_tiny_llama(tokenizer, hidden_size=model_cfg.hidden_size, num_layers=model_cfg.num_layers,
-                                num_heads=model_cfg.num_heads, intermediate_size=model_cfg.intermediate_size,
-                                max_positions=model_cfg.max_positions, seed=seed,
-                                attn_implementation=model_cfg.get("attn_implementation", "eager"))
+        return build_tiny_llama(
+            tokenizer,
+            hidden_size=model_cfg.hidden_size,
+            num_layers=model_cfg.num_layers,
+            num_heads=model_cfg.num_heads,
+            intermediate_size=model_cfg.intermediate_size,
+            max_positions=model_cfg.max_positions,
+            seed=seed,
+            attn_implementation=model_cfg.get("attn_implementation", "eager"),
+        )
     return load_pretrained(model_cfg.name_or_path, dtype=model_cfg.get("dtype", "float32"))[0]
 
 

@@ -4,9 +4,10 @@ The network is ``AutoModelForSequenceClassification`` with one label, initialise
 weights (the usual RLHF recipe: the reward model starts from the SFT policy); the score is the head's
 output at the last non-padding token. Training is ``training.reward.train_reward_model`` (TRL RewardTrainer).
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -35,8 +36,10 @@ def reward_scores(model, tokenizer, prompts: Sequence[str], responses: Sequence[
     model.eval()
     out = []
     for i in range(0, len(prompts), batch_size):
-        texts = [tokenizer.apply_chat_template(chat(p, r), tokenize=False)
-                 for p, r in zip(prompts[i:i + batch_size], responses[i:i + batch_size])]
+        texts = [
+            tokenizer.apply_chat_template(chat(p, r), tokenize=False)
+            for p, r in zip(prompts[i : i + batch_size], responses[i : i + batch_size])
+        ]
         enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         out.append(model(**enc).logits[:, 0].float())
     return torch.cat(out).numpy() if out else torch.zeros(0).numpy()

@@ -4,9 +4,10 @@ Pure functions of score arrays (one row per prompt, one column per sample, in th
 drawn), so any scorer plugs in: an oracle, a judge, a reward model, a policy's self-evaluation. Ties go
 to the earliest sample (``argmax``), so a selection is a deterministic function of its scores.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -4,6 +4,7 @@ A separate module from ``models.reward`` (the usual last-token head, which Adapt
 keyed on); scoring goes through ``models.reward.reward_scores`` for both kinds, and ``load_reward_model`` reloads
 either from disk.
 """
+
 from __future__ import annotations
 
 import torch

@@ -11,6 +11,7 @@ mid-generation self-evaluation, and the three ways it spends compute (Best-of-N,
 Every stage is cached under ``stage_key`` (``core.io.cached``); ``run_all`` runs ``scale.n_seeds`` seeds on
 ``hardware.workers`` processes (``core.parallel.Workers``).
 """
+
 from __future__ import annotations
 
 import time
@@ -27,12 +28,30 @@ from ..core.io import atomic_write_json, cached, read_json
 from ..core.parallel import Workers
 from ..models.sampling import generate
 from ..training import data as D
-from ..training.toy_stages import (World, build_world, load_policy, seeds, setup_torch, sft_model, stage_key,  # noqa: F401
-                                   with_seed)
+from ..training.toy_stages import (
+    World,
+    load_policy,
+    seeds,
+    setup_torch,
+    sft_model,
+    stage_key,  # noqa: F401
+    with_seed,
+)
+
+# The paper's public face: the notebook reads the claims module's names through this module.
+from ..training.toy_stages import build_world as build_world
 from ..training.world_cache import world_for
 from ..worlds.tokenizer import chat
 from ..worlds.toy_lm import oracle_quality
-from .adaptive_compute_claims import SELECTORS, adaptive_curve, bon_curve, claims, flat_metrics, prune_curve, render_table, speed, summary  # noqa: F401  (the paper's public face)
+from .adaptive_compute_claims import SELECTORS as SELECTORS
+from .adaptive_compute_claims import adaptive_curve as adaptive_curve
+from .adaptive_compute_claims import bon_curve as bon_curve
+from .adaptive_compute_claims import claims as claims
+from .adaptive_compute_claims import flat_metrics as flat_metrics
+from .adaptive_compute_claims import prune_curve as prune_curve
+from .adaptive_compute_claims import render_table as render_table
+from .adaptive_compute_claims import speed as speed
+from .adaptive_compute_claims import summary as summary
 
 _CODE = ("papers/adaptive_compute.py", "models/search.py", "models/reward.py", "training/reward.py")
 
@@ -45,8 +64,10 @@ def validate(cfg) -> None:
     """Bad input raises ConfigError before any compute."""
     p = cfg.paper
     if cfg.scale.name in ("small", "paper"):
-        raise ConfigError(f"adaptive-compute runs at scale=ci or tiny; scale={cfg.scale.name} needs the paper's 8B model "
-                          "and LMSYS prompts on GPUs (their settings: paper.paper_scale in conf/paper/adaptive-compute.yaml)")
+        raise ConfigError(
+            f"adaptive-compute runs at scale=ci or tiny; scale={cfg.scale.name} needs the paper's 8B model "
+            "and LMSYS prompts on GPUs (their settings: paper.paper_scale in conf/paper/adaptive-compute.yaml)"
+        )
     n, rounds = int(p.n_samples), [int(r) for r in p.adaptive.rounds]
     if sum(rounds) != n or min(rounds) < 1:
         raise ConfigError(f"paper.adaptive.rounds {rounds} must be positive and sum to paper.n_samples={n}")
@@ -102,8 +123,10 @@ def judge_matrix(judge, prompt: str, samples: list[str]) -> np.ndarray:
     for i in range(n):
         for j in range(n):
             if i != j:
-                m[i, j] = 0.5 * (judge.prob(prompt, samples[i], samples[j], a_first=True)
-                                 + judge.prob(prompt, samples[i], samples[j], a_first=False))
+                m[i, j] = 0.5 * (
+                    judge.prob(prompt, samples[i], samples[j], a_first=True)
+                    + judge.prob(prompt, samples[i], samples[j], a_first=False)
+                )
     return m
 
 
@@ -133,16 +156,26 @@ def self_eval_text(tokenizer, query: str, prompt: str, response: str, prefix_tok
 
 
 @torch.no_grad()
-def self_eval_scores(model, tokenizer, cfg, prompts_: list[str], responses: list[str], *,
-                     prefix_tokens: int | None = None, batch_size: int = 512) -> np.ndarray:
+def self_eval_scores(
+    model,
+    tokenizer,
+    cfg,
+    prompts_: list[str],
+    responses: list[str],
+    *,
+    prefix_tokens: int | None = None,
+    batch_size: int = 512,
+) -> np.ndarray:
     """s_θ(x, y) = π_θ(No | x, y, E), renormalised over the two answer tokens (card, Objective)."""
     se = cfg.paper.self_eval
     ids = tokenizer.convert_tokens_to_ids([se.no_token, se.yes_token])
     model.eval()
     out = []
     for i in range(0, len(prompts_), batch_size):
-        texts = [self_eval_text(tokenizer, se.query, p, r, prefix_tokens)
-                 for p, r in zip(prompts_[i:i + batch_size], responses[i:i + batch_size])]
+        texts = [
+            self_eval_text(tokenizer, se.query, p, r, prefix_tokens)
+            for p, r in zip(prompts_[i : i + batch_size], responses[i : i + batch_size])
+        ]
         enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)  # left padding
         logits = model(**enc).logits[:, -1, ids].float()
         out.append(torch.softmax(logits, -1)[:, 0])
@@ -157,22 +190,46 @@ def onpolicy_data(cfg, world: World) -> dict:
     """16 on-policy samples per training prompt from π_0, the judge's pairwise matrix, self-eval targets,
     oracle qualities, and the RM's judge-labelled pairs (cached)."""
     s = cfg.paper.sample
-    key = _key(cfg, "adaptive-data", int(cfg.paper.n_samples), to_dict(s), int(cfg.paper.reward_model.pairs_per_prompt), to_dict(cfg.judge), to_dict(cfg.scale.sft),
-               to_dict(cfg.toy_world), at_scale(cfg, cfg.paper.prompts.train))
+    key = _key(
+        cfg,
+        "adaptive-data",
+        int(cfg.paper.n_samples),
+        to_dict(s),
+        int(cfg.paper.reward_model.pairs_per_prompt),
+        to_dict(cfg.judge),
+        to_dict(cfg.scale.sft),
+        to_dict(cfg.toy_world),
+        at_scale(cfg, cfg.paper.prompts.train),
+    )
 
     def compute(tmp: Path):
         ps = prompts(cfg, world, "train")
-        samples = generate(sft_model(cfg, world), world.tokenizer, ps, n=int(cfg.paper.n_samples),
-                           temperature=float(s.temperature), top_p=float(s.top_p),
-                           max_new_tokens=int(s.max_new_tokens), seed=int(cfg.seed) + 101)
+        samples = generate(
+            sft_model(cfg, world),
+            world.tokenizer,
+            ps,
+            n=int(cfg.paper.n_samples),
+            temperature=float(s.temperature),
+            top_p=float(s.top_p),
+            max_new_tokens=int(s.max_new_tokens),
+            seed=int(cfg.seed) + 101,
+        )
         mats = [judge_matrix(world.judge, p, ys) for p, ys in zip(ps, samples)]
         q = [[oracle_quality(p, y) for y in ys] for p, ys in zip(ps, samples)]
         rank = np.array([judge_rank(m) for m in mats])
         pairs = _rm_pairs(ps, samples, rank, int(cfg.seed), int(cfg.paper.reward_model.pairs_per_prompt))
-        atomic_write_json(tmp / "data.json", {
-            "prompts": ps, "samples": samples, "q": q, "judge_rank": rank.tolist(),
-            "target_judge": [judge_not_better(m).tolist() for m in mats],
-            "target_oracle": not_better_share(np.array(q)).tolist(), "rm_pairs": pairs})
+        atomic_write_json(
+            tmp / "data.json",
+            {
+                "prompts": ps,
+                "samples": samples,
+                "q": q,
+                "judge_rank": rank.tolist(),
+                "target_judge": [judge_not_better(m).tolist() for m in mats],
+                "target_oracle": not_better_share(np.array(q)).tolist(),
+                "rm_pairs": pairs,
+            },
+        )
 
     return read_json(cached("adaptive-data", key, compute) / "data.json")
 
@@ -217,17 +274,34 @@ def self_eval_dataset(cfg, data: dict, tokenizer):
 def self_evaluator(cfg, world: World, data: dict | None = None):
     """π_θ: the SFT policy fine-tuned on the self-eval answer token only (TRL SFTTrainer, completion loss)."""
     se = cfg.paper.self_eval
-    key = _key(cfg, "adaptive-selfeval", to_dict(se), int(at_scale(cfg, se.steps)), to_dict(cfg.paper.sample),
-               to_dict(cfg.judge), to_dict(cfg.scale.sft), to_dict(cfg.toy_world), int(cfg.paper.n_samples),
-               at_scale(cfg, cfg.paper.prompts.train))
+    key = _key(
+        cfg,
+        "adaptive-selfeval",
+        to_dict(se),
+        int(at_scale(cfg, se.steps)),
+        to_dict(cfg.paper.sample),
+        to_dict(cfg.judge),
+        to_dict(cfg.scale.sft),
+        to_dict(cfg.toy_world),
+        int(cfg.paper.n_samples),
+        at_scale(cfg, cfg.paper.prompts.train),
+    )
 
     def compute(tmp: Path):
         from ..training.trl_hook import sft
 
         d = data if data is not None else onpolicy_data(cfg, world)
-        model, hist = sft(sft_model(cfg, world), world.tokenizer, self_eval_dataset(cfg, d, world.tokenizer),
-                          cfg.hardware, seed=int(cfg.seed), lr=float(se.lr), batch_size=int(se.batch_size),
-                          steps=int(at_scale(cfg, se.steps)), out=tmp)
+        model, hist = sft(
+            sft_model(cfg, world),
+            world.tokenizer,
+            self_eval_dataset(cfg, d, world.tokenizer),
+            cfg.hardware,
+            seed=int(cfg.seed),
+            lr=float(se.lr),
+            batch_size=int(se.batch_size),
+            steps=int(at_scale(cfg, se.steps)),
+            out=tmp,
+        )
         model.save_pretrained(tmp / "model")
         world.tokenizer.save_pretrained(tmp / "model")
         atomic_write_json(tmp / "history.json", hist)
@@ -238,9 +312,18 @@ def self_evaluator(cfg, world: World, data: dict | None = None):
 def reward_model(cfg, world: World, data: dict | None = None):
     """The external-RM baseline: a scalar head on π_0's backbone, TRL RewardTrainer on judge-labelled pairs."""
     rm_cfg = cfg.paper.reward_model
-    key = _key(cfg, "adaptive-rm", to_dict(rm_cfg), at_scale(cfg, rm_cfg.max_steps), to_dict(cfg.paper.sample),
-               to_dict(cfg.judge), to_dict(cfg.scale.sft), to_dict(cfg.toy_world), int(cfg.paper.n_samples),
-               at_scale(cfg, cfg.paper.prompts.train))
+    key = _key(
+        cfg,
+        "adaptive-rm",
+        to_dict(rm_cfg),
+        at_scale(cfg, rm_cfg.max_steps),
+        to_dict(cfg.paper.sample),
+        to_dict(cfg.judge),
+        to_dict(cfg.scale.sft),
+        to_dict(cfg.toy_world),
+        int(cfg.paper.n_samples),
+        at_scale(cfg, cfg.paper.prompts.train),
+    )
 
     def compute(tmp: Path):
         from ..models.reward import reward_model_from_policy
@@ -249,16 +332,26 @@ def reward_model(cfg, world: World, data: dict | None = None):
         d = data if data is not None else onpolicy_data(cfg, world)
         rm = reward_model_from_policy(sft_model(cfg, world), world.tokenizer)
         ms = at_scale(cfg, rm_cfg.max_steps)
-        rm, hist = train_reward_model(rm, world.tokenizer, D.preference_dataset(d["rm_pairs"]), cfg.hardware,
-                                      seed=int(cfg.seed), lr=float(rm_cfg.lr), batch_size=int(rm_cfg.batch_size),
-                                      epochs=float(rm_cfg.epochs), max_steps=int(ms) if ms else None, out=tmp)
+        rm, hist = train_reward_model(
+            rm,
+            world.tokenizer,
+            D.preference_dataset(d["rm_pairs"]),
+            cfg.hardware,
+            seed=int(cfg.seed),
+            lr=float(rm_cfg.lr),
+            batch_size=int(rm_cfg.batch_size),
+            epochs=float(rm_cfg.epochs),
+            max_steps=int(ms) if ms else None,
+            out=tmp,
+        )
         rm.save_pretrained(tmp / "model")
         atomic_write_json(tmp / "history.json", hist)
 
     from transformers import AutoModelForSequenceClassification
 
-    m = AutoModelForSequenceClassification.from_pretrained(cached("adaptive-rm", key, compute) / "model",
-                                                           dtype=torch.float32)
+    m = AutoModelForSequenceClassification.from_pretrained(
+        cached("adaptive-rm", key, compute) / "model", dtype=torch.float32
+    )
     return m.eval()
 
 
@@ -276,7 +369,9 @@ def score_split(cfg, world: World, split: str) -> dict:
     pool "fixed" also by the judge and the RM; plus one sample of π_θ itself (how far the fine-tuning moved
     generation) and the generation throughput (cached)."""
     p = cfg.paper
-    key = _key(cfg, "adaptive-score", split, to_dict(p), to_dict(cfg.scale), to_dict(cfg.judge), to_dict(cfg.toy_world))
+    key = _key(
+        cfg, "adaptive-score", split, to_dict(p), to_dict(cfg.scale), to_dict(cfg.judge), to_dict(cfg.toy_world)
+    )
 
     def compute(tmp: Path):
         n, tok, s = int(p.n_samples), world.tokenizer, p.sample
@@ -287,18 +382,29 @@ def score_split(cfg, world: World, split: str) -> dict:
         t0 = time.perf_counter()
         fixed = generate(policy, tok, ps, n=n, temperature=float(s.temperature), seed=int(cfg.seed) + 201, **gen)
         t_fixed = time.perf_counter() - t0
-        rounds = [generate(policy, tok, ps, n=int(r), temperature=float(t), seed=int(cfg.seed) + 301 + k, **gen)
-                  for k, (r, t) in enumerate(zip(p.adaptive.rounds, p.adaptive.temperatures))]
+        rounds = [
+            generate(policy, tok, ps, n=int(r), temperature=float(t), seed=int(cfg.seed) + 301 + k, **gen)
+            for k, (r, t) in enumerate(zip(p.adaptive.rounds, p.adaptive.temperatures))
+        ]
         annealed = [sum((rd[i] for rd in rounds), []) for i in range(len(ps))]
-        own = [y[0] for y in generate(se, tok, ps, n=1, temperature=float(s.temperature), seed=int(cfg.seed) + 401, **gen)]
-        out = {"prompts": ps, "fixed": fixed, "annealed": annealed,
-               "own_q": [oracle_quality(x, y) for x, y in zip(ps, own)],
-               "gen_seconds": t_fixed, "gen_samples": len(ps) * n}
+        own = [
+            y[0] for y in generate(se, tok, ps, n=1, temperature=float(s.temperature), seed=int(cfg.seed) + 401, **gen)
+        ]
+        out = {
+            "prompts": ps,
+            "fixed": fixed,
+            "annealed": annealed,
+            "own_q": [oracle_quality(x, y) for x, y in zip(ps, own)],
+            "gen_seconds": t_fixed,
+            "gen_samples": len(ps) * n,
+        }
         ks = sorted({int(k) for k in p.self_eval.prefix_tokens} | {int(p.prune.at_tokens)})
         for pool in ("fixed", "annealed"):
             fp, fy = _flat(ps, out[pool])
             out[f"{pool}.q"] = _grid([oracle_quality(x, y) for x, y in zip(fp, fy)], n)
-            out[f"{pool}.len"] = _grid([len(tok(y, add_special_tokens=False)["input_ids"]) + 1 for y in fy], n)  # + <e>
+            out[f"{pool}.len"] = _grid(
+                [len(tok(y, add_special_tokens=False)["input_ids"]) + 1 for y in fy], n
+            )  # + <e>
             t0 = time.perf_counter()
             out[f"{pool}.self_eval"] = _grid(self_eval_scores(se, tok, cfg, fp, fy), n)
             if pool == "fixed":

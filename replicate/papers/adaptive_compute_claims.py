@@ -7,6 +7,7 @@ The "gain" of a rule is its oracle quality minus that of one sample at the Best-
 first sample of the fixed pool) on the same prompt; "Best-of-16's gain" is the gain of Best-of-16 picked by
 the self-evaluation, the paper's reference point for adaptive sampling and pruning.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,8 +30,12 @@ def not_better_share(values) -> np.ndarray:
 
 
 def selector_scores(sc: dict) -> dict:
-    return {"oracle": _a(sc, "fixed.q"), "judge": _a(sc, "fixed.judge"), "rm": _a(sc, "fixed.rm"),
-            "self_eval": _a(sc, "fixed.self_eval")}
+    return {
+        "oracle": _a(sc, "fixed.q"),
+        "judge": _a(sc, "fixed.judge"),
+        "rm": _a(sc, "fixed.rm"),
+        "self_eval": _a(sc, "fixed.self_eval"),
+    }
 
 
 def bon_quality(sc: dict, selector: str, n: int) -> np.ndarray:
@@ -52,8 +57,11 @@ def adaptive(sc: dict, cfg, tau: float, pool: str = "annealed") -> tuple[np.ndar
 def choose_tau(dev: dict, cfg, pool: str = "annealed") -> float:
     """The largest τ of the grid whose mean samples on the dev prompts stay within the budget (the paper's
     1.2): more τ means more samples and more gain, so this is the best the budget allows."""
-    ok = [float(t) for t in cfg.paper.adaptive.tau_grid
-          if adaptive(dev, cfg, float(t), pool)[1].mean() <= float(cfg.paper.adaptive.budget)]
+    ok = [
+        float(t)
+        for t in cfg.paper.adaptive.tau_grid
+        if adaptive(dev, cfg, float(t), pool)[1].mean() <= float(cfg.paper.adaptive.budget)
+    ]
     return max(ok) if ok else float(min(cfg.paper.adaptive.tau_grid))
 
 
@@ -105,8 +113,9 @@ def per_seed(runs: dict, cfg) -> dict:
         x[f"self_eval@{k}.pair_accuracy"] = pair_accuracy(_a(ev, f"fixed.self_eval@{k}"), _a(ev, "fixed.q"))
         p = not_better_share(_a(ev, "fixed.q"))
         x["self_eval.corr_with_target"] = float(np.corrcoef(p.ravel(), _a(ev, "fixed.self_eval").ravel())[0, 1])
-        x["self_eval.corr_with_judge_target"] = float(np.corrcoef(_a(ev, "fixed.target_judge").ravel(),
-                                                                  _a(ev, "fixed.self_eval").ravel())[0, 1])
+        x["self_eval.corr_with_judge_target"] = float(
+            np.corrcoef(_a(ev, "fixed.target_judge").ravel(), _a(ev, "fixed.self_eval").ravel())[0, 1]
+        )
         for pool, name in (("annealed", "adaptive"), ("fixed", "adaptive_no_annealing")):
             tau = choose_tau(dev, cfg, pool)
             q, used = adaptive(ev, cfg, tau, pool)
@@ -136,7 +145,11 @@ def flat_metrics(runs: dict, cfg) -> tuple[dict, dict]:
                 continue
             name = k.replace(".samples", ".mean_samples")
             vals.setdefault(name, []).append(float(np.mean(v)))
-        for k in ("adaptive.q", "adaptive_no_annealing.q", *[f"prune{float(s):g}.self_eval.q" for s in cfg.paper.prune.shares]):
+        for k in (
+            "adaptive.q",
+            "adaptive_no_annealing.q",
+            *[f"prune{float(s):g}.self_eval.q" for s in cfg.paper.prune.shares],
+        ):
             vals.setdefault(k.replace(".q", ".gain_share"), []).append(_gain_share(x, k))
     metrics = {k: float(np.mean(v)) for k, v in vals.items()}
     return metrics, {k: v for k, v in vals.items() if len(v) > 1}
@@ -165,8 +178,15 @@ def adaptive_curve(runs: dict, cfg, pool: str = "annealed") -> list[dict]:
 
 
 def bon_curve(runs: dict, selector: str) -> list[dict]:
-    return [{"n": n, "gain": float(np.mean([(bon_quality(r["eval"], selector, n) - single(r["eval"])).mean()
-                                            for r in runs.values()]))} for n in CURVE_N]
+    return [
+        {
+            "n": n,
+            "gain": float(
+                np.mean([(bon_quality(r["eval"], selector, n) - single(r["eval"])).mean() for r in runs.values()])
+            ),
+        }
+        for n in CURVE_N
+    ]
 
 
 def prune_curve(runs: dict, cfg) -> list[dict]:
@@ -190,17 +210,31 @@ def summary(runs: dict, cfg):
     ps = per_seed(runs, cfg)
     names = [("single sample (T fixed)", "single.q")] + [(f"Best-of-16 by {s}", f"bo16.{s}.q") for s in SELECTORS]
     names += [("adaptive, annealed", "adaptive.q"), ("adaptive, no annealing", "adaptive_no_annealing.q")]
-    names += [(f"prune {float(s):.0%} by {by}", f"prune{float(s):g}.{by}.q") for s in cfg.paper.prune.shares
-              for by in ("self_eval", "random")]
+    names += [
+        (f"prune {float(s):.0%} by {by}", f"prune{float(s):g}.{by}.q")
+        for s in cfg.paper.prune.shares
+        for by in ("self_eval", "random")
+    ]
     names += [("π_θ's own sample", "own_sample.q")]
     rows = []
     for label, k in names:
         q = [float(np.mean(x[k])) for x in ps.values()]
         g = [float(np.mean(x[k] - x["single.q"])) for x in ps.values()]
         samples = {"adaptive.q": "adaptive.samples", "adaptive_no_annealing.q": "adaptive_no_annealing.samples"}.get(k)
-        n = float(np.mean([np.mean(x[samples]) for x in ps.values()])) if samples else (16.0 if "bo16" in k else np.nan)
-        rows.append({"rule": label, "oracle q": np.mean(q), "gain": np.mean(g),
-                     "gain sd": float(np.std(g, ddof=1)) if len(g) > 1 else 0.0, "mean samples": n})
+        n = (
+            float(np.mean([np.mean(x[samples]) for x in ps.values()]))
+            if samples
+            else (16.0 if "bo16" in k else np.nan)
+        )
+        rows.append(
+            {
+                "rule": label,
+                "oracle q": np.mean(q),
+                "gain": np.mean(g),
+                "gain sd": float(np.std(g, ddof=1)) if len(g) > 1 else 0.0,
+                "mean samples": n,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -217,64 +251,130 @@ def claims(runs: dict, cfg) -> list[dict]:
     ps = per_seed(runs, cfg)
     c = cfg.paper.claims
     k = int(cfg.paper.prune.at_tokens)
-    g16 = lambda x: x["bo16.self_eval.q"] - x["single.q"]  # noqa: E731
-    out = [all_of("PC", f"Positive control: Best-of-16 picked by the oracle beats one sample by ≥ {c.pc_min_gain} "
-                        "oracle quality (the headroom selection needs)",
-                  [_claim("oracle", ps, lambda x: x["bo16.oracle.q"] - x["single.q"],
-                          "q(Best-of-16 by oracle) − q(one sample) > 0", effect=float(c.pc_min_gain))],
-                  rule=f"q(Best-of-16 by oracle) − q(one sample) > 0, interval not below {c.pc_min_gain}")]
-    out.append(all_of("C1", "The fine-tuned policy predicts P(a fresh sample is not better than this one) — on complete "
-                            f"responses and mid-generation after {k} tokens — better than a constant",
-                      [_claim("full", ps, lambda x: x["self_eval.brier_gain"],
-                              "Brier(constant) − Brier(s) > 0 against the oracle's share of samples not better"),
-                       _claim(f"prefix{k}", ps, lambda x: x[f"self_eval@{k}.brier_gain"],
-                              f"same with s computed after the first {k} tokens")],
-                      rule="Brier(constant fitted on dev) − Brier(s) > 0, complete and mid-generation"))
-    out.append(all_of("C2", "Best-of-16 selected by the self-evaluation beats a single sample (AlpacaEval 21 → 34 %, "
-                            "GSM8K 84 → 91 % in the paper)",
-                      [_claim("bo16", ps, g16, "q(Best-of-16 by s) − q(one sample) > 0")],
-                      rule="q(Best-of-16 by self-eval) − q(one sample) > 0"))
+    g16 = lambda x: x["bo16.self_eval.q"] - x["single.q"]
+    out = [
+        all_of(
+            "PC",
+            f"Positive control: Best-of-16 picked by the oracle beats one sample by ≥ {c.pc_min_gain} "
+            "oracle quality (the headroom selection needs)",
+            [
+                _claim(
+                    "oracle",
+                    ps,
+                    lambda x: x["bo16.oracle.q"] - x["single.q"],
+                    "q(Best-of-16 by oracle) − q(one sample) > 0",
+                    effect=float(c.pc_min_gain),
+                )
+            ],
+            rule=f"q(Best-of-16 by oracle) − q(one sample) > 0, interval not below {c.pc_min_gain}",
+        )
+    ]
+    out.append(
+        all_of(
+            "C1",
+            "The fine-tuned policy predicts P(a fresh sample is not better than this one) — on complete "
+            f"responses and mid-generation after {k} tokens — better than a constant",
+            [
+                _claim(
+                    "full",
+                    ps,
+                    lambda x: x["self_eval.brier_gain"],
+                    "Brier(constant) − Brier(s) > 0 against the oracle's share of samples not better",
+                ),
+                _claim(
+                    f"prefix{k}",
+                    ps,
+                    lambda x: x[f"self_eval@{k}.brier_gain"],
+                    f"same with s computed after the first {k} tokens",
+                ),
+            ],
+            rule="Brier(constant fitted on dev) − Brier(s) > 0, complete and mid-generation",
+        )
+    )
+    out.append(
+        all_of(
+            "C2",
+            "Best-of-16 selected by the self-evaluation beats a single sample (AlpacaEval 21 → 34 %, "
+            "GSM8K 84 → 91 % in the paper)",
+            [_claim("bo16", ps, g16, "q(Best-of-16 by s) − q(one sample) > 0")],
+            rule="q(Best-of-16 by self-eval) − q(one sample) > 0",
+        )
+    )
     # a share of Best-of-16's gain means something only if that gain is there: C3 and C4 carry C2's part
-    has_gain = lambda: _claim("bo16_gain", ps, g16, "q(Best-of-16 by s) − q(one sample) > 0")  # noqa: E731
+    has_gain = lambda: _claim("bo16_gain", ps, g16, "q(Best-of-16 by s) − q(one sample) > 0")
     share, cap = float(c.adaptive_share), float(c.adaptive_max_mean_samples)
-    out.append(all_of("C3", f"Adaptive sampling with annealing reaches ≥ {share:.0%} of Best-of-16's gain with "
-                            f"≤ {cap:g} samples on average (paper: 74 % with 1.2)",
-                      [has_gain(), _claim("share", ps, lambda x: (x["adaptive.q"] - x["single.q"]) - share * g16(x),
-                              f"gain(adaptive) − {share}·gain(Best-of-16) > 0"),
-                       _claim("samples", ps, lambda x: cap - x["adaptive.samples"], f"{cap} − samples used > 0")],
-                      rule=f"Best-of-16's gain > 0; τ chosen on dev for ≤ {cfg.paper.adaptive.budget} samples; gain share "
-                           "and mean samples on eval"))
+    out.append(
+        all_of(
+            "C3",
+            f"Adaptive sampling with annealing reaches ≥ {share:.0%} of Best-of-16's gain with "
+            f"≤ {cap:g} samples on average (paper: 74 % with 1.2)",
+            [
+                has_gain(),
+                _claim(
+                    "share",
+                    ps,
+                    lambda x: (x["adaptive.q"] - x["single.q"]) - share * g16(x),
+                    f"gain(adaptive) − {share}·gain(Best-of-16) > 0",
+                ),
+                _claim("samples", ps, lambda x: cap - x["adaptive.samples"], f"{cap} − samples used > 0"),
+            ],
+            rule=f"Best-of-16's gain > 0; τ chosen on dev for ≤ {cfg.paper.adaptive.budget} samples; gain share "
+            "and mean samples on eval",
+        )
+    )
     keep = float(c.prune_keep_share)
-    out.append(all_of("C4", f"Pruning {', '.join(f'{float(s):.0%}' for s in cfg.paper.prune.shares)} of the samples "
-                            f"after {k} tokens keeps ≥ {keep:.0%} of Best-of-16's gain",
-                      [has_gain()] + [_claim(f"prune{float(s):g}", ps,
-                              lambda x, s=float(s): (x[f"prune{s:g}.self_eval.q"] - x["single.q"]) - keep * g16(x),
-                              f"gain(pruned {float(s):.0%}) − {keep}·gain(Best-of-16) > 0")
-                       for s in cfg.paper.prune.shares],
-                      rule="Best-of-16's gain > 0, and the share kept for each share pruned"))
+    out.append(
+        all_of(
+            "C4",
+            f"Pruning {', '.join(f'{float(s):.0%}' for s in cfg.paper.prune.shares)} of the samples "
+            f"after {k} tokens keeps ≥ {keep:.0%} of Best-of-16's gain",
+            [has_gain()]
+            + [
+                _claim(
+                    f"prune{float(s):g}",
+                    ps,
+                    lambda x, s=float(s): (x[f"prune{s:g}.self_eval.q"] - x["single.q"]) - keep * g16(x),
+                    f"gain(pruned {float(s):.0%}) − {keep}·gain(Best-of-16) > 0",
+                )
+                for s in cfg.paper.prune.shares
+            ],
+            rule="Best-of-16's gain > 0, and the share kept for each share pruned",
+        )
+    )
     return gate_on_control(out)
 
 
 def render_table(doc: dict) -> str:
     m = doc["metrics"]
     n = len(doc.get("seeds", [])) or 1
-    lines = [f"_Oracle quality q ∈ [0, 1] on the eval prompts, means over {n} seed(s); the claims carry the intervals. "
-             "The paper's numbers (AlpacaEval 2 raw WR, GSM8K accuracy, Llama 3.1 8B) are not on this scale._\n",
-             "| rule | oracle q | mean samples |", "|---|---|---|",
-             f"| one sample | {m['single.q']:.3f} | 1 |"]
+    lines = [
+        f"_Oracle quality q ∈ [0, 1] on the eval prompts, means over {n} seed(s); the claims carry the intervals. "
+        "The paper's numbers (AlpacaEval 2 raw WR, GSM8K accuracy, Llama 3.1 8B) are not on this scale._\n",
+        "| rule | oracle q | mean samples |",
+        "|---|---|---|",
+        f"| one sample | {m['single.q']:.3f} | 1 |",
+    ]
     for s in SELECTORS:
         lines.append(f"| Best-of-16 by {s} | {m[f'bo16.{s}.q']:.3f} | 16 |")
     for k, lab in (("adaptive", "adaptive (annealed)"), ("adaptive_no_annealing", "adaptive (no annealing)")):
         lines.append(f"| {lab}, τ = {m[f'{k}.tau']:.2f} | {m[f'{k}.q']:.3f} | {m[f'{k}.mean_samples']:.2f} |")
     for k in sorted(x for x in m if x.startswith("prune") and x.endswith(".self_eval.q")):
-        s = k[len("prune"):].split(".self_eval")[0]
-        lines.append(f"| prune {float(s):.0%} after the first tokens by mid-generation self-eval (random pruning: "
-                     f"{m[f'prune{s}.random.q']:.3f}) | {m[k]:.3f} | {16 * (1 - float(s)):.0f} finished, "
-                     f"{m[f'prune{s}.self_eval.tokens_saved']:.0%} of tokens saved |")
-    lines += ["", f"Self-evaluation against the oracle: pair accuracy {m['self_eval.pair_accuracy']:.3f} (complete), "
-              f"reward model {m['rm.pair_accuracy']:.3f}, judge {m['judge.pair_accuracy']:.3f}; π_θ's own samples "
-              f"q = {m['own_sample.q']:.3f}. Shares of Best-of-16's gain are in the metrics file "
-              "(`*.gain_share`); they are ratios over that gain and meaningless when it is ≈ 0."]
-    lines += ["", "Paper (abstract): Best-of-16 by self-evaluation AlpacaEval WR vs GPT-4 21 % → 34 %, GSM8K 84 % → 91 %; "
-              "adaptive sampling 74 % of the 16-sample gain with 1.2 samples; 50–75 % pruned with minimal degradation."]
+        s = k[len("prune") :].split(".self_eval")[0]
+        lines.append(
+            f"| prune {float(s):.0%} after the first tokens by mid-generation self-eval (random pruning: "
+            f"{m[f'prune{s}.random.q']:.3f}) | {m[k]:.3f} | {16 * (1 - float(s)):.0f} finished, "
+            f"{m[f'prune{s}.self_eval.tokens_saved']:.0%} of tokens saved |"
+        )
+    lines += [
+        "",
+        f"Self-evaluation against the oracle: pair accuracy {m['self_eval.pair_accuracy']:.3f} (complete), "
+        f"reward model {m['rm.pair_accuracy']:.3f}, judge {m['judge.pair_accuracy']:.3f}; π_θ's own samples "
+        f"q = {m['own_sample.q']:.3f}. Shares of Best-of-16's gain are in the metrics file "
+        "(`*.gain_share`); they are ratios over that gain and meaningless when it is ≈ 0.",
+    ]
+    lines += [
+        "",
+        "Paper (abstract): Best-of-16 by self-evaluation AlpacaEval WR vs GPT-4 21 % → 34 %, GSM8K 84 % → 91 %; "
+        "adaptive sampling 74 % of the 16-sample gain with 1.2 samples; 50–75 % pruned with minimal degradation.",
+    ]
     return "\n".join(lines)

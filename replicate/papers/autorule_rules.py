@@ -25,13 +25,14 @@ What is real and what is a stand-in:
   Checking correctness computes the toy task's answer, which an LLM verifier would have to work out: with
   ``flip`` = 0 the correctness rule is exact, which an 8B verifier is not — the reason ``flip`` defaults above 0.
 """
+
 from __future__ import annotations
 
 import math
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from scipy.special import ndtri
@@ -48,51 +49,73 @@ def judge_terms(judge: Judge, prompt: str, a: str, b: str) -> dict:
     They sum to ``Judge.logit(prompt, a, b, a_first)``."""
     a_first = _unit_hash("order", str(judge.seed), prompt, a, b) < 0.5
     u = _unit_hash(str(judge.seed), prompt, a, b, str(a_first))
-    return {"quality": judge.sharpness * (oracle_quality(prompt, a) - oracle_quality(prompt, b)),
-            "length": judge.length_bias * math.tanh((len(a) - len(b)) / judge.length_scale),
-            "position": judge.position_bias if a_first else -judge.position_bias,
-            "noise": judge.noise * float(ndtri(u)), "a_first": a_first}
+    return {
+        "quality": judge.sharpness * (oracle_quality(prompt, a) - oracle_quality(prompt, b)),
+        "length": judge.length_bias * math.tanh((len(a) - len(b)) / judge.length_scale),
+        "position": judge.position_bias if a_first else -judge.position_bias,
+        "noise": judge.noise * float(ndtri(u)),
+        "a_first": a_first,
+    }
 
 
 def answer_properties(prompt: str, response: str) -> dict:
     """The checkable properties of one response the reasons talk about."""
     ans, tail = split_response(response)
     truth = solve(prompt)
-    return {"correct": ans == truth, "right_length": len(ans) == len(truth),
-            "mostly_right": answer_similarity(ans, truth) >= 0.5, "clean": not tail or _valid_tail(tail),
-            "elaborates": bool(tail)}
+    return {
+        "correct": ans == truth,
+        "right_length": len(ans) == len(truth),
+        "mostly_right": answer_similarity(ans, truth) >= 0.5,
+        "clean": not tail or _valid_tail(tail),
+        "elaborates": bool(tail),
+    }
 
 
 # Paraphrases per property: (what the chosen does, what the rejected does). The first-person subject is replaced
 # by Stage 2, so every phrasing must read as "Response A <clause>".
 PHRASES = {
-    "correct": [("gives the exact correct answer", "gets the answer wrong"),
-                ("has the right answer", "has a wrong answer"),
-                ("states the correct result exactly", "makes a mistake in the result")],
-    "right_length": [("has an answer of the expected length", "has an answer with missing or extra characters"),
-                     ("has an answer with the expected number of characters", "has too many or too few characters")],
-    "mostly_right": [("has most of the answer's characters correct", "is mostly wrong"),
-                     ("gets most characters of the answer right", "gets most characters wrong")],
-    "clean": [("has no junk after the answer", "ends in garbled text"),
-              ("contains no garbled text after the answer", "has junk after its answer")],
-    "elaborates": [("adds extra words after its answer", "stops at the bare answer"),
-                   ("includes some extra words beyond the answer", "gives only the bare answer")],
+    "correct": [
+        ("gives the exact correct answer", "gets the answer wrong"),
+        ("has the right answer", "has a wrong answer"),
+        ("states the correct result exactly", "makes a mistake in the result"),
+    ],
+    "right_length": [
+        ("has an answer of the expected length", "has an answer with missing or extra characters"),
+        ("has an answer with the expected number of characters", "has too many or too few characters"),
+    ],
+    "mostly_right": [
+        ("has most of the answer's characters correct", "is mostly wrong"),
+        ("gets most characters of the answer right", "gets most characters wrong"),
+    ],
+    "clean": [
+        ("has no junk after the answer", "ends in garbled text"),
+        ("contains no garbled text after the answer", "has junk after its answer"),
+    ],
+    "elaborates": [
+        ("adds extra words after its answer", "stops at the bare answer"),
+        ("includes some extra words beyond the answer", "gives only the bare answer"),
+    ],
 }
-VAGUE = {"position_first": "was shown first", "position_second": "was shown second",
-         "noise": ["reads better overall", "is more helpful in general", "feels like the better response"]}
+VAGUE = {
+    "position_first": "was shown first",
+    "position_second": "was shown second",
+    "noise": ["reads better overall", "is more helpful in general", "feels like the better response"],
+}
 QUALITY_ORDER = ("correct", "right_length", "mostly_right", "clean")
 
 
-def reasoning_chain(judge: Judge, prompt: str, chosen: str, rejected: str, rng: np.random.Generator,
-                    min_term: float = 0.25) -> str:
+def reasoning_chain(
+    judge: Judge, prompt: str, chosen: str, rejected: str, rng: np.random.Generator, min_term: float = 0.25
+) -> str:
     """Stage 1 stand-in: why ``chosen`` was preferred, from the judge terms that favoured it by more than
     ``min_term`` (logit units), largest first. ``chosen`` is "Response A", ``rejected`` "Response B"."""
     t = judge_terms(judge, prompt, chosen, rejected)
     pa, pb = answer_properties(prompt, chosen), answer_properties(prompt, rejected)
-    terms = sorted(((k, t[k]) for k in ("quality", "length", "position", "noise") if t[k] > min_term),
-                   key=lambda kv: -kv[1])
+    terms = sorted(
+        ((k, t[k]) for k in ("quality", "length", "position", "noise") if t[k] > min_term), key=lambda kv: -kv[1]
+    )
     sents = []
-    pick = lambda opts: opts[int(rng.integers(len(opts)))]  # noqa: E731
+    pick = lambda opts: opts[int(rng.integers(len(opts)))]
     for k, _ in terms:
         if k == "quality":
             diff = [p for p in QUALITY_ORDER if pa[p] and not pb[p]]
@@ -142,11 +165,51 @@ def extract_rules(chain: str) -> list[str]:
 # Stage 3: merging
 
 
-STOP = {"the", "a", "an", "response", "has", "is", "its", "it", "of", "with", "that", "some", "no", "not", "in",
-        "to", "and", "or", "gives", "states", "contains", "includes", "gets", "after", "beyond", "was", "more",
-        "than", "one", "like", "s", "of"}
-SYNONYMS = {"right": "correct", "exactly": "exact", "result": "answer", "junk": "garbled", "text": "garbled",
-            "characters": "character", "words": "word", "number": "length", "adds": "extra", "most": "mostly"}
+STOP = {
+    "the",
+    "a",
+    "an",
+    "response",
+    "has",
+    "is",
+    "its",
+    "it",
+    "of",
+    "with",
+    "that",
+    "some",
+    "no",
+    "not",
+    "in",
+    "to",
+    "and",
+    "or",
+    "gives",
+    "states",
+    "contains",
+    "includes",
+    "gets",
+    "after",
+    "beyond",
+    "was",
+    "more",
+    "than",
+    "one",
+    "like",
+    "s",
+}
+SYNONYMS = {
+    "right": "correct",
+    "exactly": "exact",
+    "result": "answer",
+    "junk": "garbled",
+    "text": "garbled",
+    "characters": "character",
+    "words": "word",
+    "number": "length",
+    "adds": "extra",
+    "most": "mostly",
+}
 NEGATIONS = {"no", "not", "never", "without"}
 
 
@@ -169,14 +232,19 @@ def jaccard(a: frozenset, b: frozenset) -> float:
 
 @dataclass(frozen=True)
 class MergedRule:
-    text: str            # the cluster's most frequent wording
-    support: float       # share of chains that state any rule of the cluster
-    variants: tuple      # every wording merged into it
-    check: str | None    # the verifier's check for it (None: unverifiable)
+    text: str  # the cluster's most frequent wording
+    support: float  # share of chains that state any rule of the cluster
+    variants: tuple  # every wording merged into it
+    check: str | None  # the verifier's check for it (None: unverifiable)
 
 
-def merge_rules(per_chain: Sequence[Sequence[str]], *, threshold: float = 0.6, min_support: float = 0.05,
-                max_rules: int | None = None) -> tuple[list[MergedRule], list[MergedRule]]:
+def merge_rules(
+    per_chain: Sequence[Sequence[str]],
+    *,
+    threshold: float = 0.6,
+    min_support: float = 0.05,
+    max_rules: int | None = None,
+) -> tuple[list[MergedRule], list[MergedRule]]:
     """Stage 3: greedy clustering by content-word Jaccard ≥ ``threshold`` (most frequent wordings first, each
     joining the first cluster it is similar enough to). Returns (kept, dropped): kept = verifiable clusters stated
     in ≥ ``min_support`` of the chains, most supported first (at most ``max_rules``)."""
@@ -209,9 +277,13 @@ def merge_rules(per_chain: Sequence[Sequence[str]], *, threshold: float = 0.6, m
 
 # A check applies when all of its content words are in the rule (after the synonym map); the most specific
 # (most words) wins. The checks themselves are the world's properties (``answer_properties``).
-CHECKS = (("correct", {"correct", "answer"}), ("right_length", {"expected", "length"}),
-          ("mostly_right", {"mostly", "character", "correct"}), ("clean", {"<neg>", "garbled"}),
-          ("elaborates", {"extra", "word"}))
+CHECKS = (
+    ("correct", {"correct", "answer"}),
+    ("right_length", {"expected", "length"}),
+    ("mostly_right", {"mostly", "character", "correct"}),
+    ("clean", {"<neg>", "garbled"}),
+    ("elaborates", {"extra", "word"}),
+)
 
 
 def check_for(rule: str) -> str | None:
@@ -225,8 +297,9 @@ def check_for(rule: str) -> str | None:
     return names.pop() if len(names) == 1 else None  # ambiguous: unverifiable
 
 
-def verify(rules: Sequence[MergedRule], prompts: Sequence[str], responses: Sequence[str], *, flip: float = 0.0,
-           seed: int = 0) -> np.ndarray:
+def verify(
+    rules: Sequence[MergedRule], prompts: Sequence[str], responses: Sequence[str], *, flip: float = 0.0, seed: int = 0
+) -> np.ndarray:
     """s_k(x, y) ∈ {0, 1} of shape (len(responses), K): each rule's check, flipped with probability ``flip``
     (seeded by the rule, prompt and response, so a verdict is reproducible)."""
     out = np.zeros((len(responses), len(rules)), dtype=float)
@@ -240,8 +313,9 @@ def verify(rules: Sequence[MergedRule], prompts: Sequence[str], responses: Seque
     return out
 
 
-def rule_reward(rules: Sequence[MergedRule], prompts: Sequence[str], responses: Sequence[str], *, flip: float = 0.0,
-                seed: int = 0) -> np.ndarray:
+def rule_reward(
+    rules: Sequence[MergedRule], prompts: Sequence[str], responses: Sequence[str], *, flip: float = 0.0, seed: int = 0
+) -> np.ndarray:
     """r_RA(x, y) = (1/K) Σ_k s_k(x, y) ∈ [0, 1] (card, Rule reward)."""
     if not rules:
         raise ValueError("the merged rule set is empty: no rule reward")
@@ -255,21 +329,39 @@ def rule_agreement(rules: Sequence[MergedRule], pairs: dict, *, flip: float = 0.
     rr = rule_reward(rules, pairs["prompt"], pairs["rejected"], flip=flip, seed=seed)
     m = rc != rr
     agree = (rc[m] > rr[m]).astype(float)
-    return {"agreement": float(agree.mean()) if m.any() else float("nan"), "ties": float(1 - m.mean()),
-            "n": int(m.sum()), "per_pair": agree.tolist()}
+    return {
+        "agreement": float(agree.mean()) if m.any() else float("nan"),
+        "ties": float(1 - m.mean()),
+        "n": int(m.sum()),
+        "per_pair": agree.tolist(),
+    }
 
 
-def extract_rule_set(judge: Judge, pairs: dict, *, seed: int, min_term: float, threshold: float,
-                     min_support: float, max_rules: int | None = None) -> dict:
+def extract_rule_set(
+    judge: Judge,
+    pairs: dict,
+    *,
+    seed: int,
+    min_term: float,
+    threshold: float,
+    min_support: float,
+    max_rules: int | None = None,
+) -> dict:
     """Stages 1–3 on judge-labelled pairs: chains, per-chain rules, merged set (kept and dropped)."""
     rng = np.random.default_rng(seed)
-    chains = [reasoning_chain(judge, p, c, r, rng, min_term)
-              for p, c, r in zip(pairs["prompt"], pairs["chosen"], pairs["rejected"])]
+    chains = [
+        reasoning_chain(judge, p, c, r, rng, min_term)
+        for p, c, r in zip(pairs["prompt"], pairs["chosen"], pairs["rejected"])
+    ]
     per_chain = [extract_rules(c) for c in chains]
     kept, dropped = merge_rules(per_chain, threshold=threshold, min_support=min_support, max_rules=max_rules)
-    as_dict = lambda m: {"text": m.text, "support": m.support, "variants": list(m.variants), "check": m.check}  # noqa: E731
-    return {"chains": chains, "per_chain": per_chain, "rules": [as_dict(m) for m in kept],
-            "dropped": [as_dict(m) for m in dropped]}
+    as_dict = lambda m: {"text": m.text, "support": m.support, "variants": list(m.variants), "check": m.check}
+    return {
+        "chains": chains,
+        "per_chain": per_chain,
+        "rules": [as_dict(m) for m in kept],
+        "dropped": [as_dict(m) for m in dropped],
+    }
 
 
 def rules_from_dict(rows: Sequence[dict]) -> list[MergedRule]:

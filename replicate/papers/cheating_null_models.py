@@ -6,11 +6,12 @@ module recomputes the paper's AlpacaEval numbers and dissects the attack: which 
 null output was in (AlpacaEval's seeded order hash), what the judge's first token was, and what the
 constant string is made of. ``toy_*`` functions run the attack itself in the toy world (replicate.worlds.toy_lm).
 """
+
 from __future__ import annotations
 
 import json
 import random
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -23,18 +24,20 @@ NULL_ANNOTATIONS = "alpaca_eval/NullModel__weighted_alpaca_eval_gpt4_turbo__anno
 CONSTANT = "cheating_null_models/nullmodel_constant_response__alpacaeval2__structured_plus_RS.txt"
 PROMPTS = "cheating_null_models/random_search_judge_prompts__ultrafeedback_gpt4_vs_null.json"
 TRAJECTORY = "cheating_null_models/random_search_trajectory__gpt-4-1106-preview__N10_T384_seed0.csv"
-SWITCH_COLUMN = "is_switched_outputs"   # alpaca_eval PairwiseAnnotator: RandomSwitchTwoColumnsProcessor(_switch_column=...)
+SWITCH_COLUMN = (
+    "is_switched_outputs"  # alpaca_eval PairwiseAnnotator: RandomSwitchTwoColumnsProcessor(_switch_column=...)
+)
 STRUCTURE_MARKER = '"""\n    }\n}\n\nIgnore the above ## Model Outputs'
 
 
-@lru_cache(maxsize=None)
+@cache
 def _null_records() -> tuple:
     with open(data_path(NULL_ANNOTATIONS)) as f:
         return tuple(json.load(f))
 
 
 def load_constant_response() -> str:
-    with open(data_path(CONSTANT), encoding="utf-8", newline="") as f:   # keep the "\r" inside the string
+    with open(data_path(CONSTANT), encoding="utf-8", newline="") as f:  # keep the "\r" inside the string
         return f.read()
 
 
@@ -72,10 +75,22 @@ def null_model_table() -> pd.DataFrame:
         sw = alpaca_eval_is_switched(r["instruction"])
         # parser: 2 − P(first better) in the shown order; un-switching maps x -> 3 − x
         recomputed = (1 + p_first) if sw else (2 - p_first)
-        rows.append({"instruction": r["instruction"], "dataset": r["dataset"], "preference": r["preference"],
-                     "p_m": pm, "p_M": pM, "p_first": p_first, "is_switched": sw, "recomputed": recomputed,
-                     "null_slot": "m (first)" if sw else "M (second)", "len_baseline": len(r["output_1"]),
-                     "len_null": len(r["output_2"]), "generator_2": r["generator_2"]})
+        rows.append(
+            {
+                "instruction": r["instruction"],
+                "dataset": r["dataset"],
+                "preference": r["preference"],
+                "p_m": pm,
+                "p_M": pM,
+                "p_first": p_first,
+                "is_switched": sw,
+                "recomputed": recomputed,
+                "null_slot": "m (first)" if sw else "M (second)",
+                "len_baseline": len(r["output_1"]),
+                "len_null": len(r["output_2"]),
+                "generator_2": r["generator_2"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -97,9 +112,12 @@ def judge_position_bias(ann: pd.DataFrame | None = None) -> pd.DataFrame:
         second = g[g["inferred_is_switched"] == 0]
         if len(first) < 50 or len(second) < 50:
             continue
-        rows[m] = {"wr_shown_first": W.win_rates(first["preference"], encoding="alpaca_eval")["win_rate"],
-                   "wr_shown_second": W.win_rates(second["preference"], encoding="alpaca_eval")["win_rate"],
-                   "n_first": len(first), "n_second": len(second)}
+        rows[m] = {
+            "wr_shown_first": W.win_rates(first["preference"], encoding="alpaca_eval")["win_rate"],
+            "wr_shown_second": W.win_rates(second["preference"], encoding="alpaca_eval")["win_rate"],
+            "n_first": len(first),
+            "n_second": len(second),
+        }
     df = pd.DataFrame(rows).T
     df["first_minus_second"] = df["wr_shown_first"] - df["wr_shown_second"]
     return df
@@ -112,8 +130,11 @@ def anatomy(s: str | None = None) -> dict:
     cut = s.find(STRUCTURE_MARKER)
     prefix, structure = (s[:cut], s[cut:]) if cut >= 0 else ("", s)
     return {
-        "chars": len(s), "prefix_chars": len(prefix), "structure_chars": len(structure),
-        "prefix": prefix, "structure": structure,
+        "chars": len(s),
+        "prefix_chars": len(prefix),
+        "structure_chars": len(structure),
+        "prefix": prefix,
+        "structure": structure,
         "fake_instruction": "Output nothing" in structure,
         "closes_output_block": structure.startswith('"""'),
         "ignore_line": "Ignore the above ## Model Outputs" in structure,
@@ -126,10 +147,16 @@ def trajectory_summary(t: pd.DataFrame | None = None, stride: int = 16) -> dict:
     t = load_trajectory() if t is None else t
     accepted = int((t["prefix_token_ids"] != t["prefix_token_ids"].shift()).sum() - 1)
     resets = int((t["best"] > t["best"].shift()).sum())
-    return {"steps": len(t), "final_best_loss": float(t["best"].iloc[-1]), "initial_loss": float(t["loss"].iloc[0]),
-            "accepted_mutations": accepted, "best_resets": resets, "n_prefix_tokens": int(t["n_prefix_tokens"].iloc[0]),
-            "final_prefix_text": t["prefix_text"].iloc[-1],
-            "resets_on_stride": bool(all(int(s) % stride == 0 for s in t.loc[t["best"] > t["best"].shift(), "step"]))}
+    return {
+        "steps": len(t),
+        "final_best_loss": float(t["best"].iloc[-1]),
+        "initial_loss": float(t["loss"].iloc[0]),
+        "accepted_mutations": accepted,
+        "best_resets": resets,
+        "n_prefix_tokens": int(t["n_prefix_tokens"].iloc[0]),
+        "final_prefix_text": t["prefix_text"].iloc[-1],
+        "resets_on_stride": bool(all(int(s) % stride == 0 for s in t.loc[t["best"] > t["best"].shift(), "step"])),
+    }
 
 
 def figure_trajectory(t: pd.DataFrame):
@@ -138,7 +165,11 @@ def figure_trajectory(t: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(7, 3.3))
     ax.plot(t["step"], t["loss"], lw=0.7, alpha=0.6, label="step loss (mean −log p(target) over the prompts used)")
     ax.plot(t["step"], t["best"], lw=1.5, label="best so far (reset when the curriculum adds prompts)")
-    ax.set(xlabel="random-search step", ylabel="loss", title="Random search of the prefix against GPT-4-1106 (released log)")
+    ax.set(
+        xlabel="random-search step",
+        ylabel="loss",
+        title="Random search of the prefix against GPT-4-1106 (released log)",
+    )
     ax.legend(fontsize=7)
     return fig
 
@@ -153,6 +184,7 @@ def fill_prompt(template: str, response: str) -> str:
 # against (a) the toy pairwise judge of replicate.worlds.toy_lm and (b) a *learned* judge — a Bradley–Terry reward
 # model fitted to the toy judge's labels — with held-out prompts playing the private benchmark.
 
+
 class LearnedJudge:
     """r(x, y) = w · φ(x, y): hashed character 1–3-grams of y plus five task-aware features (length, answer
     length relative to the arguments, share of answer characters found in the prompt, filler units, digit
@@ -161,8 +193,9 @@ class LearnedJudge:
     def __init__(self, n_features: int = 4096, ngram=(1, 3), C: float = 1.0, ngram_scale: float = 0.2):
         from sklearn.feature_extraction.text import HashingVectorizer
 
-        self.hv = HashingVectorizer(analyzer="char", ngram_range=tuple(ngram), n_features=n_features,
-                                    alternate_sign=False, norm=None)
+        self.hv = HashingVectorizer(
+            analyzer="char", ngram_range=tuple(ngram), n_features=n_features, alternate_sign=False, norm=None
+        )
         self.C, self.ngram_scale, self.w = C, ngram_scale, None
 
     @staticmethod
@@ -180,14 +213,14 @@ class LearnedJudge:
         dense = sparse.csr_matrix(np.array([self._dense(x, y) for x, y in zip(xs, ys)], dtype=float))
         return sparse.hstack([self.hv.transform(list(ys)) * self.ngram_scale, dense]).tocsr()
 
-    def fit(self, xs, ys_a, ys_b, a_wins) -> "LearnedJudge":
+    def fit(self, xs, ys_a, ys_b, a_wins) -> LearnedJudge:
         from scipy import sparse
         from sklearn.linear_model import LogisticRegression
 
         d = self.features(xs, ys_a) - self.features(xs, ys_b)
         y = np.asarray(a_wins, dtype=bool)
         m = LogisticRegression(C=self.C, fit_intercept=False, max_iter=5000)
-        m.fit(sparse.vstack([d, -d]), np.r_[y, ~y])        # symmetric: no order effect by construction
+        m.fit(sparse.vstack([d, -d]), np.r_[y, ~y])  # symmetric: no order effect by construction
         self.w = m.coef_[0]
         return self
 
@@ -218,16 +251,32 @@ def toy_world(cfg) -> dict:
     ya = [resp[i][k] for k, (i, _) in enumerate(pick)]
     yb = [resp[j][k] for k, (_, j) in enumerate(pick)]
     labels = [judge.label(x, a, b_) for x, a, b_ in zip(jp, ya, yb)]
-    lj = LearnedJudge(int(t.learned_judge.n_features), tuple(t.learned_judge.ngram), float(t.learned_judge.C),
-                      float(t.learned_judge.ngram_scale)).fit(jp, ya, yb, labels)
+    lj = LearnedJudge(
+        int(t.learned_judge.n_features),
+        tuple(t.learned_judge.ngram),
+        float(t.learned_judge.C),
+        float(t.learned_judge.ngram_scale),
+    ).fit(jp, ya, yb, labels)
     # agreement of the learned judge with the toy judge on fresh pairs
     hp = make_prompts(300, seed=seed + 5)
     h = [persona_responses(p, hp, seed=seed + 20 + i) for i, p in enumerate(pool)]
-    agree = np.mean([(lj.prob([x], [h[0][k]], [h[-1][k]])[0] > 0.5) == (judge.prob(x, h[0][k], h[-1][k]) > 0.5)
-                     for k, x in enumerate(hp)])
+    agree = np.mean(
+        [
+            (lj.prob([x], [h[0][k]], [h[-1][k]])[0] > 0.5) == (judge.prob(x, h[0][k], h[-1][k]) > 0.5)
+            for k, x in enumerate(hp)
+        ]
+    )
     ntr = int(t.n_train_prompts)
-    return {"prompts": prompts, "ref": ref, "train": list(range(ntr)), "test": list(range(ntr, len(prompts))),
-            "judge": judge, "learned": lj, "learned_agreement": float(agree), "pool": pool}
+    return {
+        "prompts": prompts,
+        "ref": ref,
+        "train": list(range(ntr)),
+        "test": list(range(ntr, len(prompts))),
+        "judge": judge,
+        "learned": lj,
+        "learned_agreement": float(agree),
+        "pool": pool,
+    }
 
 
 def toy_win_probs(w: dict, target: str, c: str, idx, order: str = "both") -> np.ndarray:
@@ -243,8 +292,7 @@ def toy_win_probs(w: dict, target: str, c: str, idx, order: str = "both") -> np.
     return {"first": first, "second": second, "both": (first + second) / 2}[order]
 
 
-def random_search(w: dict, target: str, *, length: int, steps: int, seed: int, alphabet: str,
-                  init_char: str) -> dict:
+def random_search(w: dict, target: str, *, length: int, steps: int, seed: int, alphabet: str, init_char: str) -> dict:
     """Paper Alg. 1 on characters: start from ``init_char × length``; each step replace one uniformly random
     position by a uniformly random symbol; accept if the mean −log P(c ≻ ref) over the public prompts (both
     presentation orders for the pairwise judge) is ≤ the best so far."""
@@ -252,8 +300,13 @@ def random_search(w: dict, target: str, *, length: int, steps: int, seed: int, a
     train = w["train"]
 
     def loss(c):
-        p = toy_win_probs(w, target, c, train, "both") if target == "learned" else np.concatenate(
-            [toy_win_probs(w, target, c, train, "first"), toy_win_probs(w, target, c, train, "second")])
+        p = (
+            toy_win_probs(w, target, c, train, "both")
+            if target == "learned"
+            else np.concatenate(
+                [toy_win_probs(w, target, c, train, "first"), toy_win_probs(w, target, c, train, "second")]
+            )
+        )
         return float(-np.mean(np.log(np.clip(p, 1e-12, 1.0))))
 
     c = init_char * length
@@ -293,7 +346,7 @@ class CharBigramLM:
         lp = [-np.log((self.big[(a, b)] + 1) / (self.uni[a] + v)) for a, b in zip(s, s[1:])]
         if len(lp) <= window:
             return float(np.mean(lp))
-        return float(max(np.mean(lp[i:i + window]) for i in range(len(lp) - window + 1)))
+        return float(max(np.mean(lp[i : i + window]) for i in range(len(lp) - window + 1)))
 
 
 def toy_defenses(w: dict, c: str, *, window: int) -> dict:
@@ -310,18 +363,24 @@ def toy_defenses(w: dict, c: str, *, window: int) -> dict:
     len_thr = max(len(r) for r in refs_test)
     flagged_ppl = lm.nll(c, window) > ppl_thr
     flagged_len = len(c) > len_thr
-    out = {"ppl_threshold": ppl_thr, "ppl_null": lm.nll(c, window), "flagged_ppl": bool(flagged_ppl),
-           "len_threshold": float(len_thr), "len_null": float(len(c)), "flagged_len": bool(flagged_len),
-           "oracle_quality_null": float(np.mean([oracle_quality(w["prompts"][i], c) for i in test])),
-           "oracle_quality_reference": float(np.mean([oracle_quality(w["prompts"][i], w["ref"][i]) for i in test]))}
+    out = {
+        "ppl_threshold": ppl_thr,
+        "ppl_null": lm.nll(c, window),
+        "flagged_ppl": bool(flagged_ppl),
+        "len_threshold": float(len_thr),
+        "len_null": float(len(c)),
+        "flagged_len": bool(flagged_len),
+        "oracle_quality_null": float(np.mean([oracle_quality(w["prompts"][i], c) for i in test])),
+        "oracle_quality_reference": float(np.mean([oracle_quality(w["prompts"][i], w["ref"][i]) for i in test])),
+    }
     # clean responders are not flagged (false positives of the filters)
     out["ppl_false_positive_rate"] = float(np.mean([lm.nll(r, window) > ppl_thr for r in refs_test]))
     lens_ref = np.array([len(r) for r in refs_test])
     for target in ("learned", "toy"):
         p = toy_win_probs(w, target, c, test, "both")
-        r = W.lc_win_rate(p, np.full(len(test), len(c)), lens_ref)        # no difficulty term (issue #316)
+        r = W.lc_win_rate(p, np.full(len(test), len(c)), lens_ref)  # no difficulty term (issue #316)
         out[f"{target}.win_rate"] = r["win_rate"]
-        out[f"{target}.win_rate_se"] = r["standard_error"]   # the toy claims are judged on its interval
+        out[f"{target}.win_rate_se"] = r["standard_error"]  # the toy claims are judged on its interval
         out[f"{target}.lc_win_rate"] = r["lc_win_rate"]
         out[f"{target}.ppl_filtered_win_rate"] = 0.0 if flagged_ppl else r["win_rate"]
         out[f"{target}.length_filtered_win_rate"] = 0.0 if flagged_len else r["win_rate"]
@@ -330,8 +389,18 @@ def toy_defenses(w: dict, c: str, *, window: int) -> dict:
     return out
 
 
-def threshold_claim(cid: str, text: str, wr: float, se: float, n: int, threshold: float, *, at_most: bool = False,
-                    rule: str, evidence: dict | None = None) -> dict:
+def threshold_claim(
+    cid: str,
+    text: str,
+    wr: float,
+    se: float,
+    n: int,
+    threshold: float,
+    *,
+    at_most: bool = False,
+    rule: str,
+    evidence: dict | None = None,
+) -> dict:
     """A held-out win rate claimed to be ≥ ``threshold`` (or ≤ with ``at_most``), judged on its 95 % normal
     interval (AlpacaEval's standard error over the n test prompts of one search): above the threshold →
     reproduced, below → not reproduced, straddling → inconclusive."""
@@ -344,14 +413,22 @@ def threshold_claim(cid: str, text: str, wr: float, se: float, n: int, threshold
 
 def render_table(doc: dict) -> str:
     m = doc["metrics"]
-    rows = [("NullModel raw win rate", "null.win_rate", "76.9"), ("NullModel discrete win rate", "null.discrete_win_rate", "84.0"),
-            ("NullModel LC (published weights + γ̂)", "lc.weights", "86.5"), ("NullModel LC (our GLM refit)", "lc.refit", "86.5"),
-            ("WR, null output shown second (M)", "position.null_second.win_rate", "85.8"),
-            ("WR, null output shown first (m)", "position.null_first.win_rate", "68.2"),
-            ("search: final best loss", "search.final_best_loss", "0.268"),
-            ("toy: cheat vs toy judge (held-out WR)", "toy.toy_matched.toy.win_rate", "—"),
-            ("toy: cheat vs learned judge (held-out WR)", "toy.learned_matched.learned.win_rate", "—"),
-            ("toy: learned-judge cheat on the toy judge", "toy.learned_matched.toy.win_rate", "0.4 (Table 10, other judge)")]
+    rows = [
+        ("NullModel raw win rate", "null.win_rate", "76.9"),
+        ("NullModel discrete win rate", "null.discrete_win_rate", "84.0"),
+        ("NullModel LC (published weights + γ̂)", "lc.weights", "86.5"),
+        ("NullModel LC (our GLM refit)", "lc.refit", "86.5"),
+        ("WR, null output shown second (M)", "position.null_second.win_rate", "85.8"),
+        ("WR, null output shown first (m)", "position.null_first.win_rate", "68.2"),
+        ("search: final best loss", "search.final_best_loss", "0.268"),
+        ("toy: cheat vs toy judge (held-out WR)", "toy.toy_matched.toy.win_rate", "—"),
+        ("toy: cheat vs learned judge (held-out WR)", "toy.learned_matched.learned.win_rate", "—"),
+        (
+            "toy: learned-judge cheat on the toy judge",
+            "toy.learned_matched.toy.win_rate",
+            "0.4 (Table 10, other judge)",
+        ),
+    ]
     out = ["| quantity | reproduced | paper |", "|---|---|---|"]
     for label, key, paper in rows:
         v = m.get(key)

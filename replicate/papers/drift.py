@@ -12,6 +12,7 @@ and samples the positives from the current policy conditioned on the user's feed
 Claims (card numbering) are judged by ``claims`` on seed-paired differences (``metrics.verdicts``), gated on the
 positive control PC; C2 and C3 need the real models and are not judged.
 """
+
 from __future__ import annotations
 
 from concurrent.futures import FIRST_COMPLETED, wait
@@ -24,13 +25,20 @@ from tqdm.auto import tqdm
 from ..core.config import ConfigError, at_scale, to_dict
 from ..core.io import atomic_write_json, cached, read_json
 from ..core.parallel import Workers
-from ..metrics.verdicts import (all_of, comparative_claim, gate_on_control, interval_claim, lc_group,
-                                paired_bootstrap, paired_bootstrap_lc)
+from ..metrics.verdicts import (
+    all_of,
+    comparative_claim,
+    gate_on_control,
+    interval_claim,
+    lc_group,
+    paired_bootstrap,
+    paired_bootstrap_lc,
+)
 from ..training import iterative as I
 from ..training.pair_rules import drift_pairs  # noqa: F401  (the rule, shared with the real-model path)
 from ..training.toy_stages import World, load_policy, seeds, setup_torch, sft_key, sft_model, stage_key, with_seed
 from ..training.world_cache import world_for
-from ..worlds.toy_lm import oracle_quality, persona_from_cfg, persona_responses, solve, split_response, _valid_tail
+from ..worlds.toy_lm import _valid_tail, oracle_quality, persona_from_cfg, persona_responses, solve, split_response
 
 _CODE = ("papers/drift.py", "training/pair_rules.py")
 ARMS = ("drift", "iterdpo", "spin")
@@ -40,8 +48,10 @@ def validate(cfg) -> None:
     """Bad input raises ConfigError before any compute."""
     p = cfg.paper
     if cfg.scale.name in ("small", "paper"):
-        raise ConfigError(f"drift's toy world runs at scale=ci or tiny; at scale=small the notebook runs its real-model "
-                          "cells (paper.real); the paper's own settings are paper.paper_scale in conf/paper/drift.yaml")
+        raise ConfigError(
+            "drift's toy world runs at scale=ci or tiny; at scale=small the notebook runs its real-model "
+            "cells (paper.real); the paper's own settings are paper.paper_scale in conf/paper/drift.yaml"
+        )
     n_logs, n_pref = int(at_scale(cfg, p.logs.n_prompts)), int(cfg.scale.world.n_pref_prompts)
     if not 1 <= n_logs <= n_pref:
         raise ConfigError(f"paper.logs.n_prompts={n_logs} must be in [1, scale.world.n_pref_prompts={n_pref}]")
@@ -53,7 +63,9 @@ def validate(cfg) -> None:
         raise ConfigError("paper.logs.sat_report_rate must lie in [0, 1]")
     n_cap = int(at_scale(cfg, p.capability.n_dialogues))
     if n_cap > int(cfg.scale.world.n_sft):
-        raise ConfigError(f"paper.capability.n_dialogues={n_cap} exceeds the world's {cfg.scale.world.n_sft} SFT prompts")
+        raise ConfigError(
+            f"paper.capability.n_dialogues={n_cap} exceeds the world's {cfg.scale.world.n_sft} SFT prompts"
+        )
     if int(at_scale(cfg, p.eval.n_eval)) > int(cfg.scale.world.n_eval):
         raise ConfigError(f"paper.eval.n_eval exceeds scale.world.n_eval={cfg.scale.world.n_eval}")
     for a in p.arms:
@@ -90,14 +102,18 @@ def revise(answer: str, fb: str) -> str:
     if len(parts) == 4 and parts[0] == "no," and parts[2] == "is" and parts[1].isdigit():
         i = int(parts[1]) - 1
         if 0 <= i < len(ans):
-            ans = ans[:i] + parts[3] + ans[i + 1:]
+            ans = ans[:i] + parts[3] + ans[i + 1 :]
     return ans + tail
 
 
 def hindsight_conversation(prompt: str, dsat: str, fb: str) -> list[dict]:
     """x ⊕ y⁻ ⊕ f (card, Algorithm step 3a): the policy sees its bad answer and the complaint, then answers again.
     DEVIATION: no separate "System: give an improved response" line (the toy chat template has no system role)."""
-    return [{"role": "user", "content": prompt}, {"role": "assistant", "content": dsat}, {"role": "user", "content": fb}]
+    return [
+        {"role": "user", "content": prompt},
+        {"role": "assistant", "content": dsat},
+        {"role": "user", "content": fb},
+    ]
 
 
 def deployment_logs(cfg, world: World) -> dict:
@@ -111,7 +127,11 @@ def deployment_logs(cfg, world: World) -> dict:
         deployed = persona_from_cfg("deployed", lg.deployed)
         ys = persona_responses(deployed, ps, int(cfg.seed) * 1000 + 601)
         rng = np.random.default_rng(int(cfg.seed) * 1000 + 602)
-        out = {"dsat": {"prompt": [], "rejected": [], "feedback": []}, "sat": {"prompt": [], "response": []}, "n_logged": len(ps)}
+        out = {
+            "dsat": {"prompt": [], "rejected": [], "feedback": []},
+            "sat": {"prompt": [], "response": []},
+            "n_logged": len(ps),
+        }
         for p, y in zip(ps, ys):
             f = feedback(p, y)
             if f is not None:
@@ -160,8 +180,16 @@ def revision_data(cfg, world: World) -> dict:
 
 def start_key(cfg) -> dict:
     c = cfg.paper.capability
-    return stage_key(cfg, "drift-pi0", sft_key(cfg), to_dict(c), at_scale(cfg, c.n_dialogues), at_scale(cfg, c.steps),
-                     to_dict(cfg.paper.logs.deployed), code=_CODE)
+    return stage_key(
+        cfg,
+        "drift-pi0",
+        sft_key(cfg),
+        to_dict(c),
+        at_scale(cfg, c.n_dialogues),
+        at_scale(cfg, c.steps),
+        to_dict(cfg.paper.logs.deployed),
+        code=_CODE,
+    )
 
 
 def start_policy(cfg, world: World):
@@ -174,8 +202,17 @@ def start_policy(cfg, world: World):
         from ..training.trl_hook import sft
 
         ds = Dataset.from_dict(revision_data(cfg, world)).shuffle(seed=int(cfg.seed))
-        model, hist = sft(sft_model(cfg, world), world.tokenizer, ds, cfg.hardware, seed=int(cfg.seed), lr=float(c.lr),
-                          batch_size=int(c.batch_size), steps=int(at_scale(cfg, c.steps)), out=tmp)
+        model, hist = sft(
+            sft_model(cfg, world),
+            world.tokenizer,
+            ds,
+            cfg.hardware,
+            seed=int(cfg.seed),
+            lr=float(c.lr),
+            batch_size=int(c.batch_size),
+            steps=int(at_scale(cfg, c.steps)),
+            out=tmp,
+        )
         model.save_pretrained(tmp / "model")
         world.tokenizer.save_pretrained(tmp / "model")
         atomic_write_json(tmp / "history.json", hist)
@@ -204,14 +241,23 @@ def builder(cfg, logs: dict, arm: str):
     kw = _sample_kw(cfg)
 
     def drift(ctx: I.RoundContext) -> dict:
-        convs = [hindsight_conversation(p, y, f) for p, y, f in zip(items["prompt"], items["rejected"], items["feedback"])]
+        convs = [
+            hindsight_conversation(p, y, f) for p, y, f in zip(items["prompt"], items["rejected"], items["feedback"])
+        ]
         pos = [c[0] for c in ctx.sample(convs, **kw)]
         # diagnostic on the first pair_probe items: the same policy without the feedback (the value of conditioning on it)
-        plain = [c[0] for c in ctx.sample(items["prompt"][: int(at_scale(cfg, cfg.paper.eval.pair_probe))], seed_offset=7, **kw)]
+        plain = [
+            c[0]
+            for c in ctx.sample(items["prompt"][: int(at_scale(cfg, cfg.paper.eval.pair_probe))], seed_offset=7, **kw)
+        ]
         pairs = drift_pairs(items, pos)
         qp = [oracle_quality(x, y) for x, y in zip(items["prompt"], pos)]
-        pairs["_extras"] = {"q_positive": qp, "q_negative": [oracle_quality(x, y) for x, y in zip(items["prompt"], items["rejected"])],
-                            "q_unconditioned": [oracle_quality(x, y) for x, y in zip(items["prompt"], plain)], "item": pairs["item"]}
+        pairs["_extras"] = {
+            "q_positive": qp,
+            "q_negative": [oracle_quality(x, y) for x, y in zip(items["prompt"], items["rejected"])],
+            "q_unconditioned": [oracle_quality(x, y) for x, y in zip(items["prompt"], plain)],
+            "item": pairs["item"],
+        }
         return pairs
 
     def iterdpo(ctx: I.RoundContext) -> dict:
@@ -234,12 +280,27 @@ def builder(cfg, logs: dict, arm: str):
 
 def specs(cfg) -> tuple[I.TrainSpec, I.EvalSpec]:
     t, e = cfg.paper.train, cfg.paper.eval
-    return (I.TrainSpec(loss="dpo", loss_kwargs={"beta": float(t.beta)}, lr=float(t.lr), batch_size=int(t.batch_size),
-                        epochs=float(t.epochs), max_steps=at_scale(cfg, t.max_steps), scheduler=str(t.scheduler)),
-            I.EvalSpec(n_eval=int(at_scale(cfg, e.n_eval)), temperature=float(e.temperature), max_new_tokens=int(e.max_new_tokens),
-                       n_diverse=int(e.n_diverse), diverse_prompts=int(at_scale(cfg, e.diverse_prompts)),
-                       diverse_temperature=float(e.diverse_temperature), q_high=float(e.q_high),
-                       pair_probe=int(at_scale(cfg, e.pair_probe))))
+    return (
+        I.TrainSpec(
+            loss="dpo",
+            loss_kwargs={"beta": float(t.beta)},
+            lr=float(t.lr),
+            batch_size=int(t.batch_size),
+            epochs=float(t.epochs),
+            max_steps=at_scale(cfg, t.max_steps),
+            scheduler=str(t.scheduler),
+        ),
+        I.EvalSpec(
+            n_eval=int(at_scale(cfg, e.n_eval)),
+            temperature=float(e.temperature),
+            max_new_tokens=int(e.max_new_tokens),
+            n_diverse=int(e.n_diverse),
+            diverse_prompts=int(at_scale(cfg, e.diverse_prompts)),
+            diverse_temperature=float(e.diverse_temperature),
+            q_high=float(e.q_high),
+            pair_probe=int(at_scale(cfg, e.pair_probe)),
+        ),
+    )
 
 
 def run_arm(cfg, world: World, arm: str, progress: bool = False) -> list[dict]:
@@ -247,11 +308,27 @@ def run_arm(cfg, world: World, arm: str, progress: bool = False) -> list[dict]:
     logs = deployment_logs(cfg, world)
     train, evals = specs(cfg)
     start = I.Start(start_key(cfg), lambda: start_policy(cfg, world))
-    return I.run_loop(cfg, world, name=f"drift-{arm}", start=start, build=builder(cfg, logs, arm), train=train, evals=evals,
-                      rounds=int(at_scale(cfg, cfg.paper.rounds)),
-                      key_parts=(arm, to_dict(cfg.paper.logs), to_dict(cfg.paper.sample), to_dict(cfg.paper.iterdpo),
-                                 at_scale(cfg, cfg.paper.logs.n_prompts), to_dict(cfg.judge), to_dict(cfg.toy_world)),
-                      code=_CODE, progress=progress)
+    return I.run_loop(
+        cfg,
+        world,
+        name=f"drift-{arm}",
+        start=start,
+        build=builder(cfg, logs, arm),
+        train=train,
+        evals=evals,
+        rounds=int(at_scale(cfg, cfg.paper.rounds)),
+        key_parts=(
+            arm,
+            to_dict(cfg.paper.logs),
+            to_dict(cfg.paper.sample),
+            to_dict(cfg.paper.iterdpo),
+            at_scale(cfg, cfg.paper.logs.n_prompts),
+            to_dict(cfg.judge),
+            to_dict(cfg.toy_world),
+        ),
+        code=_CODE,
+        progress=progress,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,7 +354,9 @@ def run_all(cfg, progress: bool = True) -> dict:
     arms = list(cfg.paper.arms)
     with Workers(int(hw.get("workers", 1) or 1), int(hw.get("torch_threads") or 1)) as pool:
         futs = {pool.submit(_job, plain, sd, None): (sd, None) for sd in seeds(cfg)}
-        bar = tqdm(total=len(seeds(cfg)) * (1 + len(arms)), desc="DRIFT: π_0 + logs, then arms × rounds", disable=not progress)
+        bar = tqdm(
+            total=len(seeds(cfg)) * (1 + len(arms)), desc="DRIFT: π_0 + logs, then arms × rounds", disable=not progress
+        )
         while futs:
             done, _ = wait(list(futs), return_when=FIRST_COMPLETED)
             for f in done:
@@ -317,8 +396,15 @@ def curves(res: dict):
             row = {"arm": a, "round": r["t"], "seed": sd, **{k: r["eval"][k] for k in CURVE}}
             if r["t"] > 0:
                 p = r["pairs"]
-                row.update(n_pairs=p["n_pairs"], q_margin=p["q_margin_mean"], q_chosen=p["q_chosen_mean"], q_rejected=p["q_rejected_mean"],
-                           ref_logp_margin=p["ref_logp_margin"], reward_margin=p["reward_margin"], grad_norm=r["grad_norm"])
+                row.update(
+                    n_pairs=p["n_pairs"],
+                    q_margin=p["q_margin_mean"],
+                    q_chosen=p["q_chosen_mean"],
+                    q_rejected=p["q_rejected_mean"],
+                    ref_logp_margin=p["ref_logp_margin"],
+                    reward_margin=p["reward_margin"],
+                    grad_norm=r["grad_norm"],
+                )
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -332,7 +418,7 @@ def flat_metrics(res: dict) -> tuple[dict, dict]:
             if k in ("arm", "round", "seed") or v != v:  # NaN: round 0 has no pairs
                 continue
             per_seed.setdefault(f"{row['arm']}.r{int(row['round'])}.{k}", []).append(float(v))
-    for sd, lg in sorted(res["logs"].items()):
+    for _sd, lg in sorted(res["logs"].items()):
         per_seed.setdefault("logs.n_dsat", []).append(len(lg["dsat"]["prompt"]))
         per_seed.setdefault("logs.n_sat_reported", []).append(len(lg["sat"]["prompt"]))
         per_seed.setdefault("logs.dsat_share", []).append(len(lg["dsat"]["prompt"]) / lg["n_logged"])
@@ -371,8 +457,11 @@ def item_margins(recs: list[dict], t: int, n_items: int) -> np.ndarray:
 
 def hindsight_gain(res: dict, t: int = 1) -> dict:
     """q(y⁺ ~ π(·|x ⊕ y⁻ ⊕ f)) − q(y⁻) per DSAT item in DRIFT's round t, per seed (bootstrap interval)."""
-    d = [np.asarray(res["runs"][(sd, "drift")][t]["extras"]["q_positive"]) - np.asarray(res["runs"][(sd, "drift")][t]["extras"]["q_negative"])
-         for sd in _seeds(res)]
+    d = [
+        np.asarray(res["runs"][(sd, "drift")][t]["extras"]["q_positive"])
+        - np.asarray(res["runs"][(sd, "drift")][t]["extras"]["q_negative"])
+        for sd in _seeds(res)
+    ]
     return paired_bootstrap(d)
 
 
@@ -393,50 +482,88 @@ def claims(res: dict, cfg) -> list[dict]:
     n_items = {sd: len(lg["dsat"]["prompt"]) for sd, lg in res["logs"].items()}
     sds = _seeds(res)
     pc_eff = float(cfg.paper.claims.pc_min_gain)
-    pc = all_of("PC", "Positive control: (a) the policy's feedback-conditioned answers beat the logged DSAT answers they "
-                      f"replace (by ≥ {pc_eff} oracle quality), the signal DRIFT's pairs carry; (b) one round of on-policy "
-                      "iterative DPO (judge-labelled best vs worst) beats its start π_0 on the judge's win rate",
-                [interval_claim("hindsight.q", "", hindsight_gain(res), rule="q(y⁺) − q(y⁻) on round-1 DSAT items", effect=pc_eff),
-                 eval_diff("iterdpo_r1.wr", res, ("iterdpo", 1), ("iterdpo", 0), "preferences")],
-                rule="both parts reproduced")
+    pc = all_of(
+        "PC",
+        "Positive control: (a) the policy's feedback-conditioned answers beat the logged DSAT answers they "
+        f"replace (by ≥ {pc_eff} oracle quality), the signal DRIFT's pairs carry; (b) one round of on-policy "
+        "iterative DPO (judge-labelled best vs worst) beats its start π_0 on the judge's win rate",
+        [
+            interval_claim(
+                "hindsight.q", "", hindsight_gain(res), rule="q(y⁺) − q(y⁻) on round-1 DSAT items", effect=pc_eff
+            ),
+            eval_diff("iterdpo_r1.wr", res, ("iterdpo", 1), ("iterdpo", 0), "preferences"),
+        ],
+        rule="both parts reproduced",
+    )
     c1 = []
     for b in ("iterdpo", "spin"):
-        c1 += [eval_diff(f"vs_{b}.wr", res, ("drift", T), (b, T), "preferences"),
-               eval_diff(f"vs_{b}.q", res, ("drift", T), (b, T), "oracle_qualities")]
-    c1 = all_of("C1", f"After {T} iterations DRIFT beats IterDPO and SPIN (judge win rate vs the reference policy — "
-                      "AlpacaEval2's raw win rate — and oracle quality, the WildBench task score's stand-in)", c1,
-                rule=f"WR and q of DRIFT r{T} minus each baseline r{T} > 0 on the same prompts")
-    c4 = all_of("C4", "DRIFT keeps exploring: more distinct high-quality answers per prompt "
-                      f"(q ≥ {cfg.paper.eval.q_high}, {cfg.paper.eval.n_diverse} samples) than IterDPO and SPIN",
-                [eval_diff(f"vs_{b}.distinct", res, ("drift", T), (b, T), "distinct_high_quality") for b in ("iterdpo", "spin")],
-                rule=f"distinct high-quality answers of DRIFT r{T} minus each baseline r{T} > 0")
+        c1 += [
+            eval_diff(f"vs_{b}.wr", res, ("drift", T), (b, T), "preferences"),
+            eval_diff(f"vs_{b}.q", res, ("drift", T), (b, T), "oracle_qualities"),
+        ]
+    c1 = all_of(
+        "C1",
+        f"After {T} iterations DRIFT beats IterDPO and SPIN (judge win rate vs the reference policy — "
+        "AlpacaEval2's raw win rate — and oracle quality, the WildBench task score's stand-in)",
+        c1,
+        rule=f"WR and q of DRIFT r{T} minus each baseline r{T} > 0 on the same prompts",
+    )
+    c4 = all_of(
+        "C4",
+        "DRIFT keeps exploring: more distinct high-quality answers per prompt "
+        f"(q ≥ {cfg.paper.eval.q_high}, {cfg.paper.eval.n_diverse} samples) than IterDPO and SPIN",
+        [
+            eval_diff(f"vs_{b}.distinct", res, ("drift", T), (b, T), "distinct_high_quality")
+            for b in ("iterdpo", "spin")
+        ],
+        rule=f"distinct high-quality answers of DRIFT r{T} minus each baseline r{T} > 0",
+    )
     m_d = [item_margins(res["runs"][(sd, "drift")], T, n_items[sd]) for sd in sds]
     m_i = [item_margins(res["runs"][(sd, "iterdpo")], T, n_items[sd]) for sd in sds]
     g = [[res["runs"][(sd, "drift")][T]["grad_norm"] - res["runs"][(sd, "iterdpo")][T]["grad_norm"]] for sd in sds]
-    c5 = all_of("C5", "The DSAT-anchored margin stays bounded away from 0 and larger than that of pairs where chosen and "
-                      "rejected both come from the improving policy (IterDPO), so DRIFT's DPO gradient does not vanish",
-                [comparative_claim("drift.margin", "", m_d, rule=f"q(y⁺) − q(y⁻) of DRIFT's round-{T} pairs > 0"),
-                 comparative_claim("vs_iterdpo.margin", "", [a - b for a, b in zip(m_d, m_i)],
-                                   rule=f"per-item pair margin DRIFT − IterDPO in round {T} > 0 (0 where no pair)"),
-                 comparative_claim("vs_iterdpo.grad", "", g, rule=f"DPO gradient norm at round {T}'s start: DRIFT − IterDPO > 0 "
-                                                                   "(one value per seed)")],
-                rule="all three parts reproduced")
+    c5 = all_of(
+        "C5",
+        "The DSAT-anchored margin stays bounded away from 0 and larger than that of pairs where chosen and "
+        "rejected both come from the improving policy (IterDPO), so DRIFT's DPO gradient does not vanish",
+        [
+            comparative_claim("drift.margin", "", m_d, rule=f"q(y⁺) − q(y⁻) of DRIFT's round-{T} pairs > 0"),
+            comparative_claim(
+                "vs_iterdpo.margin",
+                "",
+                [a - b for a, b in zip(m_d, m_i)],
+                rule=f"per-item pair margin DRIFT − IterDPO in round {T} > 0 (0 where no pair)",
+            ),
+            comparative_claim(
+                "vs_iterdpo.grad",
+                "",
+                g,
+                rule=f"DPO gradient norm at round {T}'s start: DRIFT − IterDPO > 0 (one value per seed)",
+            ),
+        ],
+        rule="all three parts reproduced",
+    )
     return gate_on_control([pc, c1, c4, c5])
 
 
 def render_table(doc: dict) -> str:
     """Per arm and round: oracle quality, WR, LC WR, diversity, pair margin and gradient norm (seed means)."""
     m = doc["metrics"]
-    keys = sorted({k.rsplit(".", 1)[0] for k in m if ".r" in k and not k.startswith("logs.")},
-                  key=lambda s: (s.split(".")[0], int(s.split(".r")[1])))
+    keys = sorted(
+        {k.rsplit(".", 1)[0] for k in m if ".r" in k and not k.startswith("logs.")},
+        key=lambda s: (s.split(".")[0], int(s.split(".r")[1])),
+    )
     n = len(doc.get("seeds", [])) or 1
-    lines = [f"_Means over {n} seed(s); toy judge vs the reference policy. Paper (secondary notes, Qwen2.5-7B, WildFeedback): "
-             "WildBench 48.66 base → DRIFT 51.69, SPIN 42.86, IterDPO 46.31; AlpacaEval2 WR 37.69 → 46.64 / 26.21 / 41.55._\n",
-             "| arm | round | oracle q | WR | LC WR | distinct high-q | pair q margin | reward margin | grad norm |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    f = lambda k, fmt: format(m[k], fmt) if k in m else "—"  # noqa: E731
+    lines = [
+        f"_Means over {n} seed(s); toy judge vs the reference policy. Paper (secondary notes, Qwen2.5-7B, WildFeedback): "
+        "WildBench 48.66 base → DRIFT 51.69, SPIN 42.86, IterDPO 46.31; AlpacaEval2 WR 37.69 → 46.64 / 26.21 / 41.55._\n",
+        "| arm | round | oracle q | WR | LC WR | distinct high-q | pair q margin | reward margin | grad norm |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    f = lambda k, fmt: format(m[k], fmt) if k in m else "—"
     for k in keys:
         a, r = k.split(".r")
-        lines.append(f"| {a} | {r} | {f(k + '.oracle_quality', '.3f')} | {f(k + '.win_rate', '.1f')} | {f(k + '.lc_win_rate', '.1f')} | "
-                     f"{f(k + '.diversity', '.2f')} | {f(k + '.q_margin', '.3f')} | {f(k + '.reward_margin', '.3f')} | {f(k + '.grad_norm', '.3f')} |")
+        lines.append(
+            f"| {a} | {r} | {f(k + '.oracle_quality', '.3f')} | {f(k + '.win_rate', '.1f')} | {f(k + '.lc_win_rate', '.1f')} | "
+            f"{f(k + '.diversity', '.2f')} | {f(k + '.q_margin', '.3f')} | {f(k + '.reward_margin', '.3f')} | {f(k + '.grad_norm', '.3f')} |"
+        )
     return "\n".join(lines)

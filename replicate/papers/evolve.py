@@ -13,10 +13,11 @@ c_ref(x, y) is a chat turn: the prompt, the previous answer, then a user turn "i
 found). Every stage is cached (``core.io.cached``); ``run_all`` spreads seeds × {start, EVOLVE, iterative DPO} over
 ``hardware.workers`` processes. The claims and tables are in ``papers.evolve_claims``.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from omegaconf import OmegaConf
@@ -30,7 +31,18 @@ from ..metrics.winrate import lc_win_rate
 from ..training import data as D
 from ..training import iterative as I
 from ..training.pair_rules import refine_pairs
-from ..training.toy_stages import World, build_world, load_policy, seeds, setup_torch, sft_key, sft_model, stage_key, with_seed  # noqa: F401
+from ..training.toy_stages import (
+    World,
+    load_policy,
+    seeds,
+    sft_key,
+    sft_model,
+    stage_key,
+)  # noqa: F401
+
+# used by the notebook through this module
+from ..training.toy_stages import build_world as build_world
+from ..training.toy_stages import setup_torch as setup_torch
 from ..training.world_cache import job_setup
 from ..worlds.tokenizer import ASSISTANT, EOS, USER
 from ..worlds.toy_lm import oracle_quality, persona_from_cfg, persona_responses
@@ -44,16 +56,20 @@ def validate(cfg) -> None:
     """Bad input raises ConfigError before any compute."""
     p = cfg.paper
     if cfg.scale.name in ("small", "paper"):
-        raise ConfigError(f"evolve's toy world runs at scale=ci or tiny; at scale=small the notebook runs its real-model "
-                          "cells (paper.real); the paper's settings are paper.paper_scale in conf/paper/evolve.yaml")
+        raise ConfigError(
+            "evolve's toy world runs at scale=ci or tiny; at scale=small the notebook runs its real-model "
+            "cells (paper.real); the paper's settings are paper.paper_scale in conf/paper/evolve.yaml"
+        )
     if int(p.refine.depth) < 1:
         raise ConfigError(f"paper.refine.depth (J) must be ≥ 1, got {p.refine.depth}")
     if not str(p.refine.instruction) or any(t in str(p.refine.instruction) for t in (USER, ASSISTANT, EOS)):
         raise ConfigError("paper.refine.instruction must be a non-empty plain user turn")
     rounds, n = int(at_scale(cfg, p.rounds)), int(at_scale(cfg, p.prompts_per_round))
     if rounds < 1 or n < 1 or rounds * n > int(cfg.scale.world.n_pref_prompts):
-        raise ConfigError(f"paper.rounds × paper.prompts_per_round = {rounds} × {n} must be ≥ 1 and fit the world's "
-                          f"{cfg.scale.world.n_pref_prompts} preference prompts (each round takes fresh prompts)")
+        raise ConfigError(
+            f"paper.rounds × paper.prompts_per_round = {rounds} × {n} must be ≥ 1 and fit the world's "
+            f"{cfg.scale.world.n_pref_prompts} preference prompts (each round takes fresh prompts)"
+        )
     if int(at_scale(cfg, p.sft_stage.prompts)) > int(cfg.scale.world.n_sft):
         raise ConfigError(f"paper.sft_stage.prompts exceeds the world's {cfg.scale.world.n_sft} SFT prompts")
     for k in ("n_eval", "loop_n_eval"):
@@ -76,7 +92,11 @@ def c_ref(x: str, y: str, instruction: str = "improve") -> str:
 
 def refine_conversation(x: str, y: str, instruction: str = "improve") -> list[dict]:
     """The same context as a chat message list (what ``c_ref`` renders as)."""
-    return [{"role": "user", "content": x}, {"role": "assistant", "content": y}, {"role": "user", "content": instruction}]
+    return [
+        {"role": "user", "content": x},
+        {"role": "assistant", "content": y},
+        {"role": "user", "content": instruction},
+    ]
 
 
 def sft_pairs(prompts: Sequence[str], a: Sequence[str], b: Sequence[str]) -> dict:
@@ -139,7 +159,7 @@ def _gen_kwargs(cfg) -> dict:
 def round_prompts(cfg, world: World, t: int) -> list[str]:
     """Round t's prompts: a fresh slice of the world's preference prompts (no prompt is seen twice)."""
     n = int(at_scale(cfg, cfg.paper.prompts_per_round))
-    return world.prompts["pref"][(t - 1) * n: t * n]
+    return world.prompts["pref"][(t - 1) * n : t * n]
 
 
 def builder(cfg, arm: str):
@@ -157,10 +177,15 @@ def builder(cfg, arm: str):
         q = I.oracle_scores(ps, chains)
         pairs = evolve_pairs(ps, chains, scores, instr) if arm == "evolve" else I.best_vs_worst(ps, chains, scores)
         rule = rule_pairs(ps, chains)
-        rq = [oracle_quality(x, w) - oracle_quality(x, l_) for x, w, l_ in zip(rule["prompt"], rule["chosen"], rule["rejected"])]
-        pairs["_extras"] = {"chain_q": q.mean(0).tolist(),        # mean oracle quality at each chain position
-                            "rule_agreement": float(np.mean(np.asarray(rq) > 0)) if rq else float("nan"),
-                            "n_prompts": len(ps)}
+        rq = [
+            oracle_quality(x, w) - oracle_quality(x, l_)
+            for x, w, l_ in zip(rule["prompt"], rule["chosen"], rule["rejected"])
+        ]
+        pairs["_extras"] = {
+            "chain_q": q.mean(0).tolist(),  # mean oracle quality at each chain position
+            "rule_agreement": float(np.mean(np.asarray(rq) > 0)) if rq else float("nan"),
+            "n_prompts": len(ps),
+        }
         return pairs
 
     return build
@@ -175,9 +200,17 @@ def _key(cfg, *parts, **kw) -> dict:
 
 
 def pi0_key(cfg) -> dict:
-    return _key(cfg, "evolve-sft", content_hash(sft_key(cfg)), to_dict(cfg.paper.sft_stage), at_scale(cfg, cfg.paper.sft_stage.steps),
-                at_scale(cfg, cfg.paper.sft_stage.prompts), str(cfg.paper.refine.instruction), to_dict(cfg.toy_world.demonstrator),
-                world={"n_sft": int(cfg.scale.world.n_sft)})
+    return _key(
+        cfg,
+        "evolve-sft",
+        content_hash(sft_key(cfg)),
+        to_dict(cfg.paper.sft_stage),
+        at_scale(cfg, cfg.paper.sft_stage.steps),
+        at_scale(cfg, cfg.paper.sft_stage.prompts),
+        str(cfg.paper.refine.instruction),
+        to_dict(cfg.toy_world.demonstrator),
+        world={"n_sft": int(cfg.scale.world.n_sft)},
+    )
 
 
 def sft_examples(cfg, world: World) -> dict:
@@ -197,9 +230,17 @@ def pi0(cfg, world: World):
         from ..training.trl_hook import sft
 
         rows = sft_rows(sft_examples(cfg, world), str(cfg.paper.refine.instruction))
-        model, hist = sft(sft_model(cfg, world), world.tokenizer, D.sft_dataset(rows["prompt"], rows["completion"]),
-                          cfg.hardware, seed=int(cfg.seed), lr=float(st.lr), batch_size=int(st.batch_size),
-                          steps=int(at_scale(cfg, st.steps)), out=tmp)
+        model, hist = sft(
+            sft_model(cfg, world),
+            world.tokenizer,
+            D.sft_dataset(rows["prompt"], rows["completion"]),
+            cfg.hardware,
+            seed=int(cfg.seed),
+            lr=float(st.lr),
+            batch_size=int(st.batch_size),
+            steps=int(at_scale(cfg, st.steps)),
+            out=tmp,
+        )
         model.save_pretrained(tmp / "model")
         world.tokenizer.save_pretrained(tmp / "model")
         atomic_write_json(tmp / "history.json", hist)
@@ -210,24 +251,46 @@ def pi0(cfg, world: World):
 def train_spec(cfg) -> I.TrainSpec:
     t = cfg.paper.train
     ms = at_scale(cfg, t.max_steps)
-    return I.TrainSpec(loss=str(t.loss), loss_kwargs={"beta": float(t.beta)}, lr=float(t.lr), batch_size=int(t.batch_size),
-                       epochs=float(t.epochs), max_steps=int(ms) if ms else None)
+    return I.TrainSpec(
+        loss=str(t.loss),
+        loss_kwargs={"beta": float(t.beta)},
+        lr=float(t.lr),
+        batch_size=int(t.batch_size),
+        epochs=float(t.epochs),
+        max_steps=int(ms) if ms else None,
+    )
 
 
 def eval_spec(cfg) -> I.EvalSpec:
     e = cfg.paper.eval
-    return I.EvalSpec(n_eval=int(at_scale(cfg, e.loop_n_eval)), temperature=float(e.temperature), max_new_tokens=int(cfg.paper.sample.max_new_tokens),
-                      n_diverse=int(e.n_diverse), diverse_prompts=int(at_scale(cfg, e.diverse_prompts)),
-                      diverse_temperature=float(e.diverse_temperature), q_high=float(e.q_high), pair_probe=int(at_scale(cfg, e.pair_probe)))
+    return I.EvalSpec(
+        n_eval=int(at_scale(cfg, e.loop_n_eval)),
+        temperature=float(e.temperature),
+        max_new_tokens=int(cfg.paper.sample.max_new_tokens),
+        n_diverse=int(e.n_diverse),
+        diverse_prompts=int(at_scale(cfg, e.diverse_prompts)),
+        diverse_temperature=float(e.diverse_temperature),
+        q_high=float(e.q_high),
+        pair_probe=int(at_scale(cfg, e.pair_probe)),
+    )
 
 
 def run_arm(cfg, world: World, arm: str, progress: bool = False) -> list[dict]:
     """Rounds 0..T of one arm (``iterative.run_loop``; each round cached, a killed run resumes)."""
     p = cfg.paper
-    return I.run_loop(cfg, world, name=f"evolve-{arm}", start=I.Start(pi0_key(cfg), lambda: pi0(cfg, world)),
-                      build=builder(cfg, arm), train=train_spec(cfg), evals=eval_spec(cfg), rounds=int(at_scale(cfg, p.rounds)),
-                      key_parts=(arm, to_dict(p.refine), to_dict(p.sample), int(at_scale(cfg, p.prompts_per_round))),
-                      code=_CODE, progress=progress)
+    return I.run_loop(
+        cfg,
+        world,
+        name=f"evolve-{arm}",
+        start=I.Start(pi0_key(cfg), lambda: pi0(cfg, world)),
+        build=builder(cfg, arm),
+        train=train_spec(cfg),
+        evals=eval_spec(cfg),
+        rounds=int(at_scale(cfg, p.rounds)),
+        key_parts=(arm, to_dict(p.refine), to_dict(p.sample), int(at_scale(cfg, p.prompts_per_round))),
+        code=_CODE,
+        progress=progress,
+    )
 
 
 def _eval_block(world: World, ps, responses) -> dict:
@@ -236,9 +299,16 @@ def _eval_block(world: World, ps, responses) -> dict:
     prefs = judge_against_reference(world.judge, ps, responses, ref)
     lm, lb = np.array([len(r) for r in responses], float), np.array([len(r) for r in ref], float)
     q = [oracle_quality(x, y) for x, y in zip(ps, responses)]
-    return {"win_rate": float(100 * prefs.mean()), "lc_win_rate": float(lc_win_rate(prefs, lm, lb)["lc_win_rate"]),
-            "oracle_quality": float(np.mean(q)), "avg_length": float(lm.mean()), "responses": list(responses),
-            "preferences": prefs.tolist(), "oracle_qualities": q, "reference_lengths": lb.tolist()}
+    return {
+        "win_rate": float(100 * prefs.mean()),
+        "lc_win_rate": float(lc_win_rate(prefs, lm, lb)["lc_win_rate"]),
+        "oracle_quality": float(np.mean(q)),
+        "avg_length": float(lm.mean()),
+        "responses": list(responses),
+        "preferences": prefs.tolist(),
+        "oracle_qualities": q,
+        "reference_lengths": lb.tolist(),
+    }
 
 
 def refine_eval(cfg, world: World, name: str, key: dict, load) -> dict:
@@ -246,8 +316,17 @@ def refine_eval(cfg, world: World, name: str, key: dict, load) -> dict:
     the evaluation temperature, the same seeds for every model (paired): ``direct`` (y⁰) and ``refined`` (y^J) blocks
     and the mean oracle quality at every step (cached)."""
     e, J = cfg.paper.eval, int(cfg.paper.refine.depth)
-    k = _key(cfg, "evolve-refine-eval", name, content_hash(key), to_dict(e), to_dict(cfg.paper.refine), to_dict(cfg.paper.sample),
-             to_dict(cfg.judge), to_dict(cfg.toy_world.reference))
+    k = _key(
+        cfg,
+        "evolve-refine-eval",
+        name,
+        content_hash(key),
+        to_dict(e),
+        to_dict(cfg.paper.refine),
+        to_dict(cfg.paper.sample),
+        to_dict(cfg.judge),
+        to_dict(cfg.toy_world.reference),
+    )
 
     def compute(tmp: Path):
         ps = world.prompts["eval"][: int(at_scale(cfg, e.n_eval))]
@@ -259,9 +338,14 @@ def refine_eval(cfg, world: World, name: str, key: dict, load) -> dict:
 
         chains = refinement_chain(sample, ps, J, str(cfg.paper.refine.instruction), **gen)
         q = I.oracle_scores(ps, chains)
-        atomic_write_json(tmp / "eval.json", {"direct": _eval_block(world, ps, [c[0] for c in chains]),
-                                              "refined": _eval_block(world, ps, [c[-1] for c in chains]),
-                                              "q_by_step": q.mean(0).tolist()})
+        atomic_write_json(
+            tmp / "eval.json",
+            {
+                "direct": _eval_block(world, ps, [c[0] for c in chains]),
+                "refined": _eval_block(world, ps, [c[-1] for c in chains]),
+                "q_by_step": q.mean(0).tolist(),
+            },
+        )
 
     return read_json(cached("evolve-refine-eval", k, compute) / "eval.json")
 
@@ -273,12 +357,17 @@ def refine_eval(cfg, world: World, name: str, key: dict, load) -> dict:
 def _job(plain: dict, seed: int, stage: str):
     cfg, world = job_setup(plain, seed)
     if stage == "start":
-        return {"sft": refine_eval(cfg, world, "sft", sft_key(cfg), lambda: sft_model(cfg, world)),
-                "pi0": refine_eval(cfg, world, "pi0", pi0_key(cfg), lambda: pi0(cfg, world))}
+        return {
+            "sft": refine_eval(cfg, world, "sft", sft_key(cfg), lambda: sft_model(cfg, world)),
+            "pi0": refine_eval(cfg, world, "pi0", pi0_key(cfg), lambda: pi0(cfg, world)),
+        }
     recs = run_arm(cfg, world, stage)
     keys = [pi0_key(cfg)] + [{"round_dir": Path(r["dir"]).name} for r in recs[1:]]
     refined = [refine_eval(cfg, world, "pi0", keys[0], lambda: pi0(cfg, world))]
-    refined += [refine_eval(cfg, world, f"{stage}-{t}", keys[t], lambda t=t: I.round_model(recs, t)) for t in range(1, len(recs))]
+    refined += [
+        refine_eval(cfg, world, f"{stage}-{t}", keys[t], lambda t=t: I.round_model(recs, t))
+        for t in range(1, len(recs))
+    ]
     for r in recs:
         r.pop("history", None)  # TRL's log history stays in the round's cache directory
     return {"records": recs, "refine": refined}
@@ -292,7 +381,7 @@ def run_all(cfg, progress: bool = True) -> dict:
     out: dict = {sd: {} for sd in seeds(cfg)}
     workers = int(cfg.hardware.get("workers", 1) or 1)
     start = [(plain, sd, "start") for sd in seeds(cfg)]
-    arms = lambda job, res: [(plain, job[1], arm) for arm in ARMS] if job[2] == "start" else []  # noqa: E731
+    arms = lambda job, res: [(plain, job[1], arm) for arm in ARMS] if job[2] == "start" else []
     with Workers(workers, int(cfg.hardware.get("torch_threads") or 1)) as pool:
         bar = tqdm(total=3 * len(out), desc="EVOLVE: seeds × {π_0, EVOLVE, iterative DPO}", disable=not progress)
         for (_, sd, stage), res in pool.run_graph(_job, start, arms):

@@ -7,12 +7,11 @@ and iterated Bradley–Terry DPO. The KL-regularised Nash equilibrium π*_τ, to
 last iterate converges, is computed independently by a convex program (``tabular.regularized_nash``),
 and the unregularised one by linear programming.
 """
+
 from __future__ import annotations
 
-
-import torch
-
-from ..metrics.claims import ExperimentResult as Result, claim
+from ..metrics.claims import ExperimentResult as Result
+from ..metrics.claims import claim
 from ..worlds import tabular as T
 from . import nash_game as G
 from .objectives_report import render
@@ -47,22 +46,39 @@ def run(cfg) -> Result:
         r_ = T.regularized_nash(world.P, world.ref, t_)
         pis = {"const": world.ref, "thm4": world.ref}
         for t in range(Tn):
-            pis = {"const": T.omd_step(pis["const"], world.ref, world.P, eta=e, tau=t_),
-                   "thm4": T.omd_step(pis["thm4"], world.ref, world.P, eta=t_ * (t + 2) / 2, tau=t_)}
-        eta_sweep.append({"eta": e, "tau": t_, "reg_nash_gap": float(T.duality_gap(world.P, r_).mean()),
-                          **{f"{k}.kl_T": float(T.kl(r_, v).mean()) for k, v in pis.items()},
-                          **{f"{k}.gap_last": float(T.duality_gap(world.P, v).mean()) for k, v in pis.items()}})
-    sweep = [tau / 2 ** i for i in range(p.tau_sweep_halvings + 1)]
+            pis = {
+                "const": T.omd_step(pis["const"], world.ref, world.P, eta=e, tau=t_),
+                "thm4": T.omd_step(pis["thm4"], world.ref, world.P, eta=t_ * (t + 2) / 2, tau=t_),
+            }
+        eta_sweep.append(
+            {
+                "eta": e,
+                "tau": t_,
+                "reg_nash_gap": float(T.duality_gap(world.P, r_).mean()),
+                **{f"{k}.kl_T": float(T.kl(r_, v).mean()) for k, v in pis.items()},
+                **{f"{k}.gap_last": float(T.duality_gap(world.P, v).mean()) for k, v in pis.items()},
+            }
+        )
+    sweep = [tau / 2**i for i in range(p.tau_sweep_halvings + 1)]
     sweep_gap = [float(T.duality_gap(world.P, T.regularized_nash(world.P, world.ref, tt)).mean()) for tt in sweep]
 
-    m = {"world.n_prompts": world.M, "world.n_candidates": world.N, "iterations": Tn, "eta": eta, "tau": tau,
-         "nash.lp_gap": float(T.duality_gap(world.P, ne).max()), "ref.gap": gaps["inpo"]["last"][0],
-         "reg_nash.gap": float(T.duality_gap(world.P, rne).mean()),
-         "reg_nash.reg_exploitability": float(T.regularized_exploitability(world.P, world.ref, tau, rne).abs().max()),
-         "inpo.max_step_err_vs_omd": max(trajs["inpo"].closed_form_err),
-         "inpo_thm4.max_step_err_vs_omd": max(trajs["inpo_thm4"].closed_form_err),
-         "inpo.kl_to_reg_nash": kls["inpo"][-1], "inpo_thm4.kl_to_reg_nash": kls["inpo_thm4"][-1],
-         "inpo.kl_to_reg_nash_t1": kls["inpo"][1], "inpo_thm4.kl_to_reg_nash_t1": kls["inpo_thm4"][1]}
+    m = {
+        "world.n_prompts": world.M,
+        "world.n_candidates": world.N,
+        "iterations": Tn,
+        "eta": eta,
+        "tau": tau,
+        "nash.lp_gap": float(T.duality_gap(world.P, ne).max()),
+        "ref.gap": gaps["inpo"]["last"][0],
+        "reg_nash.gap": float(T.duality_gap(world.P, rne).mean()),
+        "reg_nash.reg_exploitability": float(T.regularized_exploitability(world.P, world.ref, tau, rne).abs().max()),
+        "inpo.max_step_err_vs_omd": max(trajs["inpo"].closed_form_err),
+        "inpo_thm4.max_step_err_vs_omd": max(trajs["inpo_thm4"].closed_form_err),
+        "inpo.kl_to_reg_nash": kls["inpo"][-1],
+        "inpo_thm4.kl_to_reg_nash": kls["inpo_thm4"][-1],
+        "inpo.kl_to_reg_nash_t1": kls["inpo"][1],
+        "inpo_thm4.kl_to_reg_nash_t1": kls["inpo_thm4"][1],
+    }
     for k in arms:
         m[f"{k}.gap_last"] = gaps[k]["last"][-1]
         m[f"{k}.gap_avg"] = gaps[k]["avg"][-1]
@@ -76,39 +92,71 @@ def run(cfg) -> Result:
 
     c = p.claims
     claims = [
-        claim("inpo.P6_loss_minimiser_is_omd", "Minimising INPO's loss on on-policy pairs gives exactly the OMD update "
-              "π ∝ exp(P(y≻π_t)/η) π_ref^{τ/η} π_t^{1−τ/η} (Prop. 6)",
-              max(m["inpo.max_step_err_vs_omd"], m["inpo_thm4.max_step_err_vs_omd"]) <= c.closed_form_err,
-              f"max_t |log π_trained − log π_OMD| <= {c.closed_form_err} (both schedules)",
-              {"constant_eta": m["inpo.max_step_err_vs_omd"], "thm4": m["inpo_thm4.max_step_err_vs_omd"]}),
-        claim("inpo.C5_last_iterate_converges", "INPO's last iterate converges to the KL-regularised Nash "
-              "equilibrium π*_τ (Thm 4), with the paper's constant η and τ = η/3",
-              m["inpo.kl_to_reg_nash"] <= c.kl_tol, f"KL(π*_τ ‖ π_T+1) <= {c.kl_tol}",
-              {"kl_T": m["inpo.kl_to_reg_nash"], "kl_1": m["inpo.kl_to_reg_nash_t1"]}),
-        claim("inpo.C5_thm4_schedule", "With Thm 4's schedule η_t = τ(t+2)/2 the last iterate also converges to π*_τ",
-              m["inpo_thm4.kl_to_reg_nash"] <= c.kl_tol, f"KL(π*_τ ‖ π_T+1) <= {c.kl_tol}",
-              {"kl_T": m["inpo_thm4.kl_to_reg_nash"], "kl_1": m["inpo_thm4.kl_to_reg_nash_t1"]}),
-        claim("inpo.converges_to_lp_nash", "INPO's last iterate reaches the (unregularised) LP Nash equilibrium",
-              m["inpo.gap_last"] <= c.gap_tol, f"inpo.gap_last <= {c.gap_tol}",
-              {"inpo.gap_last": m["inpo.gap_last"], "reg_nash.gap": m["reg_nash.gap"], "tau": tau}),
-        claim("inpo.C3_kl_term_matters", "Without the KL term (τ = 0) the last iterate keeps moving; with it, it settles",
-              m["inpo_tau0.last_move_tv"] >= 10 * m["inpo.last_move_tv"],
-              "TV(π_T, π_T+1) at τ=0 >= 10 × TV at τ=η/3",
-              {"tau0": m["inpo_tau0.last_move_tv"], "tau": m["inpo.last_move_tv"]}),
-        claim("inpo.beats_dpo_last_iterate", "INPO's last iterate is less exploitable than iterated DPO's last iterate "
-              "(DPO's averaged over the second half of the iterations, since it does not settle)",
-              m["inpo.gap_last"] < m["dpo.gap_last_tail"], "inpo.gap_last < dpo.gap_last_tail",
-              {"inpo.gap_last": m["inpo.gap_last"], "dpo.gap_last_tail": m["dpo.gap_last_tail"],
-               "dpo.gap_last": m["dpo.gap_last"]}),
+        claim(
+            "inpo.P6_loss_minimiser_is_omd",
+            "Minimising INPO's loss on on-policy pairs gives exactly the OMD update "
+            "π ∝ exp(P(y≻π_t)/η) π_ref^{τ/η} π_t^{1−τ/η} (Prop. 6)",
+            max(m["inpo.max_step_err_vs_omd"], m["inpo_thm4.max_step_err_vs_omd"]) <= c.closed_form_err,
+            f"max_t |log π_trained − log π_OMD| <= {c.closed_form_err} (both schedules)",
+            {"constant_eta": m["inpo.max_step_err_vs_omd"], "thm4": m["inpo_thm4.max_step_err_vs_omd"]},
+        ),
+        claim(
+            "inpo.C5_last_iterate_converges",
+            "INPO's last iterate converges to the KL-regularised Nash "
+            "equilibrium π*_τ (Thm 4), with the paper's constant η and τ = η/3",
+            m["inpo.kl_to_reg_nash"] <= c.kl_tol,
+            f"KL(π*_τ ‖ π_T+1) <= {c.kl_tol}",
+            {"kl_T": m["inpo.kl_to_reg_nash"], "kl_1": m["inpo.kl_to_reg_nash_t1"]},
+        ),
+        claim(
+            "inpo.C5_thm4_schedule",
+            "With Thm 4's schedule η_t = τ(t+2)/2 the last iterate also converges to π*_τ",
+            m["inpo_thm4.kl_to_reg_nash"] <= c.kl_tol,
+            f"KL(π*_τ ‖ π_T+1) <= {c.kl_tol}",
+            {"kl_T": m["inpo_thm4.kl_to_reg_nash"], "kl_1": m["inpo_thm4.kl_to_reg_nash_t1"]},
+        ),
+        claim(
+            "inpo.converges_to_lp_nash",
+            "INPO's last iterate reaches the (unregularised) LP Nash equilibrium",
+            m["inpo.gap_last"] <= c.gap_tol,
+            f"inpo.gap_last <= {c.gap_tol}",
+            {"inpo.gap_last": m["inpo.gap_last"], "reg_nash.gap": m["reg_nash.gap"], "tau": tau},
+        ),
+        claim(
+            "inpo.C3_kl_term_matters",
+            "Without the KL term (τ = 0) the last iterate keeps moving; with it, it settles",
+            m["inpo_tau0.last_move_tv"] >= 10 * m["inpo.last_move_tv"],
+            "TV(π_T, π_T+1) at τ=0 >= 10 × TV at τ=η/3",
+            {"tau0": m["inpo_tau0.last_move_tv"], "tau": m["inpo.last_move_tv"]},
+        ),
+        claim(
+            "inpo.beats_dpo_last_iterate",
+            "INPO's last iterate is less exploitable than iterated DPO's last iterate "
+            "(DPO's averaged over the second half of the iterations, since it does not settle)",
+            m["inpo.gap_last"] < m["dpo.gap_last_tail"],
+            "inpo.gap_last < dpo.gap_last_tail",
+            {
+                "inpo.gap_last": m["inpo.gap_last"],
+                "dpo.gap_last_tail": m["dpo.gap_last_tail"],
+                "dpo.gap_last": m["dpo.gap_last"],
+            },
+        ),
     ]
     best = min(eta_sweep, key=lambda r: r["const.gap_last"])
-    claims.append(claim(
-        "inpo.lp_nash_at_any_eta", "At τ = η/3, some η in the sweep (incl. the paper's 0.005) brings INPO's last "
-        "iterate to the LP Nash equilibrium within T iterations (closed-form OMD, exact by Prop. 6)",
-        min(min(r["const.gap_last"], r["thm4.gap_last"]) for r in eta_sweep) <= c.gap_tol,
-        f"min over η, schedule of gap_last <= {c.gap_tol}",
-        {"best_eta": best["eta"], "best_gap_last": min(min(r["const.gap_last"], r["thm4.gap_last"]) for r in eta_sweep),
-         "paper_eta_const_gap": eta_sweep[-1]["const.gap_last"]}))
+    claims.append(
+        claim(
+            "inpo.lp_nash_at_any_eta",
+            "At τ = η/3, some η in the sweep (incl. the paper's 0.005) brings INPO's last "
+            "iterate to the LP Nash equilibrium within T iterations (closed-form OMD, exact by Prop. 6)",
+            min(min(r["const.gap_last"], r["thm4.gap_last"]) for r in eta_sweep) <= c.gap_tol,
+            f"min over η, schedule of gap_last <= {c.gap_tol}",
+            {
+                "best_eta": best["eta"],
+                "best_gap_last": min(min(r["const.gap_last"], r["thm4.gap_last"]) for r in eta_sweep),
+                "paper_eta_const_gap": eta_sweep[-1]["const.gap_last"],
+            },
+        )
+    )
     series = {"gaps": gaps, "kls": kls, "sweep": list(zip(sweep, sweep_gap)), "eta_sweep": eta_sweep, "iterations": Tn}
     return Result(m, claims, series)
 

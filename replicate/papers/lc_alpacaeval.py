@@ -5,10 +5,11 @@ experiment functions ``notebooks/lc-alpacaeval.ipynb`` calls. Every number retur
 from annotations, GLM weights, lengths or the Arena table; published leaderboard columns are only
 read to *compare* with (or, where a model's annotations are not public, named as the input used).
 """
+
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -25,8 +26,10 @@ LEADERBOARDS = {
     "2024-03-19": AE + "leaderboards/AE2_weighted_alpaca_eval_gpt4_turbo_leaderboard__2024-03-19_241e1f6.csv",
 }
 WEIGHTS = {
-    "HEAD": AE + "glm_weights__weighted_alpaca_eval_gpt4_turbo__length_controlled_v1__baseline_gpt4_1106_preview__HEAD.csv",
-    "2024-03-19": AE + "glm_weights__weighted_alpaca_eval_gpt4_turbo__length_controlled_v1__baseline_gpt4_1106_preview__2024-03-19_241e1f6.csv",
+    "HEAD": AE
+    + "glm_weights__weighted_alpaca_eval_gpt4_turbo__length_controlled_v1__baseline_gpt4_1106_preview__HEAD.csv",
+    "2024-03-19": AE
+    + "glm_weights__weighted_alpaca_eval_gpt4_turbo__length_controlled_v1__baseline_gpt4_1106_preview__2024-03-19_241e1f6.csv",
 }
 DIFFICULTY = AE + "derived__instruction_difficulty_recovered_ridge0.15.csv"
 LENGTHS = AE + "model_output_char_lengths__wide.csv.gz"
@@ -40,7 +43,7 @@ class AnnotationsError(ValueError):
 
 
 # ----------------------------------------------------------------------------- loaders
-@lru_cache(maxsize=None)
+@cache
 def _annotations() -> pd.DataFrame:
     return pd.read_csv(data_path(ANNOTATIONS))
 
@@ -59,14 +62,14 @@ def load_weights(snapshot: str = "HEAD") -> pd.DataFrame:
     return W.load_weights(data_path(WEIGHTS[snapshot]))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_difficulty() -> pd.Series:
     """γ̂_x (derived estimate; the official γ is not public on GitHub), indexed by instruction 0..804."""
     s = pd.read_csv(data_path(DIFFICULTY), index_col=0).iloc[:, 0]
     return s.sort_index()
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_lengths() -> pd.DataFrame:
     """Character length of every model's output, 805 × models, indexed by instruction."""
     return pd.read_csv(data_path(LENGTHS), index_col=0).sort_index()
@@ -98,8 +101,9 @@ def raw_win_rates(ann: pd.DataFrame | None = None) -> pd.DataFrame:
     return out
 
 
-def compare_with_leaderboard(ours: pd.DataFrame, lb: pd.DataFrame, columns=("win_rate", "standard_error",
-                                                                          "discrete_win_rate")) -> pd.DataFrame:
+def compare_with_leaderboard(
+    ours: pd.DataFrame, lb: pd.DataFrame, columns=("win_rate", "standard_error", "discrete_win_rate")
+) -> pd.DataFrame:
     common = [m for m in ours.index if m in lb.index]
     return pd.DataFrame({c: (ours.loc[common, c].astype(float) - lb.loc[common, c]).abs() for c in columns})
 
@@ -138,8 +142,14 @@ def pseudo_gamed_rows(weights: pd.DataFrame | None = None, difficulty: pd.Series
     return pd.concat(parts, ignore_index=True)
 
 
-def refit_model(g: pd.DataFrame, *, difficulty: pd.Series | None, gamed: pd.DataFrame | None,
-                reg_lambda: float | None = W.DEFAULT_LAMBDA, align: str = "row") -> dict:
+def refit_model(
+    g: pd.DataFrame,
+    *,
+    difficulty: pd.Series | None,
+    gamed: pd.DataFrame | None,
+    reg_lambda: float | None = W.DEFAULT_LAMBDA,
+    align: str = "row",
+) -> dict:
     """Refit the LC GLM of one model from its annotations (``g``: its rows of the slim table).
 
     ``align="row"`` looks γ up by the row's position in the annotation file, as alpaca_eval's code does
@@ -150,11 +160,25 @@ def refit_model(g: pd.DataFrame, *, difficulty: pd.Series | None, gamed: pd.Data
     if difficulty is not None:
         key = g["row"] if align == "row" else g["instruction_idx"]
         gam = difficulty.reindex(key.to_numpy()).to_numpy()
-    r = W.lc_win_rate(g["preference"].to_numpy(), g["len_2"].to_numpy(), g["len_1"].to_numpy(), gam,
-                      gamed=gamed, reg_lambda=reg_lambda, encoding="alpaca_eval")
+    r = W.lc_win_rate(
+        g["preference"].to_numpy(),
+        g["len_2"].to_numpy(),
+        g["len_1"].to_numpy(),
+        gam,
+        gamed=gamed,
+        reg_lambda=reg_lambda,
+        encoding="alpaca_eval",
+    )
     f = r["glm"]
-    return {"lc": r["lc_win_rate"], "lc_se": r["lc_standard_error"], "win_rate": r["win_rate"],
-            "phi": f.length, "psi": f.difficulty, "theta": f.model, "C": f.C}
+    return {
+        "lc": r["lc_win_rate"],
+        "lc_se": r["lc_standard_error"],
+        "win_rate": r["win_rate"],
+        "phi": f.length,
+        "psi": f.difficulty,
+        "theta": f.model,
+        "C": f.C,
+    }
 
 
 def refit_all(models=None, *, variant: str = "reg", ann: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -173,9 +197,12 @@ def refit_all(models=None, *, variant: str = "reg", ann: pd.DataFrame | None = N
     for m in models:
         g = ann[ann["model"] == m]
         rows[m] = refit_model(
-            g, difficulty=None if variant == "minimal" else difficulty, gamed=gamed,
+            g,
+            difficulty=None if variant == "minimal" else difficulty,
+            gamed=gamed,
             reg_lambda=W.DEFAULT_LAMBDA if gamed is not None else None,
-            align="instruction" if variant == "reg_instruction" else "row")
+            align="instruction" if variant == "reg_instruction" else "row",
+        )
     return pd.DataFrame(rows).T
 
 
@@ -199,8 +226,12 @@ def arena_table(snapshot: str = "HEAD", ann: pd.DataFrame | None = None) -> pd.D
 
 
 def arena_correlations(df: pd.DataFrame, *, n_boot: int, seed: int) -> pd.DataFrame:
-    cols = {"AlpacaEval 2.0 (raw WR)": df["win_rate"], "LC AlpacaEval 2.0": df["lc"],
-            "LC (leaderboard column)": df["lc_leaderboard"], "average length": df["avg_length"]}
+    cols = {
+        "AlpacaEval 2.0 (raw WR)": df["win_rate"],
+        "LC AlpacaEval 2.0": df["lc"],
+        "LC (leaderboard column)": df["lc_leaderboard"],
+        "average length": df["avg_length"],
+    }
     return correlation_table(cols, df["elo"], methods=("spearman", "kendall", "pearson"), n_boot=n_boot, seed=seed)
 
 
@@ -212,8 +243,9 @@ def gameability_inputs(snapshot: str = "2024-03-19", ann: pd.DataFrame | None = 
     ours = raw_win_rates(ann)
     lcw = lc_from_published_weights(snapshot)
     lb["wr_source"] = ["annotations" if m in ours.index else "leaderboard" for m in lb.index]
-    lb["win_rate_ours"] = [float(ours.loc[m, "win_rate"]) if m in ours.index else lb.loc[m, "win_rate"]
-                           for m in lb.index]
+    lb["win_rate_ours"] = [
+        float(ours.loc[m, "win_rate"]) if m in ours.index else lb.loc[m, "win_rate"] for m in lb.index
+    ]
     lb["lc_ours"] = lcw["lc_predicted"].reindex(lb.index)
     return lb
 
@@ -222,10 +254,16 @@ def prompt_variants_table(lb: pd.DataFrame, wr: str = "win_rate_ours", lc: str =
     models = [m for m in lb.index if f"{m}_verbose" in lb.index and f"{m}_concise" in lb.index]
     rows = {}
     for m in models:
-        rows[m] = {f"WR {k}": lb.loc[f"{m}{s}", wr] for k, s in (("concise", "_concise"), ("standard", ""),
-                                                                  ("verbose", "_verbose"))}
-        rows[m].update({f"LC {k}": lb.loc[f"{m}{s}", lc] for k, s in (("concise", "_concise"), ("standard", ""),
-                                                                      ("verbose", "_verbose"))})
+        rows[m] = {
+            f"WR {k}": lb.loc[f"{m}{s}", wr]
+            for k, s in (("concise", "_concise"), ("standard", ""), ("verbose", "_verbose"))
+        }
+        rows[m].update(
+            {
+                f"LC {k}": lb.loc[f"{m}{s}", lc]
+                for k, s in (("concise", "_concise"), ("standard", ""), ("verbose", "_verbose"))
+            }
+        )
     return pd.DataFrame(rows).T
 
 
@@ -265,22 +303,35 @@ def annotation_metrics(df: pd.DataFrame, glm: str = "auto") -> dict:
             glm = "v1"
     if glm == "minimal":
         gamma = gamed = None
-    r = W.lc_win_rate(df["preference"].to_numpy(), len_m, len_b, gamma, gamed if glm == "v1" else None,
-                      reg_lambda=W.DEFAULT_LAMBDA if glm == "v1" else None, encoding="alpaca_eval")
+    r = W.lc_win_rate(
+        df["preference"].to_numpy(),
+        len_m,
+        len_b,
+        gamma,
+        gamed if glm == "v1" else None,
+        reg_lambda=W.DEFAULT_LAMBDA if glm == "v1" else None,
+        encoding="alpaca_eval",
+    )
     valid = np.isfinite(W.from_alpaca_eval(df["preference"]))
     out = {
-        "win_rate": r["win_rate"], "standard_error": r["standard_error"],
-        "discrete_win_rate": r["discrete_win_rate"], "length_controlled_winrate": r["lc_win_rate"],
-        "lc_standard_error": r["lc_standard_error"], "avg_length": float(len_m.mean()),
-        "n_total": int(r["n_total"]), "n_dropped": int((~valid).sum()), "glm": glm,
+        "win_rate": r["win_rate"],
+        "standard_error": r["standard_error"],
+        "discrete_win_rate": r["discrete_win_rate"],
+        "length_controlled_winrate": r["lc_win_rate"],
+        "lc_standard_error": r["lc_standard_error"],
+        "avg_length": float(len_m.mean()),
+        "n_total": int(r["n_total"]),
+        "n_dropped": int((~valid).sum()),
+        "glm": glm,
         "glm_weights": r["glm"].as_weights(),
     }
     if W.is_extreme_change(out["win_rate"], out["length_controlled_winrate"]):
-        note = (note + "; " if note else "") + "LC differs extremely from the raw win rate (alpaca_eval's sanity warning)"
+        note = (
+            note + "; " if note else ""
+        ) + "LC differs extremely from the raw win rate (alpaca_eval's sanity warning)"
     if note:
         out["note"] = note
     return out
-
 
 
 def render_table(doc: dict) -> str:
@@ -333,9 +384,18 @@ def reported_vs_reproduced(reported: pd.DataFrame, pairs: list[tuple], *, atol: 
         if len(hit) != 1:
             raise KeyError(f"reported row ({table!r}, {row!r}, {metric!r}) found {len(hit)} times")
         r = hit.iloc[0]
-        out.append({"table": table, "row": row, "metric": metric, "reported": float(r["value"]),
-                    "reproduced": float(value), "abs_diff": abs(float(value) - float(r["value"])),
-                    "metrics_key": t[4] if len(t) > 4 else "", "source": r["source"]})
+        out.append(
+            {
+                "table": table,
+                "row": row,
+                "metric": metric,
+                "reported": float(r["value"]),
+                "reproduced": float(value),
+                "abs_diff": abs(float(value) - float(r["value"])),
+                "metrics_key": t[4] if len(t) > 4 else "",
+                "source": r["source"],
+            }
+        )
     return pd.DataFrame(out)
 
 

@@ -8,14 +8,15 @@ by LCPO's EM (E-step every step, η EMA with momentum α). Reported: the final r
 true 1 − ε, the ranking accuracy of each loss's implicit reward on all clean candidate pairs, and how
 much it degrades from ε = 0 to the largest ε.
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 import torch
 
 from ..losses import cpo_loss, dpo_loss, ipo_loss, simpo_loss
-from ..losses.lcpo import LOGITS, lcpo_from_logit, e_step
-from ..metrics.claims import ExperimentResult as Result, claim
+from ..losses.lcpo import LOGITS, e_step, lcpo_from_logit
+from ..metrics.claims import ExperimentResult as Result
+from ..metrics.claims import claim
 from ..worlds import tabular as T
 from .objectives_report import render
 
@@ -25,8 +26,15 @@ BASES = ("dpo", "ipo", "simpo", "cpo")
 
 def make_data(cfg, design):
     w = cfg.paper.world
-    world, r = T.make_bt_world(design.n_prompts, w.n_candidates, seed=cfg.seed, bt_scale=w.bt_scale,
-                               ref_scale=w.ref_scale, min_len=w.min_len, max_len=w.max_len)
+    world, r = T.make_bt_world(
+        design.n_prompts,
+        w.n_candidates,
+        seed=cfg.seed,
+        bt_scale=w.bt_scale,
+        ref_scale=w.ref_scale,
+        min_len=w.min_len,
+        max_len=w.max_len,
+    )
     g = torch.Generator().manual_seed(cfg.seed + 1)
     M, N, K = world.M, world.N, design.pairs_per_prompt
     a = torch.randint(0, N, (M, K), generator=g)
@@ -100,8 +108,8 @@ def _run(cfg, design) -> Result:
     world, r, m, win, lose, u = make_data(cfg, design)
     eps = torch.tensor([float(e) for e in p.noise_rates], dtype=T.DTYPE)
     E = len(eps)
-    flip = u[None, :] < eps[:, None]                          # (E, n) nested flips
-    cw = torch.where(flip, lose[None], win[None])              # observed chosen
+    flip = u[None, :] < eps[:, None]  # (E, n) nested flips
+    cw = torch.where(flip, lose[None], win[None])  # observed chosen
     cl = torch.where(flip, win[None], lose[None])
     mm = m[None].expand(E, -1)
     ref_lp, lens = world.ref_logp, world.lengths
@@ -110,7 +118,6 @@ def _run(cfg, design) -> Result:
     runs = [(b, v) for b in BASES for v in ("plain", "lcpo")]
     hps = {b: p.losses[b] for b in BASES}
     eta = {run: torch.full((E,), float(p.em.eta0), dtype=T.DTYPE) for run in runs if run[1] == "lcpo"}
-    eta_trace = {run: [] for run in eta}
     last_w = {}
 
     def loss(z):  # z: (len(runs), E, M, N)
@@ -122,18 +129,22 @@ def _run(cfg, design) -> Result:
             if v == "plain":
                 total = total + base_loss(b, hps[b], lw, ll, rw, rl, nw, nl).mean(-1).sum()
             else:
-                zl = gibbs_logit(b, hps[b], lw, ll, rw, rl, nw, nl)              # (E, n)
+                zl = gibbs_logit(b, hps[b], lw, ll, rw, rl, nw, nl)  # (E, n)
                 et = eta[(b, v)][:, None].expand_as(zl)
                 total = total + lcpo_from_logit(zl, et).mean(-1).sum()
-                w = e_step(zl, et)                                               # E-step (no gradient)
-                eta[(b, v)] = (1 - p.em.alpha) * eta[(b, v)] + p.em.alpha * w.mean(-1)   # EMA M-step for η
+                w = e_step(zl, et)  # E-step (no gradient)
+                eta[(b, v)] = (1 - p.em.alpha) * eta[(b, v)] + p.em.alpha * w.mean(-1)  # EMA M-step for η
                 last_w[(b, v)] = w
         return total
 
     init = world.ref_logits[None, None].expand(len(runs), E, -1, -1).clone()
     z, _ = T.fit(init, loss, steps=int(cfg.scale.tabular.inner_steps), lr=p.lr)
-    metrics = {"world.n_prompts": world.M, "world.n_candidates": world.N,
-               "pairs_per_prompt": int(design.pairs_per_prompt), "steps": int(cfg.scale.tabular.inner_steps)}
+    metrics = {
+        "world.n_prompts": world.M,
+        "world.n_candidates": world.N,
+        "pairs_per_prompt": int(design.pairs_per_prompt),
+        "steps": int(cfg.scale.tabular.inner_steps),
+    }
     acc = {}
     for k, (b, v) in enumerate(runs):
         lp = torch.log_softmax(z[k], -1)
@@ -145,44 +156,77 @@ def _run(cfg, design) -> Result:
                 metrics[f"{b}.lcpo.eps_{float(eps[e]):g}.eta_hat"] = float(eta[(b, v)][e])
                 metrics[f"{b}.lcpo.eps_{float(eps[e]):g}.eta_err"] = abs(float(eta[(b, v)][e]) - (1 - float(eps[e])))
                 fl = flip[e]
-                metrics[f"{b}.lcpo.eps_{float(eps[e]):g}.flip_auroc"] = auroc(last_w[(b, v)][e][~fl], last_w[(b, v)][e][fl])
+                metrics[f"{b}.lcpo.eps_{float(eps[e]):g}.flip_auroc"] = auroc(
+                    last_w[(b, v)][e][~fl], last_w[(b, v)][e][fl]
+                )
         metrics[f"{b}.{v}.degradation"] = acc[(b, v, 0)] - acc[(b, v, E - 1)]
     for b in BASES:
         metrics[f"{b}.lcpo.max_eta_err"] = max(metrics[f"{b}.lcpo.eps_{float(e):g}.eta_err"] for e in eps)
     c = p.claims
-    claims = [claim("lcpo.C4_noise_rate_recovered", "EM recovers the label-noise rate: |η̂ − (1 − ε)| <= "
-                    f"{c.eta_tol} for every ε in {list(map(float, eps))}, for each of DPO, IPO, SimPO, CPO",
-                    all(metrics[f"{b}.lcpo.max_eta_err"] <= c.eta_tol for b in BASES),
-                    f"max over losses and ε of |η̂ − (1 − ε)| <= {c.eta_tol}",
-                    {**{f"{b}.max_err": metrics[f"{b}.lcpo.max_eta_err"] for b in BASES},
-                     **{f"dpo.eta_hat@{float(e):g}": metrics[f"dpo.lcpo.eps_{float(e):g}.eta_hat"] for e in eps}})]
+    claims = [
+        claim(
+            "lcpo.C4_noise_rate_recovered",
+            "EM recovers the label-noise rate: |η̂ − (1 − ε)| <= "
+            f"{c.eta_tol} for every ε in {list(map(float, eps))}, for each of DPO, IPO, SimPO, CPO",
+            all(metrics[f"{b}.lcpo.max_eta_err"] <= c.eta_tol for b in BASES),
+            f"max over losses and ε of |η̂ − (1 − ε)| <= {c.eta_tol}",
+            {
+                **{f"{b}.max_err": metrics[f"{b}.lcpo.max_eta_err"] for b in BASES},
+                **{f"dpo.eta_hat@{float(e):g}": metrics[f"dpo.lcpo.eps_{float(e):g}.eta_hat"] for e in eps},
+            },
+        )
+    ]
     for b in BASES:
-        claims.append(claim(f"lcpo.{b}.C1_degrades_less", f"LCPO-{b.upper()} loses less ranking accuracy than plain "
-                            f"{b.upper()} from ε = 0 to ε = {float(eps[-1]):g}",
-                            metrics[f"{b}.lcpo.degradation"] < metrics[f"{b}.plain.degradation"],
-                            "degradation(LCPO) < degradation(plain), degradation = acc(ε=0) − acc(ε=max)",
-                            {"lcpo": metrics[f"{b}.lcpo.degradation"], "plain": metrics[f"{b}.plain.degradation"],
-                             "lcpo@max": acc[(b, "lcpo", E - 1)], "plain@max": acc[(b, "plain", E - 1)]}))
+        claims.append(
+            claim(
+                f"lcpo.{b}.C1_degrades_less",
+                f"LCPO-{b.upper()} loses less ranking accuracy than plain "
+                f"{b.upper()} from ε = 0 to ε = {float(eps[-1]):g}",
+                metrics[f"{b}.lcpo.degradation"] < metrics[f"{b}.plain.degradation"],
+                "degradation(LCPO) < degradation(plain), degradation = acc(ε=0) − acc(ε=max)",
+                {
+                    "lcpo": metrics[f"{b}.lcpo.degradation"],
+                    "plain": metrics[f"{b}.plain.degradation"],
+                    "lcpo@max": acc[(b, "lcpo", E - 1)],
+                    "plain@max": acc[(b, "plain", E - 1)],
+                },
+            )
+        )
     gap0 = max(abs(acc[(b, "lcpo", 0)] - acc[(b, "plain", 0)]) for b in BASES)
-    claims.append(claim("lcpo.no_harm_when_clean", f"On clean labels LCPO matches the plain losses (|Δacc| <= {c.clean_tol})",
-                        gap0 <= c.clean_tol, f"max over losses |acc_LCPO(0) − acc_plain(0)| <= {c.clean_tol}",
-                        {b: acc[(b, "lcpo", 0)] - acc[(b, "plain", 0)] for b in BASES}))
+    claims.append(
+        claim(
+            "lcpo.no_harm_when_clean",
+            f"On clean labels LCPO matches the plain losses (|Δacc| <= {c.clean_tol})",
+            gap0 <= c.clean_tol,
+            f"max over losses |acc_LCPO(0) − acc_plain(0)| <= {c.clean_tol}",
+            {b: acc[(b, "lcpo", 0)] - acc[(b, "plain", 0)] for b in BASES},
+        )
+    )
     tag = design.name
     metrics = {f"{tag}.{k}": v for k, v in metrics.items()}
     for cl in claims:
         cl["id"] = cl["id"].replace("lcpo.", f"lcpo.{tag}.", 1)
         cl["text"] = f"[{tag}: {design.pairs_per_prompt} labelled pairs per prompt] " + cl["text"]
-    series = {"eps": [float(e) for e in eps],
-              "acc": {f"{b}.{v}": [acc[(b, v, e)] for e in range(E)] for b, v in runs},
-              "eta": {b: [float(eta[(b, "lcpo")][e]) for e in range(E)] for b in BASES}}
+    series = {
+        "eps": [float(e) for e in eps],
+        "acc": {f"{b}.{v}": [acc[(b, v, e)] for e in range(E)] for b, v in runs},
+        "eta": {b: [float(eta[(b, "lcpo")][e]) for e in range(E)] for b in BASES},
+    }
     return Result(metrics, claims, series)
 
 
 NAMES = {"dpo": "DPO", "ipo": "IPO", "simpo": "SimPO", "cpo": "CPO"}
-LINKS = {f"lcpo.{d}.{b}.C1_degrades_less": [f"{NAMES[b]} Standard", f"{NAMES[b]} RE-PO"] for b in BASES
-         for d in ("sparse", "dense")}
-LINKS.update({f"lcpo.{d}.C4_noise_rate_recovered": ["RE-DPO eta0=0.9 (default)", "RE-DPO alpha=0.1 (default)"]
-              for d in ("sparse", "dense")})
+LINKS = {
+    f"lcpo.{d}.{b}.C1_degrades_less": [f"{NAMES[b]} Standard", f"{NAMES[b]} RE-PO"]
+    for b in BASES
+    for d in ("sparse", "dense")
+}
+LINKS.update(
+    {
+        f"lcpo.{d}.C4_noise_rate_recovered": ["RE-DPO eta0=0.9 (default)", "RE-DPO alpha=0.1 (default)"]
+        for d in ("sparse", "dense")
+    }
+)
 
 
 def plot(res: Result):
@@ -198,7 +242,9 @@ def plot(res: Result):
             ax[row, 0].plot(eps, sr["acc"][f"{b}.lcpo"], "-o", color=f"C{i}", label=f"{b} LCPO")
             ax[row, 1].plot(eps, sr["eta"][b], "-o", color=f"C{i}", label=b)
         ax[row, 1].plot(eps, [1 - e for e in eps], "k:", label="1 − ε (truth)")
-        ax[row, 0].set(title=f"{d}: ranking accuracy of the implicit reward", xlabel="label-flip rate ε", ylabel="accuracy")
+        ax[row, 0].set(
+            title=f"{d}: ranking accuracy of the implicit reward", xlabel="label-flip rate ε", ylabel="accuracy"
+        )
         ax[row, 1].set(title=f"{d}: EM reliability η̂", xlabel="label-flip rate ε", ylim=(0.5, 1.02))
         ax[row, 0].legend(fontsize=7, ncol=2)
         ax[row, 1].legend(fontsize=8)

@@ -10,6 +10,7 @@ Step-size convention (one number for every method, so they are compared at the s
 ``step`` s multiplies the win rate in the ideal update π_{t+1} ∝ π_t exp(s · P(y ≻ π_t)).
 SPPO η = s; INPO and DNO η = 1/s; DPO β = 1/s (DNO: "η plays DPO's β role").
 """
+
 from __future__ import annotations
 
 import math
@@ -53,7 +54,9 @@ def step_loss(method: str, world: T.World, pi_t: torch.Tensor, hp: dict, t: int)
 
         def loss(z):  # y ~ π_t, regression of Eq. 4.7 with exact P(y ≻ π_t)
             lp = torch.log_softmax(z, -1)
-            return (pi_t * sppo_regression(lp.reshape(-1), lp_t.reshape(-1), w.reshape(-1), eta=s).reshape(lp.shape)).sum() / lp.shape[0]
+            return (
+                pi_t * sppo_regression(lp.reshape(-1), lp_t.reshape(-1), w.reshape(-1), eta=s).reshape(lp.shape)
+            ).sum() / lp.shape[0]
 
         return loss, T.hedge_step(pi_t, P, s)
     if method in ("dpo", "dno_practical"):
@@ -98,8 +101,15 @@ def step_loss(method: str, world: T.World, pi_t: torch.Tensor, hp: dict, t: int)
     raise ValueError(f"unknown method {method!r}")
 
 
-def run_methods(world: T.World, arms: dict[str, tuple[str, dict]], *, iterations: int, inner_steps: int, lr: float,
-                tol: float = 0.0) -> dict[str, Trajectory]:
+def run_methods(
+    world: T.World,
+    arms: dict[str, tuple[str, dict]],
+    *,
+    iterations: int,
+    inner_steps: int,
+    lr: float,
+    tol: float = 0.0,
+) -> dict[str, Trajectory]:
     """T iterations of every arm {name: (method, hp)} from π_1 = π_ref.
 
     Each iteration minimises the arms' exact expected losses *jointly* with Adam (logits stacked in one
@@ -118,8 +128,13 @@ def run_methods(world: T.World, arms: dict[str, tuple[str, dict]], *, iterations
             continue
         steps = [step_loss(arms[n][0], world, trajs[n].policies[-1], arms[n][1], t) for n in trained]
         init = torch.stack([_log(trajs[n].policies[-1]) for n in trained])
-        z, n_steps = T.fit(init, lambda z: sum(fn(z[k]) for k, (fn, _) in enumerate(steps)), steps=inner_steps,
-                           lr=lr, tol=tol)
+        z, n_steps = T.fit(
+            init,
+            lambda z, steps=steps: sum(fn(z[k]) for k, (fn, _) in enumerate(steps)),
+            steps=inner_steps,
+            lr=lr,
+            tol=tol,
+        )
         for k, name in enumerate(trained):
             lp = torch.log_softmax(z[k], -1)
             closed = steps[k][1]
@@ -138,7 +153,7 @@ def inner_steps(cfg) -> int:
 def tail_mean(xs: list[float]) -> float:
     """Mean over the second half of the iterations (t ≥ ⌈T/2⌉): where a last iterate lives when it does not
     settle — robust to the chaotic sensitivity of non-convergent dynamics, unlike the single final value."""
-    return float(sum(xs[len(xs) // 2:]) / len(xs[len(xs) // 2:]))
+    return float(sum(xs[len(xs) // 2 :]) / len(xs[len(xs) // 2 :]))
 
 
 def gaps(world: T.World, traj: Trajectory) -> dict[str, list[float]]:
@@ -148,8 +163,10 @@ def gaps(world: T.World, traj: Trajectory) -> dict[str, list[float]]:
     return {"last": last, "avg": avg}
 
 
-def likelihood_changes(world: T.World, traj_pi_t: torch.Tensor, new_pi: torch.Tensor, pairs_idx) -> tuple[float, float]:
+def likelihood_changes(
+    world: T.World, traj_pi_t: torch.Tensor, new_pi: torch.Tensor, pairs_idx
+) -> tuple[float, float]:
     """Mean change of log π(y_w|x) and log π(y_l|x) over (prompt, chosen, rejected) index triples."""
-    m, w, l = pairs_idx
+    m, w, r = pairs_idx
     d = _log(new_pi) - _log(traj_pi_t)
-    return float(d[m, w].mean()), float(d[m, l].mean())
+    return float(d[m, w].mean()), float(d[m, r].mean())

@@ -12,6 +12,7 @@ checkpoints; ours is the toy judge's, and the oracle shows what the win rate can
 or only better at pleasing the proxy. Every stage is cached under ``stage_key``; ``run_all`` spreads seeds and
 shapings over ``hardware.workers`` processes. Claims: ``papers.par_claims``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -63,17 +64,25 @@ def methods(cfg) -> dict:
 def validate(cfg) -> None:
     """Bad input raises ConfigError before any compute."""
     if cfg.scale.name in ("small", "paper"):
-        raise ConfigError(f"par runs at scale=ci or tiny; scale={cfg.scale.name} needs the paper's Gemma2-2B / Llama3-8B "
-                          "on GPUs (their settings: paper.paper_scale in conf/paper/par.yaml)")
+        raise ConfigError(
+            f"par runs at scale=ci or tiny; scale={cfg.scale.name} needs the paper's Gemma2-2B / Llama3-8B "
+            "on GPUs (their settings: paper.paper_scale in conf/paper/par.yaml)"
+        )
     r, w = rl_cfg(cfg), cfg.scale.world
     rm = rm_cfg(cfg)
     if int(rm.n_prompts) + int(r["prompts"]) > int(w.n_pref_prompts):
-        raise ConfigError(f"paper.reward_model.n_prompts ({rm.n_prompts}) + paper.rl.prompts ({r['prompts']}) exceed the "
-                          f"world's {w.n_pref_prompts} preference prompts (RM and RL prompts must be disjoint)")
+        raise ConfigError(
+            f"paper.reward_model.n_prompts ({rm.n_prompts}) + paper.rl.prompts ({r['prompts']}) exceed the "
+            f"world's {w.n_pref_prompts} preference prompts (RM and RL prompts must be disjoint)"
+        )
     if int(r["eval_prompts"]) > int(w.n_eval) or int(rm.heldout_prompts) > int(w.n_dev):
-        raise ConfigError("paper.rl.eval_prompts must fit the eval split and reward_model.heldout_prompts the dev split")
+        raise ConfigError(
+            "paper.rl.eval_prompts must fit the eval split and reward_model.heldout_prompts the dev split"
+        )
     if int(r["prompts"]) % int(r["prompts_per_step"]):
-        raise ConfigError(f"paper.rl.prompts ({r['prompts']}) must be a multiple of prompts_per_step ({r['prompts_per_step']})")
+        raise ConfigError(
+            f"paper.rl.prompts ({r['prompts']}) must be a multiple of prompts_per_step ({r['prompts_per_step']})"
+        )
     if rm.get("head", "token_sum") not in TR.HEADS:
         raise ConfigError(f"paper.reward_model.head must be one of {TR.HEADS}")
     ms = methods(cfg)
@@ -104,8 +113,10 @@ def penalty(cfg) -> tuple[float, float] | None:
 def split_prompts(cfg, world: World) -> dict:
     """RL prompts: the ``pref`` split after the RM's prompts (disjoint from them); evaluation: the ``eval`` split."""
     n_rm, r = int(rm_cfg(cfg).n_prompts), rl_cfg(cfg)
-    return {"rl": world.prompts["pref"][n_rm:n_rm + int(r["prompts"])],
-            "eval": world.prompts["eval"][: int(r["eval_prompts"])]}
+    return {
+        "rl": world.prompts["pref"][n_rm : n_rm + int(r["prompts"])],
+        "eval": world.prompts["eval"][: int(r["eval_prompts"])],
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,13 +131,22 @@ def references(cfg, world: World) -> dict:
     """``gen_refs``: M SFT samples per RL prompt, the RM's (length-penalised) scores of them, and π_SFT's one
     response per evaluation prompt (the win-rate baseline). Cached."""
     r = rl_cfg(cfg)
-    key = _key(cfg, "par-refs", to_dict(cfg.paper.reward_model), {k: r[k] for k in ("prompts", "eval_prompts", "n_refs",
-               "temperature", "top_p", "max_new_tokens")}, to_dict(cfg.paper.length_penalty))
+    key = _key(
+        cfg,
+        "par-refs",
+        to_dict(cfg.paper.reward_model),
+        {k: r[k] for k in ("prompts", "eval_prompts", "n_refs", "temperature", "top_p", "max_new_tokens")},
+        to_dict(cfg.paper.length_penalty),
+    )
 
     def compute(tmp: Path):
         pol, rm, ps = sft_model(cfg, world), reward_model(cfg, world), split_prompts(cfg, world)
-        m, kw = int(r["n_refs"]), dict(temperature=float(r["temperature"]), top_p=float(r["top_p"]),
-                                       max_new_tokens=int(r["max_new_tokens"]))
+        m, kw = (
+            int(r["n_refs"]),
+            dict(
+                temperature=float(r["temperature"]), top_p=float(r["top_p"]), max_new_tokens=int(r["max_new_tokens"])
+            ),
+        )
         refs = generate(pol, world.tokenizer, ps["rl"], n=m, seed=int(cfg.seed) + 303, **kw)
         flat_p = [p for p in ps["rl"] for _ in range(m)]
         flat_y = [y for ys in refs for y in ys]
@@ -135,8 +155,10 @@ def references(cfg, world: World) -> dict:
         if penalty(cfg) is not None:
             scores = length_penalty(scores, lens, *penalty(cfg))
         base = [y[0] for y in generate(pol, world.tokenizer, ps["eval"], seed=int(cfg.seed) + 404, **kw)]
-        atomic_write_json(tmp / "refs.json", {"responses": refs, "rewards": np.asarray(scores).reshape(-1, m).tolist(),
-                                              "baseline": base})
+        atomic_write_json(
+            tmp / "refs.json",
+            {"responses": refs, "rewards": np.asarray(scores).reshape(-1, m).tolist(), "baseline": base},
+        )
 
     return read_json(cached("par-refs", key, compute) / "refs.json")
 
@@ -155,7 +177,9 @@ def rm_diagnostics(cfg, world: World) -> dict:
 def run_method(cfg, world: World, name: str) -> dict:
     """GRPO from π_SFT against the RM shaped by ``paper.methods[name]``: per-step curves and held-out evaluations."""
     m, r = methods(cfg)[name], rl_cfg(cfg)
-    key = _key(cfg, "par-run", name, m, r, to_dict(cfg.paper.reward_model), to_dict(cfg.paper.length_penalty), steps(cfg))
+    key = _key(
+        cfg, "par-run", name, m, r, to_dict(cfg.paper.reward_model), to_dict(cfg.paper.length_penalty), steps(cfg)
+    )
 
     def compute(tmp: Path):
         pol, rm = sft_model(cfg, world), reward_model(cfg, world)
@@ -165,12 +189,30 @@ def run_method(cfg, world: World, name: str) -> dict:
         shaping = Shaping(m["shaping"], penalty=penalty(cfg), n_refs=n_refs, **m["hp"])
         fn = rl.reward_function(score, shaping=shaping, name="rm")
         ds = rl.rl_dataset(ps["rl"], {"ref_rewards": refs["rewards"]})
-        ev = rl.HeldOutEval(world.tokenizer, ps["eval"], score, world.judge, refs["baseline"], pol,
-                            temperature=float(r["temperature"]), max_new_tokens=int(r["max_new_tokens"]),
-                            seed=int(cfg.seed) + 505)
+        ev = rl.HeldOutEval(
+            world.tokenizer,
+            ps["eval"],
+            score,
+            world.judge,
+            refs["baseline"],
+            pol,
+            temperature=float(r["temperature"]),
+            max_new_tokens=int(r["max_new_tokens"]),
+            seed=int(cfg.seed) + 505,
+        )
         settings = rl.settings_from(r, steps=steps(cfg))
-        _, curves = rl.train_grpo(pol, world.tokenizer, ds, [fn], cfg.hardware, settings, seed=int(cfg.seed), out=tmp,
-                                  evaluator=ev, eval_every=int(r["eval_every"]))
+        _, curves = rl.train_grpo(
+            pol,
+            world.tokenizer,
+            ds,
+            [fn],
+            cfg.hardware,
+            settings,
+            seed=int(cfg.seed),
+            out=tmp,
+            evaluator=ev,
+            eval_every=int(r["eval_every"]),
+        )
         atomic_write_json(tmp / "curves.json", curves.as_dict())
 
     return read_json(cached("par-run", key, compute) / "curves.json")

@@ -9,6 +9,7 @@ a bootstrap interval over seeds, then prompts (``metrics.verdicts``).
 * ``early``: the first checkpoint at or after ``claims.early_fraction`` of training; ``end``: the last one
   (after ``rl.epochs`` = 2 epochs, the paper's robustness setting).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -60,42 +61,108 @@ def claims(runs: dict, cfg) -> list[dict]:
     epochs), C3 (one reference suffices), C4 (≥ 5 points above every competitor); gated on PC."""
     c = cfg.paper.claims
     ef, delta = float(c.early_fraction), float(c.ref_equivalence)
-    pp = lambda m, k, w: per_prompt(runs, m, k, w, ef)  # noqa: E731
+    pp = lambda m, k, w: per_prompt(runs, m, k, w, ef)
     others = [m for m in runs[_seeds(runs)[0]]["runs"] if m not in ("par", c.par_one_ref)]
     out = [
-        all_of("PC", "Positive control: GRPO against the learned reward model raises the oracle's quality of the SFT "
-                     "policy's answers before any hacking sets in (Vanilla, early checkpoint vs the SFT start)",
-               [comparative_claim("q", "", _diff(pp("vanilla", "oracle", "early"), pp("vanilla", "oracle", "start")),
-                                  rule="q(vanilla, early) − q(SFT) > 0")],
-               rule=f"oracle quality at the first checkpoint after {ef:.0%} of training minus the SFT start's, per prompt"),
-        all_of("H", "Reward hacking is visible: under Vanilla the proxy's score keeps rising after the early checkpoint "
-                    "while the oracle's quality falls",
-               [comparative_claim("proxy", "", _diff(pp("vanilla", "proxy", "end"), pp("vanilla", "proxy", "early")),
-                                  rule="r(vanilla, end) − r(vanilla, early) > 0"),
-                comparative_claim("q", "", _diff(pp("vanilla", "oracle", "early"), pp("vanilla", "oracle", "end")),
-                                  rule="q(vanilla, early) − q(vanilla, end) > 0")],
-               rule="proxy up and oracle quality down from the early checkpoint to the end, Vanilla"),
-        all_of("C1", "PAR's average win rate against the SFT model is above every other shaping's",
-               [comparative_claim(m, "", _diff(pp("par", "win", "avg"), pp(m, "win", "avg")), rule=f"avgwin(par) − avgwin({m}) > 0")
-                for m in others],
-               rule="win rate vs SFT averaged over checkpoints, PAR minus each other shaping, per prompt"),
-        all_of("C2", "PAR stays robust after two epochs: at the end its oracle quality is not below the SFT start's and is "
-                     "above Vanilla's",
-               [comparative_claim("vs_sft", "", _diff(pp("par", "oracle", "end"), pp("par", "oracle", "start")),
-                                  rule="q(par, end) − q(SFT) > 0"),
-                comparative_claim("vs_vanilla", "", _diff(pp("par", "oracle", "end"), pp("vanilla", "oracle", "end")),
-                                  rule="q(par, end) − q(vanilla, end) > 0")],
-               rule="oracle quality after 2 epochs"),
-        all_of("C3", f"One reference reward suffices: PAR with M = 1 matches M = 10 (average win rate within ±{delta:g})",
-               [comparative_claim("above", "", _diff(pp(c.par_one_ref, "win", "avg"), pp("par", "win", "avg"), delta),
-                                  rule=f"avgwin(M=1) − avgwin(M=10) + {delta:g} > 0"),
-                comparative_claim("below", "", _diff(pp("par", "win", "avg"), pp(c.par_one_ref, "win", "avg"), delta),
-                                  rule=f"avgwin(M=10) − avgwin(M=1) + {delta:g} > 0")],
-               rule=f"equivalence: both one-sided differences with margin {delta:g} above zero"),
-        all_of("C4", f"PAR's average win rate is at least {float(c.win_margin):g} above every competitor (abstract: ≥ 5 pp)",
-               [comparative_claim(m, "", _diff(pp("par", "win", "avg"), pp(m, "win", "avg")), effect=float(c.win_margin),
-                                  rule=f"avgwin(par) − avgwin({m}) ≥ {float(c.win_margin):g}") for m in others],
-               rule=f"as C1, with the claimed effect {float(c.win_margin):g}"),
+        all_of(
+            "PC",
+            "Positive control: GRPO against the learned reward model raises the oracle's quality of the SFT "
+            "policy's answers before any hacking sets in (Vanilla, early checkpoint vs the SFT start)",
+            [
+                comparative_claim(
+                    "q",
+                    "",
+                    _diff(pp("vanilla", "oracle", "early"), pp("vanilla", "oracle", "start")),
+                    rule="q(vanilla, early) − q(SFT) > 0",
+                )
+            ],
+            rule=f"oracle quality at the first checkpoint after {ef:.0%} of training minus the SFT start's, per prompt",
+        ),
+        all_of(
+            "H",
+            "Reward hacking is visible: under Vanilla the proxy's score keeps rising after the early checkpoint "
+            "while the oracle's quality falls",
+            [
+                comparative_claim(
+                    "proxy",
+                    "",
+                    _diff(pp("vanilla", "proxy", "end"), pp("vanilla", "proxy", "early")),
+                    rule="r(vanilla, end) − r(vanilla, early) > 0",
+                ),
+                comparative_claim(
+                    "q",
+                    "",
+                    _diff(pp("vanilla", "oracle", "early"), pp("vanilla", "oracle", "end")),
+                    rule="q(vanilla, early) − q(vanilla, end) > 0",
+                ),
+            ],
+            rule="proxy up and oracle quality down from the early checkpoint to the end, Vanilla",
+        ),
+        all_of(
+            "C1",
+            "PAR's average win rate against the SFT model is above every other shaping's",
+            [
+                comparative_claim(
+                    m, "", _diff(pp("par", "win", "avg"), pp(m, "win", "avg")), rule=f"avgwin(par) − avgwin({m}) > 0"
+                )
+                for m in others
+            ],
+            rule="win rate vs SFT averaged over checkpoints, PAR minus each other shaping, per prompt",
+        ),
+        all_of(
+            "C2",
+            "PAR stays robust after two epochs: at the end its oracle quality is not below the SFT start's and is "
+            "above Vanilla's",
+            [
+                comparative_claim(
+                    "vs_sft",
+                    "",
+                    _diff(pp("par", "oracle", "end"), pp("par", "oracle", "start")),
+                    rule="q(par, end) − q(SFT) > 0",
+                ),
+                comparative_claim(
+                    "vs_vanilla",
+                    "",
+                    _diff(pp("par", "oracle", "end"), pp("vanilla", "oracle", "end")),
+                    rule="q(par, end) − q(vanilla, end) > 0",
+                ),
+            ],
+            rule="oracle quality after 2 epochs",
+        ),
+        all_of(
+            "C3",
+            f"One reference reward suffices: PAR with M = 1 matches M = 10 (average win rate within ±{delta:g})",
+            [
+                comparative_claim(
+                    "above",
+                    "",
+                    _diff(pp(c.par_one_ref, "win", "avg"), pp("par", "win", "avg"), delta),
+                    rule=f"avgwin(M=1) − avgwin(M=10) + {delta:g} > 0",
+                ),
+                comparative_claim(
+                    "below",
+                    "",
+                    _diff(pp("par", "win", "avg"), pp(c.par_one_ref, "win", "avg"), delta),
+                    rule=f"avgwin(M=10) − avgwin(M=1) + {delta:g} > 0",
+                ),
+            ],
+            rule=f"equivalence: both one-sided differences with margin {delta:g} above zero",
+        ),
+        all_of(
+            "C4",
+            f"PAR's average win rate is at least {float(c.win_margin):g} above every competitor (abstract: ≥ 5 pp)",
+            [
+                comparative_claim(
+                    m,
+                    "",
+                    _diff(pp("par", "win", "avg"), pp(m, "win", "avg")),
+                    effect=float(c.win_margin),
+                    rule=f"avgwin(par) − avgwin({m}) ≥ {float(c.win_margin):g}",
+                )
+                for m in others
+            ],
+            rule=f"as C1, with the claimed effect {float(c.win_margin):g}",
+        ),
     ]
     return gate_on_control(out)
 
@@ -136,10 +203,20 @@ def summary(runs: dict, cfg):
 
     m, _ = flat_metrics(runs, cfg)
     names = list(runs[_seeds(runs)[0]]["runs"])
-    rows = [{"method": n, "avg win vs SFT": m[f"{n}.avg_win_rate"], "early q": m[f"{n}.early.oracle"],
-             "peak q": m[f"{n}.peak.oracle"], "end q": m[f"{n}.end.oracle"], "end win": m[f"{n}.end.win_rate"],
-             "end proxy": m[f"{n}.end.proxy"], "end KL": m[f"{n}.end.kl"], "end length": m[f"{n}.end.length"]}
-            for n in names]
+    rows = [
+        {
+            "method": n,
+            "avg win vs SFT": m[f"{n}.avg_win_rate"],
+            "early q": m[f"{n}.early.oracle"],
+            "peak q": m[f"{n}.peak.oracle"],
+            "end q": m[f"{n}.end.oracle"],
+            "end win": m[f"{n}.end.win_rate"],
+            "end proxy": m[f"{n}.end.proxy"],
+            "end KL": m[f"{n}.end.kl"],
+            "end length": m[f"{n}.end.length"],
+        }
+        for n in names
+    ]
     return pd.DataFrame(rows)
 
 
@@ -154,22 +231,28 @@ def render_table(doc: dict) -> str:
     m = doc["metrics"]
     names = [k[: -len(".avg_win_rate")] for k in m if k.endswith(".avg_win_rate")]
     n = len(doc.get("seeds", [])) or 1
-    lines = [f"_Means over {n} seed(s); claims carry the intervals. The paper's numbers are DeepSeek-V3 win rates of "
-             "Gemma2-2B PPO checkpoints against the SFT model (results/reported/par.csv); ours are the toy judge's, "
-             "GRPO on a 0.34M-parameter policy: compare directions, not values._\n",
-             f"Reward model (held-out pairs): agreement with the label {m.get('rm.accuracy.vs_label', float('nan')):.3f}, "
-             f"with the judge {m.get('rm.accuracy.vs_judge', float('nan')):.3f}, with the oracle "
-             f"{m.get('rm.accuracy.vs_oracle', float('nan')):.3f}; pay per filler unit {m.get('rm.filler_slope', float('nan')):.3f} "
-             f"vs a correct answer over a one-edit wrong one {m.get('rm.answer_margin', float('nan')):.3f}.\n",
-             "| shaping | avg win vs SFT | oracle q: early | peak | end | end win | end proxy | end KL | end length |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"_Means over {n} seed(s); claims carry the intervals. The paper's numbers are DeepSeek-V3 win rates of "
+        "Gemma2-2B PPO checkpoints against the SFT model (results/reported/par.csv); ours are the toy judge's, "
+        "GRPO on a 0.34M-parameter policy: compare directions, not values._\n",
+        f"Reward model (held-out pairs): agreement with the label {m.get('rm.accuracy.vs_label', float('nan')):.3f}, "
+        f"with the judge {m.get('rm.accuracy.vs_judge', float('nan')):.3f}, with the oracle "
+        f"{m.get('rm.accuracy.vs_oracle', float('nan')):.3f}; pay per filler unit {m.get('rm.filler_slope', float('nan')):.3f} "
+        f"vs a correct answer over a one-edit wrong one {m.get('rm.answer_margin', float('nan')):.3f}.\n",
+        "| shaping | avg win vs SFT | oracle q: early | peak | end | end win | end proxy | end KL | end length |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for a in names:
-        g = lambda k: m.get(f"{a}.{k}", float("nan"))  # noqa: E731
-        lines.append(f"| {a} | {g('avg_win_rate'):.3f} | {g('early.oracle'):.3f} | {g('peak.oracle'):.3f} | {g('end.oracle'):.3f} | "
-                     f"{g('end.win_rate'):.3f} | {g('end.proxy'):.2f} | {g('end.kl'):.2f} | {g('end.length'):.1f} |")
+        g = lambda k, a=a: m.get(f"{a}.{k}", float("nan"))
+        lines.append(
+            f"| {a} | {g('avg_win_rate'):.3f} | {g('early.oracle'):.3f} | {g('peak.oracle'):.3f} | {g('end.oracle'):.3f} | "
+            f"{g('end.win_rate'):.3f} | {g('end.proxy'):.2f} | {g('end.kl'):.2f} | {g('end.length'):.1f} |"
+        )
     if names:
-        lines.append(f"\nSFT start: oracle q {m.get(f'{names[0]}.start.oracle', float('nan')):.3f}, length "
-                     f"{m.get(f'{names[0]}.start.length', float('nan')):.1f} characters.")
+        lines.append(
+            f"\nSFT start: oracle q {m.get(f'{names[0]}.start.oracle', float('nan')):.3f}, length "
+            f"{m.get(f'{names[0]}.start.length', float('nan')):.1f} characters."
+        )
     return "\n".join(lines)
 
 

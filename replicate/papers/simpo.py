@@ -6,6 +6,7 @@ model, and a killed run resumes where it stopped. ``run_all`` replicates the who
 ``scale.n_seeds`` seeds and spreads the jobs over ``hardware.workers`` processes. Metrics and claims
 (judged on seed-paired differences with intervals) live in ``papers.simpo_claims``.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -21,8 +22,17 @@ from ..core.parallel import Workers
 from ..metrics.evaluation import evaluate_policy, pair_diagnostics
 from ..models.sampling import generate
 from ..training import data as D
-from ..training.toy_stages import (World, build_world, load_policy, seeds, setup_torch, sft_model, stage_key,  # noqa: F401
-                                   with_seed)
+from ..training.toy_stages import (
+    World,
+    seeds,
+    setup_torch,
+    sft_model,
+    stage_key,  # noqa: F401
+    with_seed,
+)
+
+# used by the notebook through this module
+from ..training.toy_stages import build_world as build_world
 from ..training.world_cache import world_for as _world  # one world per worker process
 from ..worlds.toy_lm import persona_from_cfg, persona_responses
 from .simpo_claims import METHODS_TABLE4, claims, flat_metrics, render_table, summary  # noqa: F401  (the paper's public face)
@@ -38,9 +48,17 @@ def preference_pairs(cfg, world: World | None = None, sft=None) -> dict:
     """{setting: {"train": pairs, "heldout": pairs}}; held-out pairs are built the same way on dev prompts.
     ``world`` (built when not given; reading cached pairs needs none) and ``sft`` (the policy that samples
     Instruct pairs; loaded from the cache when not given)."""
-    key = _key(cfg, "pairs", to_dict(cfg.paper.pool), to_dict(cfg.paper.pairs), to_dict(cfg.judge),
-               to_dict(cfg.scale.sample), to_dict(cfg.scale.sft), to_dict(cfg.toy_world.sft),
-               to_dict(cfg.toy_world.demonstrator))
+    key = _key(
+        cfg,
+        "pairs",
+        to_dict(cfg.paper.pool),
+        to_dict(cfg.paper.pairs),
+        to_dict(cfg.judge),
+        to_dict(cfg.scale.sample),
+        to_dict(cfg.scale.sft),
+        to_dict(cfg.toy_world.sft),
+        to_dict(cfg.toy_world.demonstrator),
+    )
 
     def compute(tmp: Path):
         nonlocal world
@@ -51,15 +69,31 @@ def preference_pairs(cfg, world: World | None = None, sft=None) -> dict:
         personas = [persona_from_cfg(n, d) for n, d in cfg.paper.pool.items()]
         for split, sk in (("train", "pref"), ("heldout", "dev")):
             ps = world.prompts[sk]
-            pool = list(zip(*[persona_responses(p, ps, seed * 7 + i + (100 if split == "heldout" else 0))
-                              for i, p in enumerate(personas)]))
+            pool = list(
+                zip(
+                    *[
+                        persona_responses(p, ps, seed * 7 + i + (100 if split == "heldout" else 0))
+                        for i, p in enumerate(personas)
+                    ]
+                )
+            )
             out.setdefault("base", {})[split] = D.pairs_from_candidates(
-                ps, pool, world.judge, rejected=cfg.paper.pairs.base_rejected, seed=seed)
+                ps, pool, world.judge, rejected=cfg.paper.pairs.base_rejected, seed=seed
+            )
             s = cfg.scale.sample
-            samples = generate(policy, world.tokenizer, ps, n=int(s.n_per_prompt), temperature=float(s.temperature),
-                               top_p=float(s.top_p), max_new_tokens=int(s.max_new_tokens), seed=seed + 3)
+            samples = generate(
+                policy,
+                world.tokenizer,
+                ps,
+                n=int(s.n_per_prompt),
+                temperature=float(s.temperature),
+                top_p=float(s.top_p),
+                max_new_tokens=int(s.max_new_tokens),
+                seed=seed + 3,
+            )
             out.setdefault("instruct", {})[split] = D.pairs_from_candidates(
-                ps, samples, world.judge, rejected=cfg.paper.pairs.instruct_rejected, seed=seed)
+                ps, samples, world.judge, rejected=cfg.paper.pairs.instruct_rejected, seed=seed
+            )
         atomic_write_json(tmp / "pairs.json", out)
 
     return read_json(cached("simpo-pairs", key, compute) / "pairs.json")
@@ -71,7 +105,9 @@ def preference_dataset_on_disk(cfg, pairs: dict, setting: str):
     from datasets import load_from_disk
 
     key = _key(cfg, "prefds", setting, pairs[setting]["train"])
-    path = cached("simpo-prefds", key, lambda tmp: D.preference_dataset(pairs[setting]["train"]).save_to_disk(str(tmp / "ds")))
+    path = cached(
+        "simpo-prefds", key, lambda tmp: D.preference_dataset(pairs[setting]["train"]).save_to_disk(str(tmp / "ds"))
+    )
     return load_from_disk(str(path / "ds"))
 
 
@@ -93,12 +129,34 @@ def method_config(cfg, setting: str, method: str, *, use_tuned: bool = True, **o
     return {"loss": m["loss"], "hparams": hp, "lr": lr}
 
 
-def run_method(cfg, world: World, pairs: dict, setting: str, method: str, *, split: str = "eval", tag: str = "",
-               use_tuned: bool = True, **override) -> dict:
+def run_method(
+    cfg,
+    world: World,
+    pairs: dict,
+    setting: str,
+    method: str,
+    *,
+    split: str = "eval",
+    tag: str = "",
+    use_tuned: bool = True,
+    **override,
+) -> dict:
     """Train one method in one setting (cached) and evaluate it on ``split`` prompts."""
     mc = method_config(cfg, setting, method, use_tuned=use_tuned, **override)
-    key = _key(cfg, "run", setting, method, mc, split, to_dict(cfg.scale), to_dict(cfg.judge),
-               to_dict(cfg.paper.eval), to_dict(cfg.toy_world), to_dict(cfg.paper.pairs), to_dict(cfg.paper.pool))
+    key = _key(
+        cfg,
+        "run",
+        setting,
+        method,
+        mc,
+        split,
+        to_dict(cfg.scale),
+        to_dict(cfg.judge),
+        to_dict(cfg.paper.eval),
+        to_dict(cfg.toy_world),
+        to_dict(cfg.paper.pairs),
+        to_dict(cfg.paper.pool),
+    )
 
     def compute(tmp: Path):
         from ..training.trl_hook import train_preference
@@ -110,18 +168,46 @@ def run_method(cfg, world: World, pairs: dict, setting: str, method: str, *, spl
             ds = preference_dataset_on_disk(cfg, pairs, setting)
             p = cfg.scale.pref
             model, hist = train_preference(
-                start, world.tokenizer, ds, cfg.hardware, loss=mc["loss"], loss_kwargs=mc["hparams"],
-                seed=int(cfg.seed), lr=float(mc["lr"]), batch_size=int(p.batch_size), epochs=float(p.epochs),
-                max_steps=p.max_steps, out=tmp)
-        ev = evaluate_policy(model, world.tokenizer, world.judge, world.prompts[split], world.reference[split],
-                             temperature=float(cfg.paper.eval.temperature),
-                             max_new_tokens=int(cfg.paper.eval.max_new_tokens), seed=int(cfg.seed) + 17)
+                start,
+                world.tokenizer,
+                ds,
+                cfg.hardware,
+                loss=mc["loss"],
+                loss_kwargs=mc["hparams"],
+                seed=int(cfg.seed),
+                lr=float(mc["lr"]),
+                batch_size=int(p.batch_size),
+                epochs=float(p.epochs),
+                max_steps=p.max_steps,
+                out=tmp,
+            )
+        ev = evaluate_policy(
+            model,
+            world.tokenizer,
+            world.judge,
+            world.prompts[split],
+            world.reference[split],
+            temperature=float(cfg.paper.eval.temperature),
+            max_new_tokens=int(cfg.paper.eval.max_new_tokens),
+            seed=int(cfg.seed) + 17,
+        )
         hp = mc["hparams"]
-        diag = {} if split == "dev" else pair_diagnostics(  # tuning needs only the dev win rates
-            model, world.tokenizer, pairs[setting]["heldout"], ref_model=sft_model(cfg, world) if mc["loss"] else None,
-            beta=float(hp.get("beta", 1.0)), gamma=float(hp.get("gamma", 0.0)))
-        atomic_write_json(tmp / "result.json", {"setting": setting, "method": method, "config": mc,
-                                                "eval": ev, "heldout": diag, "history": hist})
+        diag = (
+            {}
+            if split == "dev"
+            else pair_diagnostics(  # tuning needs only the dev win rates
+                model,
+                world.tokenizer,
+                pairs[setting]["heldout"],
+                ref_model=sft_model(cfg, world) if mc["loss"] else None,
+                beta=float(hp.get("beta", 1.0)),
+                gamma=float(hp.get("gamma", 0.0)),
+            )
+        )
+        atomic_write_json(
+            tmp / "result.json",
+            {"setting": setting, "method": method, "config": mc, "eval": ev, "heldout": diag, "history": hist},
+        )
 
     return read_json(cached("simpo-run", key, compute) / "result.json")
 
@@ -200,7 +286,7 @@ def _drop_pending(exc=(None, None, None)) -> None:
     """Close the pending graph, if any (at most one is kept)."""
     for key in list(_PENDING):
         pool, graph, _ = _PENDING.pop(key)
-        graph.close()           # waits for the running jobs (they finish into the cache); queued ones never start
+        graph.close()  # waits for the running jobs (they finish into the cache); queued ones never start
         pool.__exit__(*exc)
 
 
@@ -226,7 +312,7 @@ def prepare(cfg, progress: bool = True) -> None:
                 bar.update(1)
                 n -= 1
                 if not n:
-                    break   # the graph is left suspended, not closed: run_all goes on from here
+                    break  # the graph is left suspended, not closed: run_all goes on from here
     except BaseException as e:
         _drop_pending((type(e), e, e.__traceback__))
         raise
@@ -237,7 +323,7 @@ def pair_stats_by_seed(cfg) -> dict:
     out = {}
     for sd in seeds(cfg):
         c = with_seed(cfg, sd)
-        pairs = preference_pairs(c)   # cached by prepare(): no world to build
+        pairs = preference_pairs(c)  # cached by prepare(): no world to build
         out[sd] = {s: D.pair_stats(pairs[s]["train"]) for s in cfg.paper.settings}
     return out
 
@@ -255,7 +341,9 @@ def run_all(cfg, progress: bool = True) -> dict:
     # no prepare() before (or another config): a graph of its own
     _, graph, finished = _PENDING[key] if key in _PENDING else _open(cfg, key)
     try:
-        with tqdm(total=len(seeds(cfg)) * len(unique), desc="train + evaluate (all seeds)", disable=not progress) as bar:
+        with tqdm(
+            total=len(seeds(cfg)) * len(unique), desc="train + evaluate (all seeds)", disable=not progress
+        ) as bar:
             for job, res in itertools.chain(finished, graph):
                 if len(job) == 2:
                     continue

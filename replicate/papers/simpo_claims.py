@@ -5,6 +5,7 @@ Every comparative claim is judged on paired differences across seeds and prompts
 oracle quality and lengths per evaluation prompt, agreement and reward accuracy per held-out pair.
 The positive control ``PC`` gates the rest: without it, no claim can be "not reproduced".
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,8 +38,12 @@ def summary(runs: dict):
         rs = [runs[(sd, s, m, tag)] for sd in _seeds(runs)]
         row = {"setting": s, "method": m, "variant": tag or "-"}
         row.update({k: float(np.mean([r["eval"][k] for r in rs])) for k in METRICS})
-        row.update({f"{k} sd": float(np.std([r["eval"][k] for r in rs], ddof=1)) if len(rs) > 1 else 0.0
-                    for k in ("lc_win_rate", "win_rate")})
+        row.update(
+            {
+                f"{k} sd": float(np.std([r["eval"][k] for r in rs], ddof=1)) if len(rs) > 1 else 0.0
+                for k in ("lc_win_rate", "win_rate")
+            }
+        )
         for k in ("agreement", "simpo_reward_accuracy"):
             row[k] = float(np.mean([r["heldout"][k] for r in rs]))
         rows.append(row)
@@ -49,14 +54,14 @@ def flat_metrics(runs: dict, pair_stats: dict) -> tuple[dict, dict]:
     """(metrics, seed_spread): seed means of every number, and each one's per-seed values (``make check``
     derives its tolerance from them). ``pair_stats``: {seed: {setting: stats}}."""
     per_seed: dict[str, list] = {}
-    for (sd, s, m, tag), r in runs.items():
+    for (_sd, s, m, tag), r in runs.items():
         name = _name(s, m, tag)
         for k in METRICS:
             per_seed.setdefault(f"{name}.{k}", []).append(r["eval"][k])
         for k in HELDOUT:
             if k in r["heldout"]:
                 per_seed.setdefault(f"{name}.{k}", []).append(r["heldout"][k])
-    for sd, st in sorted(pair_stats.items()):
+    for _sd, st in sorted(pair_stats.items()):
         for s, d in st.items():
             for k, v in d.items():
                 per_seed.setdefault(f"{s}.pairs.{k}", []).append(v)
@@ -72,9 +77,11 @@ def _ev(runs, sd, v):
     return runs[(sd, *v)]["eval"]
 
 
-_PER_PROMPT = {"wr": lambda ev: 100.0 * np.asarray(ev["preferences"], dtype=float),
-               "q": lambda ev: np.asarray(ev["oracle_qualities"], dtype=float),
-               "len": lambda ev: np.array([len(y) for y in ev["responses"]], dtype=float)}
+_PER_PROMPT = {
+    "wr": lambda ev: 100.0 * np.asarray(ev["preferences"], dtype=float),
+    "q": lambda ev: np.asarray(ev["oracle_qualities"], dtype=float),
+    "len": lambda ev: np.array([len(y) for y in ev["responses"]], dtype=float),
+}
 
 
 def _per_prompt(runs, v, what: str) -> list[np.ndarray]:
@@ -91,57 +98,106 @@ def diff(cid: str, runs, a, b, what: str) -> dict:
     get = _per_pair if what == "agree" else _per_prompt
     d = [x - y for x, y in zip(get(runs, a, what), get(runs, b, what))]
     ci = paired_bootstrap(d)
-    return interval_claim(cid, "", ci, rule=f"{what}({_name(*a)}) − {what}({_name(*b)}) > 0",
-                          evidence={"z": ci["diff"] / ci["se"] if ci["se"] > 0 else 0.0})
+    return interval_claim(
+        cid,
+        "",
+        ci,
+        rule=f"{what}({_name(*a)}) − {what}({_name(*b)}) > 0",
+        evidence={"z": ci["diff"] / ci["se"] if ci["se"] > 0 else 0.0},
+    )
 
 
 def lc_diff(cid: str, runs, a, b) -> dict:
     ci = paired_bootstrap_lc([lc_group(_ev(runs, sd, a), _ev(runs, sd, b)) for sd in _seeds(runs)])
-    return interval_claim(cid, "", ci, rule=f"lc({_name(*a)}) − lc({_name(*b)}) > 0",
-                          evidence={"z": ci["diff"] / ci["se"] if ci["se"] > 0 else 0.0})
+    return interval_claim(
+        cid,
+        "",
+        ci,
+        rule=f"lc({_name(*a)}) − lc({_name(*b)}) > 0",
+        evidence={"z": ci["diff"] / ci["se"] if ci["se"] > 0 else 0.0},
+    )
 
 
 def claims(runs: dict, cfg) -> list[dict]:
     S = list(cfg.paper.settings)
-    V = lambda s, m, tag="": (s, m, tag)  # noqa: E731
+    V = lambda s, m, tag="": (s, m, tag)
     out = []
     pc = []
     for s in S:
-        pc += [diff(f"{s}.wr", runs, V(s, "dpo"), V(s, "sft"), "wr"), diff(f"{s}.q", runs, V(s, "dpo"), V(s, "sft"), "q")]
+        pc += [
+            diff(f"{s}.wr", runs, V(s, "dpo"), V(s, "sft"), "wr"),
+            diff(f"{s}.q", runs, V(s, "dpo"), V(s, "sft"), "q"),
+        ]
     pc.append(diff(f"{S[-1]}.len", runs, V(S[-1], "dpo"), V(S[-1], "sft"), "len"))
-    out.append(all_of("PC", "Positive control: DPO beats its SFT start on the judge's raw win rate and on oracle "
-                            "quality in each setting, and the length-biased judge makes its answers longer",
-                      pc, rule="dpo − sft > 0 on raw WR and oracle q (each setting) and on length"))
-    out.append(all_of("C1", "SimPO ≥ DPO on LC win rate in both settings",
-                      [lc_diff(s, runs, V(s, "simpo"), V(s, "dpo")) for s in S],
-                      rule="lc(simpo) − lc(dpo) > 0, each setting"))
+    out.append(
+        all_of(
+            "PC",
+            "Positive control: DPO beats its SFT start on the judge's raw win rate and on oracle "
+            "quality in each setting, and the length-biased judge makes its answers longer",
+            pc,
+            rule="dpo − sft > 0 on raw WR and oracle q (each setting) and on length",
+        )
+    )
+    out.append(
+        all_of(
+            "C1",
+            "SimPO ≥ DPO on LC win rate in both settings",
+            [lc_diff(s, runs, V(s, "simpo"), V(s, "dpo")) for s in S],
+            rule="lc(simpo) − lc(dpo) > 0, each setting",
+        )
+    )
     others = [m for m in METHODS_TABLE4 if m != "simpo"]
-    out.append(all_of("C2", "SimPO has the best LC win rate of all methods in each setting",
-                      [lc_diff(f"{s}.{m}", runs, V(s, "simpo"), V(s, m)) for s in S for m in others],
-                      rule="lc(simpo) − lc(m) > 0 for every other method m, each setting"))
+    out.append(
+        all_of(
+            "C2",
+            "SimPO has the best LC win rate of all methods in each setting",
+            [lc_diff(f"{s}.{m}", runs, V(s, "simpo"), V(s, m)) for s in S for m in others],
+            rule="lc(simpo) − lc(m) > 0 for every other method m, each setting",
+        )
+    )
     c3 = []
     for s in S:
-        c3 += [lc_diff(f"{s}.ln", runs, V(s, "simpo"), V(s, "simpo", "no_length_norm")),
-               lc_diff(f"{s}.gamma", runs, V(s, "simpo"), V(s, "simpo", "gamma_zero")),
-               diff(f"{s}.len", runs, V(s, "simpo", "no_length_norm"), V(s, "simpo"), "len")]
-    out.append(all_of("C3", "Without length normalization or with γ = 0 SimPO does worse; without LN responses grow longer",
-                      c3, rule="lc(simpo) − lc(no_ln) > 0, lc(simpo) − lc(γ=0) > 0, len(no_ln) − len(simpo) > 0, each setting"))
-    out.append(all_of("C6", "Likelihood–preference agreement on held-out pairs is higher for SimPO than DPO",
-                      [diff(s, runs, V(s, "simpo"), V(s, "dpo"), "agree") for s in S],
-                      rule="agreement(simpo) − agreement(dpo) > 0 per held-out pair, each setting"))
+        c3 += [
+            lc_diff(f"{s}.ln", runs, V(s, "simpo"), V(s, "simpo", "no_length_norm")),
+            lc_diff(f"{s}.gamma", runs, V(s, "simpo"), V(s, "simpo", "gamma_zero")),
+            diff(f"{s}.len", runs, V(s, "simpo", "no_length_norm"), V(s, "simpo"), "len"),
+        ]
+    out.append(
+        all_of(
+            "C3",
+            "Without length normalization or with γ = 0 SimPO does worse; without LN responses grow longer",
+            c3,
+            rule="lc(simpo) − lc(no_ln) > 0, lc(simpo) − lc(γ=0) > 0, len(no_ln) − len(simpo) > 0, each setting",
+        )
+    )
+    out.append(
+        all_of(
+            "C6",
+            "Likelihood–preference agreement on held-out pairs is higher for SimPO than DPO",
+            [diff(s, runs, V(s, "simpo"), V(s, "dpo"), "agree") for s in S],
+            rule="agreement(simpo) − agreement(dpo) > 0 per held-out pair, each setting",
+        )
+    )
     sw = next(k[1] for k in runs if k[3].startswith("gamma="))
     gs = sorted(float(g) for g in cfg.paper.gamma_sweep)
     # the dev-tuned γ of the main SimPO run (chosen on the dev split, never on the evaluation prompts)
     g_star = float(runs[(_seeds(runs)[0], sw, "simpo", "")]["config"]["hparams"]["gamma"])
     if not gs[0] < g_star < gs[-1]:
         raise ValueError(f"C7 needs the tuned γ ({g_star}) strictly inside the sweep {gs}")
-    G = lambda g: V(sw, "simpo", f"gamma={g}")  # noqa: E731
-    out.append(all_of("C7", "Reward accuracy rises with γ while win rate peaks at an intermediate γ",
-                      [diff("acc", runs, G(gs[-1]), G(gs[0]), "agree"),
-                       diff("peak_vs_low", runs, G(g_star), G(gs[0]), "wr"),
-                       diff("peak_vs_high", runs, G(g_star), G(gs[-1]), "wr")],
-                      rule=f"reward accuracy(γ={gs[-1]}) − (γ={gs[0]}) > 0; raw WR at the dev-tuned γ={g_star} "
-                           f"above both ends of the sweep"))
+    G = lambda g: V(sw, "simpo", f"gamma={g}")
+    out.append(
+        all_of(
+            "C7",
+            "Reward accuracy rises with γ while win rate peaks at an intermediate γ",
+            [
+                diff("acc", runs, G(gs[-1]), G(gs[0]), "agree"),
+                diff("peak_vs_low", runs, G(g_star), G(gs[0]), "wr"),
+                diff("peak_vs_high", runs, G(g_star), G(gs[-1]), "wr"),
+            ],
+            rule=f"reward accuracy(γ={gs[-1]}) − (γ={gs[0]}) > 0; raw WR at the dev-tuned γ={g_star} "
+            f"above both ends of the sweep",
+        )
+    )
     return gate_on_control(out)
 
 
@@ -156,9 +212,11 @@ def render_table(doc: dict) -> str:
         rep = None
     paper_setting = {"base": "Mistral-Base 7B", "instruct": "Mistral-Instruct 7B"}
     n = len(doc.get("seeds", [])) or 1
-    lines = [f"_Means over {n} seed(s); the claims below carry the intervals._\n",
-             "| setting | method | LC WR (ours) | WR (ours) | avg len | oracle q | agreement | AE2 LC (paper) | AE2 WR (paper) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"_Means over {n} seed(s); the claims below carry the intervals._\n",
+        "| setting | method | LC WR (ours) | WR (ours) | avg len | oracle q | agreement | AE2 LC (paper) | AE2 WR (paper) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for s in ("base", "instruct"):
         for meth in METHODS_TABLE4:
             k = f"{s}.{meth}"
@@ -166,11 +224,17 @@ def render_table(doc: dict) -> str:
                 continue
             pl = pw = ""
             if rep is not None:
-                row = rep[(rep.setting == paper_setting[s]) & (rep.row == meth) & (rep.reference.astype(str).str.lower() == "true")]
+                row = rep[
+                    (rep.setting == paper_setting[s])
+                    & (rep.row == meth)
+                    & (rep.reference.astype(str).str.lower() == "true")
+                ]
                 pl, pw = _v(row, "AE2 LC"), _v(row, "AE2 WR")
-            lines.append(f"| {s} | {meth} | {m[f'{k}.lc_win_rate']:.1f} | {m[f'{k}.win_rate']:.1f} | "
-                         f"{m[f'{k}.avg_length']:.1f} | {m[f'{k}.oracle_quality']:.3f} | "
-                         f"{m.get(f'{k}.agreement', float('nan')):.3f} | {pl} | {pw} |")
+            lines.append(
+                f"| {s} | {meth} | {m[f'{k}.lc_win_rate']:.1f} | {m[f'{k}.win_rate']:.1f} | "
+                f"{m[f'{k}.avg_length']:.1f} | {m[f'{k}.oracle_quality']:.3f} | "
+                f"{m.get(f'{k}.agreement', float('nan')):.3f} | {pl} | {pw} |"
+            )
     return "\n".join(lines)
 
 

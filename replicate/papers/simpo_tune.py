@@ -6,6 +6,7 @@ configurations each), trained on the training pairs and scored by LC win rate on
 (never the evaluation prompts). The winners are written to ``conf/tuned/simpo_<scale>.yaml`` with the
 command that produced them.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -31,8 +32,12 @@ def tune(cfg, progress: bool = True, only: list[str] | None = None) -> dict:
     pairs = exp.preference_pairs(cfg, world, exp.sft_model(cfg, world))
     chosen, trace = {}, []
     methods = [m for m in exp.METHODS_TABLE4 if m != "sft" and (not only or m in only)]
-    jobs = [(s, m, c) for s in cfg.paper.settings for m in methods
-            for c in grid(OmegaConf.to_container(cfg.paper.methods[m].search, resolve=True))]
+    jobs = [
+        (s, m, c)
+        for s in cfg.paper.settings
+        for m in methods
+        for c in grid(OmegaConf.to_container(cfg.paper.methods[m].search, resolve=True))
+    ]
     for s, m, combo in tqdm(jobs, desc="tune (dev split)", disable=not progress):
         r = exp.run_method(cfg, world, pairs, s, m, split="dev", tag="tune", use_tuned=False, **combo)
         trace.append((s, m, combo, r["eval"]["lc_win_rate"]))
@@ -52,11 +57,11 @@ def main(argv=None) -> int:
     if "--only" in argv:
         i = argv.index("--only")
         only = argv[i + 1].split(",")
-        argv = argv[:i] + argv[i + 2:]
+        argv = argv[:i] + argv[i + 2 :]
     cfg = compose("simpo", argv)
     out = tune(cfg, only=only)
     path = CONF_DIR / "tuned" / f"simpo_{cfg.scale.name}.yaml"
-    command = f"make tune-simpo ARGS=\"{' '.join(argv + (['--only', ','.join(only)] if only else []))}\" @ {git_commit()['commit']}"
+    command = f'make tune-simpo ARGS="{" ".join(argv + (["--only", ",".join(only)] if only else []))}" @ {git_commit()["commit"]}'
     chosen = OmegaConf.to_container(OmegaConf.load(path), resolve=True) if (only and path.exists()) else {}
     chosen = chosen or {}
     for s, per_method in out["chosen"].items():

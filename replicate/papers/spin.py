@@ -7,6 +7,7 @@ With an unrestricted policy the minimiser is π_{t+1} ∝ π_t (p_data/π_t)^{1/
 in log space the error to p_data is multiplied by (1 − 1/λ) each iteration, so exact iterations converge
 to p_data iff λ > ½ and overshoot (diverge) for the paper's λ = 0.1.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,7 +15,8 @@ import math
 import torch
 
 from ..losses.nash import spin_loss
-from ..metrics.claims import ExperimentResult as Result, claim
+from ..metrics.claims import ExperimentResult as Result
+from ..metrics.claims import claim
 from ..worlds import tabular as T
 from . import nash_game as G
 from .objectives_report import render
@@ -49,7 +51,7 @@ def run(cfg) -> Result:
     pis = {lam: [pi0] for lam in lams}
     errs = {lam: [] for lam in lams}
     end_loss = {lam: [] for lam in lams}
-    for t in range(Tn):
+    for _ in range(Tn):
         init = torch.stack([torch.log(pis[lam][-1]) for lam in lams])
 
         def loss(z):
@@ -71,8 +73,12 @@ def run(cfg) -> Result:
             x = torch.log_softmax(x + (torch.log(p_data) - x) / lam, -1)
             out.append(float(T.tv(torch.exp(x), p_data).mean()))
         sweep[lam] = out
-    m = {"world.n_prompts": int(p_data.shape[0]), "world.n_candidates": int(p_data.shape[1]), "iterations": Tn,
-         "sft.tv_to_data": tv[lams[0]][0]}
+    m = {
+        "world.n_prompts": int(p_data.shape[0]),
+        "world.n_candidates": int(p_data.shape[1]),
+        "iterations": Tn,
+        "sft.tv_to_data": tv[lams[0]][0],
+    }
     for lam in lams:
         key = f"lambda_{lam:g}"
         m[f"{key}.max_step_err_vs_closed_form"] = max(errs[lam])
@@ -93,26 +99,47 @@ def run(cfg) -> Result:
     lp_ = float(p.paper_lambda)
     kp = f"lambda_{lp_:g}"
     claims = [
-        claim("spin.optimum_closed_form", "The SPIN loss's minimiser (unrestricted policy) is π_t (p_data/π_t)^{1/λ}",
-              all(m[f"lambda_{lam:g}.max_step_err_vs_closed_form"] <= c.closed_form_err for lam in stable),
-              f"max_t |log π_trained − log π_closed| <= {c.closed_form_err} for every trained λ > ½",
-              {f"lambda_{lam:g}": m[f"lambda_{lam:g}.max_step_err_vs_closed_form"] for lam in lams}),
-        claim("spin.C1_converges_to_data", "Self-play iterations reach p_data and the loss approaches log 2 "
-              "(nothing left to distinguish), for λ > ½",
-              all(m[f"lambda_{lam:g}.tv_final"] <= c.tv_tol and abs(m[f"lambda_{lam:g}.end_loss_final"] - math.log(2))
-                  <= c.loss_tol for lam in stable),
-              f"TV(π_T, p_data) <= {c.tv_tol} and |end loss − log 2| <= {c.loss_tol} for every trained λ > ½",
-              {**{f"lambda_{lam:g}.tv_final": m[f"lambda_{lam:g}.tv_final"] for lam in stable},
-               **{f"lambda_{lam:g}.end_loss_final": m[f"lambda_{lam:g}.end_loss_final"] for lam in stable}}),
-        claim("spin.C1_improves_at_paper_lambda", "At the paper's λ = 0.1 self-play improves on the SFT model "
-              "(TV to p_data after the first iteration below the SFT model's)",
-              m[f"{kp}.tv_after_1"] < m["sft.tv_to_data"], "TV(π_1, p_data) < TV(π_0, p_data) at λ = 0.1",
-              {"tv_sft": m["sft.tv_to_data"], "tv_after_1": m[f"{kp}.tv_after_1"],
-               "closed_form_tv_after_1": m.get(f"sweep.{kp}.tv_after_1", float("nan"))}),
-        claim("spin.gains_diminish", "Gains shrink from one iteration to the next (paper: +2.66, +1.32, +0.85, +0.19 "
-              "average score), at λ = 2 where one iteration does not finish the job",
-              dec[0] > dec[1] > dec[2] > 0, "ΔTV_1 > ΔTV_2 > ΔTV_3 > 0 at λ = 2 (ΔTV_t = TV_{t−1} − TV_t)",
-              {"dTV_1": dec[0], "dTV_2": dec[1], "dTV_3": dec[2]}),
+        claim(
+            "spin.optimum_closed_form",
+            "The SPIN loss's minimiser (unrestricted policy) is π_t (p_data/π_t)^{1/λ}",
+            all(m[f"lambda_{lam:g}.max_step_err_vs_closed_form"] <= c.closed_form_err for lam in stable),
+            f"max_t |log π_trained − log π_closed| <= {c.closed_form_err} for every trained λ > ½",
+            {f"lambda_{lam:g}": m[f"lambda_{lam:g}.max_step_err_vs_closed_form"] for lam in lams},
+        ),
+        claim(
+            "spin.C1_converges_to_data",
+            "Self-play iterations reach p_data and the loss approaches log 2 (nothing left to distinguish), for λ > ½",
+            all(
+                m[f"lambda_{lam:g}.tv_final"] <= c.tv_tol
+                and abs(m[f"lambda_{lam:g}.end_loss_final"] - math.log(2)) <= c.loss_tol
+                for lam in stable
+            ),
+            f"TV(π_T, p_data) <= {c.tv_tol} and |end loss − log 2| <= {c.loss_tol} for every trained λ > ½",
+            {
+                **{f"lambda_{lam:g}.tv_final": m[f"lambda_{lam:g}.tv_final"] for lam in stable},
+                **{f"lambda_{lam:g}.end_loss_final": m[f"lambda_{lam:g}.end_loss_final"] for lam in stable},
+            },
+        ),
+        claim(
+            "spin.C1_improves_at_paper_lambda",
+            "At the paper's λ = 0.1 self-play improves on the SFT model "
+            "(TV to p_data after the first iteration below the SFT model's)",
+            m[f"{kp}.tv_after_1"] < m["sft.tv_to_data"],
+            "TV(π_1, p_data) < TV(π_0, p_data) at λ = 0.1",
+            {
+                "tv_sft": m["sft.tv_to_data"],
+                "tv_after_1": m[f"{kp}.tv_after_1"],
+                "closed_form_tv_after_1": m.get(f"sweep.{kp}.tv_after_1", float("nan")),
+            },
+        ),
+        claim(
+            "spin.gains_diminish",
+            "Gains shrink from one iteration to the next (paper: +2.66, +1.32, +0.85, +0.19 "
+            "average score), at λ = 2 where one iteration does not finish the job",
+            dec[0] > dec[1] > dec[2] > 0,
+            "ΔTV_1 > ΔTV_2 > ΔTV_3 > 0 at λ = 2 (ΔTV_t = TV_{t−1} − TV_t)",
+            {"dTV_1": dec[0], "dTV_2": dec[1], "dTV_3": dec[2]},
+        ),
     ]
     return Result(m, claims, {"tv": tv, "sweep": sweep, "end_loss": end_loss, "iterations": Tn})
 

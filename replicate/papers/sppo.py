@@ -9,6 +9,7 @@ Three experiments, all exact (no sampling except where stated):
    policy whose parameters are shared across prompts (as an LM's are): change of log π(y_w), log π(y_l).
 3. ``dpo_sanity``: under Bradley–Terry preferences the trained DPO policy equals π_ref exp(r/β)/Z.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,7 +18,8 @@ import torch
 
 from ..losses import dpo_loss
 from ..losses.nash import sppo_loss
-from ..metrics.claims import ExperimentResult as Result, claim
+from ..metrics.claims import ExperimentResult as Result
+from ..metrics.claims import claim
 from ..worlds import tabular as T
 from . import nash_game as G
 from .objectives_report import render
@@ -32,8 +34,15 @@ def step_size(cfg) -> float:
 
 def game_world(cfg, n_prompts=None) -> T.World:
     w = cfg.paper.world
-    return T.make_game_world(n_prompts or w.n_prompts, w.n_candidates, seed=cfg.seed, cycle_size=w.cycle_size,
-                             cycle_strength=w.cycle_strength, bt_scale=w.bt_scale, ref_scale=w.ref_scale)
+    return T.make_game_world(
+        n_prompts or w.n_prompts,
+        w.n_candidates,
+        seed=cfg.seed,
+        cycle_size=w.cycle_size,
+        cycle_strength=w.cycle_strength,
+        bt_scale=w.bt_scale,
+        ref_scale=w.ref_scale,
+    )
 
 
 def sample_pairs(world: T.World, pi: torch.Tensor, k: int, seed: int):
@@ -96,8 +105,10 @@ def dpo_sanity(cfg) -> dict:
 
     z, _ = T.fit(world.ref_logits, loss, steps=cfg.scale.tabular.inner_steps, lr=cfg.paper.lr)
     target = T.dpo_optimum(world.ref, r, sc.beta)
-    return {"dpo_sanity.max_abs_logp_err": float((torch.log_softmax(z, -1) - torch.log(target)).abs().max()),
-            "dpo_sanity.tv": float(T.tv(torch.softmax(z, -1), target).max())}
+    return {
+        "dpo_sanity.max_abs_logp_err": float((torch.log_softmax(z, -1) - torch.log(target)).abs().max()),
+        "dpo_sanity.tv": float(T.tv(torch.softmax(z, -1), target).max()),
+    }
 
 
 @T.single_threaded
@@ -111,7 +122,10 @@ def run(cfg) -> Result:
     gaps = {k: G.gaps(world, v) for k, v in trajs.items()}
     bound = math.sqrt(2 * math.log(world.N) / Tn)
     metrics = {
-        "world.n_prompts": world.M, "world.n_candidates": world.N, "iterations": Tn, "step": s,
+        "world.n_prompts": world.M,
+        "world.n_candidates": world.N,
+        "iterations": Tn,
+        "step": s,
         "nash.lp_gap": float(T.duality_gap(world.P, ne).max()),
         "ref.gap": gaps["sppo"]["last"][0],
         "hedge_bound": bound,
@@ -127,39 +141,67 @@ def run(cfg) -> Result:
 
     tol = p.claims
     claims = [
-        claim("sppo.C7_average_converges", "SPPO's average iterate approaches the Nash equilibrium: its duality gap "
-              "falls below the O(1/√T) Hedge bound √(2 ln N / T) (Thm 4.1)",
-              metrics["sppo.gap_avg"] <= bound and metrics["sppo.gap_avg"] < metrics["ref.gap"],
-              "sppo.gap_avg <= sqrt(2 ln N / T) and sppo.gap_avg < ref.gap",
-              {"sppo.gap_avg": metrics["sppo.gap_avg"], "bound": bound, "ref.gap": metrics["ref.gap"]}),
-        claim("sppo.tracks_hedge", "Minimising the SPPO square loss reproduces the multiplicative-weights update "
-              "(log Z replaced by η/2, App. A) up to a small error",
-              metrics["sppo.max_step_err_vs_hedge"] <= tol.hedge_err,
-              f"max_t |log π_SPPO − log π_Hedge| <= {tol.hedge_err}",
-              {"max_err": metrics["sppo.max_step_err_vs_hedge"]}),
-        claim("sppo.beats_dpo_last_iterate", "The last SPPO iterate (the released model) is less exploitable than the "
-              "last iterated-DPO iterate (gap averaged over the second half of the iterations: neither settles)",
-              metrics["sppo.gap_last_tail"] < metrics["dpo.gap_last_tail"],
-              "sppo.gap_last_tail < dpo.gap_last_tail",
-              {"sppo.gap_last_tail": metrics["sppo.gap_last_tail"], "dpo.gap_last_tail": metrics["dpo.gap_last_tail"],
-               "sppo.gap_last": metrics["sppo.gap_last"], "dpo.gap_last": metrics["dpo.gap_last"]}),
-        claim("sppo.beats_dpo_average", "SPPO's average iterate is less exploitable than iterated DPO's average iterate "
-              "(iterated Bradley–Terry DPO does not converge to the Nash equilibrium)",
-              metrics["sppo.gap_avg"] < metrics["dpo.gap_avg"], "sppo.gap_avg < dpo.gap_avg",
-              {"sppo.gap_avg": metrics["sppo.gap_avg"], "dpo.gap_avg": metrics["dpo.gap_avg"]}),
-        claim("sppo.chosen_up_rejected_down", "SPPO raises log π(y_w) and lowers log π(y_l) on its training pairs",
-              metrics["sppo.dlogp_chosen"] > 0 and metrics["sppo.dlogp_rejected"] < 0,
-              "mean Δlog π(y_w) > 0 and mean Δlog π(y_l) < 0 (SPPO)",
-              {k: metrics[f"sppo.{k}"] for k in ("dlogp_chosen", "dlogp_rejected", "frac_chosen_up_rejected_down")}),
-        claim("dpo.can_lower_both", "DPO can lower the likelihood of both y_w and y_l (SPPO cannot, on the same pairs)",
-              metrics["dpo.frac_both_down"] > metrics["sppo.frac_both_down"],
-              "frac_both_down(DPO) > frac_both_down(SPPO)",
-              {k: metrics[k] for k in ("dpo.frac_both_down", "sppo.frac_both_down", "dpo.dlogp_chosen",
-                                       "dpo.dlogp_rejected")}),
-        claim("dpo.sanity_closed_form", "Trained tabular DPO policy equals π_ref·exp(r/β)/Z under Bradley–Terry",
-              metrics["dpo_sanity.tv"] <= tol.closed_form_tv,
-              f"max over prompts of TV(π_DPO, π_ref e^(r/β)/Z) <= {tol.closed_form_tv}",
-              {"tv": metrics["dpo_sanity.tv"], "max_abs_logp_err": metrics["dpo_sanity.max_abs_logp_err"]}),
+        claim(
+            "sppo.C7_average_converges",
+            "SPPO's average iterate approaches the Nash equilibrium: its duality gap "
+            "falls below the O(1/√T) Hedge bound √(2 ln N / T) (Thm 4.1)",
+            metrics["sppo.gap_avg"] <= bound and metrics["sppo.gap_avg"] < metrics["ref.gap"],
+            "sppo.gap_avg <= sqrt(2 ln N / T) and sppo.gap_avg < ref.gap",
+            {"sppo.gap_avg": metrics["sppo.gap_avg"], "bound": bound, "ref.gap": metrics["ref.gap"]},
+        ),
+        claim(
+            "sppo.tracks_hedge",
+            "Minimising the SPPO square loss reproduces the multiplicative-weights update "
+            "(log Z replaced by η/2, App. A) up to a small error",
+            metrics["sppo.max_step_err_vs_hedge"] <= tol.hedge_err,
+            f"max_t |log π_SPPO − log π_Hedge| <= {tol.hedge_err}",
+            {"max_err": metrics["sppo.max_step_err_vs_hedge"]},
+        ),
+        claim(
+            "sppo.beats_dpo_last_iterate",
+            "The last SPPO iterate (the released model) is less exploitable than the "
+            "last iterated-DPO iterate (gap averaged over the second half of the iterations: neither settles)",
+            metrics["sppo.gap_last_tail"] < metrics["dpo.gap_last_tail"],
+            "sppo.gap_last_tail < dpo.gap_last_tail",
+            {
+                "sppo.gap_last_tail": metrics["sppo.gap_last_tail"],
+                "dpo.gap_last_tail": metrics["dpo.gap_last_tail"],
+                "sppo.gap_last": metrics["sppo.gap_last"],
+                "dpo.gap_last": metrics["dpo.gap_last"],
+            },
+        ),
+        claim(
+            "sppo.beats_dpo_average",
+            "SPPO's average iterate is less exploitable than iterated DPO's average iterate "
+            "(iterated Bradley–Terry DPO does not converge to the Nash equilibrium)",
+            metrics["sppo.gap_avg"] < metrics["dpo.gap_avg"],
+            "sppo.gap_avg < dpo.gap_avg",
+            {"sppo.gap_avg": metrics["sppo.gap_avg"], "dpo.gap_avg": metrics["dpo.gap_avg"]},
+        ),
+        claim(
+            "sppo.chosen_up_rejected_down",
+            "SPPO raises log π(y_w) and lowers log π(y_l) on its training pairs",
+            metrics["sppo.dlogp_chosen"] > 0 and metrics["sppo.dlogp_rejected"] < 0,
+            "mean Δlog π(y_w) > 0 and mean Δlog π(y_l) < 0 (SPPO)",
+            {k: metrics[f"sppo.{k}"] for k in ("dlogp_chosen", "dlogp_rejected", "frac_chosen_up_rejected_down")},
+        ),
+        claim(
+            "dpo.can_lower_both",
+            "DPO can lower the likelihood of both y_w and y_l (SPPO cannot, on the same pairs)",
+            metrics["dpo.frac_both_down"] > metrics["sppo.frac_both_down"],
+            "frac_both_down(DPO) > frac_both_down(SPPO)",
+            {
+                k: metrics[k]
+                for k in ("dpo.frac_both_down", "sppo.frac_both_down", "dpo.dlogp_chosen", "dpo.dlogp_rejected")
+            },
+        ),
+        claim(
+            "dpo.sanity_closed_form",
+            "Trained tabular DPO policy equals π_ref·exp(r/β)/Z under Bradley–Terry",
+            metrics["dpo_sanity.tv"] <= tol.closed_form_tv,
+            f"max over prompts of TV(π_DPO, π_ref e^(r/β)/Z) <= {tol.closed_form_tv}",
+            {"tv": metrics["dpo_sanity.tv"], "max_abs_logp_err": metrics["dpo_sanity.max_abs_logp_err"]},
+        ),
     ]
     series = {"gaps": gaps, "bound": bound, "iterations": Tn}
     return Result(metrics, claims, series)

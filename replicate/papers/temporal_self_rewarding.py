@@ -12,6 +12,7 @@ also measures, on a fixed probe of evaluation prompts, the self-judged chosen–
 the gap in oracle quality, and the self-judge's agreement with the oracle, the toy judge and length. ``run_all``
 runs M_0 then both arms per seed on ``hardware.workers`` processes; ``temporal_self_rewarding_claims`` judges.
 """
+
 from __future__ import annotations
 
 import copy
@@ -25,8 +26,8 @@ from ..core.config import ConfigError, at_scale, to_dict
 from ..core.io import atomic_write_json, cached, read_json
 from ..core.parallel import Workers
 from ..training import iterative as I
-from ..training.pair_rules import anchored_pairs, future_guided, sr_pairs  # noqa: F401  (shared with the real-model path)
 from ..training import self_judge as SJ
+from ..training.pair_rules import anchored_pairs, future_guided, sr_pairs  # noqa: F401  (shared with the real-model path)
 from ..training.toy_stages import World, build_world, load_policy, seeds, setup_torch, sft_model, stage_key, with_seed  # noqa: F401
 from ..training.world_cache import job_setup
 from ..worlds.toy_lm import oracle_quality, persona_from_cfg, persona_responses
@@ -41,9 +42,11 @@ def validate(cfg) -> None:
     """Bad input raises ConfigError before any compute."""
     p = cfg.paper
     if cfg.scale.name in ("small", "paper"):
-        raise ConfigError(f"{PAPER}'s toy world runs at scale=ci or tiny; at scale=small the notebook runs its real-model "
-                          "cells (paper.real); the paper-scale settings (Llama3.1-8B, UltraFeedback, 4,000-prompt chunks) "
-                          "are in paper.paper_scale of conf/paper/temporal-self-rewarding.yaml")
+        raise ConfigError(
+            f"{PAPER}'s toy world runs at scale=ci or tiny; at scale=small the notebook runs its real-model "
+            "cells (paper.real); the paper-scale settings (Llama3.1-8B, UltraFeedback, 4,000-prompt chunks) "
+            "are in paper.paper_scale of conf/paper/temporal-self-rewarding.yaml"
+        )
     if at_scale(cfg, p.self_judge.reading) not in ("sampled", "expected"):
         raise ConfigError("paper.self_judge.reading must be sampled|expected")
     if int(p.self_judge.n_judgments) < 1 or float(p.self_judge.temperature) < 0:
@@ -54,8 +57,10 @@ def validate(cfg) -> None:
         raise ConfigError("paper.sr.rounds and paper.tsr.rounds must be ≥ 1")
     chunk, rounds = int(at_scale(cfg, p.chunk)), max(int(p.sr.rounds), int(p.tsr.rounds))
     if chunk < 1 or chunk * rounds > int(cfg.scale.world.n_pref_prompts):
-        raise ConfigError(f"{rounds} rounds of paper.chunk={chunk} fresh prompts need {chunk * rounds} but the world's "
-                          f"pref split has {cfg.scale.world.n_pref_prompts}")
+        raise ConfigError(
+            f"{rounds} rounds of paper.chunk={chunk} fresh prompts need {chunk * rounds} but the world's "
+            f"pref split has {cfg.scale.world.n_pref_prompts}"
+        )
     e = p.self_judge.eft
     if not 1 <= int(at_scale(cfg, e.prompts)) <= int(cfg.scale.world.n_sft):
         raise ConfigError(f"paper.self_judge.eft.prompts must be in [1, scale.world.n_sft={cfg.scale.world.n_sft}]")
@@ -63,7 +68,9 @@ def validate(cfg) -> None:
         raise ConfigError("paper.self_judge.eft.samples_per_prompt must be ≥ 1 and ift_share ≥ 0")
     probe, n_eval = int(at_scale(cfg, p.probe_prompts)), int(at_scale(cfg, p.eval.n_eval))
     if not 1 <= probe <= int(cfg.scale.world.n_eval) or not 1 <= n_eval <= int(cfg.scale.world.n_eval):
-        raise ConfigError(f"paper.probe_prompts and paper.eval.n_eval must be in [1, scale.world.n_eval={cfg.scale.world.n_eval}]")
+        raise ConfigError(
+            f"paper.probe_prompts and paper.eval.n_eval must be in [1, scale.world.n_eval={cfg.scale.world.n_eval}]"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -78,24 +85,55 @@ def eft_data(cfg, world: World) -> dict:
     """EFT data: SFT-split prompts, ``samples_per_prompt`` samples of π_SFT each, graded 0–5 by the toy judge against
     each other (``self_judge.eft_targets``); plus their oracle qualities (cached)."""
     e, s = cfg.paper.self_judge.eft, cfg.paper.sample
-    key = _key(cfg, "tsr-eft-data", to_dict(e), to_dict(s), int(at_scale(cfg, e.prompts)), to_dict(cfg.judge),
-               to_dict(cfg.scale.sft), to_dict(cfg.toy_world))
+    key = _key(
+        cfg,
+        "tsr-eft-data",
+        to_dict(e),
+        to_dict(s),
+        int(at_scale(cfg, e.prompts)),
+        to_dict(cfg.judge),
+        to_dict(cfg.scale.sft),
+        to_dict(cfg.toy_world),
+    )
 
     def compute(tmp: Path):
         ps = world.prompts["sft"][: int(at_scale(cfg, e.prompts))]
-        ys = I.sample(sft_model(cfg, world), world.tokenizer, ps, n=int(e.samples_per_prompt), temperature=float(s.temperature),
-                      top_p=float(s.top_p), max_new_tokens=int(s.max_new_tokens), seed=int(cfg.seed) + 501)
-        atomic_write_json(tmp / "data.json", {
-            "prompts": ps, "samples": ys, "targets": [SJ.eft_targets(world.judge, p, c) for p, c in zip(ps, ys)],
-            "q": [[oracle_quality(p, y) for y in c] for p, c in zip(ps, ys)]})
+        ys = I.sample(
+            sft_model(cfg, world),
+            world.tokenizer,
+            ps,
+            n=int(e.samples_per_prompt),
+            temperature=float(s.temperature),
+            top_p=float(s.top_p),
+            max_new_tokens=int(s.max_new_tokens),
+            seed=int(cfg.seed) + 501,
+        )
+        atomic_write_json(
+            tmp / "data.json",
+            {
+                "prompts": ps,
+                "samples": ys,
+                "targets": [SJ.eft_targets(world.judge, p, c) for p, c in zip(ps, ys)],
+                "q": [[oracle_quality(p, y) for y in c] for p, c in zip(ps, ys)],
+            },
+        )
 
     return read_json(cached("tsr-eft-data", key, compute) / "data.json")
 
 
 def m0_key(cfg) -> dict:
     sj = cfg.paper.self_judge
-    return _key(cfg, "tsr-m0", to_dict(sj), int(at_scale(cfg, sj.eft.prompts)), int(at_scale(cfg, sj.eft.steps)),
-                to_dict(cfg.paper.sample), to_dict(cfg.judge), to_dict(cfg.scale.sft), to_dict(cfg.toy_world))
+    return _key(
+        cfg,
+        "tsr-m0",
+        to_dict(sj),
+        int(at_scale(cfg, sj.eft.prompts)),
+        int(at_scale(cfg, sj.eft.steps)),
+        to_dict(cfg.paper.sample),
+        to_dict(cfg.judge),
+        to_dict(cfg.scale.sft),
+        to_dict(cfg.toy_world),
+    )
 
 
 def m0(cfg, world: World):
@@ -118,8 +156,17 @@ def m0(cfg, world: World):
         ift_y = persona_responses(demo, world.prompts["sft"], int(cfg.seed) + 1)[:n_ift]  # = π_SFT's training answers
         rows = SJ.eft_rows(world.tokenizer, sj.query, fp, fy, ft, ift_p, ift_y)
         ds = Dataset.from_dict(rows).shuffle(seed=int(cfg.seed))
-        model, hist = sft(sft_model(cfg, world), world.tokenizer, ds, cfg.hardware, seed=int(cfg.seed),
-                          lr=float(sj.eft.lr), batch_size=int(sj.eft.batch_size), steps=int(at_scale(cfg, sj.eft.steps)), out=tmp)
+        model, hist = sft(
+            sft_model(cfg, world),
+            world.tokenizer,
+            ds,
+            cfg.hardware,
+            seed=int(cfg.seed),
+            lr=float(sj.eft.lr),
+            batch_size=int(sj.eft.batch_size),
+            steps=int(at_scale(cfg, sj.eft.steps)),
+            out=tmp,
+        )
         model.save_pretrained(tmp / "model")
         world.tokenizer.save_pretrained(tmp / "model")
         atomic_write_json(tmp / "history.json", hist)
@@ -155,17 +202,27 @@ def gaps(prompts, pairs: dict, key: str = "score") -> np.ndarray:
     """Per prompt: the chosen–rejected gap of the pair a rule formed for it (``score``: the self-judge's,
     ``q``: the oracle's), 0 where the rule formed none (ties, nothing to learn from)."""
     if key == "score":
-        g = dict(zip(pairs["prompt"], np.asarray(pairs["score_chosen"], float) - np.asarray(pairs["score_rejected"], float)))
+        g = dict(
+            zip(pairs["prompt"], np.asarray(pairs["score_chosen"], float) - np.asarray(pairs["score_rejected"], float))
+        )
     else:
-        g = {p: oracle_quality(p, c) - oracle_quality(p, r) for p, c, r in zip(pairs["prompt"], pairs["chosen"], pairs["rejected"])}
+        g = {
+            p: oracle_quality(p, c) - oracle_quality(p, r)
+            for p, c, r in zip(pairs["prompt"], pairs["chosen"], pairs["rejected"])
+        }
     return np.array([g.get(p, 0.0) for p in prompts])
 
 
 def with_scores(pairs: dict, prompts, candidates, scores) -> dict:
     """``sr_pairs`` output plus the self-judge scores of its chosen and rejected (looked up among the candidates)."""
-    look = {(p, y): float(s) for p, c, sc in zip(prompts, candidates, np.asarray(scores, float)) for y, s in zip(c, sc)}
-    return {**pairs, "score_chosen": [look[(p, y)] for p, y in zip(pairs["prompt"], pairs["chosen"])],
-            "score_rejected": [look[(p, y)] for p, y in zip(pairs["prompt"], pairs["rejected"])]}
+    look = {
+        (p, y): float(s) for p, c, sc in zip(prompts, candidates, np.asarray(scores, float)) for y, s in zip(c, sc)
+    }
+    return {
+        **pairs,
+        "score_chosen": [look[(p, y)] for p, y in zip(pairs["prompt"], pairs["chosen"])],
+        "score_rejected": [look[(p, y)] for p, y in zip(pairs["prompt"], pairs["rejected"])],
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,7 +232,7 @@ def with_scores(pairs: dict, prompts, candidates, scores) -> dict:
 def chunk(cfg, world: World, t: int) -> list[str]:
     """Round t's fresh prompts: chunk t of the ``pref`` split (Temporal SR §4.1: a new 4,000-prompt chunk per iteration)."""
     c = int(at_scale(cfg, cfg.paper.chunk))
-    return world.prompts["pref"][(t - 1) * c: t * c]
+    return world.prompts["pref"][(t - 1) * c : t * c]
 
 
 def _gen(cfg) -> dict:
@@ -191,10 +248,16 @@ def agreement(cfg, world: World, model, prompts, candidates, scores) -> dict:
     length = np.array([[len(y) for y in c] for c in candidates], dtype=float)
     expected = self_scores(cfg, model, world.tokenizer, prompts, candidates, seed=0, reading="expected")
     acc = SJ.per_prompt_pair_accuracy
-    return {"self_vs_oracle": acc(scores, q).tolist(), "self_expected_vs_oracle": acc(expected, q).tolist(),
-            "length_vs_oracle": acc(length, q).tolist(), "grade_vs_oracle": acc(grade, q).tolist(),
-            "self_vs_grade": acc(scores, grade).tolist(), "mean_score": float(np.nanmean(scores)),
-            "unparsable": float(np.isnan(scores).mean()), "mean_q": float(q.mean())}
+    return {
+        "self_vs_oracle": acc(scores, q).tolist(),
+        "self_expected_vs_oracle": acc(expected, q).tolist(),
+        "length_vs_oracle": acc(length, q).tolist(),
+        "grade_vs_oracle": acc(grade, q).tolist(),
+        "self_vs_grade": acc(scores, grade).tolist(),
+        "mean_score": float(np.nanmean(scores)),
+        "unparsable": float(np.isnan(scores).mean()),
+        "mean_q": float(q.mean()),
+    }
 
 
 def _probe_prompts(cfg, world: World) -> list[str]:
@@ -209,14 +272,21 @@ def sr_builder(cfg, world: World):
         tok, ps = world.tokenizer, chunk(cfg, world, ctx.t)
         c = ctx.sample(ps, n=n, **_gen(cfg))
         ctx.progress("self-judge")
-        pairs = with_scores(sr_pairs(ps, c, s := self_scores(cfg, ctx.policy, tok, ps, c, seed=ctx.seed + 1)), ps, c, s)
+        pairs = with_scores(
+            sr_pairs(ps, c, s := self_scores(cfg, ctx.policy, tok, ps, c, seed=ctx.seed + 1)), ps, c, s
+        )
         pp = _probe_prompts(cfg, world)  # the same rule on the fixed probe prompts: gaps paired across rounds and arms
         cp = ctx.sample(pp, n=n, seed_offset=7, **_gen(cfg))
         sp = self_scores(cfg, ctx.policy, tok, pp, cp, seed=ctx.seed + 8)
         probe = with_scores(sr_pairs(pp, cp, sp), pp, cp, sp)
-        pairs["_extras"] = {"n_prompts": len(ps), "n_samples": len(ps) * n, "n_judged": len(ps) * n,
-                            "probe_gap": gaps(pp, probe).tolist(), "probe_q_gap": gaps(pp, probe, "q").tolist(),
-                            "agreement": agreement(cfg, world, ctx.policy, pp, cp, sp)}
+        pairs["_extras"] = {
+            "n_prompts": len(ps),
+            "n_samples": len(ps) * n,
+            "n_judged": len(ps) * n,
+            "probe_gap": gaps(pp, probe).tolist(),
+            "probe_q_gap": gaps(pp, probe, "q").tolist(),
+            "agreement": agreement(cfg, world, ctx.policy, pp, cp, sp),
+        }
         return pairs
 
     return build
@@ -230,7 +300,9 @@ def _phase1(cfg, ctx: I.RoundContext, m_0, prompts, *, offset: int):
     past = ctx.sample(prompts, n=k, seed_offset=offset + 1, model=m_0, **_gen(cfg))
     ctx.progress("self-judge")
     s_cur = self_scores(cfg, ctx.policy, tok, prompts, cur, seed=ctx.seed + offset + 2)
-    p1 = anchored_pairs(prompts, cur, s_cur, past, self_scores(cfg, ctx.policy, tok, prompts, past, seed=ctx.seed + offset + 3))
+    p1 = anchored_pairs(
+        prompts, cur, s_cur, past, self_scores(cfg, ctx.policy, tok, prompts, past, seed=ctx.seed + offset + 3)
+    )
     return cur, s_cur, p1
 
 
@@ -242,26 +314,44 @@ def tsr_builder(cfg, world: World):
     def phase2(ctx, mf, p1, offset):
         fut = ctx.sample(p1["prompt"], n=k, seed_offset=offset, model=mf, **_gen(cfg))
         ctx.progress("self-judge future")
-        return future_guided(p1, fut, self_scores(cfg, ctx.policy, ctx.tokenizer, p1["prompt"], fut, seed=ctx.seed + offset + 1))
+        return future_guided(
+            p1, fut, self_scores(cfg, ctx.policy, ctx.tokenizer, p1["prompt"], fut, seed=ctx.seed + offset + 1)
+        )
 
     def build(ctx: I.RoundContext) -> dict:
         m_0 = ctx.start_model()
         ps = chunk(cfg, world, ctx.t)
         _, _, p1 = _phase1(cfg, ctx, m_0, ps, offset=0)
         ctx.progress("train future")
-        mf, _ = I.train_round(copy.deepcopy(ctx.policy), ctx.tokenizer, {k_: p1[k_] for k_ in I.REQUIRED}, cfg.hardware,
-                              ctx.train, seed=ctx.seed + 5, out=ctx.out / "future")
+        mf, _ = I.train_round(
+            copy.deepcopy(ctx.policy),
+            ctx.tokenizer,
+            {k_: p1[k_] for k_ in I.REQUIRED},
+            cfg.hardware,
+            ctx.train,
+            seed=ctx.seed + 5,
+            out=ctx.out / "future",
+        )
         pairs = phase2(ctx, mf, p1, 10)
         pp = _probe_prompts(cfg, world)
         cp, s_cp, q1 = _phase1(cfg, ctx, m_0, pp, offset=20)  # the same rule on the fixed probe prompts
         q2 = phase2(ctx, mf, q1, 30)
         pairs["_extras"] = {
-            "n_prompts": len(ps), "n_samples": len(ps) * 2 * k + len(p1["prompt"]) * k,
-            "n_judged": len(ps) * 2 * k + len(p1["prompt"]) * k, "n_pairs_phase1": len(p1["prompt"]),
-            "rejected_from_past": float(np.mean([r == "past" for r in pairs["rejected_from"]])) if pairs["prompt"] else 0.0,
-            "chosen_from_future": float(np.mean([c == "future" for c in pairs["chosen_from"]])) if pairs["prompt"] else 0.0,
-            "probe_gap_phase1": gaps(pp, q1).tolist(), "probe_gap": gaps(pp, q2).tolist(),
-            "probe_q_gap": gaps(pp, q2, "q").tolist(), "agreement": agreement(cfg, world, ctx.policy, pp, cp, s_cp)}
+            "n_prompts": len(ps),
+            "n_samples": len(ps) * 2 * k + len(p1["prompt"]) * k,
+            "n_judged": len(ps) * 2 * k + len(p1["prompt"]) * k,
+            "n_pairs_phase1": len(p1["prompt"]),
+            "rejected_from_past": float(np.mean([r == "past" for r in pairs["rejected_from"]]))
+            if pairs["prompt"]
+            else 0.0,
+            "chosen_from_future": float(np.mean([c == "future" for c in pairs["chosen_from"]]))
+            if pairs["prompt"]
+            else 0.0,
+            "probe_gap_phase1": gaps(pp, q1).tolist(),
+            "probe_gap": gaps(pp, q2).tolist(),
+            "probe_q_gap": gaps(pp, q2, "q").tolist(),
+            "agreement": agreement(cfg, world, ctx.policy, pp, cp, s_cp),
+        }
         return pairs
 
     return build
@@ -274,12 +364,25 @@ def tsr_builder(cfg, world: World):
 def specs(cfg) -> tuple[I.TrainSpec, I.EvalSpec]:
     d, e = cfg.paper.dpo, cfg.paper.eval
     ms = at_scale(cfg, d.max_steps)
-    return (I.TrainSpec(loss="dpo", loss_kwargs={"beta": float(d.beta)}, lr=float(d.lr), batch_size=int(d.batch_size),
-                        epochs=float(d.epochs), max_steps=int(ms) if ms else None),
-            I.EvalSpec(n_eval=int(at_scale(cfg, e.n_eval)), temperature=float(e.temperature),
-                       max_new_tokens=int(cfg.paper.sample.max_new_tokens), n_diverse=int(e.n_diverse),
-                       diverse_prompts=int(at_scale(cfg, e.diverse_prompts)), q_high=float(e.q_high),
-                       pair_probe=int(at_scale(cfg, e.pair_probe))))
+    return (
+        I.TrainSpec(
+            loss="dpo",
+            loss_kwargs={"beta": float(d.beta)},
+            lr=float(d.lr),
+            batch_size=int(d.batch_size),
+            epochs=float(d.epochs),
+            max_steps=int(ms) if ms else None,
+        ),
+        I.EvalSpec(
+            n_eval=int(at_scale(cfg, e.n_eval)),
+            temperature=float(e.temperature),
+            max_new_tokens=int(cfg.paper.sample.max_new_tokens),
+            n_diverse=int(e.n_diverse),
+            diverse_prompts=int(at_scale(cfg, e.diverse_prompts)),
+            q_high=float(e.q_high),
+            pair_probe=int(at_scale(cfg, e.pair_probe)),
+        ),
+    )
 
 
 def run_arm(cfg, world: World, arm: str, progress: bool = True) -> list[dict]:
@@ -288,10 +391,29 @@ def run_arm(cfg, world: World, arm: str, progress: bool = True) -> list[dict]:
     start = I.Start(m0_key(cfg), lambda: m0(cfg, world))
     p = cfg.paper
     build = {"sr": sr_builder, "tsr": tsr_builder}[arm](cfg, world)
-    parts = (arm, to_dict(p.sample), to_dict(p.self_judge), to_dict(p[arm]), int(at_scale(cfg, p.chunk)),
-             int(at_scale(cfg, p.probe_prompts)), to_dict(cfg.judge), to_dict(cfg.toy_world))
-    return I.run_loop(cfg, world, name=f"tsr-{arm}", start=start, build=build, train=train, evals=evals,
-                      rounds=int(p[arm].rounds), key_parts=parts, code=_CODE, progress=progress)
+    parts = (
+        arm,
+        to_dict(p.sample),
+        to_dict(p.self_judge),
+        to_dict(p[arm]),
+        int(at_scale(cfg, p.chunk)),
+        int(at_scale(cfg, p.probe_prompts)),
+        to_dict(cfg.judge),
+        to_dict(cfg.toy_world),
+    )
+    return I.run_loop(
+        cfg,
+        world,
+        name=f"tsr-{arm}",
+        start=start,
+        build=build,
+        train=train,
+        evals=evals,
+        rounds=int(p[arm].rounds),
+        key_parts=parts,
+        code=_CODE,
+        progress=progress,
+    )
 
 
 def _job(plain: dict, seed: int, stage: str):

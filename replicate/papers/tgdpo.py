@@ -8,14 +8,15 @@ Adam from π_ref: DPO (whose final model is TGDPO's token-reward model π_θ̂, 
 then TGDPO with α ∈ {0.5, 2} using that π_θ̂ (``losses.token_level.tgdpo_loss``). Everything evaluated is exact:
 the policy's expected true reward, its KL to π_ref, and where its probability changes (key vs filler).
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 import torch
 
 from ..losses import dpo_loss
 from ..losses.token_level import tgdpo_loss, tgdpo_weights
-from ..metrics.claims import ExperimentResult as Result, claim
+from ..metrics.claims import ExperimentResult as Result
+from ..metrics.claims import claim
 from ..worlds import tabular as T
 from .objectives_report import render
 
@@ -90,10 +91,13 @@ def run(cfg) -> Result:
         def cb(k, z):
             if k % every == 0 or k == steps:
                 curves[name].append((k, expected_reward(k_of(z), r_tok)))
+
         return cb
 
     def dpo(z):
-        return dpo_loss(token_logps(z, yw).sum(-1), token_logps(z, yl).sum(-1), rw.sum(-1), rl.sum(-1), beta=beta).mean()
+        return dpo_loss(
+            token_logps(z, yw).sum(-1), token_logps(z, yl).sum(-1), rw.sum(-1), rl.sum(-1), beta=beta
+        ).mean()
 
     early_step = max(1, int(round(steps * float(p.early_rm_fraction))))
     snap = {}
@@ -112,18 +116,34 @@ def run(cfg) -> Result:
     rm_lp = {pre: (token_logps(z, yw), token_logps(z, yl)) for pre, z in rms.items()}
 
     def tg(z):
-        return sum(tgdpo_loss(token_logps(z[i], yw), token_logps(z[i], yl), rw, rl, *rm_lp[pre], ones, ones,
-                              beta=beta, alpha=a).mean() for i, (pre, a) in enumerate(arms))
+        return sum(
+            tgdpo_loss(
+                token_logps(z[i], yw), token_logps(z[i], yl), rw, rl, *rm_lp[pre], ones, ones, beta=beta, alpha=a
+            ).mean()
+            for i, (pre, a) in enumerate(arms)
+        )
 
-    cbs = [tracker(f"tgdpo_{pre}a{a:g}", (lambda i: (lambda z: z[i]))(i)) for i, (pre, a) in enumerate(arms)]
-    z_tg, _ = T.fit(ref_logits[None].expand(len(arms), -1, -1, -1).clone(), tg, steps=steps, lr=p.lr,
-                    callback=lambda k, z: [cb(k, z) for cb in cbs])
+    cbs = [tracker(f"tgdpo_{pre}a{a:g}", lambda z, i=i: z[i]) for i, (pre, a) in enumerate(arms)]
+    z_tg, _ = T.fit(
+        ref_logits[None].expand(len(arms), -1, -1, -1).clone(),
+        tg,
+        steps=steps,
+        lr=p.lr,
+        callback=lambda k, z: [cb(k, z) for cb in cbs],
+    )
     weights = {pre: tgdpo_weights(*rm_lp[pre], rw, rl, beta=beta, alpha=max(alphas)) for pre in rms}
     R0 = expected_reward(ref_logits, r_tok)
     best = float((r_tok.max(-1).values).sum(-1).mean())
-    m = {"world.n_prompts": int(key.shape[0]), "world.length": int(key.shape[1]), "world.n_key": int(p.world.n_key),
-         "pairs_per_prompt": int(p.world.pairs_per_prompt), "steps": steps, "ref.reward": R0, "optimal.reward": best,
-         "early_rm_step": early_step}
+    m = {
+        "world.n_prompts": int(key.shape[0]),
+        "world.length": int(key.shape[1]),
+        "world.n_key": int(p.world.n_key),
+        "pairs_per_prompt": int(p.world.pairs_per_prompt),
+        "steps": steps,
+        "ref.reward": R0,
+        "optimal.reward": best,
+        "early_rm_step": early_step,
+    }
     for pre, (fw, fl) in weights.items():
         m[f"tgdpo_{pre}min_weight"] = float(torch.minimum(fw.min(), fl.min()))
         m[f"tgdpo_{pre}max_weight"] = float(torch.maximum(fw.max(), fl.max()))
@@ -140,28 +160,44 @@ def run(cfg) -> Result:
     gain = {n: m[f"{n}.reward"] - R0 for n in models}
     c = p.claims
     claims = []
-    for pre, tag in (("", ""), ("early_", "[post hoc: token-reward model = DPO at "
-                                           f"{float(p.early_rm_fraction):.0%} of its steps] ")):
+    for pre, tag in (
+        ("", ""),
+        ("early_", f"[post hoc: token-reward model = DPO at {float(p.early_rm_fraction):.0%} of its steps] "),
+    ):
         a0, a1 = f"tgdpo_{pre}a{alphas[0]:g}", f"tgdpo_{pre}a{alphas[-1]:g}"
         cid = "tgdpo." + ("early_rm." if pre else "")
         claims += [
-            claim(cid + "C1_beats_dpo", tag + f"TGDPO (α = {alphas[0]:g}) reaches a higher true reward than DPO",
-                  m[f"{a0}.reward"] > m["dpo.reward"], f"E_π[R*] of TGDPO α={alphas[0]:g} > DPO's",
-                  {"tgdpo": m[f"{a0}.reward"], "dpo": m["dpo.reward"], "ref": R0, "optimal": best}),
-            claim(cid + "credit_assignment", tag + "Token weights concentrate the policy change on the tokens that "
-                  "carry the preference (key vs filler positions) more than DPO does",
-                  m[f"{a0}.key_over_filler"] > m["dpo.key_over_filler"], "key/filler change ratio: TGDPO > DPO",
-                  {"tgdpo": m[f"{a0}.key_over_filler"], "dpo": m["dpo.key_over_filler"]}),
-            claim(cid + "C3_no_degradation", tag + f"Trained to convergence TGDPO keeps its reward (drop from peak <= "
-                  f"{c.drop_tol:.0%} of its gain) while DPO loses more",
-                  m[f"{a0}.drop_from_peak"] <= c.drop_tol and m["dpo.drop_from_peak"] > m[f"{a0}.drop_from_peak"],
-                  f"drop(TGDPO) <= {c.drop_tol} and drop(DPO) > drop(TGDPO)",
-                  {"tgdpo": m[f"{a0}.drop_from_peak"], "dpo": m["dpo.drop_from_peak"]}),
-            claim(cid + "C4_alpha_robust", tag + f"α ∈ {alphas} give similar final reward (|Δgain| <= "
-                  f"{c.alpha_tol:.0%} of the α = {alphas[0]:g} gain)",
-                  abs(gain[a1] - gain[a0]) <= c.alpha_tol * abs(gain[a0]),
-                  f"|gain(α={alphas[-1]:g}) − gain(α={alphas[0]:g})| <= {c.alpha_tol} × gain(α={alphas[0]:g})",
-                  {"dpo": gain["dpo"], a0: gain[a0], a1: gain[a1]}),
+            claim(
+                cid + "C1_beats_dpo",
+                tag + f"TGDPO (α = {alphas[0]:g}) reaches a higher true reward than DPO",
+                m[f"{a0}.reward"] > m["dpo.reward"],
+                f"E_π[R*] of TGDPO α={alphas[0]:g} > DPO's",
+                {"tgdpo": m[f"{a0}.reward"], "dpo": m["dpo.reward"], "ref": R0, "optimal": best},
+            ),
+            claim(
+                cid + "credit_assignment",
+                tag + "Token weights concentrate the policy change on the tokens that "
+                "carry the preference (key vs filler positions) more than DPO does",
+                m[f"{a0}.key_over_filler"] > m["dpo.key_over_filler"],
+                "key/filler change ratio: TGDPO > DPO",
+                {"tgdpo": m[f"{a0}.key_over_filler"], "dpo": m["dpo.key_over_filler"]},
+            ),
+            claim(
+                cid + "C3_no_degradation",
+                tag + f"Trained to convergence TGDPO keeps its reward (drop from peak <= "
+                f"{c.drop_tol:.0%} of its gain) while DPO loses more",
+                m[f"{a0}.drop_from_peak"] <= c.drop_tol and m["dpo.drop_from_peak"] > m[f"{a0}.drop_from_peak"],
+                f"drop(TGDPO) <= {c.drop_tol} and drop(DPO) > drop(TGDPO)",
+                {"tgdpo": m[f"{a0}.drop_from_peak"], "dpo": m["dpo.drop_from_peak"]},
+            ),
+            claim(
+                cid + "C4_alpha_robust",
+                tag + f"α ∈ {alphas} give similar final reward (|Δgain| <= "
+                f"{c.alpha_tol:.0%} of the α = {alphas[0]:g} gain)",
+                abs(gain[a1] - gain[a0]) <= c.alpha_tol * abs(gain[a0]),
+                f"|gain(α={alphas[-1]:g}) − gain(α={alphas[0]:g})| <= {c.alpha_tol} × gain(α={alphas[0]:g})",
+                {"dpo": gain["dpo"], a0: gain[a0], a1: gain[a1]},
+            ),
         ]
     return Result(m, claims, {"curves": curves, "ref": R0, "optimal": best})
 

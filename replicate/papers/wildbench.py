@@ -6,10 +6,11 @@ from per-example scores); the published ``reward`` / ``WB_score`` fields are onl
 External benchmark columns (Arena Elo, Arena-Hard, AlpacaEval) come from the same data files, as in the
 paper's Table 3, and are named as such.
 """
+
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ from ..metrics.correlation import correlation_table
 from ..worlds.public_data import data_path
 
 SNAPSHOTS = {
-    "2024-06-18": "wildbench/leaderboard_data_dir__2024-06-18_8ed3a40/",   # closest to the paper's June-5 table
+    "2024-06-18": "wildbench/leaderboard_data_dir__2024-06-18_8ed3a40/",  # closest to the paper's June-5 table
     "HEAD": "wildbench/leaderboard_data_dir__HEAD_2024-08-01/",
 }
 PER_EXAMPLE = "wildbench/wb_score_per_example__29files__slim.csv.gz"
@@ -29,7 +30,7 @@ ELO = "Arena Elo (hard) - 2024-05-20"
 EXTERNAL = {"Arena-Hard": "Arena-Hard v0.1", "AlpacaEval2-LC": "AE2.0 LC", "AlpacaEval2": "AE2.0"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _json(relpath: str):
     with open(data_path(relpath)) as f:
         return json.load(f)
@@ -86,13 +87,14 @@ def reward_checks(snapshot: str, Ks=KS) -> dict[str, float]:
     worst = {"reward": 0.0, "group_reward": 0.0, "task_macro_reward": 0.0}
     for K in Ks:
         for b in BASELINES:
-            for m, c in load_pairwise(snapshot, b, K).items():
+            for c in load_pairwise(snapshot, b, K).values():
                 worst["reward"] = max(worst["reward"], abs(WB.reward(c) / 100 - c["reward"]))
                 gr = WB.group_rewards(c["task_categorized_results"])
                 for g, v in gr.items():
                     worst["group_reward"] = max(worst["group_reward"], abs(v / 100 - c["task_categorized_rewards"][g]))
-                worst["task_macro_reward"] = max(worst["task_macro_reward"],
-                                                 abs(WB.task_macro(gr, w) / 100 - c["task_macro_reward"]))
+                worst["task_macro_reward"] = max(
+                    worst["task_macro_reward"], abs(WB.task_macro(gr, w) / 100 - c["task_macro_reward"])
+                )
     much_changed = shrink_violations = 0
     converted = []
     for b in BASELINES:
@@ -119,9 +121,15 @@ def scores(snapshot: str) -> pd.DataFrame:
     rows = {}
     for m, v in load_scores(snapshot).items():
         adj = float(WB.rescale_score(v["score"]))
-        rows[m] = {"score": v["score"], "WB_score": 10 * adj, "adjusted_score_file": v["adjusted_score"],
-                   "task_macro_score": 10 * WB.task_macro(v["task_categorized_scores"], w),
-                   "task_macro_score_file": 10 * v["task_macro_score"], "avg_len": v["avg_len"], "total": v["total"]}
+        rows[m] = {
+            "score": v["score"],
+            "WB_score": 10 * adj,
+            "adjusted_score_file": v["adjusted_score"],
+            "task_macro_score": 10 * WB.task_macro(v["task_categorized_scores"], w),
+            "task_macro_score_file": 10 * v["task_macro_score"],
+            "avg_len": v["avg_len"],
+            "total": v["total"],
+        }
         for g in WB.TASK_GROUPS:
             rows[m][f"WB_score.{g}"] = 10 * v["task_categorized_scores"].get(g, np.nan)
     return pd.DataFrame(rows).T
@@ -136,10 +144,19 @@ def per_example_scores(head_scores: dict | None = None) -> pd.DataFrame:
         s = WB.wb_score(g["score"])
         ok = g[~g["truncated"].astype(bool) & ~g["empty"].astype(bool)]
         file_score = head.get(model, {}).get("score") if (ver == "v2.0625" and judge.startswith("gpt-4o")) else None
-        rows.append({"version": ver, "judge": judge, "model": model, "n": s["n"], "score": s["score"],
-                     "WB_score": s["WB_score"], "avg_len": float(ok["output_chars"].mean()),
-                     "score_json": file_score,
-                     "abs_diff": abs(s["score"] - file_score) if file_score is not None else np.nan})
+        rows.append(
+            {
+                "version": ver,
+                "judge": judge,
+                "model": model,
+                "n": s["n"],
+                "score": s["score"],
+                "WB_score": s["WB_score"],
+                "avg_len": float(ok["output_chars"].mean()),
+                "score_json": file_score,
+                "abs_diff": abs(s["score"] - file_score) if file_score is not None else np.nan,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -171,12 +188,17 @@ def table3(snapshot: str = "2024-06-18", *, n_boot: int = 2000, seed: int = 0, t
     cols, elo = table3_columns(snapshot)
     models = table3_models(snapshot)
     cols = {k: v.reindex(models) for k, v in cols.items()}
-    return correlation_table(cols, elo.reindex(models), methods=("pearson", "spearman", "kendall"),
-                             n_boot=n_boot, seed=seed, top_k=top_k)
+    return correlation_table(
+        cols, elo.reindex(models), methods=("pearson", "spearman", "kendall"), n_boot=n_boot, seed=seed, top_k=top_k
+    )
 
 
-def figure_correlation(cols: dict, elo: pd.Series, models: list[str], names=("WB-Reward-mix K=inf", "WB-Score",
-                                                                              "Arena-Hard", "AlpacaEval2-LC")):
+def figure_correlation(
+    cols: dict,
+    elo: pd.Series,
+    models: list[str],
+    names=("WB-Reward-mix K=inf", "WB-Score", "Arena-Hard", "AlpacaEval2-LC"),
+):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.6))

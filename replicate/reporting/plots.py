@@ -1,4 +1,5 @@
 """Figures: saved under results/figures/ (or a given dir), atomically, as PNG."""
+
 from __future__ import annotations
 
 import os
@@ -33,11 +34,24 @@ def claim_parts(claims: list[dict]) -> list[dict]:
     for c in claims:
         ev = c["evidence"]
         if "ci_lo" in ev:
-            rows.append({"claim": c["id"], "part": "", "verdict": c["verdict"], **{k: ev[k] for k in ("diff", "ci_lo", "ci_hi", "se")}})
+            rows.append(
+                {
+                    "claim": c["id"],
+                    "part": "",
+                    "verdict": c["verdict"],
+                    **{k: ev[k] for k in ("diff", "ci_lo", "ci_hi", "se")},
+                }
+            )
         for p in part_ids(ev):
             if f"{p}.ci_lo" in ev:
-                rows.append({"claim": c["id"], "part": p, "verdict": ev[f"{p}.verdict"],
-                             **{k: ev[f"{p}.{k}"] for k in ("diff", "ci_lo", "ci_hi", "se")}})
+                rows.append(
+                    {
+                        "claim": c["id"],
+                        "part": p,
+                        "verdict": ev[f"{p}.verdict"],
+                        **{k: ev[f"{p}.{k}"] for k in ("diff", "ci_lo", "ci_hi", "se")},
+                    }
+                )
     return rows
 
 
@@ -50,8 +64,15 @@ def interval_plot(claims: list[dict], title: str = ""):
     fig, ax = plt.subplots(figsize=(7, 0.28 * len(rows) + 1.2))
     for i, r in enumerate(rows[::-1]):
         se = r["se"] if r["se"] > 0 else 1.0
-        ax.errorbar(r["diff"] / se, i, xerr=[[(r["diff"] - r["ci_lo"]) / se], [(r["ci_hi"] - r["diff"]) / se]],
-                    fmt="o", color=_COLORS.get(r["verdict"], "k"), ms=4, capsize=2)
+        ax.errorbar(
+            r["diff"] / se,
+            i,
+            xerr=[[(r["diff"] - r["ci_lo"]) / se], [(r["ci_hi"] - r["diff"]) / se]],
+            fmt="o",
+            color=_COLORS.get(r["verdict"], "k"),
+            ms=4,
+            capsize=2,
+        )
     ax.set_yticks(range(len(rows)), [f"{r['claim']} {r['part']}".strip() for r in rows[::-1]], fontsize=8)
     ax.axvline(0, color="k", lw=0.6)
     ax.set_xlabel("difference / its standard error (95% interval)")

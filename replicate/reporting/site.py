@@ -8,6 +8,7 @@
 Built in a temporary directory beside ``out`` and renamed into place, so a failed build leaves the
 previous site (or none), never a half-written one.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,8 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from ..core.config import ConfigError, papers as conf_papers
+from ..core.config import ConfigError
+from ..core.config import papers as conf_papers
 from ..core.paths import ROOT
 from ..metrics.verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
 
@@ -31,8 +33,10 @@ th{background:#f3f3f3}td.n{text-align:right}.missing{color:#888}img{max-width:10
 
 
 def _page(title: str, body: str) -> str:
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n"
+    )
 
 
 def _link(href: str, text: str) -> str:
@@ -52,7 +56,7 @@ def _notebooks(build_dir: Path, paper: str) -> dict[str, Path]:
     """scale -> executed notebook; scale names have no '-', so `cheating-null-models-tiny` splits unambiguously."""
     found = {}
     for nb in (build_dir / "notebooks").glob(f"{paper}-*.ipynb"):
-        scale = nb.stem[len(paper) + 1:]
+        scale = nb.stem[len(paper) + 1 :]
         if scale and "-" not in scale and "." not in scale:  # skips papermill's partial *.tmp.ipynb
             found[scale] = nb
     return found
@@ -61,8 +65,14 @@ def _notebooks(build_dir: Path, paper: str) -> dict[str, Path]:
 def _figures(figures_dir: Path, paper: str) -> list[Path]:
     if not figures_dir.is_dir():
         return []
-    return sorted(f for f in figures_dir.iterdir() if f.name.startswith(f"{paper}_") and f.is_file()
-                  and f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith("."))
+    return sorted(
+        f
+        for f in figures_dir.iterdir()
+        if f.name.startswith(f"{paper}_")
+        and f.is_file()
+        and f.suffix.lower() in IMAGE_SUFFIXES
+        and not f.name.startswith(".")
+    )
 
 
 def _table_page(md_file: Path, paper: str, figures: list[Path]) -> str:
@@ -71,8 +81,11 @@ def _table_page(md_file: Path, paper: str, figures: list[Path]) -> str:
     body = [_link("../index.html", "← all papers"), mistune.create_markdown(plugins=["table"])(md_file.read_text())]
     if figures:
         body.append("<h2>Figures</h2>")
-        body += [f'<figure><img src="../figures/{html.escape(f.name)}" alt="{html.escape(f.stem)}">'
-                 f"<figcaption>{html.escape(f.name)}</figcaption></figure>" for f in figures]
+        body += [
+            f'<figure><img src="../figures/{html.escape(f.name)}" alt="{html.escape(f.stem)}">'
+            f"<figcaption>{html.escape(f.name)}</figcaption></figure>"
+            for f in figures
+        ]
     return _page(f"{paper}: reproduced vs reported", "\n".join(body))
 
 
@@ -97,8 +110,10 @@ def _write_site(site: Path, results_dir: Path, build_dir: Path, papers: list[str
             table = '<span class="missing">no table (make tables)</span>'
         scales = sorted(set(metrics) | set(notebooks))
         if not scales:
-            rows.append(f'<tr><td>{html.escape(paper)}</td><td colspan="7" class="missing">no results yet '
-                        f"(make replicate-{html.escape(paper)})</td></tr>")
+            rows.append(
+                f'<tr><td>{html.escape(paper)}</td><td colspan="7" class="missing">no results yet '
+                f"(make replicate-{html.escape(paper)})</td></tr>"
+            )
         for scale in scales:
             if scale in metrics:
                 counts = verdict_counts(metrics[scale])
@@ -113,23 +128,41 @@ def _write_site(site: Path, results_dir: Path, build_dir: Path, papers: list[str
             else:  # say so rather than link a page that does not exist
                 notebook = f'<span class="missing">not executed (make replicate-{html.escape(paper)})</span>'
             figs = ", ".join(_link(f"figures/{f.name}", f.stem) for f in figures if f.stem.endswith(f"_{scale}"))
-            rows.append(f"<tr><td>{html.escape(paper)}</td><td>{html.escape(scale)}</td>{cells}"
-                        f"<td>{table}</td><td>{notebook}</td><td>{figs or '—'}</td></tr>")
-    head = "".join(f"<th>{h}</th>" for h in ("paper", "scale", "✅ reproduced", "❌ not reproduced",
-                                              "❔ inconclusive", "table", "notebook", "figures"))
-    index = ("<h1>Replications: verdicts per paper and scale</h1>\n<p>Claims per verdict, from "
-             "<code>results/reproduced/&lt;paper&gt;/&lt;scale&gt;/metrics.json</code>; built by <code>make report"
-             f"</code>.</p>\n<table><thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(rows) + "\n</tbody></table>")
+            rows.append(
+                f"<tr><td>{html.escape(paper)}</td><td>{html.escape(scale)}</td>{cells}"
+                f"<td>{table}</td><td>{notebook}</td><td>{figs or '—'}</td></tr>"
+            )
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in (
+            "paper",
+            "scale",
+            "✅ reproduced",
+            "❌ not reproduced",
+            "❔ inconclusive",
+            "table",
+            "notebook",
+            "figures",
+        )
+    )
+    index = (
+        "<h1>Replications: verdicts per paper and scale</h1>\n<p>Claims per verdict, from "
+        "<code>results/reproduced/&lt;paper&gt;/&lt;scale&gt;/metrics.json</code>; built by <code>make report"
+        f"</code>.</p>\n<table><thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(rows) + "\n</tbody></table>"
+    )
     (site / "index.html").write_text(_page("replicate: report", index))
 
 
-def build_site(out_dir: str | Path, results_dir: str | Path, build_dir: str | Path,
-               papers: list[str] | None = None) -> Path:
+def build_site(
+    out_dir: str | Path, results_dir: str | Path, build_dir: str | Path, papers: list[str] | None = None
+) -> Path:
     """Write the site to ``out_dir`` atomically and return its index.html. ``papers`` defaults to conf/paper/*.yaml."""
     out_dir, results_dir, build_dir = Path(out_dir).resolve(), Path(results_dir), Path(build_dir)
     if not results_dir.is_dir():
-        raise ConfigError(f"results directory {results_dir} does not exist: run `make replicate-<paper>` "
-                          "(and `make tables`) first, or pass --results")
+        raise ConfigError(
+            f"results directory {results_dir} does not exist: run `make replicate-<paper>` "
+            "(and `make tables`) first, or pass --results"
+        )
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:

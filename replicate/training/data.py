@@ -1,7 +1,8 @@
 """SFT and preference datasets from the toy world, in TRL's conversational formats."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from datasets import Dataset
@@ -24,15 +25,18 @@ def sft_dataset(prompts: Sequence[str], responses: Sequence[str]) -> Dataset:
 
 def preference_dataset(pairs: dict) -> Dataset:
     """``pairs`` = {"prompt", "chosen", "rejected"} lists of strings → TRL's conversational preference format."""
-    return Dataset.from_dict({
-        "prompt": [_user(p) for p in pairs["prompt"]],
-        "chosen": [_assistant(r) for r in pairs["chosen"]],
-        "rejected": [_assistant(r) for r in pairs["rejected"]],
-    })
+    return Dataset.from_dict(
+        {
+            "prompt": [_user(p) for p in pairs["prompt"]],
+            "chosen": [_assistant(r) for r in pairs["chosen"]],
+            "rejected": [_assistant(r) for r in pairs["rejected"]],
+        }
+    )
 
 
-def pairs_from_candidates(prompts: Sequence[str], candidates: Sequence[Sequence[str]], judge: Judge, *,
-                          rejected: str, seed: int) -> dict:
+def pairs_from_candidates(
+    prompts: Sequence[str], candidates: Sequence[Sequence[str]], judge: Judge, *, rejected: str, seed: int
+) -> dict:
     """Rank each prompt's candidates by the judge (round-robin, both orders) and pick a pair.
 
     ``rejected="random"``: chosen = best, rejected = a random other candidate (UltraFeedback-binarized).
@@ -40,8 +44,7 @@ def pairs_from_candidates(prompts: Sequence[str], candidates: Sequence[Sequence[
     on_policy_data_gen/post_process.py); prompts whose candidates are all identical are dropped.
     """
     rng = np.random.default_rng(seed)
-    out = {k: [] for k in ("prompt", "chosen", "rejected", "score_chosen", "score_rejected",
-                           "q_chosen", "q_rejected")}
+    out = {k: [] for k in ("prompt", "chosen", "rejected", "score_chosen", "score_rejected", "q_chosen", "q_rejected")}
     for p, cands in zip(prompts, candidates):
         if len(set(cands)) < 2:
             continue

@@ -29,12 +29,13 @@ paper's ``code`` files. Its directory holds ``model/`` (π_t), ``pairs.json`` an
 history, the reference log-probs the trainer used). A killed run resumes at the first round without a finished
 directory, loading π_{t−1} from the previous round's directory; nothing is kept in memory between rounds.
 """
+
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -49,7 +50,9 @@ from .toy_stages import World, load_policy, stage_key
 
 _CODE = ("training/iterative.py",)
 REQUIRED = ("prompt", "chosen", "rejected")
-TASK_PROMPT = "task_prompt"  # optional pair column: the toy-world prompt x the oracle scores against (default ``prompt``)
+TASK_PROMPT = (
+    "task_prompt"  # optional pair column: the toy-world prompt x the oracle scores against (default ``prompt``)
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -66,7 +69,7 @@ class TrainSpec:
     batch_size: int = 32
     epochs: float = 1.0
     max_steps: int | None = None
-    scheduler: str = "cosine"      # TRL/transformers lr_scheduler_type; 10 % warm-up either way
+    scheduler: str = "cosine"  # TRL/transformers lr_scheduler_type; 10 % warm-up either way
 
 
 @dataclass(frozen=True)
@@ -105,8 +108,18 @@ def render(tokenizer, conversation) -> str:
 
 
 @torch.no_grad()
-def sample(model, tokenizer, conversations: Sequence, *, n: int = 1, temperature: float = 0.7, top_p: float = 1.0,
-           max_new_tokens: int = 48, seed: int = 0, batch_size: int = 256) -> list[list[str]]:
+def sample(
+    model,
+    tokenizer,
+    conversations: Sequence,
+    *,
+    n: int = 1,
+    temperature: float = 0.7,
+    top_p: float = 1.0,
+    max_new_tokens: int = 48,
+    seed: int = 0,
+    batch_size: int = 256,
+) -> list[list[str]]:
     """``n`` responses per conversation, ``[[y_1..y_n] per conversation]``, seeded per batch.
 
     Same seeding as ``models.sampling.generate`` (which takes single-turn prompts only): for single-turn prompts the
@@ -117,16 +130,24 @@ def sample(model, tokenizer, conversations: Sequence, *, n: int = 1, temperature
     limit = tokenizer.model_max_length
     out: list[str] = []
     for k, i in enumerate(range(0, len(flat), batch_size)):
-        enc = tokenizer(flat[i:i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = tokenizer(flat[i : i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
         if enc["input_ids"].shape[1] + max_new_tokens > limit:
-            raise ValueError(f"conversation of {enc['input_ids'].shape[1]} tokens + {max_new_tokens} new exceeds the "
-                             f"model's {limit}")
+            raise ValueError(
+                f"conversation of {enc['input_ids'].shape[1]} tokens + {max_new_tokens} new exceeds the "
+                f"model's {limit}"
+            )
         torch.manual_seed(seed * 100003 + k)
         kw = dict(do_sample=True, temperature=temperature, top_p=top_p) if temperature > 0 else dict(do_sample=False)
-        gen = model.generate(**enc, max_new_tokens=max_new_tokens, use_cache=True, **kw,
-                             pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
-        out += tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-    return [out[j * n:(j + 1) * n] for j in range(len(conversations))]
+        gen = model.generate(
+            **enc,
+            max_new_tokens=max_new_tokens,
+            use_cache=True,
+            **kw,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
+        out += tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+    return [out[j * n : (j + 1) * n] for j in range(len(conversations))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,16 +216,34 @@ def _trainer(policy, tokenizer, pairs: dict, hw, spec: TrainSpec, seed: int, out
 
     from .trl_hook import PreferenceTrainer, common_args
 
-    args = DPOConfig(**common_args(hw, seed=seed, lr=spec.lr, batch_size=spec.batch_size, output_dir=str(out / "trainer"),
-                                   max_steps=spec.max_steps, epochs=spec.epochs, warmup=0.1,
-                                   scheduler=spec.scheduler),
-                     precompute_ref_log_probs=True, precompute_ref_batch_size=256,
-                     max_length=tokenizer.model_max_length, beta=float(spec.loss_kwargs.get("beta", 0.1)))
+    args = DPOConfig(
+        **common_args(
+            hw,
+            seed=seed,
+            lr=spec.lr,
+            batch_size=spec.batch_size,
+            output_dir=str(out / "trainer"),
+            max_steps=spec.max_steps,
+            epochs=spec.epochs,
+            warmup=0.1,
+            scheduler=spec.scheduler,
+        ),
+        precompute_ref_log_probs=True,
+        precompute_ref_batch_size=256,
+        max_length=tokenizer.model_max_length,
+        beta=float(spec.loss_kwargs.get("beta", 0.1)),
+    )
     ds = D.preference_dataset({k: pairs[k] for k in REQUIRED})
     # precompute with no ref_model: TRL computes the reference log-probs with the policy itself before the first
     # step, so the reference is exactly π_{t−1} (the alignment-handbook default DRIFT and SPIN use) and no copy is kept
-    return PreferenceTrainer(model=policy, args=args, train_dataset=ds, processing_class=tokenizer,
-                             loss=spec.loss, loss_kwargs=dict(spec.loss_kwargs))
+    return PreferenceTrainer(
+        model=policy,
+        args=args,
+        train_dataset=ds,
+        processing_class=tokenizer,
+        loss=spec.loss,
+        loss_kwargs=dict(spec.loss_kwargs),
+    )
 
 
 def dpo_grad_norm(trainer, n: int, batch_size: int = 64) -> float:
@@ -233,8 +272,10 @@ def train_round(policy, tokenizer, pairs: dict, hw, spec: TrainSpec, *, seed: in
     ``ref_rejected_logps``: the hand-off check) and, with ``grad_probe`` > 0, ``grad_norm`` at the round's start."""
     validate_pairs(pairs)
     trainer = _trainer(policy, tokenizer, pairs, hw, spec, seed, out)
-    info = {"ref_chosen_logps": [float(x) for x in trainer.train_dataset["ref_chosen_logps"]],
-            "ref_rejected_logps": [float(x) for x in trainer.train_dataset["ref_rejected_logps"]]}
+    info = {
+        "ref_chosen_logps": [float(x) for x in trainer.train_dataset["ref_chosen_logps"]],
+        "ref_rejected_logps": [float(x) for x in trainer.train_dataset["ref_rejected_logps"]],
+    }
     if grad_probe:
         info["grad_norm"] = dpo_grad_norm(trainer, grad_probe)
     trainer.train()
@@ -250,7 +291,9 @@ def train_round(policy, tokenizer, pairs: dict, hw, spec: TrainSpec, *, seed: in
 
 def distinct_high_quality(prompts: Sequence[str], candidates: Sequence[Sequence[str]], q_high: float) -> np.ndarray:
     """Per prompt: the number of distinct responses with oracle quality ≥ ``q_high`` (DRIFT card: exploration)."""
-    return np.array([len({y for y in c if oracle_quality(p, y) >= q_high}) for p, c in zip(prompts, candidates)], dtype=float)
+    return np.array(
+        [len({y for y in c if oracle_quality(p, y) >= q_high}) for p, c in zip(prompts, candidates)], dtype=float
+    )
 
 
 def evaluate_round(model, world: World, evals: EvalSpec, *, seed: int) -> dict:
@@ -259,11 +302,26 @@ def evaluate_round(model, world: World, evals: EvalSpec, *, seed: int) -> dict:
     ps, ref = world.prompts["eval"][: evals.n_eval], world.reference["eval"][: evals.n_eval]
     if len(ps) < evals.n_eval:
         raise ConfigError(f"n_eval={evals.n_eval} but the world has {len(ps)} evaluation prompts")
-    out = evaluate_policy(model, world.tokenizer, world.judge, ps, ref, temperature=evals.temperature,
-                          max_new_tokens=evals.max_new_tokens, seed=seed)
+    out = evaluate_policy(
+        model,
+        world.tokenizer,
+        world.judge,
+        ps,
+        ref,
+        temperature=evals.temperature,
+        max_new_tokens=evals.max_new_tokens,
+        seed=seed,
+    )
     dp = ps[: evals.diverse_prompts]
-    cands = sample(model, world.tokenizer, dp, n=evals.n_diverse, temperature=evals.diverse_temperature,
-                   max_new_tokens=evals.max_new_tokens, seed=seed + 1)
+    cands = sample(
+        model,
+        world.tokenizer,
+        dp,
+        n=evals.n_diverse,
+        temperature=evals.diverse_temperature,
+        max_new_tokens=evals.max_new_tokens,
+        seed=seed + 1,
+    )
     d = distinct_high_quality(dp, cands, evals.q_high)
     out["distinct_high_quality"] = d.tolist()
     out["diversity"] = float(d.mean())
@@ -282,16 +340,23 @@ def pair_stats(pairs: dict, policy, reference, tokenizer, *, beta: float, probe:
     lr, nr = sequence_logps(policy, tokenizer, P[:k], R[:k])
     rc, _ = sequence_logps(reference, tokenizer, P[:k], C[:k])
     rr, _ = sequence_logps(reference, tokenizer, P[:k], R[:k])
-    out = {"n_pairs": len(P), "q_margin": q_margin, "q_margin_mean": float(np.mean(q_margin)),
-           "q_chosen_mean": float(np.mean([oracle_quality(x, c) for x, c in zip(X, C)])),
-           "q_rejected_mean": float(np.mean([oracle_quality(x, r) for x, r in zip(X, R)])),
-           "len_chosen_mean": float(np.mean([len(c) for c in C])), "len_rejected_mean": float(np.mean([len(r) for r in R])),
-           "ref_logp_margin": float(np.mean(rc / nc - rr / nr)),
-           "reward_margin": float(np.mean(beta * ((lc - rc) - (lr - rr)))),
-           "reward_accuracy": float(np.mean((lc - rc) - (lr - rr) > 0))}
+    out = {
+        "n_pairs": len(P),
+        "q_margin": q_margin,
+        "q_margin_mean": float(np.mean(q_margin)),
+        "q_chosen_mean": float(np.mean([oracle_quality(x, c) for x, c in zip(X, C)])),
+        "q_rejected_mean": float(np.mean([oracle_quality(x, r) for x, r in zip(X, R)])),
+        "len_chosen_mean": float(np.mean([len(c) for c in C])),
+        "len_rejected_mean": float(np.mean([len(r) for r in R])),
+        "ref_logp_margin": float(np.mean(rc / nc - rr / nr)),
+        "reward_margin": float(np.mean(beta * ((lc - rc) - (lr - rr)))),
+        "reward_accuracy": float(np.mean((lc - rc) - (lr - rr) > 0)),
+    }
     if "term" in pairs:
         terms = np.asarray(pairs["term"])
-        out["q_margin_by_term"] = {str(t): float(np.mean(np.asarray(q_margin)[terms == t])) for t in dict.fromkeys(pairs["term"])}
+        out["q_margin_by_term"] = {
+            str(t): float(np.mean(np.asarray(q_margin)[terms == t])) for t in dict.fromkeys(pairs["term"])
+        }
     return out
 
 
@@ -307,10 +372,10 @@ class RoundContext:
     policy: object
     world: World
     cfg: object
-    seed: int                      # this round's seed: derive every draw of the round from it
-    out: Path                      # the round's (temporary) cache directory: extra artifacts saved here are kept
+    seed: int  # this round's seed: derive every draw of the round from it
+    out: Path  # the round's (temporary) cache directory: extra artifacts saved here are kept
     start: Start
-    round_dirs: dict               # {k: finished directory of round k < t}
+    round_dirs: dict  # {k: finished directory of round k < t}
     train: TrainSpec
     progress: Callable[[str], None] = lambda stage: None
 
@@ -318,12 +383,29 @@ class RoundContext:
     def tokenizer(self):
         return self.world.tokenizer
 
-    def sample(self, conversations, *, n: int = 1, temperature: float = 0.7, top_p: float = 1.0,
-               max_new_tokens: int = 48, seed_offset: int = 0, model=None) -> list[list[str]]:
+    def sample(
+        self,
+        conversations,
+        *,
+        n: int = 1,
+        temperature: float = 0.7,
+        top_p: float = 1.0,
+        max_new_tokens: int = 48,
+        seed_offset: int = 0,
+        model=None,
+    ) -> list[list[str]]:
         """``sample`` from π_{t−1} (or ``model``), seeded from the round's seed."""
         self.progress("sample")
-        return sample(model if model is not None else self.policy, self.tokenizer, conversations, n=n,
-                      temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=self.seed + seed_offset)
+        return sample(
+            model if model is not None else self.policy,
+            self.tokenizer,
+            conversations,
+            n=n,
+            temperature=temperature,
+            top_p=top_p,
+            max_new_tokens=max_new_tokens,
+            seed=self.seed + seed_offset,
+        )
 
     def start_model(self):
         """π_0 (loaded afresh)."""
@@ -333,8 +415,15 @@ class RoundContext:
         """A model trained within the round from a *copy* of π_{t−1} (reference = π_{t−1}) on ``pairs``, e.g. Temporal
         Self-Rewarding's "future" model; ``ctx.policy`` is left untouched. Returns (model, info) as ``train_round``."""
         self.progress(f"train {name}")
-        return train_round(copy.deepcopy(self.policy), self.tokenizer, pairs, self.cfg.hardware, spec or self.train,
-                           seed=self.seed + 11, out=self.out / name)
+        return train_round(
+            copy.deepcopy(self.policy),
+            self.tokenizer,
+            pairs,
+            self.cfg.hardware,
+            spec or self.train,
+            seed=self.seed + 11,
+            out=self.out / name,
+        )
 
     def previous(self, k: int) -> dict:
         """Round k's saved pairs (k < t)."""
@@ -344,13 +433,24 @@ class RoundContext:
 Builder = Callable[[RoundContext], dict]
 
 
-def round_keys(cfg, *, name: str, start: Start, train: TrainSpec, evals: EvalSpec, rounds: int,
-               key_parts: tuple = (), code: tuple = ()) -> list[dict]:
+def round_keys(
+    cfg,
+    *,
+    name: str,
+    start: Start,
+    train: TrainSpec,
+    evals: EvalSpec,
+    rounds: int,
+    key_parts: tuple = (),
+    code: tuple = (),
+) -> list[dict]:
     """Cache keys of rounds 1..T: round t's key names round t−1's (a chain from π_0's key)."""
     prev = content_hash(start.key)
     keys = []
     for t in range(1, rounds + 1):
-        k = stage_key(cfg, "iter-round", name, t, prev, asdict(train), asdict(evals), list(key_parts), code=_CODE + tuple(code))
+        k = stage_key(
+            cfg, "iter-round", name, t, prev, asdict(train), asdict(evals), list(key_parts), code=_CODE + tuple(code)
+        )
         keys.append(k)
         prev = content_hash(k)
     return keys
@@ -361,13 +461,27 @@ def start_record(cfg, world: World, start: Start, evals: EvalSpec, *, code: tupl
     key = stage_key(cfg, "iter-start", content_hash(start.key), asdict(evals), code=_CODE + tuple(code))
 
     def compute(tmp: Path):
-        atomic_write_json(tmp / "record.json", {"t": 0, "eval": evaluate_round(start.load(), world, evals, seed=int(cfg.seed) + 17)})
+        atomic_write_json(
+            tmp / "record.json", {"t": 0, "eval": evaluate_round(start.load(), world, evals, seed=int(cfg.seed) + 17)}
+        )
 
     return read_json(cached("iter-start", key, compute) / "record.json")
 
 
-def run_loop(cfg, world: World, *, name: str, start: Start, build: Builder, train: TrainSpec, evals: EvalSpec,
-             rounds: int, key_parts: tuple = (), code: tuple = (), progress: bool = True) -> list[dict]:
+def run_loop(
+    cfg,
+    world: World,
+    *,
+    name: str,
+    start: Start,
+    build: Builder,
+    train: TrainSpec,
+    evals: EvalSpec,
+    rounds: int,
+    key_parts: tuple = (),
+    code: tuple = (),
+    progress: bool = True,
+) -> list[dict]:
     """Rounds 1..``rounds`` from π_0 (``start``), each cached (resumable); returns the records of rounds 0..T.
 
     Record t (t ≥ 1): ``eval`` (``evaluate_round`` of π_t), ``pairs`` (``pair_stats``), ``grad_norm`` (DPO gradient
@@ -376,11 +490,14 @@ def run_loop(cfg, world: World, *, name: str, start: Start, build: Builder, trai
     log-prob of the chosen answers as the trainer saw it). ``round_dir(records, t)`` gives the cached directory."""
     if rounds < 1:
         raise ConfigError(f"rounds must be ≥ 1, got {rounds}")
-    keys = round_keys(cfg, name=name, start=start, train=train, evals=evals, rounds=rounds, key_parts=key_parts, code=code)
+    keys = round_keys(
+        cfg, name=name, start=start, train=train, evals=evals, rounds=rounds, key_parts=key_parts, code=code
+    )
     records = [start_record(cfg, world, start, evals, code=code)]
     dirs: dict = {}
     bar = tqdm(range(1, rounds + 1), desc=f"{name} (seed {int(cfg.seed)})", disable=not progress, leave=False)
     for t in bar:
+
         def stage(s: str, t=t):
             bar.set_postfix_str(f"round {t}: {s}")
 
@@ -395,14 +512,27 @@ def run_loop(cfg, world: World, *, name: str, start: Start, build: Builder, trai
             policy = load_prev()  # π_{t−1} afresh: the hand-off holds even if the builder changed ctx.policy
             reference = copy.deepcopy(policy).eval()
             stage("train")
-            model, info = train_round(policy, world.tokenizer, pairs, cfg.hardware, train, seed=rseed, out=tmp,
-                                      grad_probe=evals.pair_probe)
+            model, info = train_round(
+                policy, world.tokenizer, pairs, cfg.hardware, train, seed=rseed, out=tmp, grad_probe=evals.pair_probe
+            )
             stage("evaluate")
-            rec = {"t": t, "name": name, "eval": evaluate_round(model, world, evals, seed=int(cfg.seed) + 17),
-                   "pairs": pair_stats(pairs, model, reference, world.tokenizer,
-                                       beta=float(train.loss_kwargs.get("beta", 0.1)), probe=evals.pair_probe),
-                   "grad_norm": info["grad_norm"], "history": info["history"], "extras": extras,
-                   "ref_logps_check": float(np.mean(info["ref_chosen_logps"]))}
+            rec = {
+                "t": t,
+                "name": name,
+                "eval": evaluate_round(model, world, evals, seed=int(cfg.seed) + 17),
+                "pairs": pair_stats(
+                    pairs,
+                    model,
+                    reference,
+                    world.tokenizer,
+                    beta=float(train.loss_kwargs.get("beta", 0.1)),
+                    probe=evals.pair_probe,
+                ),
+                "grad_norm": info["grad_norm"],
+                "history": info["history"],
+                "extras": extras,
+                "ref_logps_check": float(np.mean(info["ref_chosen_logps"])),
+            }
             model.save_pretrained(tmp / "model")
             world.tokenizer.save_pretrained(tmp / "model")
             atomic_write_json(tmp / "record.json", rec)

@@ -7,6 +7,7 @@ It runs the same ``PreferenceTrainer`` hook as the tiny scale; only the model, d
 geometry change. Gradient accumulation is derived from the global batch (must divide evenly).
 Offline, the same code path runs on a locally saved checkpoint and dataset (tests/test_launch.py).
 """
+
 from __future__ import annotations
 
 import sys
@@ -36,31 +37,48 @@ def build_trainer(cfg, *, output_dir: str, max_steps: int | None = None):
 
     s, hw = cfg.setup, cfg.hardware
     accum = derive_grad_accum(s.global_batch_size, s.per_device_batch_size, hw.num_devices)
-    model, tok = load_pretrained(s.model, dtype="bfloat16" if hw.bf16 else "float32",
-                                 attn_implementation=s.get("attn_implementation"))
+    model, tok = load_pretrained(
+        s.model, dtype="bfloat16" if hw.bf16 else "float32", attn_implementation=s.get("attn_implementation")
+    )
     train = load_preference_data(s.dataset, s.train_split)
     keep = [c for c in ("prompt", "chosen", "rejected") if c in train.column_names]
     train = train.select_columns(keep)
-    args = DPOConfig(**common_args(hw, seed=int(cfg.seed), lr=float(s.lr), batch_size=int(s.per_device_batch_size),
-                                   output_dir=output_dir, max_steps=max_steps, epochs=float(s.epochs),
-                                   warmup=float(s.warmup_ratio), scheduler=s.scheduler),
-                     gradient_accumulation_steps=accum, max_length=int(s.max_length),
-                     beta=float(s.beta))
+    args = DPOConfig(
+        **common_args(
+            hw,
+            seed=int(cfg.seed),
+            lr=float(s.lr),
+            batch_size=int(s.per_device_batch_size),
+            output_dir=output_dir,
+            max_steps=max_steps,
+            epochs=float(s.epochs),
+            warmup=float(s.warmup_ratio),
+            scheduler=s.scheduler,
+        ),
+        gradient_accumulation_steps=accum,
+        max_length=int(s.max_length),
+        beta=float(s.beta),
+    )
     loss_kwargs = {"beta": float(s.beta), "gamma": float(s.gamma)} if s.loss == "simpo" else {"beta": float(s.beta)}
-    return PreferenceTrainer(model=model, args=args, train_dataset=train, processing_class=tok,
-                             loss=s.loss, loss_kwargs=loss_kwargs), accum
+    return PreferenceTrainer(
+        model=model, args=args, train_dataset=train, processing_class=tok, loss=s.loss, loss_kwargs=loss_kwargs
+    ), accum
 
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
-        print("usage: python -m replicate.training.launch PAPER scale=paper setup=... [key=value ...]", file=sys.stderr)
+        print(
+            "usage: python -m replicate.training.launch PAPER scale=paper setup=... [key=value ...]", file=sys.stderr
+        )
         return 2
     cfg = compose(argv[0], argv[1:])
     if not cfg.get("setup"):
         print("error: choose a paper-scale setup, e.g. setup=simpo_llama3_instruct", file=sys.stderr)
         return 2
-    out = cfg.get("output_dir") or str(Path("build") / "paper" / cfg.setup.paper)   # +output_dir=: the paper pipeline's run_dir
+    out = cfg.get("output_dir") or str(
+        Path("build") / "paper" / cfg.setup.paper
+    )  # +output_dir=: the paper pipeline's run_dir
     trainer, _ = build_trainer(cfg, output_dir=str(out))
     trainer.train()
     trainer.save_model()

@@ -8,9 +8,10 @@ message lists; answers are strings; scores are arrays (NaN = an unparsable judgm
 * ``refine_pairs`` — EVOLVE's chain pairs, direct and refinement terms (card, reconstruction)
 * ``best_vs_worst``, ``spin_pairs`` — iterative DPO and SPIN (re-exported from ``training.iterative``)
 """
+
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -24,7 +25,12 @@ def drift_pairs(items: dict, positives: list[str]) -> dict:
     out = {"prompt": [], "chosen": [], "rejected": [], "item": []}
     for i, (x, y_minus, y_plus) in enumerate(zip(items["prompt"], items["rejected"], positives)):
         if y_plus != y_minus:
-            out["prompt"].append(x), out["chosen"].append(y_plus), out["rejected"].append(y_minus), out["item"].append(i)
+            (
+                out["prompt"].append(x),
+                out["chosen"].append(y_plus),
+                out["rejected"].append(y_minus),
+                out["item"].append(i),
+            )
     return out
 
 

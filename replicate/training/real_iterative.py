@@ -20,6 +20,7 @@ Round t is one ``core.io.cached`` stage keyed on round t−1's key (a chain from
 so a killed run resumes at its first unfinished round. Its directory holds ``model/`` (π_t), ``pairs.json`` and
 ``record.json`` (pair counts and the rule's statistics, the trainer's log).
 """
+
 from __future__ import annotations
 
 import copy
@@ -38,19 +39,21 @@ from . import pair_rules as R
 from . import real_stages as S
 
 RULES = ("iterdpo", "drift", "sr", "tsr", "evolve")
-FIELDS = {"prompt": "prompt", "rejected": "rejected", "feedback": "user_preference"}   # DRIFT card: dsat_data.jsonl
+FIELDS = {"prompt": "prompt", "rejected": "rejected", "feedback": "user_preference"}  # DRIFT card: dsat_data.jsonl
 # DRIFT card, Algorithm step 3a: after the complaint, a line asks for an improved answer (our wording; the chat
 # templates have no mid-conversation system turn, so it follows the feedback in the user's turn)
 HINDSIGHT = "Please give an improved response to my original request that addresses this feedback."
-REFINE = "Please improve your previous answer."   # EVOLVE's c_ref instruction: the template was not found (card)
+REFINE = "Please improve your previous answer."  # EVOLVE's c_ref instruction: the template was not found (card)
 # Self-Rewarding §2.1's additive 5-point LLM-as-a-Judge rubric, in our words (card §B); the judge's answer is read
 # from the digit after "Score: " (``self_scores``), the justification is not written
-JUDGE = ("Review the user's question and the response below, and score the response with an additive 5-point "
-         "system. Add 1 point if it is relevant and gives some information related to the question; a 2nd if it "
-         "addresses a substantial part of the question; a 3rd if it answers the basic elements of the question "
-         "usefully; a 4th if it is clearly written from an AI assistant's perspective, directly and comprehensively; "
-         "a 5th if it is impeccably tailored to the question, expert and engaging.\n\nQuestion: {question}\n\n"
-         "Response: {response}\n\nEnd with \"Score: <total points>\".")
+JUDGE = (
+    "Review the user's question and the response below, and score the response with an additive 5-point "
+    "system. Add 1 point if it is relevant and gives some information related to the question; a 2nd if it "
+    "addresses a substantial part of the question; a 3rd if it answers the basic elements of the question "
+    "usefully; a 4th if it is clearly written from an AI assistant's perspective, directly and comprehensively; "
+    "a 5th if it is impeccably tailored to the question, expert and engaging.\n\nQuestion: {question}\n\n"
+    'Response: {response}\n\nEnd with "Score: <total points>".'
+)
 
 
 # ----------------------------------------------------------------------------- the PLUGINS contract
@@ -73,23 +76,26 @@ def validate(name: str, m: dict) -> None:
 
 
 def missing(cfg, m: dict) -> list[str]:
-    return []   # the method's data is checked with every other dataset by real_stages.require
+    return []  # the method's data is checked with every other dataset by real_stages.require
 
 
 def train(cfg, name: str, m: dict, progress: bool = False) -> Path:
     """π_T's model directory after ``m["rounds"]`` cached rounds from ``model.name_or_path``."""
     items, prev = None, str(cfg.model.name_or_path)
     for t, key in enumerate(tqdm(round_keys(cfg, m), desc=f"{name} rounds", disable=not progress, leave=False), 1):
+
         def compute(tmp: Path, t=t, prev=prev):
             nonlocal items
             items = items if items is not None else load_items(cfg, m)
             n = int(m["rows_per_round"])
-            batch = items[(t - 1) * n: t * n] if fresh(m) else items
+            batch = items[(t - 1) * n : t * n] if fresh(m) else items
             pairs, stats = BUILD[m["rule"]](cfg, m, t, prev, batch, tmp)
             steps = fit_pairs(cfg, prev, pairs, m, tmp)
             atomic_write_json(tmp / "pairs.json", pairs)
-            atomic_write_json(tmp / "record.json", {"round": t, "n_prompts": len(batch), "n_pairs": len(pairs["prompt"]),
-                                                    "steps": steps, **stats})
+            atomic_write_json(
+                tmp / "record.json",
+                {"round": t, "n_prompts": len(batch), "n_pairs": len(pairs["prompt"]), "steps": steps, **stats},
+            )
 
         prev = cached("real-iterative", key, compute) / "model"
     return prev
@@ -102,12 +108,16 @@ def fresh(m: dict) -> bool:
 
 
 def round_keys(cfg, m: dict) -> list[dict]:
-    rules = content_hash([Path(R.__file__).with_name(f).read_text() for f in ("pair_rules.py", "iterative.py", "self_judge.py")])
-    trained = {k: v for k, v in m.items() if k not in ("label", "eval_refine")}   # what decides the rounds
-    key = S.stage_key(cfg, "iterative", trained, to_dict(cfg.scale.finetune), to_dict(cfg.scale.sample), S._id_key(m["data"]), rules)
+    rules = content_hash(
+        [Path(R.__file__).with_name(f).read_text() for f in ("pair_rules.py", "iterative.py", "self_judge.py")]
+    )
+    trained = {k: v for k, v in m.items() if k not in ("label", "eval_refine")}  # what decides the rounds
+    key = S.stage_key(
+        cfg, "iterative", trained, to_dict(cfg.scale.finetune), to_dict(cfg.scale.sample), S._id_key(m["data"]), rules
+    )
     keys = []
     for t in range(1, int(m["rounds"]) + 1):
-        key = {"previous": key, "round": t}   # round t's key holds round t−1's: a chain from the method's key
+        key = {"previous": key, "round": t}  # round t's key holds round t−1's: a chain from the method's key
         keys.append(key)
     return keys
 
@@ -140,12 +150,25 @@ def load_items(cfg, m: dict) -> list[dict]:
     ds = S.raw_rows(m["data"], m.get("split", "train"), need, int(cfg.seed), m.get("subset"))
     absent = [f"{c} (field {f[c]!r})" for c in cols if f[c] not in ds.column_names]
     if absent:
-        raise ConfigError(f"{m['data']}: no column for {', '.join(absent)}; its columns are {ds.column_names} "
-                          "(map them with paper.real.methods.<m>.fields)")
+        raise ConfigError(
+            f"{m['data']}: no column for {', '.join(absent)}; its columns are {ds.column_names} "
+            "(map them with paper.real.methods.<m>.fields)"
+        )
     if len(ds) < need:
-        raise ConfigError(f"{m['data']} has {len(ds)} rows; {m['rounds']} rounds × {m['rows_per_round']} prompts need {need}")
-    return [{"prompt": context(r[f["prompt"]]), **({"rejected": _text(r[f["rejected"]]), "feedback": _text(r[f["feedback"]])}
-                                                   if m["rule"] == "drift" else {})} for r in ds]
+        raise ConfigError(
+            f"{m['data']} has {len(ds)} rows; {m['rounds']} rounds × {m['rows_per_round']} prompts need {need}"
+        )
+    return [
+        {
+            "prompt": context(r[f["prompt"]]),
+            **(
+                {"rejected": _text(r[f["rejected"]]), "feedback": _text(r[f["feedback"]])}
+                if m["rule"] == "drift"
+                else {}
+            ),
+        }
+        for r in ds
+    ]
 
 
 # ----------------------------------------------------------------------------- sampling and labelling
@@ -170,8 +193,10 @@ def judge_scores(cfg, prompts: list, candidates: list[list[str]], *, tag: str) -
     reward model this is σ(r(y_k) − r(y_0)), monotone in r(y_k). The judge sees the conversation's last user turn."""
     xs = [_text(p) for p in prompts]
     first = [c[0] for c in candidates]
-    cols = [np.full(len(xs), 0.5)] + [np.asarray(S.judge(cfg, xs, [c[k] for c in candidates], first, tag=f"{tag}#{k}"))
-                                      for k in range(1, len(candidates[0]) if candidates else 0)]
+    cols = [np.full(len(xs), 0.5)] + [
+        np.asarray(S.judge(cfg, xs, [c[k] for c in candidates], first, tag=f"{tag}#{k}"))
+        for k in range(1, len(candidates[0]) if candidates else 0)
+    ]
     return np.stack(cols, 1) if xs else np.zeros((0, 0))
 
 
@@ -180,24 +205,44 @@ def self_scores(cfg, model_dir, prompts: list, candidates: list[list[str]], *, t
     the assistant turn begins "Score: " (``self_judge.expected_scores``). DEVIATION: no justification is written first."""
     from .self_judge import expected_scores
 
-    key = S.stage_key(cfg, "self-judge", tag, S._id_key(model_dir), content_hash([prompts, candidates]), JUDGE,
-                      content_hash(Path(__file__).with_name("self_judge.py").read_text()))
+    key = S.stage_key(
+        cfg,
+        "self-judge",
+        tag,
+        S._id_key(model_dir),
+        content_hash([prompts, candidates]),
+        JUDGE,
+        content_hash(Path(__file__).with_name("self_judge.py").read_text()),
+    )
 
     def compute(tmp: Path):
         model, tok = S.load_policy(model_dir, cfg)
         model.eval()
-        tok.padding_side = "left"   # the last position is the query's
+        tok.padding_side = "left"  # the last position is the query's
         ids = [tok.encode(d, add_special_tokens=False) for d in "012345"]
         if any(len(i) != 1 for i in ids):
-            raise ConfigError(f"{model_dir}: the tokenizer splits a digit 0–5 into several tokens; the self-judge reads one")
-        texts = [tok.apply_chat_template([{"role": "user", "content": JUDGE.format(question=_text(p), response=y)}],
-                                         tokenize=False, add_generation_prompt=True) + "Score: "
-                 for p, c in zip(prompts, candidates) for y in c]
+            raise ConfigError(
+                f"{model_dir}: the tokenizer splits a digit 0–5 into several tokens; the self-judge reads one"
+            )
+        texts = [
+            tok.apply_chat_template(
+                [{"role": "user", "content": JUDGE.format(question=_text(p), response=y)}],
+                tokenize=False,
+                add_generation_prompt=True,
+            )
+            + "Score: "
+            for p, c in zip(prompts, candidates)
+            for y in c
+        ]
         bs, out = int(cfg.scale.sample.get("batch_size", 32)), []
         with torch.no_grad():
             for b in range(0, len(texts), bs):
-                enc = tok(texts[b:b + bs], return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-                out.append(model(**enc, logits_to_keep=1).logits[:, -1, :].float().cpu().numpy())   # the last position's only
+                enc = tok(texts[b : b + bs], return_tensors="pt", padding=True, add_special_tokens=False).to(
+                    model.device
+                )
+                out.append(
+                    model(**enc, logits_to_keep=1).logits[:, -1, :].float().cpu().numpy()
+                )  # the last position's only
         s = expected_scores(np.concatenate(out), [i[0] for i in ids]) if out else np.zeros(0)
         atomic_write_json(tmp / "scores.json", s.tolist())
 
@@ -212,8 +257,14 @@ def fit_pairs(cfg, start, pairs: dict, m: dict, tmp: Path) -> int:
     from datasets import Dataset
 
     ft = cfg.scale.finetune
-    rows = [{"prompt": S.messages(p), "chosen": [{"role": "assistant", "content": c}],
-             "rejected": [{"role": "assistant", "content": r}]} for p, c, r in zip(pairs["prompt"], pairs["chosen"], pairs["rejected"])]
+    rows = [
+        {
+            "prompt": S.messages(p),
+            "chosen": [{"role": "assistant", "content": c}],
+            "rejected": [{"role": "assistant", "content": r}],
+        }
+        for p, c, r in zip(pairs["prompt"], pairs["chosen"], pairs["rejected"])
+    ]
     if not rows:
         model, tok = S.load_policy(start, cfg)
         model.save_pretrained(tmp / "model")
@@ -230,17 +281,24 @@ def fit_pairs(cfg, start, pairs: dict, m: dict, tmp: Path) -> int:
 # ----------------------------------------------------------------------------- the rules' rounds
 def _lengths(pairs: dict) -> dict:
     n = len(pairs["prompt"])
-    return {"chosen_length": float(np.mean([len(y) for y in pairs["chosen"]])) if n else float("nan"),
-            "rejected_length": float(np.mean([len(y) for y in pairs["rejected"]])) if n else float("nan")}
+    return {
+        "chosen_length": float(np.mean([len(y) for y in pairs["chosen"]])) if n else float("nan"),
+        "rejected_length": float(np.mean([len(y) for y in pairs["rejected"]])) if n else float("nan"),
+    }
 
 
 def drift_round(cfg, m, t, prev, items, tmp):
     """DRIFT (card, Algorithm step 3): y⁺ ~ π_{t−1}(· | x ⊕ y⁻ ⊕ f ⊕ the ask for an improvement); pair (x, y⁺, y⁻)."""
     ask = m.get("hindsight", HINDSIGHT)
-    convs = [it["prompt"] + [{"role": "assistant", "content": it["rejected"]},
-                             {"role": "user", "content": f"{it['feedback']}\n\n{ask}"}] for it in items]
+    convs = [
+        it["prompt"]
+        + [{"role": "assistant", "content": it["rejected"]}, {"role": "user", "content": f"{it['feedback']}\n\n{ask}"}]
+        for it in items
+    ]
     pos = [c[0] for c in sample(cfg, m, prev, convs, offset=t, tag="drift-hindsight")]
-    pairs = R.drift_pairs({"prompt": [it["prompt"] for it in items], "rejected": [it["rejected"] for it in items]}, pos)
+    pairs = R.drift_pairs(
+        {"prompt": [it["prompt"] for it in items], "rejected": [it["rejected"] for it in items]}, pos
+    )
     return pairs, _lengths(pairs)
 
 
@@ -267,16 +325,21 @@ def tsr_round(cfg, m, t, prev, items, tmp):
     k, xs = int(m["k"]), [it["prompt"] for it in items]
     cur = sample(cfg, m, prev, xs, n=k, offset=10 * t + 1, tag="tsr-current")
     past = sample(cfg, m, cfg.model.name_or_path, xs, n=k, offset=10 * t + 2, tag="tsr-past")
-    p1 = R.anchored_pairs(xs, cur, self_scores(cfg, prev, xs, cur, tag="tsr"), past, self_scores(cfg, prev, xs, past, tag="tsr"))
+    p1 = R.anchored_pairs(
+        xs, cur, self_scores(cfg, prev, xs, cur, tag="tsr"), past, self_scores(cfg, prev, xs, past, tag="tsr")
+    )
     if not p1["prompt"]:
         return p1, {"n_pairs_phase1": 0, "rejected_from_past": float("nan"), "chosen_from_future": float("nan")}
     fit_pairs(cfg, prev, p1, m, tmp / "future")
     fut = sample(cfg, m, tmp / "future" / "model", p1["prompt"], n=k, offset=10 * t + 3, tag="tsr-future")
     pairs = R.future_guided(p1, fut, self_scores(cfg, prev, p1["prompt"], fut, tag="tsr"))
-    shutil.rmtree(tmp / "future")   # M_f is discarded after the round (Algorithm 1)
-    return pairs, {**_lengths(pairs), "n_pairs_phase1": len(p1["prompt"]),
-                   "rejected_from_past": float(np.mean([r == "past" for r in pairs["rejected_from"]])),
-                   "chosen_from_future": float(np.mean([c == "future" for c in pairs["chosen_from"]]))}
+    shutil.rmtree(tmp / "future")  # M_f is discarded after the round (Algorithm 1)
+    return pairs, {
+        **_lengths(pairs),
+        "n_pairs_phase1": len(p1["prompt"]),
+        "rejected_from_past": float(np.mean([r == "past" for r in pairs["rejected_from"]])),
+        "chosen_from_future": float(np.mean([c == "future" for c in pairs["chosen_from"]])),
+    }
 
 
 def refine_context(x: list[dict], y: str, ask: str = REFINE) -> list[dict]:
@@ -284,13 +347,23 @@ def refine_context(x: list[dict], y: str, ask: str = REFINE) -> list[dict]:
     return list(x) + [{"role": "assistant", "content": y}, {"role": "user", "content": ask}]
 
 
-def refine_chain(cfg, model_dir, xs: list, ys: list[str], m: dict, *, tag: str = "", progress: bool = False) -> list[str]:
+def refine_chain(
+    cfg, model_dir, xs: list, ys: list[str], m: dict, *, tag: str = "", progress: bool = False
+) -> list[str]:
     """Self-refinement at inference (EVOLVE card, Inference) for a method with ``eval_refine: J``: y^{j+1} ~
     π(·|c_ref(x, y^j)) from the direct answers y⁰ = ``ys``, decoded as the evaluation (``scale.sample``); returns y^J."""
     ask = m.get("refine", REFINE)
     for j in range(1, int(m["eval_refine"]) + 1):
-        ys = [o[0] for o in S.generate(cfg, model_dir, [refine_context(S.messages(x), y, ask) for x, y in zip(xs, ys)],
-                                       tag=f"{tag}-refine-{j}", progress=progress)]
+        ys = [
+            o[0]
+            for o in S.generate(
+                cfg,
+                model_dir,
+                [refine_context(S.messages(x), y, ask) for x, y in zip(xs, ys)],
+                tag=f"{tag}-refine-{j}",
+                progress=progress,
+            )
+        ]
     return ys
 
 
@@ -301,8 +374,12 @@ def evolve_round(cfg, m, t, prev, items, tmp):
     ys = [c[0] for c in sample(cfg, m, prev, xs, offset=10 * t, tag="evolve-0")]
     chains = [[y] for y in ys]
     for j in range(1, int(m["depth"]) + 1):
-        ys = [c[0] for c in sample(cfg, m, prev, [refine_context(x, y, ask) for x, y in zip(xs, ys)], offset=10 * t + j,
-                                   tag=f"evolve-{j}")]
+        ys = [
+            c[0]
+            for c in sample(
+                cfg, m, prev, [refine_context(x, y, ask) for x, y in zip(xs, ys)], offset=10 * t + j, tag=f"evolve-{j}"
+            )
+        ]
         for ch, y in zip(chains, ys):
             ch.append(y)
     scores = judge_scores(cfg, xs, chains, tag="evolve")

@@ -24,10 +24,11 @@ Prompts longer than ``max_prompt_length`` tokens of the policy's chat template a
 Contract (``real_stages.PLUGINS``): ``validate(name, m)``, ``missing(cfg, m) -> list[str]``,
 ``train(cfg, name, m, progress) -> Path`` of the final model directory.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -37,9 +38,11 @@ from . import real_stages as S
 from .shaping import NEEDS_REF, SHAPINGS, Shaping, length_penalty
 
 REWARD_KEYS = ("shaping", "k", "quantile", "c", "n_refs", "rules", "rule_weight", "verifier")
-SHAPING_HP = ("k", "quantile", "c")       # the hyperparameters of training.shaping's functions a method may set
-VERIFY = ("Here is an instruction, a response to it, and a rule.\n\nInstruction:\n{x}\n\nResponse:\n{y}\n\nRule: {rule}\n\n"
-          "Does the response satisfy the rule? Answer with Yes or No only.")
+SHAPING_HP = ("k", "quantile", "c")  # the hyperparameters of training.shaping's functions a method may set
+VERIFY = (
+    "Here is an instruction, a response to it, and a rule.\n\nInstruction:\n{x}\n\nResponse:\n{y}\n\nRule: {rule}\n\n"
+    "Does the response satisfy the rule? Answer with Yes or No only."
+)
 
 
 def validate(name: str, m: dict) -> None:
@@ -70,7 +73,7 @@ def _grpo_settings(cfg, s: dict):
     from .rl import settings_from
 
     ft = cfg.scale.finetune
-    lr = float(s["lr"]) * (float(ft.lr_scale) if ft.mode == "lora" else 1.0)   # the scale's LoRA convention, as fit()
+    lr = float(s["lr"]) * (float(ft.lr_scale) if ft.mode == "lora" else 1.0)  # the scale's LoRA convention, as fit()
     return settings_from(s, steps=steps(s), lr=lr)
 
 
@@ -80,10 +83,14 @@ def _check(cfg, s: dict, name: str) -> None:
         if s.get(k) is None:
             raise ConfigError(f"{where}: {k} is not set")
     if not s.get("reward_model"):
-        raise ConfigError(f"{where}: reward_model is not set (a reward model id or path; by default the judge's, and "
-                          f"judge={cfg.judge.name} has none)")
+        raise ConfigError(
+            f"{where}: reward_model is not set (a reward model id or path; by default the judge's, and "
+            f"judge={cfg.judge.name} has none)"
+        )
     if int(s["prompts"]) % int(s["prompts_per_step"]):
-        raise ConfigError(f"{where}: prompts ({s['prompts']}) must be a multiple of prompts_per_step ({s['prompts_per_step']})")
+        raise ConfigError(
+            f"{where}: prompts ({s['prompts']}) must be a multiple of prompts_per_step ({s['prompts_per_step']})"
+        )
     if s.get("shaping", "vanilla") in NEEDS_REF and int(s.get("n_refs") or 0) < 1:
         raise ConfigError(f"{where}: shaping {s['shaping']} needs n_refs ≥ 1 reference samples per prompt")
     try:
@@ -93,24 +100,34 @@ def _check(cfg, s: dict, name: str) -> None:
 
 
 def _verifier(cfg, s: dict) -> str:
-    return str(s.get("verifier") or cfg.model.name_or_path)   # default: the (frozen) start model answers yes/no
+    return str(s.get("verifier") or cfg.model.name_or_path)  # default: the (frozen) start model answers yes/no
 
 
 def missing(cfg, m: dict) -> list[str]:
     """What this method needs that is absent offline (a bad GRPO setting raises ``ConfigError`` here, before compute)."""
     s = settings(cfg, m)
-    _check(cfg, s, next((n for n, v in to_dict(cfg.paper.real.methods).items() if v == m), "?"))   # the name, for the message
+    _check(
+        cfg, s, next((n for n, v in to_dict(cfg.paper.real.methods).items() if v == m), "?")
+    )  # the name, for the message
     out = []
     if not S._resolvable(s["data"], "dataset"):
-        out.append(f"dataset {s['data']!r} (paper.real.rl.data: the RL prompts): not a local path and not in the Hugging "
-                   "Face cache")
+        out.append(
+            f"dataset {s['data']!r} (paper.real.rl.data: the RL prompts): not a local path and not in the Hugging "
+            "Face cache"
+        )
     judge_rm = cfg.judge.get("kind") == "reward_model" and str(cfg.judge.name_or_path) == str(s["reward_model"])
-    if not judge_rm and not S._resolvable(s["reward_model"]):   # the judge's own is named by require already
-        out.append(f"reward model {s['reward_model']!r} (paper.real.rl.reward_model): not a local directory and not in "
-                   "the Hugging Face cache")
+    if not judge_rm and not S._resolvable(s["reward_model"]):  # the judge's own is named by require already
+        out.append(
+            f"reward model {s['reward_model']!r} (paper.real.rl.reward_model): not a local directory and not in "
+            "the Hugging Face cache"
+        )
     v = _verifier(cfg, s)
-    if s.get("rules") and v != str(cfg.model.name_or_path) and not S._resolvable(v):   # the start model: named by require
-        out.append(f"verifier {v!r} (paper.real.methods.*.verifier): not a local directory and not in the Hugging Face cache")
+    if (
+        s.get("rules") and v != str(cfg.model.name_or_path) and not S._resolvable(v)
+    ):  # the start model: named by require
+        out.append(
+            f"verifier {v!r} (paper.real.methods.*.verifier): not a local directory and not in the Hugging Face cache"
+        )
     return out
 
 
@@ -124,7 +141,9 @@ def prompt_text(row: dict) -> str:
         return [t["content"] for t in p if t.get("role") == "user"][-1]
     if row.get("instruction"):
         return f"{row['instruction']}\n\n{row['input']}" if row.get("input") else row["instruction"]
-    raise ConfigError(f"an RL prompt row needs a 'prompt' (string or chat messages) or an 'instruction'; got {sorted(row)}")
+    raise ConfigError(
+        f"an RL prompt row needs a 'prompt' (string or chat messages) or an 'instruction'; got {sorted(row)}"
+    )
 
 
 def prompts(cfg, s: dict, tok) -> list[str]:
@@ -145,8 +164,10 @@ def prompts(cfg, s: dict, tok) -> list[str]:
         out.append(x)
         if len(out) == n:
             return out
-    raise ConfigError(f"paper.real.rl.data {s['data']!r} has only {len(out)} prompts within max_prompt_length="
-                      f"{limit}; {n} are needed")
+    raise ConfigError(
+        f"paper.real.rl.data {s['data']!r} has only {len(out)} prompts within max_prompt_length="
+        f"{limit}; {n} are needed"
+    )
 
 
 def _chat_ids(tok, x: str) -> list[int]:
@@ -157,8 +178,14 @@ def _chat_ids(tok, x: str) -> list[int]:
 def _sample(s: dict):
     from omegaconf import OmegaConf
 
-    return OmegaConf.create({"temperature": float(s.get("temperature", 1.0)), "top_p": float(s.get("top_p", 1.0)),
-                             "max_new_tokens": int(s["max_new_tokens"]), "batch_size": int(s.get("ref_batch_size", 32))})
+    return OmegaConf.create(
+        {
+            "temperature": float(s.get("temperature", 1.0)),
+            "top_p": float(s.get("top_p", 1.0)),
+            "max_new_tokens": int(s["max_new_tokens"]),
+            "batch_size": int(s.get("ref_batch_size", 32)),
+        }
+    )
 
 
 def _penalty(s: dict):
@@ -169,9 +196,17 @@ def _penalty(s: dict):
 def references(cfg, s: dict, xs: list[str], n: int) -> dict:
     """PAR's ``gen_refs``: ``n`` samples of the start model per prompt, their reward-model scores (length-penalised as
     the policy's, in the policy's tokens + end of turn) and, with rules, their rule rewards (cached)."""
-    key = S.stage_key(cfg, "grpo-refs", content_hash(xs), n, S._id_key(s["reward_model"]), _penalty(s),
-                      {k: s.get(k) for k in ("temperature", "top_p", "max_new_tokens", "rules")},
-                      S._id_key(_verifier(cfg, s)) if s.get("rules") else None, _code())
+    key = S.stage_key(
+        cfg,
+        "grpo-refs",
+        content_hash(xs),
+        n,
+        S._id_key(s["reward_model"]),
+        _penalty(s),
+        {k: s.get(k) for k in ("temperature", "top_p", "max_new_tokens", "rules")},
+        S._id_key(_verifier(cfg, s)) if s.get("rules") else None,
+        _code(),
+    )
 
     def compute(tmp: Path):
         from transformers import AutoTokenizer
@@ -185,16 +220,22 @@ def references(cfg, s: dict, xs: list[str], n: int) -> dict:
             tok = AutoTokenizer.from_pretrained(cfg.model.name_or_path)
             r = length_penalty(r, [len(tok(y, add_special_tokens=False)["input_ids"]) + 1 for y in fy], *_penalty(s))
         rules = RuleVerifier(cfg, _verifier(cfg, s), s["rules"])(fx, fy).mean(1).tolist() if s.get("rules") else None
-        atomic_write_json(tmp / "refs.json", {"responses": ys, "rewards": np.asarray(r).reshape(len(xs), n).tolist(),
-                                              "rule_rewards": rules})
+        atomic_write_json(
+            tmp / "refs.json",
+            {"responses": ys, "rewards": np.asarray(r).reshape(len(xs), n).tolist(), "rule_rewards": rules},
+        )
 
     return read_json(cached("real-grpo-refs", key, compute) / "refs.json")
 
 
 def _rm(cfg, s: dict, cls):
     j = cfg.judge
-    return cls(s["reward_model"], dtype=str(j.get("dtype", "float32")), batch_size=int(j.get("batch_size", 16)),
-               max_length=j.get("max_length"))
+    return cls(
+        s["reward_model"],
+        dtype=str(j.get("dtype", "float32")),
+        batch_size=int(j.get("batch_size", 16)),
+        max_length=j.get("max_length"),
+    )
 
 
 # ----------------------------------------------------------------------------- the rule verifier (AutoRule)
@@ -209,24 +250,34 @@ class RuleVerifier:
         self.model, self.tok = S.load_policy(name_or_path, cfg)
         self.model.eval()
         self.rules, self.batch_size, self.torch = list(rules), int(batch_size), torch
-        first = lambda w: self.tok(w, add_special_tokens=False)["input_ids"][0]  # noqa: E731
+        first = lambda w: self.tok(w, add_special_tokens=False)["input_ids"][0]
         yes, no = {first("Yes"), first("yes")}, {first("No"), first("no")}
-        self.yes, self.no = sorted(yes - no), sorted(no - yes)   # a token both start with (e.g. <unk>) decides nothing
+        self.yes, self.no = sorted(yes - no), sorted(no - yes)  # a token both start with (e.g. <unk>) decides nothing
         if not self.yes or not self.no:
             raise ConfigError(f"verifier {name_or_path}: its tokenizer starts Yes and No with the same tokens")
 
     def __call__(self, instructions: Sequence[str], responses: Sequence[str]) -> np.ndarray:
         torch, tok = self.torch, self.tok
-        texts = [tok.apply_chat_template([{"role": "user", "content": VERIFY.format(x=x, y=y, rule=r)}], tokenize=False,
-                                         add_generation_prompt=True)
-                 for x, y in zip(instructions, responses) for r in self.rules]
+        texts = [
+            tok.apply_chat_template(
+                [{"role": "user", "content": VERIFY.format(x=x, y=y, rule=r)}],
+                tokenize=False,
+                add_generation_prompt=True,
+            )
+            for x, y in zip(instructions, responses)
+            for r in self.rules
+        ]
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.zeros(len(texts))
         with torch.no_grad():
             for b in range(0, len(order), self.batch_size):
-                idx = order[b:b + self.batch_size]
-                enc = tok([texts[i] for i in idx], return_tensors="pt", padding=True,   # left padding: last = next token
-                          add_special_tokens=False).to(self.model.device)
+                idx = order[b : b + self.batch_size]
+                enc = tok(
+                    [texts[i] for i in idx],
+                    return_tensors="pt",
+                    padding=True,  # left padding: last = next token
+                    add_special_tokens=False,
+                ).to(self.model.device)
                 z = self.model(**enc, logits_to_keep=1).logits[:, -1].float()
                 out[idx] = (z[:, self.yes].max(1).values > z[:, self.no].max(1).values).cpu().numpy()
         return out.reshape(len(responses), len(self.rules))
@@ -249,13 +300,15 @@ def reward_function(score, *, shaping: Shaping | None = None, name: str):
         if shaping is not None:
             lengths = np.array([len(c) for c in completion_ids], dtype=float)
             cols = {k: v for k, v in columns.items() if k == "ref_rewards"}
-            out = np.asarray(shaping(raw, ShapingBatch(xs, ys, lengths, cols, int(getattr(trainer_state, "global_step", 0)))))
+            out = np.asarray(
+                shaping(raw, ShapingBatch(xs, ys, lengths, cols, int(getattr(trainer_state, "global_step", 0))))
+            )
         if log_metric is not None:
             log_metric(f"{name}/raw", float(raw.mean()))
             log_metric(f"{name}/shaped", float(out.mean()))
         return out.tolist()
 
-    fn.__name__ = name   # TRL names the logged reward column after the function
+    fn.__name__ = name  # TRL names the logged reward column after the function
     return fn
 
 
@@ -271,9 +324,17 @@ def train(cfg, name: str, m: dict, progress: bool = False) -> Path:
     """The merged model directory of GRPO from ``model.name_or_path`` with this method's reward (cached)."""
     s = settings(cfg, m)
     _check(cfg, s, name)
-    key = S.stage_key(cfg, "grpo", s, to_dict(cfg.scale.finetune), S._id_key(s["data"]), S._id_key(s["reward_model"]),
-                      S._id_key(_verifier(cfg, s)) if s.get("rules") else None,
-                      {k: cfg.judge.get(k) for k in ("dtype", "batch_size", "max_length")}, _code())
+    key = S.stage_key(
+        cfg,
+        "grpo",
+        s,
+        to_dict(cfg.scale.finetune),
+        S._id_key(s["data"]),
+        S._id_key(s["reward_model"]),
+        S._id_key(_verifier(cfg, s)) if s.get("rules") else None,
+        {k: cfg.judge.get(k) for k in ("dtype", "batch_size", "max_length")},
+        _code(),
+    )
 
     def compute(tmp: Path):
         _grpo(cfg, s, tmp, progress)
@@ -299,8 +360,9 @@ def _grpo(cfg, s: dict, tmp: Path, progress: bool) -> None:
     n_ref_samples = max(n_refs, 4 if rules and s.get("rule_weight") == "match_std" else 0)
     refs = references(cfg, s, xs, n_ref_samples) if n_ref_samples else None
     rm = _rm(cfg, s, RewardModel)
-    shaping = Shaping(shaping_name, penalty=_penalty(s), n_refs=n_refs or None,
-                      **{k: float(s[k]) for k in SHAPING_HP if k in s})
+    shaping = Shaping(
+        shaping_name, penalty=_penalty(s), n_refs=n_refs or None, **{k: float(s[k]) for k in SHAPING_HP if k in s}
+    )
     funcs, weights, w = [reward_function(rm, shaping=shaping, name="rm")], [1.0], 0.0
     if rules:
         verifier = RuleVerifier(cfg, _verifier(cfg, s), rules)
@@ -313,15 +375,18 @@ def _grpo(cfg, s: dict, tmp: Path, progress: bool) -> None:
     if ft.mode == "lora":
         model = S._lora(cfg, model)
         if cfg.hardware.get("gradient_checkpointing"):
-            model.enable_input_require_grads()   # checkpointed blocks need a grad-requiring input when the base is frozen
+            model.enable_input_require_grads()  # checkpointed blocks need a grad-requiring input when the base is frozen
     args = grpo_config(cfg.hardware, _grpo_settings(cfg, s), seed=int(cfg.seed), out=tmp)
     args.reward_weights, args.disable_tqdm = weights, not progress
-    trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=args, train_dataset=Dataset.from_dict(data),
-                          processing_class=tok)
-    trainer.remove_callback(PrinterCallback)   # the progress bar shows each step's logs; no print per step
+    trainer = GRPOTrainer(
+        model=model, reward_funcs=funcs, args=args, train_dataset=Dataset.from_dict(data), processing_class=tok
+    )
+    trainer.remove_callback(PrinterCallback)  # the progress bar shows each step's logs; no print per step
     trainer.train()
     out = trainer.model
-    if ft.mode == "lora":   # TRL adds a frozen "ref" adapter beside "default" for the KL term: merge only the trained one
+    if (
+        ft.mode == "lora"
+    ):  # TRL adds a frozen "ref" adapter beside "default" for the KL term: merge only the trained one
         out = out.merge_and_unload(adapter_names=["default"])
     out.save_pretrained(tmp / "model")
     tok.save_pretrained(tmp / "model")
@@ -357,7 +422,11 @@ def curves(cfg):
     cached, so this only reads them): step, method and ``LOGGED``."""
     import pandas as pd
 
-    rows = [{"method": name, "step": int(h["step"]), **{k: h.get(k) for k in LOGGED if k in h}}
-            for name, m in S.methods(cfg).items() if m["kind"] == "grpo"
-            for h in history(train(cfg, name, m)) if "reward" in h]
+    rows = [
+        {"method": name, "step": int(h["step"]), **{k: h.get(k) for k in LOGGED if k in h}}
+        for name, m in S.methods(cfg).items()
+        if m["kind"] == "grpo"
+        for h in history(train(cfg, name, m))
+        if "reward" in h
+    ]
     return pd.DataFrame(rows)

@@ -27,12 +27,13 @@ Several reward functions (e.g. AutoRule's RM reward plus rule reward) go in one 
 them before normalising per group. Caching is the caller's: a paper keys its RL stage with
 ``toy_stages.stage_key`` (adding ``CODE`` below to the code hash).
 """
+
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -43,7 +44,14 @@ from ..worlds.toy_lm import Judge, oracle_quality
 from .trl_hook import common_args
 
 # The modules whose code determines an RL stage's output (for a paper's stage_key(code=...)).
-CODE = ("training/rl.py", "training/toy_reward.py", "models/reward.py", "models/token_reward.py", "training/reward.py", "training/shaping.py")
+CODE = (
+    "training/rl.py",
+    "training/toy_reward.py",
+    "models/reward.py",
+    "models/token_reward.py",
+    "training/reward.py",
+    "training/shaping.py",
+)
 
 Score = Callable[[Sequence[str], Sequence[str]], np.ndarray]
 
@@ -53,11 +61,11 @@ class ShapingBatch:
     """What a shaping sees besides the raw scores: the rollouts of one generation batch, in TRL's order
     (``num_generations`` consecutive completions per prompt)."""
 
-    prompts: list[str]                  # the toy prompts (``"sort:abc"``)
-    responses: list[str]                # decoded completions
-    lengths: np.ndarray                 # completion length in tokens, end-of-turn included (TRL's completion_ids)
-    columns: dict = field(default_factory=dict)   # extra dataset columns per row (e.g. "ref_rewards": list of M)
-    step: int = 0                       # the trainer's global step (for schedules)
+    prompts: list[str]  # the toy prompts (``"sort:abc"``)
+    responses: list[str]  # decoded completions
+    lengths: np.ndarray  # completion length in tokens, end-of-turn included (TRL's completion_ids)
+    columns: dict = field(default_factory=dict)  # extra dataset columns per row (e.g. "ref_rewards": list of M)
+    step: int = 0  # the trainer's global step (for schedules)
 
 
 Shaping = Callable[[np.ndarray, ShapingBatch], np.ndarray]
@@ -82,8 +90,9 @@ def _content(c) -> str:
     return c[0]["content"] if isinstance(c, list) else str(c)
 
 
-def reward_function(score: Score, *, shaping: Shaping | None = None, name: str = "proxy",
-                    log: bool = True) -> Callable:
+def reward_function(
+    score: Score, *, shaping: Shaping | None = None, name: str = "proxy", log: bool = True
+) -> Callable:
     """A TRL reward function (``reward_funcs=[...]``): ``shaping(score(x, y), batch)`` per completion.
 
     Logged per step through TRL's ``log_metric`` (so they land in ``trainer.state.log_history``):
@@ -99,11 +108,18 @@ def reward_function(score: Score, *, shaping: Shaping | None = None, name: str =
         raw = np.asarray(score(task, responses), dtype=float)
         out = raw
         if shaping is not None:
-            lengths = np.array([len(c) for c in completion_ids] if completion_ids is not None
-                               else [len(r) + 1 for r in responses], dtype=float)
+            lengths = np.array(
+                [len(c) for c in completion_ids] if completion_ids is not None else [len(r) + 1 for r in responses],
+                dtype=float,
+            )
             cols = {k: v for k, v in columns.items() if k not in ("log_extra", "environments")}
-            batch = ShapingBatch(list(task), responses, lengths, cols,
-                                 int(trainer_state.global_step) if trainer_state is not None else 0)
+            batch = ShapingBatch(
+                list(task),
+                responses,
+                lengths,
+                cols,
+                int(trainer_state.global_step) if trainer_state is not None else 0,
+            )
             out = np.asarray(shaping(raw, batch), dtype=float)
             if out.shape != raw.shape:
                 raise ValueError(f"shaping {shaping!r} returned shape {out.shape} for {raw.shape} rewards")
@@ -155,21 +171,40 @@ class HeldOutEval:
         from ..metrics.evaluation import judge_against_reference, sequence_logps
         from ..models.sampling import generate
 
-        ys = [r[0] for r in generate(model, self.tokenizer, self.prompts, temperature=self.temperature,
-                                     max_new_tokens=self.max_new_tokens, seed=self.seed)]
+        ys = [
+            r[0]
+            for r in generate(
+                model,
+                self.tokenizer,
+                self.prompts,
+                temperature=self.temperature,
+                max_new_tokens=self.max_new_tokens,
+                seed=self.seed,
+            )
+        ]
         lp, _ = sequence_logps(model, self.tokenizer, self.prompts, ys)
         lr, _ = sequence_logps(self.ref_model, self.tokenizer, self.prompts, ys)
         q = oracle_score(self.prompts, ys)
         proxy = np.asarray(self.score(self.prompts, ys), dtype=float)
         win = judge_against_reference(self.judge, self.prompts, ys, self.baseline)
-        return {"proxy": float(proxy.mean()), "oracle": float(q.mean()), "win_rate": float(win.mean()),
-                "kl": float(np.mean(lp - lr)), "length": float(np.mean([len(y) for y in ys])),
-                "per_prompt": {"proxy": proxy.tolist(), "oracle": q.tolist(), "win": win.tolist()},
-                "responses": ys}
+        return {
+            "proxy": float(proxy.mean()),
+            "oracle": float(q.mean()),
+            "win_rate": float(win.mean()),
+            "kl": float(np.mean(lp - lr)),
+            "length": float(np.mean([len(y) for y in ys])),
+            "per_prompt": {"proxy": proxy.tolist(), "oracle": q.tolist(), "win": win.tolist()},
+            "responses": ys,
+        }
 
 
-TRAIN_KEYS = {"kl": "kl", "length_tokens": "completions/mean_length", "length": "length/chars",
-              "oracle": "oracle/quality", "reward": "reward"}
+TRAIN_KEYS = {
+    "kl": "kl",
+    "length_tokens": "completions/mean_length",
+    "length": "length/chars",
+    "oracle": "oracle/quality",
+    "reward": "reward",
+}
 
 
 class RLCurves(TrainerCallback):
@@ -224,17 +259,17 @@ class GRPOSettings:
     ``prompts_per_step × num_generations`` completions (TRL's default ``steps_per_generation = 1``)."""
 
     lr: float
-    beta: float                  # KL coefficient (TRL adds β·k3 inside the loss, as PAR's GRPO does)
-    num_generations: int         # group size G
+    beta: float  # KL coefficient (TRL adds β·k3 inside the loss, as PAR's GRPO does)
+    num_generations: int  # group size G
     prompts_per_step: int
     steps: int
     temperature: float = 1.0
     top_p: float = 1.0
     max_new_tokens: int = 48
-    loss_type: str = "grpo"      # TRL's per-sequence mean (GRPO paper); TRL's default is "dapo"
+    loss_type: str = "grpo"  # TRL's per-sequence mean (GRPO paper); TRL's default is "dapo"
     scale_rewards: str = "group"  # advantage = group z-score (PAR's GRPO)
-    epsilon: float = 0.2         # clip
-    warmup: float = 0.0          # warmup steps (fraction if < 1, as TrainingArguments reads it)
+    epsilon: float = 0.2  # clip
+    warmup: float = 0.0  # warmup steps (fraction if < 1, as TrainingArguments reads it)
     scheduler: str = "constant"
     max_grad_norm: float = 1.0
 
@@ -248,14 +283,31 @@ class GRPOSettings:
 def grpo_config(hw, s: GRPOSettings, *, seed: int, out: Path):
     from trl import GRPOConfig
 
-    base = common_args(hw, seed=seed, lr=s.lr, batch_size=s.prompts_per_step * s.num_generations,
-                       output_dir=str(out / "trainer"), max_steps=s.steps, epochs=1, warmup=s.warmup,
-                       scheduler=s.scheduler)
+    base = common_args(
+        hw,
+        seed=seed,
+        lr=s.lr,
+        batch_size=s.prompts_per_step * s.num_generations,
+        output_dir=str(out / "trainer"),
+        max_steps=s.steps,
+        epochs=1,
+        warmup=s.warmup,
+        scheduler=s.scheduler,
+    )
     base["logging_steps"] = 1
-    return GRPOConfig(**base, num_generations=s.num_generations, max_completion_length=s.max_new_tokens,
-                      temperature=s.temperature, top_p=s.top_p, beta=s.beta, loss_type=s.loss_type,
-                      scale_rewards=s.scale_rewards, epsilon=s.epsilon, max_grad_norm=s.max_grad_norm,
-                      shuffle_dataset=True)
+    return GRPOConfig(
+        **base,
+        num_generations=s.num_generations,
+        max_completion_length=s.max_new_tokens,
+        temperature=s.temperature,
+        top_p=s.top_p,
+        beta=s.beta,
+        loss_type=s.loss_type,
+        scale_rewards=s.scale_rewards,
+        epsilon=s.epsilon,
+        max_grad_norm=s.max_grad_norm,
+        shuffle_dataset=True,
+    )
 
 
 def _with_reference_path(model, out: Path):
@@ -269,9 +321,21 @@ def _with_reference_path(model, out: Path):
     return model
 
 
-def train_grpo(policy, tokenizer, dataset: Dataset, reward_funcs: list, hw, settings: GRPOSettings, *,
-               seed: int, out: Path, weights: Sequence[float] | None = None, evaluator: HeldOutEval | None = None,
-               eval_every: int = 0, callbacks: Sequence[TrainerCallback] = ()):
+def train_grpo(
+    policy,
+    tokenizer,
+    dataset: Dataset,
+    reward_funcs: list,
+    hw,
+    settings: GRPOSettings,
+    *,
+    seed: int,
+    out: Path,
+    weights: Sequence[float] | None = None,
+    evaluator: HeldOutEval | None = None,
+    eval_every: int = 0,
+    callbacks: Sequence[TrainerCallback] = (),
+):
     """GRPO on ``policy`` (a copy is trained; the argument is left as it was) with TRL's ``GRPOTrainer``.
     Returns ``(trained model, RLCurves)``."""
     from trl import GRPOTrainer
@@ -282,8 +346,14 @@ def train_grpo(policy, tokenizer, dataset: Dataset, reward_funcs: list, hw, sett
     if weights is not None:
         args.reward_weights = [float(w) for w in weights]
     curves = RLCurves(evaluator, eval_every)
-    trainer = GRPOTrainer(model=model, reward_funcs=list(reward_funcs), args=args, train_dataset=dataset,
-                          processing_class=tokenizer, callbacks=[curves, *callbacks])
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=list(reward_funcs),
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        callbacks=[curves, *callbacks],
+    )
     trainer.remove_callback(PrinterCallback)  # with tqdm off, Trainer prints every log dict (one per step)
     trainer.train()
     trainer.model.eval()
@@ -295,8 +365,12 @@ def settings_from(node, **override) -> GRPOSettings:
     fields = GRPOSettings.__dataclass_fields__
     d = {k: node[k] for k in fields if k in node}
     d.update(override)
-    return GRPOSettings(**{k: (int(v) if fields[k].type == "int" else float(v) if fields[k].type == "float" else str(v))
-                           for k, v in d.items()})
+    return GRPOSettings(
+        **{
+            k: (int(v) if fields[k].type == "int" else float(v) if fields[k].type == "float" else str(v))
+            for k, v in d.items()
+        }
+    )
 
 
 def settings_dict(s: GRPOSettings) -> dict:

@@ -14,9 +14,10 @@ Adaptive Inference-Time Compute's "redo?" self-evaluation (``papers/adaptive_com
 query layout (no assistant tag before the answer: a tiny model trained to answer after "<a>" answers digits to every
 prompt), an absolute 0–5 grade instead of a relative n/y.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -41,13 +42,17 @@ def eft_targets(judge: Judge, prompt: str, responses: Sequence[str], top: int = 
 
 
 @torch.no_grad()
-def next_token_logits(model, tokenizer, query: str, prompts: Sequence[str], responses: Sequence[str], *,
-                      batch_size: int = 512) -> np.ndarray:
+def next_token_logits(
+    model, tokenizer, query: str, prompts: Sequence[str], responses: Sequence[str], *, batch_size: int = 512
+) -> np.ndarray:
     """(n, vocab) logits of the token after the judge query (left padding: the last position is the query's)."""
     model.eval()
     out = []
     for i in range(0, len(prompts), batch_size):
-        texts = [judge_text(tokenizer, query, p, r) for p, r in zip(prompts[i:i + batch_size], responses[i:i + batch_size])]
+        texts = [
+            judge_text(tokenizer, query, p, r)
+            for p, r in zip(prompts[i : i + batch_size], responses[i : i + batch_size])
+        ]
         enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         out.append(model(**enc).logits[:, -1, :].float())
     return torch.cat(out).numpy() if out else np.zeros((0, len(tokenizer)))
@@ -93,13 +98,24 @@ def sampled_scores(logits: np.ndarray, ids: Sequence[int], *, n: int, temperatur
         return np.where(ok.any(1), np.nansum(v, 1) / np.maximum(ok.sum(1), 1), np.nan)
 
 
-def eft_rows(tokenizer, query: str, prompts: Sequence[str], responses: Sequence[str], targets: Sequence[int],
-             ift_prompts: Sequence[str], ift_responses: Sequence[str]) -> dict:
+def eft_rows(
+    tokenizer,
+    query: str,
+    prompts: Sequence[str],
+    responses: Sequence[str],
+    targets: Sequence[int],
+    ift_prompts: Sequence[str],
+    ift_responses: Sequence[str],
+) -> dict:
     """Prompt–completion rows (strings) for TRL's SFTTrainer: EFT rows "x y <u>score?" → digit, then IFT rows
     "x <a>" → y (Self-Rewarding's M_1 = SFT on IFT ∪ EFT)."""
-    rows = {"prompt": [judge_text(tokenizer, query, p, r) for p, r in zip(prompts, responses)],
-            "completion": [DIGITS[int(t)] for t in targets]}
-    rows["prompt"] += [tokenizer.apply_chat_template(chat(p), tokenize=False, add_generation_prompt=True) for p in ift_prompts]
+    rows = {
+        "prompt": [judge_text(tokenizer, query, p, r) for p, r in zip(prompts, responses)],
+        "completion": [DIGITS[int(t)] for t in targets],
+    }
+    rows["prompt"] += [
+        tokenizer.apply_chat_template(chat(p), tokenize=False, add_generation_prompt=True) for p in ift_prompts
+    ]
     rows["completion"] += list(ift_responses)
     return rows
 

@@ -14,6 +14,7 @@ generation batch (``Shaping(name, **hp)`` is that callable for a shaping named i
 Not in ``losses/``: that folder is part of the code hash every cached toy-world stage (the shared SFT models
 included) is keyed on (``toy_stages.CODE``); these functions change no SFT model.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -111,13 +112,15 @@ class RunningMoments:
     def std(self) -> float:
         return float(np.sqrt(self.m2 / self.n)) if self.n else 0.0
 
-    def update(self, x) -> "RunningMoments":
+    def update(self, x) -> RunningMoments:
         x = np.asarray(x, float)
         nb, mb = len(x), float(x.mean())
         n = self.n + nb
         delta = mb - self.mean
-        m2 = self.m2 + float(((x - mb) ** 2).sum()) + delta ** 2 * self.n * nb / n
-        return RunningMoments(n, self.mean + delta * nb / n, m2, min(self.lo, float(x.min())), max(self.hi, float(x.max())))
+        m2 = self.m2 + float(((x - mb) ** 2).sum()) + delta**2 * self.n * nb / n
+        return RunningMoments(
+            n, self.mean + delta * nb / n, m2, min(self.lo, float(x.min())), max(self.hi, float(x.max()))
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -126,17 +129,19 @@ class RunningMoments:
 
 NEEDS_REF = {"par", "centered", "tanh_centered", "sgfc", "lsc"}
 RUNNING = {"meanstd", "clip", "minmax"}
-SHAPINGS = ("vanilla", "par", "sigmoid", "centered", "tanh_centered", "tanh", "sgfc", "lsc", "ceil") + tuple(sorted(RUNNING))
+SHAPINGS = ("vanilla", "par", "sigmoid", "centered", "tanh_centered", "tanh", "sgfc", "lsc", "ceil") + tuple(
+    sorted(RUNNING)
+)
 
 
 class Shaping:
     """A named shaping as the callable ``training.rl.reward_function`` takes: ``(r, batch) -> r_RL``.
 
-    Applies the length penalty first (``penalty = (threshold, coef)``; ``None`` for none), then the shaping with
-    ``hp`` (e.g. k for PAR, c for Ceil), reading the reference rewards from ``batch.columns["ref_rewards"]`` (the
-    first ``n_refs`` of them) when the shaping needs them; those must already carry the same length penalty, as in
-the PAR code, where ``gen_refs`` scores the references with the same penalised reward. Running shapings fold each batch into their moments
-    before normalising it (the only state, kept here, outside the pure functions above)."""
+        Applies the length penalty first (``penalty = (threshold, coef)``; ``None`` for none), then the shaping with
+        ``hp`` (e.g. k for PAR, c for Ceil), reading the reference rewards from ``batch.columns["ref_rewards"]`` (the
+        first ``n_refs`` of them) when the shaping needs them; those must already carry the same length penalty, as in
+    the PAR code, where ``gen_refs`` scores the references with the same penalised reward. Running shapings fold each batch into their moments
+        before normalising it (the only state, kept here, outside the pure functions above)."""
 
     def __init__(self, name: str, *, penalty: tuple[float, float] | None = None, n_refs: int | None = None, **hp):
         if name not in SHAPINGS:

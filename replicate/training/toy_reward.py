@@ -16,6 +16,7 @@ appends k valid filler units to fixed responses and reads the RM's score against
 the policy can collect while the oracle's quality stays put (and falls once the filler is cut off mid-unit at the
 length limit, which the oracle counts as malformed).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,14 +31,33 @@ from . import data as D
 from .toy_stages import World, sft_model, stage_key
 
 CODE = ("training/toy_reward.py", "models/reward.py", "models/token_reward.py", "training/reward.py")
-KEYS = ("n_prompts", "samples_per_prompt", "pairs_per_prompt", "temperature", "max_new_tokens", "lr", "batch_size",
-        "epochs", "max_steps", "heldout_prompts", "head", "alpha_init")
+KEYS = (
+    "n_prompts",
+    "samples_per_prompt",
+    "pairs_per_prompt",
+    "temperature",
+    "max_new_tokens",
+    "lr",
+    "batch_size",
+    "epochs",
+    "max_steps",
+    "heldout_prompts",
+    "head",
+    "alpha_init",
+)
 HEADS = ("token_sum", "last")
 
 
 def _rm_key(cfg, rm_cfg, *parts) -> dict:
-    return stage_key(cfg, *parts, {k: rm_cfg.get(k) for k in KEYS}, to_dict(cfg.judge), to_dict(cfg.scale.sft),
-                     to_dict(cfg.toy_world), code=CODE)
+    return stage_key(
+        cfg,
+        *parts,
+        {k: rm_cfg.get(k) for k in KEYS},
+        to_dict(cfg.judge),
+        to_dict(cfg.scale.sft),
+        to_dict(cfg.toy_world),
+        code=CODE,
+    )
 
 
 def labelled_pairs(judge, prompts, samples, seed: int, per_prompt: int) -> dict:
@@ -65,11 +85,20 @@ def rm_data(cfg, world: World, rm_cfg) -> dict:
 
     def compute(tmp: Path):
         pol, out = sft_model(cfg, world), {}
-        for split, src, n, off in (("train", "pref", rm_cfg.n_prompts, 0), ("heldout", "dev", rm_cfg.heldout_prompts, 1)):
+        for split, src, n, off in (
+            ("train", "pref", rm_cfg.n_prompts, 0),
+            ("heldout", "dev", rm_cfg.heldout_prompts, 1),
+        ):
             ps = world.prompts[src][: int(n)]
-            ys = generate(pol, world.tokenizer, ps, n=int(rm_cfg.samples_per_prompt),
-                          temperature=float(rm_cfg.temperature), max_new_tokens=int(rm_cfg.max_new_tokens),
-                          seed=int(cfg.seed) + 211 + off)
+            ys = generate(
+                pol,
+                world.tokenizer,
+                ps,
+                n=int(rm_cfg.samples_per_prompt),
+                temperature=float(rm_cfg.temperature),
+                max_new_tokens=int(rm_cfg.max_new_tokens),
+                seed=int(cfg.seed) + 211 + off,
+            )
             out[split] = labelled_pairs(world.judge, ps, ys, int(cfg.seed) + 17 + off, int(rm_cfg.pairs_per_prompt))
         atomic_write_json(tmp / "pairs.json", out)
 
@@ -92,12 +121,24 @@ def toy_reward_model(cfg, world: World, rm_cfg):
 
         pairs = rm_data(cfg, world, rm_cfg)["train"]
         pol = sft_model(cfg, world)
-        rm = (token_reward_model_from_policy(pol, world.tokenizer, float(rm_cfg.get("alpha_init", 1.0)))
-              if head == "token_sum" else reward_model_from_policy(pol, world.tokenizer))
+        rm = (
+            token_reward_model_from_policy(pol, world.tokenizer, float(rm_cfg.get("alpha_init", 1.0)))
+            if head == "token_sum"
+            else reward_model_from_policy(pol, world.tokenizer)
+        )
         ms = rm_cfg.get("max_steps")
-        rm, hist = train_reward_model(rm, world.tokenizer, D.preference_dataset(pairs), cfg.hardware,
-                                      seed=int(cfg.seed), lr=float(rm_cfg.lr), batch_size=int(rm_cfg.batch_size),
-                                      epochs=float(rm_cfg.epochs), max_steps=int(ms) if ms else None, out=tmp)
+        rm, hist = train_reward_model(
+            rm,
+            world.tokenizer,
+            D.preference_dataset(pairs),
+            cfg.hardware,
+            seed=int(cfg.seed),
+            lr=float(rm_cfg.lr),
+            batch_size=int(rm_cfg.batch_size),
+            epochs=float(rm_cfg.epochs),
+            max_steps=int(ms) if ms else None,
+            out=tmp,
+        )
         rm.save_pretrained(tmp / "model")
         atomic_write_json(tmp / "history.json", hist)
 
@@ -123,9 +164,14 @@ def pair_accuracy(score, pairs: dict) -> dict:
     vs_judge = np.where(judge_first, agree, 1 - agree)
     m = dq != 0
     vs_oracle = np.where(dq[m] > 0, agree[m], 1 - agree[m])
-    return {"vs_label": float(agree.mean()), "vs_judge": float(vs_judge.mean()),
-            "vs_oracle": float(vs_oracle.mean()) if m.any() else float("nan"), "n": int(len(agree)),
-            "n_oracle": int(m.sum()), "per_pair_vs_oracle": vs_oracle.tolist()}
+    return {
+        "vs_label": float(agree.mean()),
+        "vs_judge": float(vs_judge.mean()),
+        "vs_oracle": float(vs_oracle.mean()) if m.any() else float("nan"),
+        "n": int(len(agree)),
+        "n_oracle": int(m.sum()),
+        "per_pair_vs_oracle": vs_oracle.tolist(),
+    }
 
 
 def with_filler(response: str, k: int, cut: int = 0) -> str:
@@ -173,5 +219,9 @@ def rm_report(score, data: dict) -> dict:
     first = {p: y for p, y in zip(h["prompt"], h["chosen"])}
     flaw = filler_flaw(score, ps, [first[p] for p in ps])
     margin = answer_margin(score, ps)
-    return {"accuracy": pair_accuracy(score, h), "filler": flaw, "answer_margin": margin,
-            "units_per_answer": margin / flaw["slope_per_unit"] if flaw["slope_per_unit"] > 0 else float("inf")}
+    return {
+        "accuracy": pair_accuracy(score, h),
+        "filler": flaw,
+        "answer_margin": margin,
+        "units_per_answer": margin / flaw["slope_per_unit"] if flaw["slope_per_unit"] > 0 else float("inf"),
+    }

@@ -11,6 +11,7 @@ Seeds: ``scale.n_seeds`` replications of the whole pipeline (world, SFT, data, t
 seeds ``cfg.seed, cfg.seed + 1, ...``; claims are judged on paired differences across them
 (``metrics.verdicts``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,8 +34,8 @@ from . import data as D
 class World:
     tokenizer: object
     judge: Judge
-    prompts: dict          # split -> list[str]: sft, pref, dev, eval (disjoint)
-    reference: dict        # split -> the reference policy's responses (dev, eval): the win-rate baseline
+    prompts: dict  # split -> list[str]: sft, pref, dev, eval (disjoint)
+    reference: dict  # split -> the reference policy's responses (dev, eval): the win-rate baseline
 
 
 def seeds(cfg) -> list[int]:
@@ -73,8 +74,18 @@ def build_world(cfg) -> World:
 
 # The code that determines a stage's output: editing any of it invalidates the cache. Paths under replicate/;
 # a folder means every .py file below it.
-CODE = ("worlds/toy_lm.py", "worlds/tokenizer.py", "models/lm.py", "models/sampling.py", "losses", "training/data.py",
-        "training/trl_hook.py", "training/toy_stages.py", "metrics/evaluation.py", "metrics/winrate.py")
+CODE = (
+    "worlds/toy_lm.py",
+    "worlds/tokenizer.py",
+    "models/lm.py",
+    "models/sampling.py",
+    "losses",
+    "training/data.py",
+    "training/trl_hook.py",
+    "training/toy_stages.py",
+    "metrics/evaluation.py",
+    "metrics/winrate.py",
+)
 
 
 def code_hash(extra: tuple[str, ...] = ()) -> str:
@@ -87,18 +98,30 @@ def code_hash(extra: tuple[str, ...] = ()) -> str:
 
 
 def stage_key(cfg, *parts, world: dict | None = None, code: tuple[str, ...] = ()) -> dict:
-    return {"versions": package_versions(("torch", "transformers", "trl", "numpy", "datasets", "tokenizers")),
-            "code": code_hash(code), "threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(),
-            "hardware": {k: v for k, v in to_dict(cfg.hardware).items() if k != "workers"},
-            "seed": int(cfg.seed), "model": to_dict(cfg.model),
-            "world": to_dict(cfg.scale.world) if world is None else world, "parts": parts}
+    return {
+        "versions": package_versions(("torch", "transformers", "trl", "numpy", "datasets", "tokenizers")),
+        "code": code_hash(code),
+        "threads": torch.get_num_threads(),
+        "cuda": torch.cuda.is_available(),
+        "hardware": {k: v for k, v in to_dict(cfg.hardware).items() if k != "workers"},
+        "seed": int(cfg.seed),
+        "model": to_dict(cfg.model),
+        "world": to_dict(cfg.scale.world) if world is None else world,
+        "parts": parts,
+    }
 
 
 def sft_key(cfg) -> dict:
     # SFT prompts are drawn first (build_world), so they depend on n_sft alone: resizing the preference,
     # dev or eval splits (or another paper's) reuses the cached SFT model.
-    return stage_key(cfg, "sft", to_dict(cfg.scale.sft), to_dict(cfg.toy_world.sft),
-                     to_dict(cfg.toy_world.demonstrator), world={"n_sft": int(cfg.scale.world.n_sft)})
+    return stage_key(
+        cfg,
+        "sft",
+        to_dict(cfg.scale.sft),
+        to_dict(cfg.toy_world.sft),
+        to_dict(cfg.toy_world.demonstrator),
+        world={"n_sft": int(cfg.scale.world.n_sft)},
+    )
 
 
 def sft_model(cfg, world: World):
@@ -110,9 +133,17 @@ def sft_model(cfg, world: World):
 
         responses = persona_responses(demo, world.prompts["sft"], int(cfg.seed) + 1)
         model = build_model(cfg.model, world.tokenizer, int(cfg.seed))
-        model, hist = sft(model, world.tokenizer, D.sft_dataset(world.prompts["sft"], responses), cfg.hardware,
-                          seed=int(cfg.seed), lr=float(cfg.toy_world.sft.lr), batch_size=int(cfg.scale.sft.batch_size),
-                          steps=int(cfg.scale.sft.steps), out=tmp)
+        model, hist = sft(
+            model,
+            world.tokenizer,
+            D.sft_dataset(world.prompts["sft"], responses),
+            cfg.hardware,
+            seed=int(cfg.seed),
+            lr=float(cfg.toy_world.sft.lr),
+            batch_size=int(cfg.scale.sft.batch_size),
+            steps=int(cfg.scale.sft.steps),
+            out=tmp,
+        )
         model.save_pretrained(tmp / "model")
         world.tokenizer.save_pretrained(tmp / "model")
         atomic_write_json(tmp / "history.json", hist)

@@ -6,6 +6,7 @@ optimizer, schedule, accelerate/DeepSpeed and logging. Our part is one forward p
 a pure loss from ``replicate.losses``. Reference-free losses (SimPO, CPO, ORPO, SLiC-HF, RRHF)
 never build or run a reference model — that is where SimPO's time and memory savings come from.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,7 +26,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")  # TRL's per-run bars; our own bars p
 datasets.disable_progress_bars()  # one tokenization bar per run would drown the notebook
 
 _NON_MODEL_KEYS = {"completion_mask", "ref_chosen_logps", "ref_rejected_logps"}
-ROWS_PER_GROUP = 16   # a [chosen; rejected] batch is run as groups of ≥ 16 rows of similar length, at most 4
+ROWS_PER_GROUP = 16  # a [chosen; rejected] batch is run as groups of ≥ 16 rows of similar length, at most 4
 # At or below this vocabulary size the full [rows, tokens, vocab] logits are cheap, and a plain log-softmax beats
 # TRL's chunked LM-head kernel, whose CPU fallback scores every position in Python-driven tiles and recomputes them
 # in backward (29 % of a tiny-world step, measured with torch.profiler; docs/power.md §4). Above it (real models,
@@ -45,22 +46,55 @@ def length_groups(lengths: torch.Tensor, max_groups: int = 4, min_rows: int | No
     return list(torch.argsort(lengths, stable=True).chunk(k))
 
 
-def common_args(hw, *, seed: int, lr: float, batch_size: int, output_dir: str, max_steps: int | None,
-                epochs: float, warmup: float, scheduler: str = "cosine") -> dict:
+def common_args(
+    hw,
+    *,
+    seed: int,
+    lr: float,
+    batch_size: int,
+    output_dir: str,
+    max_steps: int | None,
+    epochs: float,
+    warmup: float,
+    scheduler: str = "cosine",
+) -> dict:
     """TrainingArguments shared by SFT and preference runs (TRL on CPU: bf16 and checkpointing off)."""
     return dict(
-        output_dir=output_dir, learning_rate=lr, per_device_train_batch_size=batch_size,
-        num_train_epochs=epochs, max_steps=max_steps if max_steps else -1, lr_scheduler_type=scheduler,
-        warmup_steps=warmup, logging_steps=10_000, save_strategy="no", report_to=[], seed=seed, data_seed=seed,
-        bf16=bool(hw.bf16), gradient_checkpointing=bool(hw.gradient_checkpointing),
-        use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0, disable_tqdm=True,
+        output_dir=output_dir,
+        learning_rate=lr,
+        per_device_train_batch_size=batch_size,
+        num_train_epochs=epochs,
+        max_steps=max_steps if max_steps else -1,
+        lr_scheduler_type=scheduler,
+        warmup_steps=warmup,
+        logging_steps=10_000,
+        save_strategy="no",
+        report_to=[],
+        seed=seed,
+        data_seed=seed,
+        bf16=bool(hw.bf16),
+        gradient_checkpointing=bool(hw.gradient_checkpointing),
+        use_cpu=not torch.cuda.is_available(),
+        dataloader_num_workers=0,
+        disable_tqdm=True,
     )
 
 
 def sft(model, tokenizer, dataset: Dataset, hw, *, seed: int, lr: float, batch_size: int, steps: int, out: Path):
     """Supervised fine-tuning on completions only (TRL SFTTrainer, prompt–completion format)."""
-    args = SFTConfig(**common_args(hw, seed=seed, lr=lr, batch_size=batch_size, output_dir=str(out / "trainer"),
-                                   max_steps=steps, epochs=1, warmup=0.05), max_length=tokenizer.model_max_length)
+    args = SFTConfig(
+        **common_args(
+            hw,
+            seed=seed,
+            lr=lr,
+            batch_size=batch_size,
+            output_dir=str(out / "trainer"),
+            max_steps=steps,
+            epochs=1,
+            warmup=0.05,
+        ),
+        max_length=tokenizer.model_max_length,
+    )
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
     trainer.train()
     return trainer.model, _history(trainer)
@@ -77,8 +111,14 @@ class PreferenceTrainer(DPOTrainer):
         self.loss_kwargs = dict(loss_kwargs or {})
         cfg = kwargs.get("args")
         model = kwargs.get("model", args[0] if args else None)
-        if (self.loss_spec.needs_reference and cfg is not None and not cfg.precompute_ref_log_probs
-                and kwargs.get("ref_model") is None and not isinstance(model, str) and not hasattr(model, "peft_config")):
+        if (
+            self.loss_spec.needs_reference
+            and cfg is not None
+            and not cfg.precompute_ref_log_probs
+            and kwargs.get("ref_model") is None
+            and not isinstance(model, str)
+            and not hasattr(model, "peft_config")
+        ):
             # DPOTrainer would reload the reference from the model's Hub id, which a model built in
             # memory (the tiny scale) does not have: freeze a copy of the starting policy instead.
             import copy
@@ -103,9 +143,18 @@ class PreferenceTrainer(DPOTrainer):
             # runs on the same pairs from the same start recomputed it. Key it on what determines it instead.
             a = self.args
             cols = [c for c in ("prompt_ids", "chosen_ids", "rejected_ids") if c in dataset.column_names]
-            dataset._fingerprint = Hasher.hash((_token_ids_hash(dataset, cols), self._precompute_model_hash, batch_size,
-                                                a.max_length, a.truncation_mode, a.pad_to_multiple_of,
-                                                getattr(a, "padding_free", None), _small_vocab(self.ref_model or self.model)))
+            dataset._fingerprint = Hasher.hash(
+                (
+                    _token_ids_hash(dataset, cols),
+                    self._precompute_model_hash,
+                    batch_size,
+                    a.max_length,
+                    a.truncation_mode,
+                    a.pad_to_multiple_of,
+                    getattr(a, "padding_free", None),
+                    _small_vocab(self.ref_model or self.model),
+                )
+            )
             return super()._precompute_ref_logps(dataset, name, batch_size)
         zeros = [0.0] * len(dataset)
         return dataset.add_column("ref_chosen_logps", zeros).add_column("ref_rejected_logps", zeros)
@@ -115,13 +164,18 @@ class PreferenceTrainer(DPOTrainer):
         :func:`length_groups` (rows are right-padded: trimming a group's trailing columns changes no row)."""
         mask = inputs["completion_mask"]
         model_kwargs = {k: v for k, v in inputs.items() if k not in _NON_MODEL_KEYS | set(self.loss_spec.inputs)}
-        groups = None   # other per-row inputs, or left padding: one forward, as TRL runs it
+        groups = None  # other per-row inputs, or left padding: one forward, as TRL runs it
         if set(model_kwargs) == {"input_ids", "attention_mask"} and bool((inputs["attention_mask"][:, 0] == 1).all()):
             groups = length_groups(inputs["attention_mask"].sum(1))
         if groups is None or len(groups) == 1:
             return self._logps(model, model_kwargs, mask)
-        logps, lengths = zip(*(self._logps(model, {k: v[idx, :L] for k, v in model_kwargs.items()}, mask[idx, :L])
-                               for idx in groups for L in [int(inputs["attention_mask"][idx].sum(1).max())]))
+        logps, lengths = zip(
+            *(
+                self._logps(model, {k: v[idx, :L] for k, v in model_kwargs.items()}, mask[idx, :L])
+                for idx in groups
+                for L in [int(inputs["attention_mask"][idx].sum(1).max())]
+            )
+        )
         order = torch.empty(mask.size(0), dtype=torch.long, device=mask.device)
         order[torch.cat(groups)] = torch.arange(mask.size(0), device=mask.device)
         return torch.cat(logps)[order], torch.cat(lengths)[order]
@@ -129,7 +183,11 @@ class PreferenceTrainer(DPOTrainer):
     def compute_ref_log_probs(self, model, inputs):
         """The reference's summed response log-probs through the same :meth:`sequence_logps` as the policy's (so a
         policy equal to its reference has a log-ratio of exactly 0), where that path applies; else TRL's."""
-        if self.ld_alpha is not None or not _small_vocab(model) or (self.ref_model is None and hasattr(self.model, "peft_config")):
+        if (
+            self.ld_alpha is not None
+            or not _small_vocab(model)
+            or (self.ref_model is None and hasattr(self.model, "peft_config"))
+        ):
             return super().compute_ref_log_probs(model, inputs)
         with torch.no_grad(), self.accelerator.autocast():
             logps, _ = self.sequence_logps(model, inputs)
@@ -139,28 +197,37 @@ class PreferenceTrainer(DPOTrainer):
     def _logps(model, model_kwargs, mask):
         ids = model_kwargs["input_ids"]
         shift_mask = mask[:, 1:]
-        if _small_vocab(model):   # log p(y_t | y_<t) = z_{y_t} − logsumexp(z): the same value as TRL's fused head
-            logits = model(**model_kwargs, use_cache=False).logits[:, -shift_mask.size(1) - 1:-1].float()
+        if _small_vocab(model):  # log p(y_t | y_<t) = z_{y_t} − logsumexp(z): the same value as TRL's fused head
+            logits = model(**model_kwargs, use_cache=False).logits[:, -shift_mask.size(1) - 1 : -1].float()
             per_token = logits.log_softmax(-1).gather(-1, ids[:, 1:, None]).squeeze(-1)
         else:
-            per_token = model(**model_kwargs, labels=ids.masked_fill(mask == 0, -100), fused_lm_head=True,
-                              use_cache=False).log_probs[:, -shift_mask.size(1):]
+            per_token = model(
+                **model_kwargs, labels=ids.masked_fill(mask == 0, -100), fused_lm_head=True, use_cache=False
+            ).log_probs[:, -shift_mask.size(1) :]
         shift_mask = shift_mask.to(per_token.dtype)
         return (per_token * shift_mask).sum(1), shift_mask.sum(1)
-
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         mode = "train" if self.model.training else "eval"
         logps, lengths = self.sequence_logps(model, inputs)
         chosen_logps, rejected_logps = logps.chunk(2)
         chosen_len, rejected_len = lengths.chunk(2)
-        batch = {"chosen_logps": chosen_logps, "rejected_logps": rejected_logps,
-                 "chosen_len": chosen_len, "rejected_len": rejected_len}
+        batch = {
+            "chosen_logps": chosen_logps,
+            "rejected_logps": rejected_logps,
+            "chosen_len": chosen_len,
+            "rejected_len": rejected_len,
+        }
         if self.loss_spec.needs_reference:
             if self.precompute_ref_logps:
-                batch["ref_chosen_logps"], batch["ref_rejected_logps"] = inputs["ref_chosen_logps"], inputs["ref_rejected_logps"]
+                batch["ref_chosen_logps"], batch["ref_rejected_logps"] = (
+                    inputs["ref_chosen_logps"],
+                    inputs["ref_rejected_logps"],
+                )
             else:  # vanilla DPO: a reference forward pass every step (what SimPO's C5 compares against)
-                batch["ref_chosen_logps"], batch["ref_rejected_logps"] = self.compute_ref_log_probs(self.ref_model, inputs)
+                batch["ref_chosen_logps"], batch["ref_rejected_logps"] = self.compute_ref_log_probs(
+                    self.ref_model, inputs
+                )
         for k in self.loss_spec.inputs:  # extra per-example inputs some losses need (e.g. win-rate targets)
             if k not in batch:
                 batch[k] = inputs[k]
@@ -168,7 +235,9 @@ class PreferenceTrainer(DPOTrainer):
         m = self._metrics[mode]
         m["logps/chosen"].append(chosen_logps.detach().mean().item())
         m["logps/rejected"].append(rejected_logps.detach().mean().item())
-        m["avg_logps/margin"].append((chosen_logps / chosen_len - rejected_logps / rejected_len).detach().mean().item())
+        m["avg_logps/margin"].append(
+            (chosen_logps / chosen_len - rejected_logps / rejected_len).detach().mean().item()
+        )
         return (loss, None) if return_outputs else loss
 
 
@@ -200,7 +269,7 @@ def _without_identity_indices(dataset):
         return dataset
     if not np.array_equal(idx.column(0).to_numpy(), np.arange(idx.num_rows)):
         return dataset
-    out = copy.deepcopy(dataset)   # as Dataset.filter builds its result: the Arrow table is shared, not copied
+    out = copy.deepcopy(dataset)  # as Dataset.filter builds its result: the Arrow table is shared, not copied
     out._indices = None
     return out
 
@@ -211,17 +280,43 @@ def _small_vocab(model) -> bool:
     return vocab is not None and vocab <= SMALL_VOCAB
 
 
-def train_preference(model, tokenizer, dataset: Dataset, hw, *, loss: str, loss_kwargs: dict, seed: int, lr: float,
-                     batch_size: int, epochs: float, max_steps: int | None, out: Path, precompute_ref: bool = True,
-                     max_length: int | None = None):
+def train_preference(
+    model,
+    tokenizer,
+    dataset: Dataset,
+    hw,
+    *,
+    loss: str,
+    loss_kwargs: dict,
+    seed: int,
+    lr: float,
+    batch_size: int,
+    epochs: float,
+    max_steps: int | None,
+    out: Path,
+    precompute_ref: bool = True,
+    max_length: int | None = None,
+):
     """One preference run through the hook. SimPO App. B: cosine schedule, 10% warmup, 1 epoch."""
-    args = DPOConfig(**common_args(hw, seed=seed, lr=lr, batch_size=batch_size, output_dir=str(out / "trainer"),
-                                   max_steps=max_steps, epochs=epochs, warmup=0.1),
-                     precompute_ref_log_probs=precompute_ref, precompute_ref_batch_size=256,
-                     max_length=max_length or tokenizer.model_max_length,
-                     beta=float(loss_kwargs.get("beta", 0.1)))
-    trainer = PreferenceTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                                loss=loss, loss_kwargs=loss_kwargs)
+    args = DPOConfig(
+        **common_args(
+            hw,
+            seed=seed,
+            lr=lr,
+            batch_size=batch_size,
+            output_dir=str(out / "trainer"),
+            max_steps=max_steps,
+            epochs=epochs,
+            warmup=0.1,
+        ),
+        precompute_ref_log_probs=precompute_ref,
+        precompute_ref_batch_size=256,
+        max_length=max_length or tokenizer.model_max_length,
+        beta=float(loss_kwargs.get("beta", 0.1)),
+    )
+    trainer = PreferenceTrainer(
+        model=model, args=args, train_dataset=dataset, processing_class=tokenizer, loss=loss, loss_kwargs=loss_kwargs
+    )
     trainer.train()
     return trainer.model, _history(trainer)
 

@@ -1,6 +1,7 @@
 """One toy world per worker process: building one (prompts, reference answers, tokenizer) costs ~0.6 s, and a
 worker runs many jobs of the same seed. A separate module from ``toy_stages`` so that it is not part of the
 code hash that keys cached stages (``toy_stages.CODE``): it changes no result."""
+
 from __future__ import annotations
 
 from ..core.config import to_dict

@@ -13,16 +13,16 @@ Pieces:
 - closed-form updates the losses should reproduce (Hedge/SPPO, OMD/INPO, DNO, DPO optimum, SPIN);
 - exact expected pairwise losses and a small Adam fitter on logits (autograd).
 """
+
 from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 DTYPE = torch.float64
@@ -130,9 +130,19 @@ class World:
         return torch.log_softmax(self.ref_logits, -1)
 
 
-def make_game_world(n_prompts: int, n_candidates: int, *, seed: int, cycle_size: int = 3, cycle_strength: float = 3.0,
-                    bt_scale: float = 1.0, n_annotators: int = 3, ref_scale: float = 1.0,
-                    min_len: int = 4, max_len: int = 40) -> World:
+def make_game_world(
+    n_prompts: int,
+    n_candidates: int,
+    *,
+    seed: int,
+    cycle_size: int = 3,
+    cycle_strength: float = 3.0,
+    bt_scale: float = 1.0,
+    n_annotators: int = 3,
+    ref_scale: float = 1.0,
+    min_len: int = 4,
+    max_len: int = 40,
+) -> World:
     """A preference game world with intransitive preferences (SPPO card: "a rock-paper-scissors block
     plus a Bradley-Terry block"; INPO/DNO cards: intransitive components; annotator mixtures).
 
@@ -169,8 +179,16 @@ def make_game_world(n_prompts: int, n_candidates: int, *, seed: int, cycle_size:
     return World(P, ref_logits, lengths, tuple(kinds))
 
 
-def make_bt_world(n_prompts: int, n_candidates: int, *, seed: int, bt_scale: float = 1.0, ref_scale: float = 1.0,
-                  min_len: int = 4, max_len: int = 40) -> tuple[World, Tensor]:
+def make_bt_world(
+    n_prompts: int,
+    n_candidates: int,
+    *,
+    seed: int,
+    bt_scale: float = 1.0,
+    ref_scale: float = 1.0,
+    min_len: int = 4,
+    max_len: int = 40,
+) -> tuple[World, Tensor]:
     """Bradley–Terry world: true scores r (M, N) ~ N(0, bt_scale²), P = σ(r_i − r_j). Returns (world, r)."""
     g = torch.Generator().manual_seed(seed)
     r = torch.randn(n_prompts, n_candidates, generator=g, dtype=DTYPE) * bt_scale
@@ -216,8 +234,9 @@ def nash_lp(P_x) -> tuple[np.ndarray, float]:
     c[-1] = -1.0
     A_ub = np.hstack([-A.T, np.ones((n, 1))])
     A_eq = np.hstack([np.ones((1, n)), np.zeros((1, 1))])
-    res = linprog(c, A_ub=A_ub, b_ub=np.zeros(n), A_eq=A_eq, b_eq=[1.0],
-                  bounds=[(0, None)] * n + [(None, None)], method="highs")
+    res = linprog(
+        c, A_ub=A_ub, b_ub=np.zeros(n), A_eq=A_eq, b_eq=[1.0], bounds=[(0, None)] * n + [(None, None)], method="highs"
+    )
     if not res.success:
         raise RuntimeError(f"linprog failed: {res.message}")
     pi = np.clip(res.x[:n], 0, None)
@@ -259,7 +278,7 @@ def regularized_nash(P: Tensor, ref: Tensor, tau: float, *, tol: float = 1e-13, 
         while taus[-1] < 4.0:
             taus.append(taus[-1] / shrink)
 
-        def G(u, t):
+        def G(u, t, lr_=lr_, Pm=Pm):
             pi = np.exp(u - np.logaddexp.reduce(u))
             g = lr_ + Pm @ pi / t
             return u - (g - np.logaddexp.reduce(g)), pi, g
@@ -339,8 +358,16 @@ def expected(per_pair: Tensor, W: Tensor) -> Tensor:
     return (per_pair.reshape(W.shape) * W).sum() / W.shape[0]
 
 
-def fit(params: Tensor, loss_fn: Callable[[Tensor], Tensor], *, steps: int, lr: float, tol: float = 0.0,
-        check_every: int = 25, callback: Callable[[int, Tensor], None] | None = None) -> tuple[Tensor, int]:
+def fit(
+    params: Tensor,
+    loss_fn: Callable[[Tensor], Tensor],
+    *,
+    steps: int,
+    lr: float,
+    tol: float = 0.0,
+    check_every: int = 25,
+    callback: Callable[[int, Tensor], None] | None = None,
+) -> tuple[Tensor, int]:
     """Minimise ``loss_fn(params)`` with Adam (cosine-decayed learning rate) from ``params``.
 
     Stops early once the largest absolute gradient is below ``tol`` (checked every ``check_every``

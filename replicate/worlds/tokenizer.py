@@ -4,6 +4,7 @@ Being a ``PreTrainedTokenizerFast`` means TRL, ``apply_chat_template``, ``save_p
 ``AutoTokenizer.from_pretrained`` all work unchanged — the same code path real models take.
 The template adds exactly one BOS (SimPO's README warns about double BOS with Llama-3 + vLLM).
 """
+
 from __future__ import annotations
 
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
@@ -30,8 +31,13 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
     tk.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")  # one token per character
     tk.decoder = decoders.Fuse()
     tok = PreTrainedTokenizerFast(
-        tokenizer_object=tk, bos_token=BOS, eos_token=EOS, pad_token=PAD, unk_token=UNK,
-        additional_special_tokens=[USER, ASSISTANT], padding_side="left",
+        tokenizer_object=tk,
+        bos_token=BOS,
+        eos_token=EOS,
+        pad_token=PAD,
+        unk_token=UNK,
+        additional_special_tokens=[USER, ASSISTANT],
+        padding_side="left",
     )
     tok.chat_template = CHAT_TEMPLATE
     tok.model_max_length = 128

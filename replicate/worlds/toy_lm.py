@@ -10,12 +10,13 @@ A prompt is ``"<skill>:<args>"`` (e.g. ``"sort+rev:dcab"``); a response is an an
 followed by filler units (``"dcba sure done"``). Everything is a pure function of its inputs and a
 seed, so datasets and judge labels are reproducible and cacheable.
 """
+
 from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 from scipy.special import ndtri
@@ -113,7 +114,7 @@ def split_response(response: str) -> tuple[str, str]:
 def _valid_tail(tail: str) -> bool:
     if len(tail) % FILLER_LEN:
         return False
-    return all(tail[i:i + FILLER_LEN] in FILLERS for i in range(0, len(tail), FILLER_LEN))
+    return all(tail[i : i + FILLER_LEN] in FILLERS for i in range(0, len(tail), FILLER_LEN))
 
 
 def answer_similarity(ans: str, truth: str) -> float:
@@ -209,10 +210,23 @@ class Judge:
         u = _unit_hash(str(self.seed), prompt, a, b, str(a_first))
         eps = self.noise * float(ndtri(u))  # standard normal quantile of a content hash
         pos = self.position_bias if a_first else -self.position_bias
-        return self.sharpness * (q_a - q_b) + self.length_bias * math.tanh((len(a) - len(b)) / self.length_scale) + pos + eps
+        return (
+            self.sharpness * (q_a - q_b)
+            + self.length_bias * math.tanh((len(a) - len(b)) / self.length_scale)
+            + pos
+            + eps
+        )
 
-    def prob(self, prompt: str, a: str, b: str, *, a_first: bool | None = None, q_a: float | None = None,
-             q_b: float | None = None) -> float:
+    def prob(
+        self,
+        prompt: str,
+        a: str,
+        b: str,
+        *,
+        a_first: bool | None = None,
+        q_a: float | None = None,
+        q_b: float | None = None,
+    ) -> float:
         """P(a ≻ b). The presentation order is drawn from the content when not given (as AlpacaEval
         randomizes it per example). ``q_a``/``q_b``: the responses' oracle qualities, if already known."""
         if a_first is None:
@@ -227,16 +241,23 @@ class Judge:
         """Round-robin pairwise scores (PairRM-style): mean P(y_i ≻ y_j) over j ≠ i, both orders."""
         n = len(responses)
         s = np.zeros(n)
-        q = [oracle_quality(prompt, y) for y in responses]   # once per response, not once per comparison
+        q = [oracle_quality(prompt, y) for y in responses]  # once per response, not once per comparison
         for i in range(n):
             for j in range(n):
                 if i != j:
-                    s[i] += 0.5 * (self.prob(prompt, responses[i], responses[j], a_first=True, q_a=q[i], q_b=q[j])
-                                   + self.prob(prompt, responses[i], responses[j], a_first=False, q_a=q[i], q_b=q[j]))
+                    s[i] += 0.5 * (
+                        self.prob(prompt, responses[i], responses[j], a_first=True, q_a=q[i], q_b=q[j])
+                        + self.prob(prompt, responses[i], responses[j], a_first=False, q_a=q[i], q_b=q[j])
+                    )
         return s / max(n - 1, 1)
 
 
 def judge_from_cfg(d, seed: int) -> Judge:
-    return Judge(float(d["sharpness"]), float(d["length_bias"]), float(d["length_scale"]),
-                 float(d["position_bias"]), float(d["noise"]), int(seed))
-
+    return Judge(
+        float(d["sharpness"]),
+        float(d["length_bias"]),
+        float(d["length_scale"]),
+        float(d["position_bias"]),
+        float(d["noise"]),
+        int(seed),
+    )
