@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,19 @@ from typing import Any
 from ..core.io import atomic_write_json, read_json
 from ..core.paths import ROOT
 from ..core.provenance import provenance
-from .verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, part_ids, seed_tolerance, verdict_stable  # noqa: F401
+from .verdicts import (  # noqa: F401  (INCONCLUSIVE: re-exported with the other verdicts)
+    EMPIRICAL,
+    IDENTITY,
+    INCONCLUSIVE,
+    KINDS,
+    NOT_REPRODUCED,
+    RECOMPUTATION,
+    REPRODUCED,
+    VERDICTS,
+    part_ids,
+    seed_tolerance,
+    verdict_stable,
+)
 
 RESULTS = ROOT / "results"
 REPORTED_COLUMNS = ["setting", "table", "row", "metric", "value", "source", "reference", "note"]
@@ -35,7 +48,7 @@ class ExperimentResult:
     series: dict = field(default_factory=dict)
 
 
-def claim(cid: str, text: str, holds: bool, rule: str, evidence: dict[str, Any]) -> dict:
+def claim(cid: str, text: str, holds: bool, rule: str, evidence: dict[str, Any], *, kind: str = EMPIRICAL) -> dict:
     """A claim about an *exact* quantity: ``holds`` must be computed from measured numbers.
 
     For the claims that involve no sampling — closed forms and exact iterations of the tabular world,
@@ -43,14 +56,37 @@ def claim(cid: str, text: str, holds: bool, rule: str, evidence: dict[str, Any])
     the verdict is ``reproduced`` or ``not reproduced`` and never ``inconclusive``. Claims on sampled
     quantities (the toy LM world: generations, judge labels, seeds) must use ``verdicts.interval_claim`` /
     ``verdicts.comparative_claim`` instead, so that a tie reads as inconclusive.
+
+    ``kind``: ``empirical`` (an effect measured in a world, e.g. an exact iteration of the tabular world, which can
+    fail), ``recomputation`` (a published number recomputed from public data: it matches or not), or ``identity``
+    (true by construction: shown as a check and never counted as a replication, ``count_verdicts``). A claim that
+    goes through an estimate fitted to the very quantity it tests must say so in its ``rule``.
     """
+    if kind not in KINDS:
+        raise ValueError(f"claim {cid}: kind {kind!r} is not one of {KINDS}")
     return {
         "id": cid,
         "text": text,
         "rule": rule,
+        "kind": kind,
         "verdict": REPRODUCED if bool(holds) else NOT_REPRODUCED,
         "evidence": evidence,
     }
+
+
+def count_verdicts(claims: list[dict]) -> dict[str, Counter]:
+    """Verdicts per kind: ``{"empirical": Counter, "recomputation": Counter}``. Identities are never counted
+    (a statement true by construction is a check, not a replication); a claim without a kind is empirical."""
+    out = {EMPIRICAL: Counter(), RECOMPUTATION: Counter()}
+    for c in claims:
+        kind = c.get("kind", EMPIRICAL)
+        if kind not in KINDS:
+            raise ValueError(f"claim {c.get('id')}: unknown kind {kind!r}; expected one of {KINDS}")
+        if c["verdict"] not in VERDICTS:
+            raise ValueError(f"claim {c.get('id')}: unknown verdict {c['verdict']!r}; expected one of {VERDICTS}")
+        if kind != IDENTITY:
+            out[kind][c["verdict"]] += 1
+    return out
 
 
 def metrics_path(paper: str, scale: str, root: str | Path | None = None) -> Path:
@@ -167,12 +203,15 @@ def check(paper: str, scale: str, fresh_root: str | Path, tolerances: dict | Non
 
 
 _MARK = {REPRODUCED: "✅", NOT_REPRODUCED: "❌"}
-_INTERVAL_KEYS = ("diff", "ci_lo", "ci_hi", "se", "z", "n_seeds", "n_prompts", "verdict")
+_INTERVAL_KEYS = ("diff", "ci_lo", "ci_hi", "se", "df", "z", "n_seeds", "n_prompts", "verdict", "p_contradiction")
 
 
 def _interval(ev: dict, prefix: str = "") -> str:
-    """``Δ +1.23 [+0.40, +2.05]`` from a claim's (or a part's) interval evidence."""
+    """``Δ +1.23 [+0.40, +2.05]`` from a claim's (or a part's) interval evidence (``Δ +1.23 [no interval]`` with
+    one seed)."""
     g = lambda k: ev[f"{prefix}{k}"]
+    if g("ci_lo") is None or g("ci_hi") is None:
+        return f"Δ {g('diff'):+.3f} [no interval]"
     return f"Δ {g('diff'):+.3f} [{g('ci_lo'):+.3f}, {g('ci_hi'):+.3f}]"
 
 
@@ -192,11 +231,12 @@ def evidence_markdown(ev: dict) -> str:
 
 
 def claims_markdown(claims: list[dict]) -> str:
-    lines = ["| claim | verdict | rule | evidence |", "|---|---|---|---|"]
+    lines = ["| claim | kind | verdict | rule | evidence |", "|---|---|---|---|---|"]
     for c in claims:
         mark = _MARK.get(c["verdict"], "❔")
         lines.append(
-            f"| {c['id']}: {c['text']} | {mark} {c['verdict']} | `{c['rule']}` | {evidence_markdown(c['evidence'])} |"
+            f"| {c['id']}: {c['text']} | {c.get('kind', EMPIRICAL)} | {mark} {c['verdict']} | `{c['rule']}` | "
+            f"{evidence_markdown(c['evidence'])} |"
         )
     return "\n".join(lines)
 

@@ -1,77 +1,128 @@
 """Three verdicts decided with uncertainty: reproduced, not reproduced, inconclusive.
 
-A comparative claim ("A beats B", "A raises X by at least e") is judged on the *paired* difference
-A − B, computed per seed and per prompt on the same prompts, with a two-level bootstrap interval
-(resample seeds, then prompts within each seed) so both sources of variation are in it:
+**The unit of replication is the seed.** Each seed re-runs the whole pipeline: the world draws its own prompts,
+the SFT model, the preference data, the training and the evaluation all follow from it. A comparative claim
+("A beats B", "A raises X by at least e") is judged on the paired difference A − B *per seed* — the mean over
+that seed's prompts (``paired_ci``), or the difference of two length-controlled fits on them
+(``paired_ci_lc``) — and the per-seed estimates are independent draws of one distribution. Their Student t
+interval with n_seeds − 1 degrees of freedom (``seed_interval``) is therefore exact when seed estimates are
+normal (an average of ~1000 prompts is, to a good approximation), *whatever* the ratio of seed-to-seed to
+prompt-to-prompt variance. A bootstrap that resamples 3 seeds behaves like z = 1.96 where t₂ needs 4.30 and
+covers 75–93 % at a nominal 95 %; ``tests/test_verdicts.py`` measures the coverage of this interval by
+simulation, and ``docs/statistics.md`` says why no interval does much better with 3 seeds.
 
 * interval entirely above zero (and, for a claimed effect size e, not entirely below e) → reproduced;
-* interval entirely below zero, or entirely below the claimed effect e → not reproduced
-  (the effect was measurable and absent, or measurably smaller than claimed);
-* otherwise (the interval straddles zero) → inconclusive: at this power the data cannot tell.
+* interval entirely below zero, or entirely below the claimed effect e → not reproduced;
+* otherwise → inconclusive: at this power the data cannot tell;
+* fewer than ``MIN_SEEDS`` seeds → inconclusive, with the note: a single training run carries no estimate
+  of training noise.
 
-A paper's positive control gates the rest: when the control is not reproduced, the replication could
-not have seen its claims, so every other claim is ``inconclusive`` (``gate_on_control``).
+A claim made of parts (``all_of``) is reproduced when every part is (an intersection–union test needs no
+correction) and not reproduced only when a part contradicts its claim at a familywise 5 % level, Holm's
+step-down procedure across the parts; else inconclusive.
 
-``make check`` tolerances come from the same spread (``seed_tolerance``), so a tie cannot flip a
-verdict between machines: a verdict that changes only because an interval bound moved by less than
-its tolerance is not a failure (``verdict_stable``).
+A paper's positive control gates the rest (``gate_on_control``): a claim is licensed only when the control
+is reproduced on every quantity the claim is judged on, and resolves an effect as small as the smallest one
+the claim needs; otherwise the claim is ``inconclusive``, with the reason.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
 VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
+# Claim kinds: a measured effect judged on an interval; a published number recomputed from public data (exact
+# match or not); a statement true by construction (shown as a check, never counted as a replication).
+EMPIRICAL, RECOMPUTATION, IDENTITY = "empirical", "recomputation", "identity"
+KINDS = (EMPIRICAL, RECOMPUTATION, IDENTITY)
+MIN_SEEDS = 3  # fewer seeds give no usable interval over training noise (t₁ needs 12.7 standard errors)
+ALPHA = 0.05  # two-sided: each side of a 95 % interval, and each tail of a familywise decision, holds 2.5 %
+METHOD = "Student t on per-seed estimates (n_seeds − 1 df)"
 
 
-def _as_groups(diffs) -> list[np.ndarray]:
-    """Per-seed arrays of per-prompt paired differences (a 1-D input is one seed)."""
+def seed_note(k: int) -> str | None:
+    """Why a comparison over ``k`` seeds cannot be judged, or None when it can."""
+    if k >= MIN_SEEDS:
+        return None
+    return (
+        "one seed: no interval over training noise"
+        if k == 1
+        else f"{k} seeds: too few for an interval over training noise"
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def t_quantile(level: float, df: int) -> float:
+    """The two-sided ``level`` quantile of Student's t with ``df`` degrees of freedom (cached: claims ask often)."""
+    return float(stats.t.ppf(0.5 + level / 2, df))
+
+
+def seed_interval(per_seed: Sequence[float], *, level: float = 1 - ALPHA, n_prompts: int = 0) -> dict:
+    """The t interval of the mean of independent per-seed estimates: mean ± t_{k−1} · sd / √k.
+
+    Returns the interval as a dict (``diff``, ``lo``, ``hi``, ``se``, ``df``, ``n_seeds``, ``n_prompts``, ``level``,
+    ``per_seed``, ``method``) and, below ``MIN_SEEDS`` seeds, a ``note``; with one seed the bounds are None.
+    """
+    x = np.asarray(per_seed, dtype=float)
+    if x.ndim != 1 or x.size == 0 or not np.all(np.isfinite(x)):
+        raise ValueError(f"per-seed estimates must be a non-empty 1-D array of finite numbers, got {per_seed!r}")
+    k = x.size
+    est = float(x.mean())
+    out = {"diff": est, "n_seeds": k, "n_prompts": int(n_prompts), "level": level, "method": METHOD,
+           "per_seed": [float(v) for v in x]}  # fmt: skip
+    if k == 1:
+        return {**out, "lo": None, "hi": None, "se": None, "df": 0, "note": seed_note(1)}
+    se = float(x.std(ddof=1) / math.sqrt(k))
+    half = t_quantile(level, k - 1) * se
+    out.update(lo=est - half, hi=est + half, se=se, df=k - 1)
+    if note := seed_note(k):
+        out["note"] = note
+    return out
+
+
+def _per_seed_arrays(diffs) -> list[np.ndarray]:
+    """Per-seed arrays of per-prompt paired differences: a (n_seeds, n_prompts) array, a sequence of 1-D arrays
+    (seeds may have different prompt counts), or one 1-D array (one seed)."""
     if isinstance(diffs, np.ndarray) and diffs.ndim == 1:
-        return [diffs.astype(float)]
+        diffs = [diffs]
     groups = [np.asarray(d, dtype=float).ravel() for d in diffs]
     if not groups or any(g.size == 0 for g in groups):
         raise ValueError("paired differences need at least one seed with at least one prompt")
     return groups
 
 
-def paired_bootstrap(diffs, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict:
-    """Mean paired difference and its percentile bootstrap interval.
+def paired_ci(diffs, *, level: float = 1 - ALPHA) -> dict:
+    """Mean paired difference (seeds weighted equally) and its t interval over seeds (``seed_interval``).
 
-    ``diffs``: a sequence over seeds of per-prompt differences (A − B on the same prompts), or one
-    1-D array. Each bootstrap replicate resamples seeds with replacement, then prompts within each
-    drawn seed, and averages (seeds weighted equally, as the point estimate is). Deterministic for a
-    fixed ``seed``.
+    ``diffs``: per seed, the per-prompt differences A − B on the same prompts (see ``_per_seed_arrays``).
     """
-    groups = _as_groups(diffs)
-    rng = np.random.default_rng(seed)
-    k = len(groups)
-    means = np.array([g.mean() for g in groups])
-    est = float(means.mean())
-    boots = np.empty(n_boot)
-    for b in range(n_boot):
-        pick = rng.integers(k, size=k) if k > 1 else np.zeros(1, dtype=int)
-        boots[b] = np.mean([groups[i][rng.integers(groups[i].size, size=groups[i].size)].mean() for i in pick])
-    a = (1.0 - level) / 2.0
-    lo, hi = np.quantile(boots, [a, 1.0 - a])
-    return {
-        "diff": est,
-        "lo": float(lo),
-        "hi": float(hi),
-        "se": float(boots.std(ddof=1)),
-        "n_seeds": k,
-        "n_prompts": int(sum(g.size for g in groups)),
-        "level": level,
-        "per_seed": [float(m) for m in means],
-    }
+    groups = _per_seed_arrays(diffs)
+    return seed_interval([g.mean() for g in groups], level=level, n_prompts=sum(g.size for g in groups))
 
 
-def decide(lo: float, hi: float, *, effect: float | None = None) -> str:
+def paired_interval(d, level: float = 1 - ALPHA, seed: int = 0) -> tuple[float, float | None, float | None]:
+    """``(estimate, lo, hi)`` of the mean of paired differences ``d`` (shape (n_seeds, n_prompts): method −
+    baseline on the same seed and prompt), by the t interval over seeds.
+
+    ``seed`` is accepted for the interface's sake and changes nothing: the interval involves no resampling.
+    With one seed the bounds are None (no interval over training noise).
+    """
+    del seed
+    ci = paired_ci(d, level=level)
+    return ci["diff"], ci["lo"], ci["hi"]
+
+
+def decide(lo: float | None, hi: float | None, *, effect: float | None = None) -> str:
     """The verdict of an interval [lo, hi] on a difference claimed to be > 0 (and ≥ ``effect`` if given)."""
+    if lo is None or hi is None:
+        return INCONCLUSIVE
     if lo > hi:
         raise ValueError(f"interval lower bound {lo} above upper bound {hi}")
     if hi < 0 or (effect is not None and hi < effect):
@@ -82,26 +133,36 @@ def decide(lo: float, hi: float, *, effect: float | None = None) -> str:
 
 
 def interval_claim(
-    cid: str, text: str, ci: dict, *, rule: str, effect: float | None = None, evidence: dict[str, Any] | None = None
+    cid: str,
+    text: str,
+    ci: dict,
+    *,
+    rule: str,
+    effect: float | None = None,
+    evidence: dict[str, Any] | None = None,
+    metric: str | None = None,
+    needs: float | None = None,
 ) -> dict:
-    """A claim judged on an interval ``ci`` (from :func:`paired_bootstrap` or :func:`paired_bootstrap_lc`):
-    the evidence carries the difference, its interval and standard error."""
-    return {
-        "id": cid,
-        "text": text,
-        "rule": rule,
-        "verdict": decide(ci["lo"], ci["hi"], effect=effect),
-        "evidence": {
-            **(evidence or {}),
-            "diff": ci["diff"],
-            "ci_lo": ci["lo"],
-            "ci_hi": ci["hi"],
-            "se": ci["se"],
-            "n_seeds": ci["n_seeds"],
-            "n_prompts": ci["n_prompts"],
-            **({"claimed_effect": effect} if effect is not None else {}),
-        },
-    }
+    """An empirical claim judged on an interval ``ci`` (from ``paired_ci`` / ``paired_ci_lc``).
+
+    ``metric``: the quantity it is judged on (e.g. ``lc``, ``wr``, ``q``), which the positive control must test;
+    ``needs``: the smallest effect, in the metric's units, that the claim needs resolved (e.g. the paper's
+    reported margin), which the control's resolution must reach (``gate_on_control``).
+    Below ``MIN_SEEDS`` seeds the verdict is inconclusive, with the note.
+    """
+    k = int(ci["n_seeds"])
+    verdict = decide(ci["lo"], ci["hi"], effect=effect) if k >= MIN_SEEDS else INCONCLUSIVE
+    ev = {**(evidence or {}), "diff": ci["diff"], "ci_lo": ci["lo"], "ci_hi": ci["hi"], "se": ci["se"],
+          "df": ci.get("df", k - 1), "n_seeds": k, "n_prompts": ci["n_prompts"]}  # fmt: skip
+    if effect is not None:
+        ev["claimed_effect"] = effect
+    if metric is not None:
+        ev["metric"] = metric
+    if needs is not None:
+        ev["needs"] = float(needs)
+    if note := ci.get("note") or seed_note(k):
+        ev["note"] = note
+    return {"id": cid, "text": text, "rule": rule, "kind": EMPIRICAL, "verdict": verdict, "evidence": ev}
 
 
 def comparative_claim(
@@ -112,31 +173,31 @@ def comparative_claim(
     rule: str,
     effect: float | None = None,
     evidence: dict[str, Any] | None = None,
-    seed: int = 0,
+    metric: str | None = None,
+    needs: float | None = None,
 ) -> dict:
-    """A claim judged on paired differences: the evidence carries the difference and its interval."""
-    return interval_claim(cid, text, paired_bootstrap(diffs, seed=seed), rule=rule, effect=effect, evidence=evidence)
+    """A claim judged on per-seed, per-prompt paired differences (``paired_ci``)."""
+    return interval_claim(
+        cid, text, paired_ci(diffs), rule=rule, effect=effect, evidence=evidence, metric=metric, needs=needs
+    )
 
 
 # ---------------------------------------------------------------------------------------------
-# Length-controlled win rates: a difference of two GLM fits, not a mean of per-prompt values
+# Length-controlled win rates: per seed, a difference of two GLM fits, not a mean of per-prompt values
 
 
 def lc_glm_logit(pref, x, weights, *, iters: int = 50, tol: float = 1e-10):
     """θ of the unpenalised LC GLM  logit P(model ≻ baseline) = θ + φ·x  fitted by Newton's method.
 
     ``pref``, ``x`` (= tanh of the standardised length difference, ``winrate.std_delta_len``): shape (n,);
-    ``weights``: (..., n) prompt multiplicities, one fit per leading index (a bootstrap replicate each), so
-    thousands of refits cost one vectorised loop. The LC win rate is σ(θ): the length term set to zero,
-    as AlpacaEval's GLM without the instruction-difficulty term. Soft labels in (0, 1) are never separable,
-    so the log-likelihood is strictly concave and Newton converges in a few steps.
+    ``weights``: (..., n) prompt multiplicities, one fit per leading index. The LC win rate is σ(θ): the length
+    term set to zero, as AlpacaEval's GLM without the instruction-difficulty term. Soft labels in (0, 1) are never
+    separable, so the log-likelihood is strictly concave and Newton converges in a few steps.
     """
     p, x = np.asarray(pref, dtype=float), np.asarray(x, dtype=float)
     w = np.asarray(weights, dtype=float)
     theta, phi = np.zeros(w.shape[:-1]), np.zeros(w.shape[:-1])
     ridge = 1e-9 * w.sum(-1) + 1e-12
-    # every sum over prompts is a product with a per-prompt vector: the (replicates × prompts) arrays are built
-    # a few times per step instead of a dozen, which makes the claims' 288 bootstrap fits ≈ 3× faster
     X = np.stack([np.ones_like(x), x, x * x], axis=-1)  # (n, 3): 1, x, x²
     wp = w @ (p[:, None] * X[:, :2])  # Σ w p, Σ w p x
     for _ in range(iters):
@@ -159,9 +220,15 @@ def _lc_inputs(pref, len_model, len_baseline):
     return np.asarray(pref, dtype=float), np.tanh(d / sd if sd > 0 else np.zeros_like(d))
 
 
+def lc_win_rate_glm(pref, len_model, len_baseline) -> float:
+    """The LC win rate (points) of one model on one seed's prompts: 100·σ(θ) of the unpenalised GLM."""
+    p, x = _lc_inputs(pref, len_model, len_baseline)
+    return float(100.0 / (1.0 + np.exp(-lc_glm_logit(p, x, np.ones(p.size)))))
+
+
 def lc_group(eval_a: dict, eval_b: dict) -> dict:
-    """One seed's input to :func:`paired_bootstrap_lc` from two ``metrics.evaluation.evaluate_policy`` results
-    on the same prompts (their preferences, response lengths and the reference policy's lengths)."""
+    """One seed's input to ``paired_ci_lc`` from two ``metrics.evaluation.evaluate_policy`` results on the same
+    prompts (their preferences, response lengths and the reference policy's lengths)."""
     return {
         "pref_a": eval_a["preferences"],
         "len_a": [len(y) for y in eval_a["responses"]],
@@ -171,134 +238,175 @@ def lc_group(eval_a: dict, eval_b: dict) -> dict:
     }
 
 
-def paired_bootstrap_lc(groups: Sequence[dict], *, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> dict:
-    """LC win rate of A minus LC win rate of B (points), with a two-level bootstrap interval.
+def paired_ci_lc(groups: Sequence[dict], *, level: float = 1 - ALPHA) -> dict:
+    """LC win rate of A minus LC win rate of B (points): per seed, the difference of the two GLM fits on that seed's
+    prompts; across seeds, the t interval of ``seed_interval``.
 
-    ``groups``: one dict per seed with per-prompt arrays ``pref_a``, ``len_a``, ``pref_b``, ``len_b``
-    (P(model ≻ baseline) and response lengths of A and B on the same prompts) and ``len_ref`` (the
-    baseline's lengths). Each replicate resamples seeds, then prompts within each drawn seed, and refits
-    both GLMs on the same resampled prompts (paired), so the interval carries the fit's uncertainty.
-    The point estimate is the unpenalised fit on all prompts (AlpacaEval's L1-penalised fit with
-    cross-validated C, in ``winrate.lc_win_rate``, differs from it by little at ~1000 prompts).
+    ``groups``: one dict per seed with per-prompt arrays ``pref_a``, ``len_a``, ``pref_b``, ``len_b`` (P(model ≻
+    baseline) and response lengths of A and B on the same prompts) and ``len_ref`` (the baseline's lengths). The
+    fit is AlpacaEval's GLM without its L1 penalty and instruction term (``winrate.lc_win_rate`` has both; at
+    ~1000 prompts they differ by little).
     """
     if not groups:
-        raise ValueError("paired_bootstrap_lc needs at least one seed")
-    k = len(groups)
-    fits = []
+        raise ValueError("paired_ci_lc needs at least one seed")
+    per_seed, n = [], 0
     for g in groups:
-        pa, xa = _lc_inputs(g["pref_a"], g["len_a"], g["len_ref"])
-        pb, xb = _lc_inputs(g["pref_b"], g["len_b"], g["len_ref"])
-        if not (pa.size == pb.size == xa.size == xb.size) or pa.size < 2:
+        sizes = {len(g[k]) for k in ("pref_a", "len_a", "pref_b", "len_b", "len_ref")}
+        if len(sizes) != 1 or sizes.pop() < 2:
             raise ValueError("each seed needs ≥ 2 prompts with the same prompts for A and B")
-        fits.append((pa, xa, pb, xb))
-    sig = lambda t: 100.0 / (1.0 + np.exp(-t))
-    per_seed = [
-        float(sig(lc_glm_logit(pa, xa, np.ones(pa.size))) - sig(lc_glm_logit(pb, xb, np.ones(pb.size))))
-        for pa, xa, pb, xb in fits
-    ]
-    draw = (seed, n_boot, tuple(f[0].size for f in fits))
-    diffs = np.zeros(n_boot)
-    for s, ((pa, xa, pb, xb), (slots, counts)) in enumerate(zip(fits, _lc_resamples(*draw))):
-        if counts is None:
-            continue
-        d = sig(_lc_refits(pa, xa, counts, (draw, s))) - sig(_lc_refits(pb, xb, counts, (draw, s)))
-        np.add.at(diffs, slots[:, 0], d)
-    diffs /= k
-    a = (1.0 - level) / 2.0
-    lo, hi = np.quantile(diffs, [a, 1.0 - a])
-    return {
-        "diff": float(np.mean(per_seed)),
-        "lo": float(lo),
-        "hi": float(hi),
-        "se": float(diffs.std(ddof=1)),
-        "n_seeds": k,
-        "n_prompts": int(sum(f[0].size for f in fits)),
-        "level": level,
-        "per_seed": per_seed,
-    }
+        per_seed.append(
+            lc_win_rate_glm(g["pref_a"], g["len_a"], g["len_ref"])
+            - lc_win_rate_glm(g["pref_b"], g["len_b"], g["len_ref"])
+        )
+        n += len(g["pref_a"])
+    return seed_interval(per_seed, level=level, n_prompts=n)
 
 
-# A paper's LC claims compare one method against many (SimPO against nine others, in two settings) with the same
-# seed, so the same resamples and the same method's refits recur: both are kept, keyed by what determines them
-# (the numbers are the ones a fresh computation gives; SimPO's claims cell went 11.6 → 5.4 s).
-@functools.lru_cache(maxsize=8)
-def _lc_resamples(seed: int, n_boot: int, sizes: tuple[int, ...]) -> tuple:
-    """Per seed of :func:`paired_bootstrap_lc`: the (replicate, slot) pairs that drew it and its prompt counts
-    (None when no replicate drew it), in the order the generator draws them."""
-    rng = np.random.default_rng(seed)
-    k = len(sizes)
-    picks = rng.integers(k, size=(n_boot, k)) if k > 1 else np.zeros((n_boot, 1), dtype=int)
-    out = []
-    for s, n in enumerate(sizes):
-        slots = np.argwhere(picks == s)  # (replicate, slot) pairs that drew seed s: an independent resample each
-        counts = rng.multinomial(n, np.full(n, 1.0 / n), size=len(slots)).astype(float) if len(slots) else None
-        for a in (slots, counts):
-            if a is not None:
-                a.setflags(write=False)
-        out.append((slots, counts))
-    return tuple(out)
+# The names these had while the interval was a two-level bootstrap, until every caller is moved.
+paired_bootstrap, paired_bootstrap_lc = paired_ci, paired_ci_lc
 
 
-_REFITS: dict = {}
+# ---------------------------------------------------------------------------------------------
+# Claims made of parts: an intersection–union test for "reproduced", Holm for "not reproduced"
 
 
-def _lc_refits(p: np.ndarray, x: np.ndarray, counts: np.ndarray, draw: tuple) -> np.ndarray:
-    """:func:`lc_glm_logit` on every resample of ``draw`` (a key of :func:`_lc_resamples` and a seed index)."""
-    import hashlib
+def p_contradiction(ev: dict) -> float:
+    """One-sided p-value of "the effect is at least its threshold" (0, or the claimed effect) from an interval
+    claim's evidence: small when the data contradict the claim. Exact claims: 0 if not reproduced, else 1."""
+    if "ci_lo" not in ev:
+        return 0.0 if ev.get("verdict") == NOT_REPRODUCED else 1.0
+    if ev.get("se") is None or int(ev.get("n_seeds", 0)) < MIN_SEEDS:
+        return 1.0
+    threshold = float(ev.get("claimed_effect", 0.0))
+    if ev["se"] == 0:
+        return 0.0 if ev["diff"] < threshold else 1.0
+    return float(stats.t.cdf((ev["diff"] - threshold) / ev["se"], int(ev["df"])))
 
-    key = (hashlib.sha1(p.tobytes() + x.tobytes()).hexdigest(), draw)
-    if key not in _REFITS:
-        if len(_REFITS) >= 64:
-            _REFITS.clear()
-        _REFITS[key] = lc_glm_logit(p, x, counts)
-        _REFITS[key].setflags(write=False)
-    return _REFITS[key]
+
+def holm_rejects(p: Sequence[float], alpha: float) -> list[bool]:
+    """Holm's step-down procedure: which hypotheses are rejected at familywise level ``alpha``."""
+    order = np.argsort(p, kind="stable")
+    rejected = [False] * len(p)
+    for rank, i in enumerate(order):
+        if p[i] > alpha / (len(p) - rank):
+            break
+        rejected[i] = True
+    return rejected
 
 
 def all_of(cid: str, text: str, parts: Sequence[dict], *, rule: str) -> dict:
-    """A claim made of several sub-claims (e.g. "in both settings"): reproduced only if every part is,
-    not reproduced if any part is, else inconclusive. The parts' evidence is kept, prefixed by their ids."""
-    vs = [p["verdict"] for p in parts]
-    verdict = (
-        NOT_REPRODUCED if NOT_REPRODUCED in vs else REPRODUCED if all(v == REPRODUCED for v in vs) else INCONCLUSIVE
-    )
-    ev = {f"{p['id']}.{k}": v for p in parts for k, v in p["evidence"].items()}
-    ev.update({f"{p['id']}.verdict": p["verdict"] for p in parts})
-    return {"id": cid, "text": text, "rule": rule, "verdict": verdict, "evidence": ev}
+    """A claim made of parts (e.g. "in both settings", "best of all nine"):
+
+    * reproduced when every part is reproduced — an intersection–union test, which needs no correction;
+    * not reproduced when some part contradicts its claim at a familywise 5 % level: Holm's procedure on the
+      parts' one-sided p-values at α = 2.5 % (the tail a single 95 % interval leaves below its lower bound);
+    * else inconclusive.
+
+    Each part's evidence is kept, prefixed by its id; ``<part>.verdict`` is the part's verdict within the family (a
+    part whose own interval lies below zero but which Holm does not reject reads inconclusive, and keeps its own
+    verdict as ``<part>.unadjusted_verdict``).
+    """
+    if not parts:
+        raise ValueError(f"claim {cid} has no parts")
+    p = [p_contradiction({**q["evidence"], "verdict": q["verdict"]}) for q in parts]
+    rejects = holm_rejects(p, ALPHA / 2)
+    if all(q["verdict"] == REPRODUCED for q in parts):
+        verdict = REPRODUCED
+    elif any(rejects):
+        verdict = NOT_REPRODUCED
+    else:
+        verdict = INCONCLUSIVE
+    ev: dict[str, Any] = {}
+    for q, pq, rej in zip(parts, p, rejects):
+        ev.update({f"{q['id']}.{k}": v for k, v in q["evidence"].items()})
+        v = q["verdict"]
+        if v == NOT_REPRODUCED and not rej:
+            ev[f"{q['id']}.unadjusted_verdict"] = v
+            v = INCONCLUSIVE
+        ev[f"{q['id']}.p_contradiction"] = pq
+        ev[f"{q['id']}.verdict"] = v
+    kinds = {q.get("kind", EMPIRICAL) for q in parts}
+    kind = EMPIRICAL if EMPIRICAL in kinds else RECOMPUTATION if RECOMPUTATION in kinds else IDENTITY
+    return {"id": cid, "text": text, "rule": rule + " (all parts; Holm across parts for a contradiction)",
+            "kind": kind, "verdict": verdict, "evidence": ev}  # fmt: skip
 
 
 def part_ids(evidence: dict) -> list[str]:
-    """The ids of the parts whose evidence an :func:`all_of` claim holds (keys ``<part>.<key>``), in order."""
+    """The ids of the parts whose evidence an ``all_of`` claim holds (keys ``<part>.<key>``), in order."""
     return list(dict.fromkeys(k[: -len(".verdict")] for k in evidence if k.endswith(".verdict")))
 
 
+def _parts(claim: dict) -> list[dict]:
+    """A claim's parts as {id, verdict, evidence} (a claim without parts is its own only part)."""
+    ev = claim["evidence"]
+    ids = part_ids(ev)
+    if not ids:
+        return [{"id": claim["id"], "verdict": claim["verdict"], "evidence": ev}]
+    return [
+        {
+            "id": p,
+            "verdict": ev[f"{p}.verdict"],
+            "evidence": {k[len(p) + 1 :]: v for k, v in ev.items() if k.startswith(p + ".")},
+        }
+        for p in ids
+    ]
+
+
+def _halfwidth(ev: dict) -> float | None:
+    lo, hi = ev.get("ci_lo"), ev.get("ci_hi")
+    return None if lo is None or hi is None else (hi - lo) / 2
+
+
 def gate_on_control(claims: list[dict], control_id: str = "PC") -> list[dict]:
-    """If the positive control is not reproduced, every other claim becomes inconclusive (the replication
-    had no power to see it); the original verdict is kept in the evidence."""
+    """License each claim by the positive control; an unlicensed claim becomes inconclusive, with the reason.
+
+    A claim is licensed when the control is reproduced and, for every quantity (``metric``) the claim's parts are
+    judged on, the control has a reproduced part on that quantity whose interval half-width — the smallest effect
+    this replication resolves — is no larger than the smallest effect (``needs``) a part on that quantity needs.
+    Parts that name no metric are licensed by the control's verdict alone. The original verdict is kept.
+    """
     ctrl = next((c for c in claims if c["id"] == control_id), None)
     if ctrl is None:
         raise ValueError(f"no positive control {control_id!r} among claims {[c['id'] for c in claims]}")
-    if ctrl["verdict"] == REPRODUCED:
-        return claims
+    by_metric: dict[str, list[dict]] = {}
+    for p in _parts(ctrl):
+        if m := p["evidence"].get("metric"):
+            by_metric.setdefault(m, []).append(p)
     out = []
     for c in claims:
-        if c["id"] != control_id and c["verdict"] != INCONCLUSIVE:
-            c = {
-                **c,
-                "verdict": INCONCLUSIVE,
-                "evidence": {**c["evidence"], "ungated_verdict": c["verdict"], "gated_by": control_id},
-            }
+        if c["id"] == control_id or c.get("kind", EMPIRICAL) != EMPIRICAL:
+            out.append(c)
+            continue
+        reasons = [] if ctrl["verdict"] == REPRODUCED else [f"{control_id} is {ctrl['verdict']}"]
+        needs: dict[str, float] = {}
+        for p in _parts(c):
+            if m := p["evidence"].get("metric"):
+                need = p["evidence"].get("needs")
+                needs[m] = min(needs.get(m, math.inf), math.inf if need is None else float(need))
+        for m, need in needs.items():
+            ok = [p for p in by_metric.get(m, []) if p["verdict"] == REPRODUCED]
+            if not ok:
+                reasons.append(f"{control_id} has no reproduced part on {m}")
+                continue
+            resolves = min(_halfwidth(p["evidence"]) for p in ok)
+            if resolves > need:
+                reasons.append(f"{control_id} resolves ±{resolves:.3g} on {m}; the claim needs {need:.3g}")
+        if reasons and c["verdict"] != INCONCLUSIVE:
+            c = {**c, "verdict": INCONCLUSIVE,
+                 "evidence": {**c["evidence"], "ungated_verdict": c["verdict"], "gated_by": control_id,
+                              "gate_reason": "; ".join(reasons)}}  # fmt: skip
+        elif reasons:
+            c = {**c, "evidence": {**c["evidence"], "gated_by": control_id, "gate_reason": "; ".join(reasons)}}
         out.append(c)
     return out
 
 
-def seed_tolerance(per_seed: Sequence[float], *, z: float = 4.0, floor: float = 1e-6) -> float:
-    """A ``make check`` tolerance for a seed-averaged metric: z standard errors of its seed mean.
+# ---------------------------------------------------------------------------------------------
+# make check
 
-    On the same machine the numbers are identical; across CPUs float differences move a run by much less
-    than seed-to-seed variation, so z = 4 standard errors never fails a faithful re-run and still fails a
-    change that moves the metric as much as a different seed would on average.
-    """
+
+def seed_tolerance(per_seed: Sequence[float], *, z: float = 4.0, floor: float = 1e-6) -> float:
+    """A ``make check`` tolerance for a seed-averaged metric: z standard errors of its seed mean."""
     x = np.asarray(per_seed, dtype=float)
     if x.size < 2:
         return floor
@@ -308,7 +416,7 @@ def seed_tolerance(per_seed: Sequence[float], *, z: float = 4.0, floor: float = 
 def verdict_stable(fresh: dict, expected: dict, *, tol: float | None = None) -> bool:
     """Whether a changed verdict is a real change: False only if an interval bound crossed a decision
     threshold (0 or the claimed effect) by more than ``tol`` (default: the claim's own standard error).
-    A claim made by :func:`all_of` is stable when each of its changed parts is. Claims without intervals
+    A claim made by ``all_of`` is stable when each of its changed parts is. Claims without intervals
     must match exactly."""
     if fresh["verdict"] == expected["verdict"]:
         return True
@@ -320,10 +428,10 @@ def verdict_stable(fresh: dict, expected: dict, *, tol: float | None = None) -> 
             "evidence": {k[len(p) + 1 :]: v for k, v in ev.items() if k.startswith(p + ".")},
         }
         return all(verdict_stable(sub(fe, p), sub(ee, p), tol=tol) for p in parts)
-    if not all(k in fe and k in ee for k in ("ci_lo", "ci_hi")):
+    if not all(fe.get(k) is not None and ee.get(k) is not None for k in ("ci_lo", "ci_hi")):
         return False
     if tol is None:
-        tol = float(ee.get("se", 0.0))
+        tol = float(ee.get("se") or 0.0)
     thresholds = [0.0] + ([float(ee["claimed_effect"])] if "claimed_effect" in ee else [])
     near = lambda v: any(abs(v - t) <= tol for t in thresholds)
     return all(near(e["ci_lo"]) or near(e["ci_hi"]) for e in (fe, ee))
