@@ -126,6 +126,8 @@ def method_config(cfg, setting: str, method: str, *, use_tuned: bool = True, **o
             lr = v
         else:
             hp[k] = v
+    if "gamma_beta_ratio" in hp:  # SimPO's official parametrisation (γ/β) in a search grid: γ = ratio · β
+        hp["gamma"] = float(hp.pop("gamma_beta_ratio")) * float(hp["beta"])
     return {"loss": m["loss"], "hparams": hp, "lr": lr}
 
 
