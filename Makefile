@@ -14,6 +14,11 @@ export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
+# The same floating-point kernels on every x86 host: torch's and MKL's AVX2 paths (a host with AVX-512 would otherwise
+# train slightly different models, which CI on another host would see; docs/statistics.md, "Across machines").
+export ATEN_CPU_CAPABILITY ?= avx2
+export MKL_CBWR ?= AVX2
+export ONEDNN_MAX_CPU_ISA ?= AVX2
 
 .PHONY: setup lint test check tables report bench bench-profile bench-rl bench-groups tune-simpo strip lock clean help
 .DEFAULT_GOAL := help

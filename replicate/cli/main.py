@@ -18,6 +18,12 @@ USAGE = """usage: replicate COMMAND ...
 
 
 def main(argv: list[str] | None = None) -> int:
+    import os
+
+    from ..core.provenance import NUMERICS_ENV
+
+    for k, v in NUMERICS_ENV.items():  # before anything loads torch; the kernels inherit them
+        os.environ.setdefault(k, v)
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)

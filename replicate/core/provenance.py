@@ -1,7 +1,8 @@
-"""Provenance saved next to every result: versions, commit, config hash, seed, scale."""
+"""Provenance saved next to every result: versions, commit, config hash, seed, scale, CPU."""
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -35,6 +36,30 @@ def git_commit() -> dict:
     return {"commit": commit, "dirty": dirty}
 
 
+# Kernel choices that change floating-point results between CPUs: the Makefile pins them to the AVX2 code paths, so a
+# host with AVX-512 computes what a host with AVX2 computes (docs/statistics.md, "Across machines").
+# The CLI sets these defaults before torch loads (``cli.main``), as the Makefile does for every target.
+NUMERICS_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+
+
+def cpu() -> dict:
+    """The CPU model, the vector instruction set torch's kernels use, and the numerics pins in effect."""
+    model = platform.processor() or None
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), model)
+    except OSError:
+        pass
+    import torch
+
+    return {
+        "model": model,
+        "cores": os.cpu_count(),
+        "torch_isa": torch.backends.cpu.get_cpu_capability(),
+        "pins": {k: os.environ.get(k) for k in NUMERICS_ENV},
+    }
+
+
 def provenance(cfg: dict, *, seed: int | None = None, scale: str | None = None) -> dict:
     """Everything needed to say where a number came from.
 
@@ -48,5 +73,6 @@ def provenance(cfg: dict, *, seed: int | None = None, scale: str | None = None) 
         "versions": package_versions(),
         "python": sys.version.split()[0],
         "platform": platform.machine(),
+        "cpu": cpu(),
         **git_commit(),
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..metrics.verdicts import all_of, gate_on_control, interval_claim, lc_group, paired_bootstrap, paired_bootstrap_lc
+from ..metrics.verdicts import all_of, gate_on_control, interval_claim, lc_group, paired_ci, paired_ci_lc
 
 METHODS_TABLE4 = ("sft", "rrhf", "slic_hf", "dpo", "ipo", "cpo", "kto", "orpo", "rdpo", "simpo")
 METRICS = ("win_rate", "lc_win_rate", "avg_length", "oracle_quality")
@@ -93,56 +93,84 @@ def _per_pair(runs, v, what: str = "agree") -> list[np.ndarray]:
     return [(np.asarray(runs[(sd, *v)]["heldout"]["reward_margins"]) > 0).astype(float) for sd in _seeds(runs)]
 
 
+def _z(ci: dict) -> dict:
+    return {"t": ci["diff"] / ci["se"]} if ci.get("se") else {}
+
+
 def diff(cid: str, runs, a, b, what: str) -> dict:
     """``what`` ∈ wr (raw win rate, points), q (oracle quality), len (characters), agree (held-out pairs): A − B."""
     get = _per_pair if what == "agree" else _per_prompt
     d = [x - y for x, y in zip(get(runs, a, what), get(runs, b, what))]
-    ci = paired_bootstrap(d)
+    ci = paired_ci(d)
+    # held-out agreement has no positive control of its own (no method is known to raise it): its parts name no
+    # metric, so the control's overall verdict alone licenses them
     return interval_claim(
         cid,
         "",
         ci,
         rule=f"{what}({_name(*a)}) − {what}({_name(*b)}) > 0",
-        evidence={"z": ci["diff"] / ci["se"] if ci["se"] > 0 else 0.0},
+        evidence=_z(ci),
+        metric=None if what == "agree" else what,
     )
 
 
-def lc_diff(cid: str, runs, a, b) -> dict:
-    ci = paired_bootstrap_lc([lc_group(_ev(runs, sd, a), _ev(runs, sd, b)) for sd in _seeds(runs)])
+def lc_diff(cid: str, runs, a, b, needs: float | None = None) -> dict:
+    """LC win rate of A − B (points); ``needs``: the paper's margin for this comparison, which the positive control's
+    LC resolution must reach for the claim to be licensed (``verdicts.gate_on_control``)."""
+    ci = paired_ci_lc([lc_group(_ev(runs, sd, a), _ev(runs, sd, b)) for sd in _seeds(runs)])
     return interval_claim(
-        cid,
-        "",
-        ci,
-        rule=f"lc({_name(*a)}) − lc({_name(*b)}) > 0",
-        evidence={"z": ci["diff"] / ci["se"] if ci["se"] > 0 else 0.0},
+        cid, "", ci, rule=f"lc({_name(*a)}) − lc({_name(*b)}) > 0", evidence=_z(ci), metric="lc", needs=needs
     )
+
+
+PAPER_SETTING = {"base": "Mistral-Base 7B", "instruct": "Mistral-Instruct 7B"}  # Table 4/5's Mistral rows
+
+
+def paper_margins(table: str = "Table 4") -> dict:
+    """{(setting, row): the paper's AE2 LC win rate} for our settings, from ``results/reported/simpo.csv`` (reference
+    rows); {} when the file has none (a claim then needs no particular resolution)."""
+    from ..metrics.claims import load_reported
+
+    rep = load_reported("simpo")
+    rows = rep[(rep.metric == "AE2 LC") & (rep.table == table) & (rep.reference.astype(str).str.lower() == "true")]
+    inv = {v: k for k, v in PAPER_SETTING.items()}
+    return {(inv[r.setting], r.row): float(r.value) for r in rows.itertuples() if r.setting in inv}
+
+
+def _needs(paper: dict, s: str, a: str, b: str) -> float | None:
+    """The paper's LC margin of row a over row b in setting s, or None when either is not reported."""
+    if (s, a) in paper and (s, b) in paper:
+        return round(paper[(s, a)] - paper[(s, b)], 3)
+    return None
 
 
 def claims(runs: dict, cfg) -> list[dict]:
     S = list(cfg.paper.settings)
     V = lambda s, m, tag="": (s, m, tag)
+    t4, t5 = paper_margins("Table 4"), paper_margins("Table 5")
     out = []
     pc = []
     for s in S:
         pc += [
             diff(f"{s}.wr", runs, V(s, "dpo"), V(s, "sft"), "wr"),
             diff(f"{s}.q", runs, V(s, "dpo"), V(s, "sft"), "q"),
+            lc_diff(f"{s}.lc", runs, V(s, "dpo"), V(s, "sft")),
         ]
     pc.append(diff(f"{S[-1]}.len", runs, V(S[-1], "dpo"), V(S[-1], "sft"), "len"))
     out.append(
         all_of(
             "PC",
-            "Positive control: DPO beats its SFT start on the judge's raw win rate and on oracle "
-            "quality in each setting, and the length-biased judge makes its answers longer",
+            "Positive control: DPO beats its SFT start on the judge's raw win rate, on oracle quality and on LC win "
+            "rate in each setting, and the length-biased judge makes its answers longer",
             pc,
-            rule="dpo − sft > 0 on raw WR and oracle q (each setting) and on length",
+            rule="dpo − sft > 0 on raw WR, oracle q and LC WR (each setting) and on length",
         )
     )
     out.append(
         all_of(
             "C1",
             "SimPO ≥ DPO on LC win rate in both settings",
-            [lc_diff(s, runs, V(s, "simpo"), V(s, "dpo")) for s in S],
+            [lc_diff(s, runs, V(s, "simpo"), V(s, "dpo"), _needs(t4, s, "simpo", "dpo")) for s in S],
             rule="lc(simpo) − lc(dpo) > 0, each setting",
         )
     )
@@ -151,15 +179,27 @@ def claims(runs: dict, cfg) -> list[dict]:
         all_of(
             "C2",
             "SimPO has the best LC win rate of all methods in each setting",
-            [lc_diff(f"{s}.{m}", runs, V(s, "simpo"), V(s, m)) for s in S for m in others],
+            [lc_diff(f"{s}.{m}", runs, V(s, "simpo"), V(s, m), _needs(t4, s, "simpo", m)) for s in S for m in others],
             rule="lc(simpo) − lc(m) > 0 for every other method m, each setting",
         )
     )
     c3 = []
     for s in S:
         c3 += [
-            lc_diff(f"{s}.ln", runs, V(s, "simpo"), V(s, "simpo", "no_length_norm")),
-            lc_diff(f"{s}.gamma", runs, V(s, "simpo"), V(s, "simpo", "gamma_zero")),
+            lc_diff(
+                f"{s}.ln",
+                runs,
+                V(s, "simpo"),
+                V(s, "simpo", "no_length_norm"),
+                _needs(t5, s, "simpo", "simpo[no_length_norm]"),
+            ),
+            lc_diff(
+                f"{s}.gamma",
+                runs,
+                V(s, "simpo"),
+                V(s, "simpo", "gamma_zero"),
+                _needs(t5, s, "simpo", "simpo[gamma_zero]"),
+            ),
             diff(f"{s}.len", runs, V(s, "simpo", "no_length_norm"), V(s, "simpo"), "len"),
         ]
     out.append(
@@ -204,13 +244,10 @@ def claims(runs: dict, cfg) -> list[dict]:
 def render_table(doc: dict) -> str:
     """Table 4 side by side: our LC / WR / length / oracle quality (seed means), and the paper's AE2 LC / WR."""
     m = doc["metrics"]
-    try:
-        from ..metrics.claims import load_reported
+    from ..metrics.claims import load_reported
 
-        rep = load_reported("simpo")
-    except Exception:
-        rep = None
-    paper_setting = {"base": "Mistral-Base 7B", "instruct": "Mistral-Instruct 7B"}
+    rep = load_reported("simpo")
+    paper_setting = PAPER_SETTING
     n = len(doc.get("seeds", [])) or 1
     lines = [
         f"_Means over {n} seed(s); the claims below carry the intervals._\n",
