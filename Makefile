@@ -20,14 +20,15 @@ export ATEN_CPU_CAPABILITY ?= avx2
 export MKL_CBWR ?= AVX2
 export ONEDNN_MAX_CPU_ISA ?= AVX2
 
-.PHONY: setup lint test check tables report bench bench-profile bench-rl bench-groups tune-simpo strip lock clean help
+.PHONY: setup lint test check check-full bench-intervals tables report bench bench-profile bench-rl bench-groups tune-simpo strip lock clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make replicate-<paper> [ARGS='scale=ci ...']  run a paper's notebook (build/notebooks/<paper>-<scale>.{ipynb,html})"
 	@echo "make test        unit, parity and notebook (scale=ci) tests"
 	@echo "make lint        ruff check and ruff format --check (pyproject.toml [tool.ruff])"
-	@echo "make check       re-run tiny replications of: $(CHECK_PAPERS); fail on numbers outside tolerance"
+	@echo "make check       CI's re-run: each paper's stated subset (LM-world papers: their first seed); fail on numbers outside tolerance"
+	@echo "make check-full  every seed of every paper: $(CHECK_PAPERS); numbers, claim effects and verdicts"
 	@echo "make tables      render results/tables/*.md from results/ files"
 	@echo "make report      one static HTML site (build/site/index.html): verdict counts, tables, figures, executed notebooks"
 	@echo "make tune-simpo  hyperparameter search on the dev split; writes conf/tuned/simpo_*.yaml"
@@ -35,6 +36,7 @@ help:
 	@echo "make bench-profile  where a tiny SimPO run's time goes; batched vs plain generation tokens/s"
 	@echo "make bench-rl    GRPO steps/s: our RL path (training/rl.py) vs TRL's GRPOTrainer run bare"
 	@echo "make bench-groups  preference step: one padded forward vs rows in length groups (same update)"
+	@echo "make bench-intervals  coverage and width of the verdicts' interval by simulation (docs/statistics.md)"
 	@echo "papers: $(PAPERS)"
 
 setup: $(STAMP)
@@ -60,6 +62,9 @@ test: $(STAMP)
 check: $(STAMP)
 	@set -e; for p in $(CHECK_PAPERS); do $(BIN)/replicate check $$p $(ARGS); done
 
+check-full: $(STAMP)
+	@set -e; for p in $(CHECK_PAPERS); do $(BIN)/replicate check $$p --full $(ARGS); done
+
 tables: $(STAMP)
 	$(BIN)/replicate tables
 
@@ -80,6 +85,9 @@ bench-rl: $(STAMP)
 
 bench-groups: $(STAMP)
 	$(BIN)/python bench/length_groups.py $(ARGS)
+
+bench-intervals: $(STAMP)
+	$(BIN)/python bench/intervals.py $(ARGS)
 
 # Notebooks are stored without outputs.
 strip: $(STAMP)

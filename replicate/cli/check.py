@@ -1,29 +1,54 @@
-"""``make check``: re-run a replication into build/check and compare with the committed metrics."""
+"""``make check`` / ``make check-full``: re-run a replication into build/check and compare with the committed metrics.
+
+``make check`` (CI) re-runs a paper's stated subset: for a paper whose conf has ``check.subset: {n_seeds: 1}`` (the
+LM-world papers, minutes per seed), only its first seed, compared number by number with that seed's committed
+per-seed values and per-seed claim effects; every other paper in full. ``make check-full`` (``--full``) re-runs
+every seed of every paper and compares verdicts too. Tolerances: ``replicate.metrics.claims.compare``.
+"""
 
 from __future__ import annotations
 
 import sys
 
-from ..core.config import compose
+from ..core.config import ConfigError, compose, to_dict
 from ..metrics.claims import check
 from .run import BUILD, run_notebook
 
 
 def main_check(argv: list[str]) -> int:
     if not argv:
-        print("usage: replicate check PAPER [key=value ...]", file=sys.stderr)
+        print("usage: replicate check PAPER [--full] [key=value ...]", file=sys.stderr)
         return 2
-    paper, overrides = argv[0], list(argv[1:])
+    paper, rest = argv[0], list(argv[1:])
+    full = "--full" in rest
+    overrides = [o for o in rest if o != "--full"]
     fresh_root = BUILD / "check" / "reproduced"
     overrides = [*overrides, f"results_dir={fresh_root}", f"figures_dir={BUILD / 'check' / 'figures'}"]
     cfg = compose(paper, overrides)
+    spec = to_dict(cfg.paper).get("check", {}) or {}
+    subset = {} if full else dict(spec.get("subset") or {})
+    seed = None
+    if subset:
+        if set(subset) != {"n_seeds"} or int(subset["n_seeds"]) != 1:
+            raise ConfigError(f"conf/paper/{paper}.yaml check.subset: only {{n_seeds: 1}} is supported, got {subset}")
+        overrides.append("scale.n_seeds=1")
+        seed = int(cfg.seed)
     run_notebook(paper, overrides, html=False, log_output=False)
-    tolerances = dict(cfg.paper.get("check", {}).get("tolerances", {}) or {})
-    problems = check(paper, cfg.scale.name, fresh_root, tolerances)
+    problems = check(
+        paper,
+        cfg.scale.name,
+        fresh_root,
+        dict(spec.get("tolerances", {}) or {}),
+        effects=dict(spec.get("effects", {}) or {}),
+        verdict_only=list(spec.get("verdict_only", []) or []),
+        seed=seed,
+    )
+    what = f"seed {seed} of {cfg.scale.name}" if seed is not None else cfg.scale.name
     if problems:
-        print(f"check {paper} ({cfg.scale.name}): {len(problems)} problem(s)")
+        print(f"check {paper} ({what}): {len(problems)} problem(s)")
         for p in problems:
             print(f"  - {p}")
         return 1
-    print(f"check {paper} ({cfg.scale.name}): all metrics within tolerance, all claim verdicts unchanged")
+    verdicts = "" if seed is not None else ", all claim verdicts unchanged"
+    print(f"check {paper} ({what}): all metrics and claim effects within tolerance{verdicts}")
     return 0

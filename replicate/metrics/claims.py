@@ -31,7 +31,6 @@ from .verdicts import (  # noqa: F401  (INCONCLUSIVE: re-exported with the other
     REPRODUCED,
     VERDICTS,
     part_ids,
-    seed_tolerance,
     verdict_stable,
 )
 
@@ -110,7 +109,7 @@ def write_metrics(
     """Write metrics.json atomically. Float values are rounded to 6 decimals so files diff cleanly.
 
     For seed-averaged metrics pass ``seeds`` and ``seed_spread`` (metric → its per-seed values): ``make
-    check`` then allows each metric the movement its seed spread implies (``verdicts.seed_tolerance``).
+    check``'s single-seed subset compares a re-run of one seed with them.
     """
     clean = {k: _round(v) for k, v in sorted(metrics.items())}
     doc = {
@@ -150,17 +149,65 @@ def load_reported(paper: str):
     return df
 
 
-def compare(fresh: dict, expected: dict, tolerances: dict | None = None) -> list[str]:
+def _tolerance(name: str, tolerances: dict, default: float) -> float:
+    """The most specific (longest) glob of ``tolerances`` matching ``name``, else ``default``."""
+    matches = [g for g in tolerances if fnmatch.fnmatch(name, g)]
+    return float(tolerances[max(matches, key=len)]) if matches else default
+
+
+def effect_tolerances(expected: dict, fallback: dict | None = None) -> dict:
+    """Per quantity a claim is judged on (a part's ``metric``; None for parts that name none): half of the smallest
+    effect that a decided empirical part on that quantity shows in ``expected`` — a check that lets a claim's effect
+    move by half of the smallest effect any claim on its quantity rests on, and no more. Quantities with no decided
+    part take ``fallback[metric]`` (``check.effects`` in the paper's conf), else 0."""
+    from .verdicts import claim_parts
+
+    smallest: dict = {}
+    for c in expected["claims"]:
+        if c.get("kind", EMPIRICAL) != EMPIRICAL:
+            continue
+        for p in claim_parts(c):
+            ev = p["evidence"]
+            if ev.get("ci_lo") is not None and p["verdict"] in (REPRODUCED, NOT_REPRODUCED) and "diff" in ev:
+                m = ev.get("metric")
+                smallest[m] = min(smallest.get(m, math.inf), abs(float(ev["diff"])))
+    out = {m: v / 2 for m, v in smallest.items()}
+    for m, v in (fallback or {}).items():
+        out.setdefault(None if m == "none" else m, float(v))
+    return out
+
+
+def compare(
+    fresh: dict,
+    expected: dict,
+    tolerances: dict | None = None,
+    *,
+    effects: dict | None = None,
+    verdict_only: list[str] | tuple[str, ...] = (),
+    seed: int | None = None,
+) -> list[str]:
     """Problems between a fresh metrics doc and the committed one (empty list = pass).
 
-    ``tolerances``: {"default": atol, "<glob>": atol, ...}; the most specific (longest) matching
-    glob wins. A metric missing on either side and any flipped claim verdict is a problem.
+    Checked: every raw metric (``tolerances``: {"default": atol, "<glob>": atol}, the longest matching glob wins),
+    every claim's verdict (``verdicts.verdict_stable``: a bound that moved across its threshold by less than one
+    standard error is a tie, not a flip), and every empirical claim part's effect, within ``effect_tolerances``.
+    ``verdict_only``: globs of metric names and claim-part ids ("C2.instruct.slic_hf") known to move between hosts by
+    more than their tolerance; they are checked on their verdict side only.
+
+    ``seed``: the fresh doc is a single-seed re-run of that seed (``make check``'s subset): its metrics are compared
+    with the expected doc's per-seed values of that seed, its claim effects with the expected parts' ``per_seed``
+    values, and verdicts (undecidable from one seed) are not compared.
     """
+    from .verdicts import claim_parts
+
     tolerances = dict(tolerances or {})
     default = float(tolerances.pop("default", 1e-6))
-    spread = expected.get("seed_spread", {})  # metric -> its per-seed values, for seed-averaged metrics
+    host = lambda name: any(fnmatch.fnmatch(name, g) for g in verdict_only)
     problems = []
-    fm, em = fresh["metrics"], expected["metrics"]
+    fm, em = fresh["metrics"], dict(expected["metrics"])
+    if seed is not None:
+        i = list(expected.get("seeds", [])).index(seed)
+        em.update({k: v[i] for k, v in expected.get("seed_spread", {}).items()})
     for name in sorted(set(fm) | set(em)):
         if name not in fm or name not in em:
             problems.append(f"metric {name}: present in only one of fresh/expected")
@@ -170,25 +217,37 @@ def compare(fresh: dict, expected: dict, tolerances: dict | None = None) -> list
             if a != b:
                 problems.append(f"metric {name}: {a!r} != expected {b!r}")
             continue
-        matches = [g for g in tolerances if fnmatch.fnmatch(name, g)]
-        atol = float(tolerances[max(matches, key=len)]) if matches else default
-        if name in spread:  # a seed-averaged metric may move by what its seed spread allows, not less
-            atol = max(atol, seed_tolerance(spread[name]))
+        atol = _tolerance(name, tolerances, default)
+        if host(name):
+            continue
         if a is None or b is None or abs(a - b) > atol:
             problems.append(f"metric {name}: {a} outside expected {b} ± {atol}")
+    tol_effect = effect_tolerances(expected, effects)
     fc = {c["id"]: c for c in fresh["claims"]}
     for c in expected["claims"]:
         f = fc.get(c["id"])
         if f is None:
             problems.append(f"claim {c['id']}: missing from the fresh run")
-        elif not verdict_stable(f, c):
-            # a verdict decided on an interval may change only if a bound sits within one standard error
-            # of its threshold on both runs (a tie); any other change of verdict is a real change
+            continue
+        if seed is None and not verdict_stable(f, c) and not host(c["id"]):
             problems.append(f"claim {c['id']}: verdict {f['verdict']!r}, expected {c['verdict']!r}")
+        if c.get("kind", EMPIRICAL) != EMPIRICAL:
+            continue
+        fparts = {p["id"]: p for p in claim_parts(f)}
+        for p in claim_parts(c):
+            pid = p["id"] if p["id"] == c["id"] else f"{c['id']}.{p['id']}"
+            ev, fp = p["evidence"], fparts.get(p["id"])
+            if "diff" not in ev or host(pid):
+                continue
+            want = ev["diff"] if seed is None else (ev.get("per_seed") or [None] * (i + 1))[i]
+            got = None if fp is None else fp["evidence"].get("diff")
+            tol = tol_effect.get(ev.get("metric"), 0.0)
+            if want is None or got is None or abs(got - want) > tol + 1e-9:
+                problems.append(f"claim {pid}: effect {got} outside expected {want} ± {tol:.3g}")
     return problems
 
 
-def check(paper: str, scale: str, fresh_root: str | Path, tolerances: dict | None = None) -> list[str]:
+def check(paper: str, scale: str, fresh_root: str | Path, tolerances: dict | None = None, **kw) -> list[str]:
     expected_path = metrics_path(paper, scale)
     if not expected_path.exists():
         from ..core.config import ConfigError
@@ -199,11 +258,26 @@ def check(paper: str, scale: str, fresh_root: str | Path, tolerances: dict | Non
         )
     fresh = read_json(metrics_path(paper, scale, fresh_root))
     expected = read_json(expected_path)
-    return compare(fresh, expected, tolerances)
+    return compare(fresh, expected, tolerances, **kw)
 
 
 _MARK = {REPRODUCED: "✅", NOT_REPRODUCED: "❌"}
-_INTERVAL_KEYS = ("diff", "ci_lo", "ci_hi", "se", "df", "z", "n_seeds", "n_prompts", "verdict", "p_contradiction")
+_INTERVAL_KEYS = (
+    *(
+        "diff",
+        "ci_lo",
+        "ci_hi",
+        "se",
+        "df",
+        "z",
+        "t",
+        "n_seeds",
+        "n_prompts",
+        "verdict",
+        "p_contradiction",
+        "per_seed",
+    ),
+)
 
 
 def _interval(ev: dict, prefix: str = "") -> str:

@@ -153,7 +153,7 @@ def interval_claim(
     k = int(ci["n_seeds"])
     verdict = decide(ci["lo"], ci["hi"], effect=effect) if k >= MIN_SEEDS else INCONCLUSIVE
     ev = {**(evidence or {}), "diff": ci["diff"], "ci_lo": ci["lo"], "ci_hi": ci["hi"], "se": ci["se"],
-          "df": ci.get("df", k - 1), "n_seeds": k, "n_prompts": ci["n_prompts"]}  # fmt: skip
+          "df": ci.get("df", k - 1), "n_seeds": k, "n_prompts": ci["n_prompts"], "per_seed": ci.get("per_seed")}  # fmt: skip
     if effect is not None:
         ev["claimed_effect"] = effect
     if metric is not None:
@@ -336,7 +336,7 @@ def part_ids(evidence: dict) -> list[str]:
     return list(dict.fromkeys(k[: -len(".verdict")] for k in evidence if k.endswith(".verdict")))
 
 
-def _parts(claim: dict) -> list[dict]:
+def claim_parts(claim: dict) -> list[dict]:
     """A claim's parts as {id, verdict, evidence} (a claim without parts is its own only part)."""
     ev = claim["evidence"]
     ids = part_ids(ev)
@@ -369,7 +369,7 @@ def gate_on_control(claims: list[dict], control_id: str = "PC") -> list[dict]:
     if ctrl is None:
         raise ValueError(f"no positive control {control_id!r} among claims {[c['id'] for c in claims]}")
     by_metric: dict[str, list[dict]] = {}
-    for p in _parts(ctrl):
+    for p in claim_parts(ctrl):
         if m := p["evidence"].get("metric"):
             by_metric.setdefault(m, []).append(p)
     out = []
@@ -379,7 +379,7 @@ def gate_on_control(claims: list[dict], control_id: str = "PC") -> list[dict]:
             continue
         reasons = [] if ctrl["verdict"] == REPRODUCED else [f"{control_id} is {ctrl['verdict']}"]
         needs: dict[str, float] = {}
-        for p in _parts(c):
+        for p in claim_parts(c):
             if m := p["evidence"].get("metric"):
                 need = p["evidence"].get("needs")
                 needs[m] = min(needs.get(m, math.inf), math.inf if need is None else float(need))
@@ -403,14 +403,6 @@ def gate_on_control(claims: list[dict], control_id: str = "PC") -> list[dict]:
 
 # ---------------------------------------------------------------------------------------------
 # make check
-
-
-def seed_tolerance(per_seed: Sequence[float], *, z: float = 4.0, floor: float = 1e-6) -> float:
-    """A ``make check`` tolerance for a seed-averaged metric: z standard errors of its seed mean."""
-    x = np.asarray(per_seed, dtype=float)
-    if x.size < 2:
-        return floor
-    return max(float(z * x.std(ddof=1) / np.sqrt(x.size)), floor)
 
 
 def verdict_stable(fresh: dict, expected: dict, *, tol: float | None = None) -> bool:
