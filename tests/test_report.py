@@ -112,12 +112,20 @@ def test_index_has_each_papers_verdict_counts(built):
     p = _Rows()
     p.feed(index.read_text())
     header, *rows = p.rows
-    assert header[:5] == ["paper", "scale", "✅ reproduced", "❌ not reproduced", "❔ inconclusive"]
+    assert header[:7] == [
+        "paper",
+        "scale",
+        "measured: reproduced",
+        "measured: not reproduced",
+        "measured: inconclusive",
+        "recomputed: matches",
+        "recomputed: differs",
+    ]
     by_key = {(r[0], r[1]): r for r in rows}
-    assert by_key[("alpha", "tiny")][2:5] == ["2", "1", "1"]
-    assert by_key[("alpha", "ci")][2:5] == ["0", "2", "0"]
-    assert "not executed" in by_key[("alpha", "ci")][6]  # said, not linked to a missing page
-    assert by_key[("alpha", "tiny")][6] == "notebook" and by_key[("alpha", "tiny")][7] == "alpha_curve_tiny"
+    assert by_key[("alpha", "tiny")][2:7] == ["2", "1", "1", "0", "0"]
+    assert by_key[("alpha", "ci")][2:7] == ["0", "2", "0", "0", "0"]
+    assert "not executed" in by_key[("alpha", "ci")][8]  # said, not linked to a missing page
+    assert by_key[("alpha", "tiny")][8] == "notebook" and by_key[("alpha", "tiny")][9] == "alpha_curve_tiny"
     assert rows[-1][0] == "beta" and "no results yet" in rows[-1][1]
     assert sorted(str(f.relative_to(index.parent)) for f in index.parent.rglob("*") if f.is_file()) == [
         "figures/alpha_curve_tiny.png",

@@ -23,7 +23,8 @@ from pathlib import Path
 from ..core.config import ConfigError
 from ..core.config import papers as conf_papers
 from ..core.paths import ROOT
-from ..metrics.verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
+from ..metrics.claims import count_verdicts
+from ..metrics.verdicts import EMPIRICAL, INCONCLUSIVE, NOT_REPRODUCED, RECOMPUTATION, REPRODUCED
 
 VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
 IMAGE_SUFFIXES = {".png", ".svg", ".jpg", ".jpeg"}
@@ -43,13 +44,13 @@ def _link(href: str, text: str) -> str:
     return f'<a href="{html.escape(href)}">{html.escape(text)}</a>'
 
 
-def verdict_counts(metrics_file: Path) -> Counter:
-    """Claims per verdict in one metrics.json; an unknown verdict is a data error, not a fourth column."""
-    claims = json.loads(metrics_file.read_text())["claims"]
-    counts = Counter(c["verdict"] for c in claims)
-    if unknown := set(counts) - set(VERDICTS):
-        raise ValueError(f"{metrics_file}: unknown verdict(s) {sorted(unknown)}; expected one of {VERDICTS}")
-    return counts
+def verdict_counts(metrics_file: Path) -> dict[str, Counter]:
+    """Claims per kind and verdict in one metrics.json (``metrics.claims.count_verdicts``: identities are not
+    counted); an unknown verdict or kind is a data error, not another column."""
+    try:
+        return count_verdicts(json.loads(metrics_file.read_text())["claims"])
+    except ValueError as e:
+        raise ValueError(f"{metrics_file}: {e}") from None
 
 
 def _notebooks(build_dir: Path, paper: str) -> dict[str, Path]:
@@ -111,15 +112,16 @@ def _write_site(site: Path, results_dir: Path, build_dir: Path, papers: list[str
         scales = sorted(set(metrics) | set(notebooks))
         if not scales:
             rows.append(
-                f'<tr><td>{html.escape(paper)}</td><td colspan="7" class="missing">no results yet '
+                f'<tr><td>{html.escape(paper)}</td><td colspan="9" class="missing">no results yet '
                 f"(make replicate-{html.escape(paper)})</td></tr>"
             )
         for scale in scales:
             if scale in metrics:
                 counts = verdict_counts(metrics[scale])
-                cells = "".join(f'<td class="n">{counts[v]}</td>' for v in VERDICTS)
+                cells = "".join(f'<td class="n">{counts[EMPIRICAL][v]}</td>' for v in VERDICTS)
+                cells += "".join(f'<td class="n">{counts[RECOMPUTATION][v]}</td>' for v in VERDICTS[:2])
             else:
-                cells = '<td colspan="3" class="missing">no metrics.json</td>'
+                cells = '<td colspan="5" class="missing">no metrics.json</td>'
             if scale in notebooks:
                 name = f"{paper}-{scale}.html"
                 body, _ = exporter.from_filename(str(notebooks[scale]))
@@ -137,18 +139,22 @@ def _write_site(site: Path, results_dir: Path, build_dir: Path, papers: list[str
         for h in (
             "paper",
             "scale",
-            "✅ reproduced",
-            "❌ not reproduced",
-            "❔ inconclusive",
+            "measured: reproduced",
+            "measured: not reproduced",
+            "measured: inconclusive",
+            "recomputed: matches",
+            "recomputed: differs",
             "table",
             "notebook",
             "figures",
         )
     )
     index = (
-        "<h1>Replications: verdicts per paper and scale</h1>\n<p>Claims per verdict, from "
+        "<h1>Replications: verdicts per paper and scale</h1>\n<p>Claims per kind and verdict, from "
         "<code>results/reproduced/&lt;paper&gt;/&lt;scale&gt;/metrics.json</code>; built by <code>make report"
-        f"</code>.</p>\n<table><thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(rows) + "\n</tbody></table>"
+        "</code>. <em>Measured</em> claims are effects judged on intervals; <em>recomputed</em> ones are published "
+        "numbers recomputed from public data; identities (true by construction) are shown in each table, never "
+        f"counted.</p>\n<table><thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(rows) + "\n</tbody></table>"
     )
     (site / "index.html").write_text(_page("replicate: report", index))
 
