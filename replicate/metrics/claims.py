@@ -7,6 +7,20 @@
   (verdicts computed from the metrics, never typed in) and provenance.
 - ``make tables`` renders ``results/tables/<paper>.md`` from those files only (``replicate.reporting.tables``).
 - ``make check`` re-runs a replication and compares it with the committed metrics file.
+
+Claims (``docs/statistics.md``):
+
+- A claim has a ``kind``: ``empirical`` (a measured effect, judged on an interval, or exactly in the tabular world),
+  ``recomputation`` (a published number recomputed from public data: it matches or not) or ``identity`` (true by
+  construction: shown as a check, never counted). ``count_verdicts`` tallies empirical claims and recomputations apart.
+- A comparative claim is judged on a Student t interval over seeds (``verdicts.paired_ci``, ``paired_ci_lc``);
+  fewer than 3 seeds read inconclusive.
+- **Multiplicity rule** for a claim made of parts (``verdicts.all_of``): *reproduced* when every part holds (an
+  intersection–union test needs no correction); *not reproduced* only when a part contradicts its claim at a
+  familywise 5 % level (Holm's step-down procedure across the parts, at the 2.5 % tail a 95 % interval leaves on each
+  side); otherwise *inconclusive*.
+- The positive control licenses a claim when it is reproduced on every quantity the claim is judged on, with a
+  resolution as fine as the smallest effect the claim needs (``verdicts.gate_on_control``).
 """
 
 from __future__ import annotations
