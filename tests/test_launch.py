@@ -42,7 +42,7 @@ def test_hub_id_offline_gives_clear_error(monkeypatch):
 
 
 def test_paper_setup_trains_through_the_same_hook(checkpoint, tmp_path):
-    from replicate.training.launch import build_trainer
+    from replicate.real.launch import build_trainer
 
     ckpt, data = checkpoint
     cfg = compose(

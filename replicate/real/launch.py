@@ -1,6 +1,6 @@
 """Paper-scale training entry point: the paper's model and dataset by Hub id, multi-GPU via accelerate.
 
-    accelerate launch --config_file conf/accelerate/zero3.yaml -m replicate.training.launch simpo \\
+    accelerate launch --config_file conf/accelerate/zero3.yaml -m replicate.real.launch simpo \\
         scale=paper hardware=multi_gpu_zero3 setup=simpo_llama3_instruct
 
 It runs the same ``PreferenceTrainer`` hook as the tiny scale; only the model, data and batch
@@ -14,33 +14,21 @@ import sys
 from pathlib import Path
 
 from ..core.config import compose, derive_grad_accum
-
-
-def load_preference_data(name_or_path: str, split: str):
-    """A Hub dataset id, a ``save_to_disk`` directory, or a JSON-lines file with prompt/chosen/rejected."""
-    from datasets import load_dataset, load_from_disk
-
-    p = Path(name_or_path)
-    if p.is_dir():
-        ds = load_from_disk(str(p))
-        return ds[split] if hasattr(ds, "keys") and split in ds else ds
-    if p.suffix in (".json", ".jsonl"):
-        return load_dataset("json", data_files=str(p), split="train")
-    return load_dataset(name_or_path, split=split)
+from .data import open_dataset
 
 
 def build_trainer(cfg, *, output_dir: str, max_steps: int | None = None):
     from trl import DPOConfig
 
     from ..models.lm import load_pretrained
-    from .trl_hook import PreferenceTrainer, common_args
+    from ..training.trl_hook import PreferenceTrainer, common_args
 
     s, hw = cfg.setup, cfg.hardware
     accum = derive_grad_accum(s.global_batch_size, s.per_device_batch_size, hw.num_devices)
     model, tok = load_pretrained(
         s.model, dtype="bfloat16" if hw.bf16 else "float32", attn_implementation=s.get("attn_implementation")
     )
-    train = load_preference_data(s.dataset, s.train_split)
+    train = open_dataset(s.dataset, s.train_split)
     keep = [c for c in ("prompt", "chosen", "rejected") if c in train.column_names]
     train = train.select_columns(keep)
     args = DPOConfig(
@@ -68,9 +56,7 @@ def build_trainer(cfg, *, output_dir: str, max_steps: int | None = None):
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
-        print(
-            "usage: python -m replicate.training.launch PAPER scale=paper setup=... [key=value ...]", file=sys.stderr
-        )
+        print("usage: python -m replicate.real.launch PAPER scale=paper setup=... [key=value ...]", file=sys.stderr)
         return 2
     cfg = compose(argv[0], argv[1:])
     if not cfg.get("setup"):
