@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 
-.PHONY: setup lint test check tables report bench bench-profile bench-rl bench-groups tune-simpo strip lock clean help
+.PHONY: setup lint test check tables report bench bench-profile bench-rl bench-groups tune-simpo gpu-check strip lock clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -30,6 +30,7 @@ help:
 	@echo "make bench-profile  where a tiny SimPO run's time goes; batched vs plain generation tokens/s"
 	@echo "make bench-rl    GRPO steps/s: our RL path (training/rl.py) vs TRL's GRPOTrainer run bare"
 	@echo "make bench-groups  preference step: one padded forward vs rows in length groups (same update)"
+	@echo "make gpu-check   every real-model stage on a random Qwen2.5-0.5B-shaped model: step time, tokens/s, memory, MFU (docs/gpu.md)"
 	@echo "papers: $(PAPERS)"
 
 setup: $(STAMP)
@@ -75,6 +76,10 @@ bench-rl: $(STAMP)
 
 bench-groups: $(STAMP)
 	$(BIN)/python bench/length_groups.py $(ARGS)
+
+# One GPU, no network, < 8 min; exits 2 without CUDA. CPU form (in make test): ARGS="device=cpu size=tiny".
+gpu-check: $(STAMP)
+	$(BIN)/python -m replicate.real.gpu_check $(ARGS)
 
 # Notebooks are stored without outputs.
 strip: $(STAMP)

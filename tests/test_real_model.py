@@ -27,7 +27,7 @@ def small_overrides(local, tmp_path):
         "hardware=cpu",
         "scale.finetune.steps=2",
         "scale.finetune.batch_size=2",
-        "scale.finetune.grad_accum=1",
+        "scale.finetune.global_batch_size=2",
         "scale.finetune.max_length=64",
         "scale.world.n_eval=12",
         "scale.sample.max_new_tokens=6",
@@ -125,6 +125,13 @@ def test_small_scale_runs_the_simpo_notebook_on_a_local_model(env, local):
     assert {"start.lc_win_rate", "dpo.win_rate", "simpo.lc_win_rate"} <= set(m)
     assert all(0 <= m[f"{k}.win_rate"] <= 100 for k in ("start", "dpo", "simpo"))
     assert [c["id"] for c in doc["claims"]] == ["PC", "C1"]
+    assert doc["extra"]["provenance"]["batch"] == {
+        "global_batch_size": 2,
+        "per_device": 2,
+        "devices": 1,
+        "grad_accum": 1,
+        "effective": 2,
+    }
     from replicate.real.report import render_table
 
     assert "| simpo | Llama-3-Base 8B |" in render_table(doc) and "| 22.0 |" in render_table(
@@ -162,6 +169,11 @@ def test_paper_pipeline_generate_judge_metrics_with_stored_annotations(env, loca
         100 * (np.mean(stored) - 1), abs=1e-5
     )  # alpaca_eval's raw WR
     assert doc["scale"] == "paper" and doc["claims"][0]["id"] == f"R:{key}"
+    prov = doc["extra"]["provenance"]  # what a reproducer compares: evaluation stack, decoding, BOS, batch
+    assert prov["alpaca_eval"] == "0.6.6" and prov["annotator"] == "weighted_alpaca_eval_gpt4_turbo"
+    assert prov["generation"]["backend"] == "hf" and prov["generation"]["max_new_tokens"] == 6
+    assert prov["bos"]["template_ids"] == 1 and prov["bos"]["generate_path"] == 1  # counted, not assumed
+    assert prov["batch"]["effective"] == prov["batch"]["global_batch_size"] == 128
     assert "| 44.7 |" in render_table(doc)  # reported Table 4: Llama-3-Instruct SimPO AE2 LC
     written = [p.read_text() for p in Path(env).rglob("*.json")]
     assert written and not any("NEVER-WRITTEN" in t for t in written)

@@ -36,9 +36,9 @@ from tqdm.auto import tqdm
 from ..core.config import ConfigError, to_dict
 from ..core.io import atomic_write_json, cache_dir, cached, content_hash, read_json
 from ..training import pair_rules as R
-from .data import messages, raw_rows
+from .data import chat, messages, raw_rows, text
 from .engines import generate
-from .fit import fit, load_policy
+from .fit import fit, geometry, load_policy
 from .judges import judge
 from .keys import id_key, stage_key
 
@@ -132,17 +132,10 @@ def records(cfg, m: dict) -> list[dict]:
     return [read_json(d / "record.json") for d in dirs if (d / "DONE").exists()]
 
 
-def _text(v) -> str:
-    """A message's text: a string, a message dict, or the last message of a list."""
-    if isinstance(v, list):
-        v = v[-1] if v else ""
-    return v["content"] if isinstance(v, dict) else str(v)
-
-
 def context(v) -> list[dict]:
     """A prompt as the conversation to answer: a string is one user turn; a message list (WildFeedback's history up
     to the disliked turn) is kept without a trailing assistant turn."""
-    msgs = messages(v)
+    msgs = messages(v) if isinstance(v, str) else chat(v)
     return msgs[:-1] if len(msgs) > 1 and msgs[-1].get("role") == "assistant" else msgs
 
 
@@ -151,7 +144,7 @@ def load_items(cfg, m: dict) -> list[dict]:
     f = {**FIELDS, **(m.get("fields") or {})}
     cols = ["prompt", "rejected", "feedback"] if m["rule"] == "drift" else ["prompt"]
     need = int(m["rows_per_round"]) * (int(m["rounds"]) if fresh(m) else 1)
-    ds = raw_rows(m["data"], m.get("split", "train"), need, int(cfg.seed), m.get("subset"))
+    ds = raw_rows(m["data"], m.get("split", "train"), need, int(cfg.seed), m.get("subset"), m.get("data_files"))
     absent = [f"{c} (field {f[c]!r})" for c in cols if f[c] not in ds.column_names]
     if absent:
         raise ConfigError(
@@ -166,7 +159,7 @@ def load_items(cfg, m: dict) -> list[dict]:
         {
             "prompt": context(r[f["prompt"]]),
             **(
-                {"rejected": _text(r[f["rejected"]]), "feedback": _text(r[f["feedback"]])}
+                {"rejected": text(r[f["rejected"]]), "feedback": text(r[f["feedback"]])}
                 if m["rule"] == "drift"
                 else {}
             ),
@@ -195,7 +188,7 @@ def sample(cfg, m: dict, model_dir, prompts: list, *, n: int = 1, offset: int = 
 def judge_scores(cfg, prompts: list, candidates: list[list[str]], *, tag: str) -> np.ndarray:
     """The real judge as a scorer: candidate k's P(y_k ≻ y_0) against the prompt's first candidate (0.5 for y_0). For a
     reward model this is σ(r(y_k) − r(y_0)), monotone in r(y_k). The judge sees the conversation's last user turn."""
-    xs = [_text(p) for p in prompts]
+    xs = [text(p) for p in prompts]
     first = [c[0] for c in candidates]
     cols = [np.full(len(xs), 0.5)] + [
         np.asarray(judge(cfg, xs, [c[k] for c in candidates], first, tag=f"{tag}#{k}"))
@@ -220,7 +213,13 @@ def self_scores(cfg, model_dir, prompts: list, candidates: list[list[str]], *, t
     )
 
     def compute(tmp: Path):
-        model, tok = load_policy(model_dir, cfg)
+        from .scorers import shared
+
+        # one load per policy while it is scored (TSR scores M_i's, M_0's and the future's samples with M_i);
+        # fit() forgets it before the next training
+        model, tok = shared(
+            "policy", (str(model_dir), bool(cfg.hardware.get("bf16"))), lambda: load_policy(model_dir, cfg)
+        )
         model.eval()
         tok.padding_side = "left"  # the last position is the query's
         ids = [tok.encode(d, add_special_tokens=False) for d in "012345"]
@@ -230,7 +229,7 @@ def self_scores(cfg, model_dir, prompts: list, candidates: list[list[str]], *, t
             )
         texts = [
             tok.apply_chat_template(
-                [{"role": "user", "content": JUDGE.format(question=_text(p), response=y)}],
+                [{"role": "user", "content": JUDGE.format(question=text(p), response=y)}],
                 tokenize=False,
                 add_generation_prompt=True,
             )
@@ -274,7 +273,7 @@ def fit_pairs(cfg, start, pairs: dict, m: dict, tmp: Path) -> int:
         model.save_pretrained(tmp / "model")
         tok.save_pretrained(tmp / "model")
         return 0
-    steps = max(1, min(int(ft.steps), math.ceil(len(rows) / (int(ft.batch_size) * int(ft.grad_accum)))))
+    steps = max(1, min(int(ft.steps), math.ceil(len(rows) / geometry(cfg)["effective"])))
     c = copy.deepcopy(cfg)
     with open_dict(c):
         c.scale.finetune.steps = steps

@@ -25,7 +25,7 @@ from ..core.config import ConfigError, to_dict
 from ..core.io import atomic_write_json, cached, content_hash, read_json
 from ..metrics.winrate import from_alpaca_eval
 from .keys import id_key, stage_key
-from .scorers import RewardModel
+from .scorers import reward_model
 
 
 def judge_preferences(
@@ -50,7 +50,7 @@ def judge_preferences(
 
 
 def reward_model_preferences(judge_cfg, instructions, outputs, baseline_outputs) -> np.ndarray:
-    rm = RewardModel(
+    rm = reward_model(
         judge_cfg.name_or_path,
         dtype=str(judge_cfg.get("dtype", "float32")),
         batch_size=int(judge_cfg.get("batch_size", 16)),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
+
+from omegaconf import OmegaConf, open_dict
 
 from ..core.config import ConfigError, to_dict
 
@@ -40,4 +43,38 @@ def methods(cfg) -> dict:
             raise ConfigError(f"paper.real.methods.{name} (best_of_n) needs n ≥ 1 samples")
         if m["kind"] in PLUGINS:
             plugin(m["kind"]).validate(name, m)
+    _same_lengths(cfg, out)
     return out
+
+
+def eval_sample(cfg):
+    """The evaluation's decoding: ``scale.sample`` with the paper's ``real.sample`` over it."""
+    over = cfg.paper.real.get("sample")
+    return OmegaConf.create({**to_dict(cfg.scale.sample), **(to_dict(over) if over is not None else {})})
+
+
+def with_eval_sample(cfg):
+    """The config whose ``scale.sample`` is :func:`eval_sample` (what ``runner.run`` generates and judges with)."""
+    c = copy.deepcopy(cfg)
+    with open_dict(c):
+        c.scale.sample = eval_sample(cfg)
+    return c
+
+
+def _same_lengths(cfg, ms: dict) -> None:
+    """A policy trained on answers of at most N new tokens is evaluated at N: judged on longer answers than it ever
+    wrote, its evaluation would measure what it does past its training length (PAR and AutoRule's GRPO at 256)."""
+    ev = int(eval_sample(cfg).max_new_tokens)
+    rl = to_dict(cfg.paper.real.rl) if cfg.paper.real.get("rl") is not None else {}
+    for name, m in ms.items():
+        if m["kind"] == "grpo":
+            n = m.get("max_new_tokens", rl.get("max_new_tokens"))
+        elif m["kind"] == "iterative":
+            n = (m.get("sample") or {}).get("max_new_tokens")  # unset: scale.sample's, as the evaluation's
+        else:
+            continue
+        if n is not None and int(n) != ev:
+            raise ConfigError(
+                f"paper.real.methods.{name} trains on answers of at most {n} new tokens but would be evaluated at "
+                f"{ev} (scale.sample.max_new_tokens, overridden by paper.real.sample.max_new_tokens): set them equal"
+            )

@@ -21,7 +21,7 @@ from .data import eval_instructions
 from .engines import generate
 from .judges import judge
 from .preflight import require_judge, resolvable
-from .report import METRICS, ae_metrics, judge_name
+from .report import METRICS, ae_metrics, judge_name, run_provenance
 
 STAGES = ("train", "generate", "judge", "metrics")
 
@@ -66,6 +66,18 @@ def train_stage(cfg, overrides: list[str]) -> Path:
     print("+", shlex.join(cmd), flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT)
     return out
+
+
+def paper_geometry(cfg, world_size: int | None = None) -> dict:
+    """The setup's batch on ``world_size`` processes (default ``hardware.num_devices``): accumulation derived so the
+    effective batch is the paper's global batch (``launch`` derives it the same way from ``WORLD_SIZE``)."""
+    from ..core.config import derive_grad_accum
+
+    s = cfg.setup
+    devices = int(world_size or cfg.hardware.num_devices)
+    accum = derive_grad_accum(int(s.global_batch_size), int(s.per_device_batch_size), devices)
+    out = {"global_batch_size": int(s.global_batch_size), "per_device": int(s.per_device_batch_size)}
+    return out | {"devices": devices, "grad_accum": accum, "effective": int(s.per_device_batch_size) * devices * accum}
 
 
 def model_for_eval(cfg) -> Path | str:
@@ -148,6 +160,7 @@ def metrics_stage(cfg) -> Path:
         "judge": judge_name(cfg),
         "rows": rows,
         "table": "Table 4",
+        "provenance": run_provenance(cfg, model_for_eval(cfg), batch=paper_geometry(cfg), sample=cfg.setup.eval),
     }
     return write_metrics(
         paper, "paper", metrics, cl, to_dict(cfg), seed=int(cfg.seed), root=cfg.results_dir, extra=extra

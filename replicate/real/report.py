@@ -101,6 +101,7 @@ def save(res: dict, cfg, paper: str) -> Path:
         "judge": judge_name(cfg),
         "rows": {m: {"setting": rep.get("setting"), "row": m} for m in res},
         "table": rep.get("table"),
+        "provenance": run_provenance(cfg, cfg.model.name_or_path, batch=_geometry(cfg)),
     }
     return write_metrics(
         paper,
@@ -112,6 +113,54 @@ def save(res: dict, cfg, paper: str) -> Path:
         root=cfg.results_dir,
         extra=extra,
     )
+
+
+def _geometry(cfg) -> dict:
+    from .fit import geometry
+
+    return geometry(cfg)
+
+
+def bos_check(model) -> dict:
+    """How many BOS tokens a prompt carries on our generation paths, counted (not assumed): the chat template's own
+    ids (what vLLM receives), its text tokenized without special tokens (batched ``generate``), and its text
+    tokenized with the default (the double BOS a tokenizer update caused: SimPO's README). Refuses a double on ours."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(model))
+    msgs = [{"role": "user", "content": "Hello"}]
+    ids = tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True)
+    ids = list(ids["input_ids"] if hasattr(ids, "keys") else ids)
+    txt = tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
+    bos = tok.bos_token_id
+    count = lambda xs: sum(int(i == bos) for i in xs) if bos is not None else 0
+    out = {
+        "bos_token": tok.bos_token,
+        "template_ids": count(ids),
+        "generate_path": count(tok(txt, add_special_tokens=False)["input_ids"]),
+        "default_tokenizer_call": count(tok(txt)["input_ids"]),
+    }
+    if max(out["template_ids"], out["generate_path"]) > 1:
+        raise ConfigError(f"{model}: a prompt would carry {out} BOS tokens on the generation path; expected at most 1")
+    return out
+
+
+def run_provenance(cfg, model, *, batch: dict, sample=None) -> dict:
+    """What a reproducer needs beside the numbers: the evaluation stack (alpaca_eval version, annotator and judge
+    model), the generation backend and its settings, the tokenizer's BOS handling (checked) and the batch geometry."""
+    from ..core.provenance import package_versions
+    from .engines import settings
+
+    j = cfg.judge
+    return {
+        "alpaca_eval": package_versions(("alpaca_eval",))["alpaca_eval"],
+        "annotator": j.get("annotator") if j.get("kind") == "alpaca_eval" else None,
+        "judge_model": j.get("name_or_path") if j.get("kind") == "reward_model" else j.get("annotator"),
+        "stored_annotations": Path(str(j.annotations)).name if j.get("annotations") else None,
+        "generation": settings(cfg, sample),
+        "bos": bos_check(model),
+        "batch": batch,
+    }
 
 
 def judge_name(cfg) -> str:

@@ -38,9 +38,10 @@ from .data import open_dataset
 from .engines import generate
 from .fit import load_policy, lora
 from .keys import id_key, stage_key
+from .logs import trainer_logs
 from .methods import methods
 from .preflight import resolvable
-from .scorers import VERIFY, RewardModel, RuleVerifier  # noqa: F401  (VERIFY: the verifier's question, read by tests)
+from .scorers import reward_model, rule_verifier
 
 REWARD_KEYS = ("shaping", "k", "quantile", "c", "n_refs", "rules", "rule_weight", "verifier")
 SHAPING_HP = ("k", "quantile", "c")  # the hyperparameters of training.shaping's functions a method may set
@@ -205,11 +206,11 @@ def references(cfg, s: dict, xs: list[str], n: int) -> dict:
 
         ys = generate(cfg, cfg.model.name_or_path, xs, n=n, tag="grpo-refs", sample=_sample(s))
         fx, fy = [x for x, y in zip(xs, ys) for _ in y], [r for y in ys for r in y]
-        r = _rm(cfg, s, RewardModel)(fx, fy)
+        r = _rm(cfg, s)(fx, fy)
         if _penalty(s):
             tok = AutoTokenizer.from_pretrained(cfg.model.name_or_path)
             r = length_penalty(r, [len(tok(y, add_special_tokens=False)["input_ids"]) + 1 for y in fy], *_penalty(s))
-        rules = RuleVerifier(cfg, _verifier(cfg, s), s["rules"])(fx, fy).mean(1).tolist() if s.get("rules") else None
+        rules = rule_verifier(cfg, _verifier(cfg, s), s["rules"])(fx, fy).mean(1).tolist() if s.get("rules") else None
         atomic_write_json(
             tmp / "refs.json",
             {"responses": ys, "rewards": np.asarray(r).reshape(len(xs), n).tolist(), "rule_rewards": rules},
@@ -218,9 +219,9 @@ def references(cfg, s: dict, xs: list[str], n: int) -> dict:
     return read_json(cached("real-grpo-refs", key, compute) / "refs.json")
 
 
-def _rm(cfg, s: dict, cls):
+def _rm(cfg, s: dict):
     j = cfg.judge
-    return cls(
+    return reward_model(
         s["reward_model"],
         dtype=str(j.get("dtype", "float32")),
         batch_size=int(j.get("batch_size", 16)),
@@ -289,27 +290,31 @@ def train(cfg, name: str, m: dict, progress: bool = False) -> Path:
 
 def _grpo(cfg, s: dict, tmp: Path, progress: bool) -> None:
     from datasets import Dataset
-    from transformers import PrinterCallback
+    from transformers import AutoTokenizer, PrinterCallback
     from trl import GRPOTrainer
 
     from ..training.rl import grpo_config
     from ..training.trl_hook import _history
+    from . import engines
+    from .fit import free
 
     ft = cfg.scale.finetune
-    model, tok = load_policy(cfg.model.name_or_path, cfg)
-    xs = prompts(cfg, s, tok)
+    # the start model's reference samples come first: their generation engine is torn down before the policy loads
+    xs = prompts(cfg, s, AutoTokenizer.from_pretrained(cfg.model.name_or_path))
     shaping_name = s.get("shaping", "vanilla")
     n_refs = int(s.get("n_refs") or 0) if shaping_name in NEEDS_REF else 0
     rules = s.get("rules")
     n_ref_samples = max(n_refs, 4 if rules and s.get("rule_weight") == "match_std" else 0)
     refs = references(cfg, s, xs, n_ref_samples) if n_ref_samples else None
-    rm = _rm(cfg, s, RewardModel)
+    engines.release()
+    model, tok = load_policy(cfg.model.name_or_path, cfg, master=ft.mode == "full")
+    rm = _rm(cfg, s)
     shaping = Shaping(
         shaping_name, penalty=_penalty(s), n_refs=n_refs or None, **{k: float(s[k]) for k in SHAPING_HP if k in s}
     )
     funcs, weights, w = [reward_function(rm, shaping=shaping, name="rm")], [1.0], 0.0
     if rules:
-        verifier = RuleVerifier(cfg, _verifier(cfg, s), rules)
+        verifier = rule_verifier(cfg, _verifier(cfg, s), rules)
         w = rule_weight(s.get("rule_weight", 1.0), refs)
         funcs.append(reward_function(lambda x, y: verifier(x, y).mean(1), name="rules"))
         weights.append(w)
@@ -322,6 +327,12 @@ def _grpo(cfg, s: dict, tmp: Path, progress: bool) -> None:
             model.enable_input_require_grads()  # checkpointed blocks need a grad-requiring input when the base is frozen
     args = grpo_config(cfg.hardware, _grpo_settings(cfg, s), seed=int(cfg.seed), out=tmp)
     args.reward_weights, args.disable_tqdm = weights, not progress
+    # rollouts with the KV cache: TRL disables gradient checkpointing around generate, and asking for the cache
+    # explicitly keeps it on whatever the model's config says (without it a 256-token rollout is quadratic)
+    args.generation_kwargs = {**(args.generation_kwargs or {}), "use_cache": True}
+    for k, v in trainer_logs(cfg, tmp).items():
+        setattr(args, k, v)
+    args.logging_steps = 1  # one GRPO step is expensive: every step's curves
     trainer = GRPOTrainer(
         model=model, reward_funcs=funcs, args=args, train_dataset=Dataset.from_dict(data), processing_class=tok
     )
@@ -336,6 +347,8 @@ def _grpo(cfg, s: dict, tmp: Path, progress: bool) -> None:
     tok.save_pretrained(tmp / "model")
     atomic_write_json(tmp / "history.json", _history(trainer))
     atomic_write_json(tmp / "rl.json", {"prompts": len(xs), "steps": steps(s), "rule_weight": w, "settings": s})
+    del trainer, model, out
+    free()
 
 
 def rule_weight(w, refs: dict | None) -> float:

@@ -26,7 +26,7 @@ from .engines import generate
 from .fit import train
 from .iterative import refine_chain
 from .judges import judge
-from .methods import is_real, methods
+from .methods import is_real, methods, with_eval_sample
 from .preflight import require
 from .report import ae_metrics
 
@@ -44,6 +44,7 @@ def trained(cfg, name: str) -> Path:
 def run(cfg, progress: bool = True) -> dict:
     """Every ``paper.real`` method: train (cached) → generate on AlpacaEval's instructions → judge → metrics."""
     require(cfg)  # every missing model, dataset, judge or package named before any compute
+    cfg = with_eval_sample(cfg)
     rows = eval_instructions(cfg)
     xs, base = [r["instruction"] for r in rows], [r["baseline_output"] for r in rows]
     out = {}

@@ -1,4 +1,7 @@
-"""Models that score text: a sequence-classification reward model r(x, y) and AutoRule's yes/no rule verifier."""
+"""Models that score text — a sequence-classification reward model r(x, y), AutoRule's yes/no rule verifier, a
+policy read as its own judge — each loaded **once per process** (:func:`shared`): the judge scores n − 1 candidate
+columns a round, GRPO calls the reward every step and TSR self-scores three times a round, and loading a 0.6B model
+onto the GPU for each call would cost more than the scoring (and a second copy of its memory)."""
 
 from __future__ import annotations
 
@@ -14,10 +17,41 @@ VERIFY = (
 )
 
 
+_loaded: dict = {}
+
+
+def shared(kind: str, key, make):
+    """The process's one instance of ``kind`` for ``key`` (``make()`` on first use)."""
+    k = (kind, repr(key))
+    if k not in _loaded:
+        _loaded[k] = make()
+    return _loaded[k]
+
+
+def forget(kind: str | None = None) -> None:
+    """Drop the loaded instances (of one ``kind``), e.g. a policy scored as its own judge once its round is over."""
+    for k in [k for k in _loaded if kind is None or k[0] == kind]:
+        del _loaded[k]
+
+
+def reward_model(name_or_path, *, dtype: str = "float32", batch_size: int = 16, max_length: int | None = None):
+    """The shared :class:`RewardModel` of these settings."""
+    kw = {"dtype": str(dtype), "batch_size": int(batch_size), "max_length": max_length}
+    return shared("reward_model", (str(name_or_path), kw), lambda: RewardModel(name_or_path, **kw))
+
+
+def rule_verifier(cfg, name_or_path, rules: Sequence[str], batch_size: int = 16):
+    """The shared :class:`RuleVerifier` of this model and rule list."""
+    key = (str(name_or_path), tuple(rules), int(batch_size), bool(cfg.hardware.get("bf16")))
+    return shared("verifier", key, lambda: RuleVerifier(cfg, name_or_path, rules, batch_size))
+
+
 class RewardModel:
     """A local sequence-classification reward model by Hub id or path, loaded once: ``rm(instructions, responses)``
-    is r(x, y) per pair, the pair written in the reward model's own chat template (its dtype only on a GPU). The
-    judge above and the RL reward of ``real.rl`` (called every step) share it."""
+    is r(x, y) per pair, the pair written in the reward model's own chat template (its dtype only on a GPU). Over
+    ``max_length`` tokens the instruction is shortened from its start, never the answer it scores (a right
+    truncation would cut the answer's end, the part a verbose model adds); only an answer longer than the whole
+    window loses its end."""
 
     def __init__(self, name_or_path, *, dtype: str = "float32", batch_size: int = 16, max_length: int | None = None):
         import torch
@@ -40,12 +74,7 @@ class RewardModel:
         import torch
 
         tok = self.tok
-        texts = [
-            tok.apply_chat_template(
-                [{"role": "user", "content": x}, {"role": "assistant", "content": y}], tokenize=False
-            )
-            for x, y in zip(instructions, responses)
-        ]
+        texts = [self.text(x, y) for x, y in zip(instructions, responses)]
         order = sorted(
             range(len(texts)), key=lambda i: len(texts[i])
         )  # length-sorted batches: little padding on real answers
@@ -63,6 +92,23 @@ class RewardModel:
                 ).to(self.rm.device)
                 r[idx] = self.rm(**enc).logits[:, 0].float().cpu().numpy()
         return r
+
+    def text(self, x: str, y: str) -> str:
+        """The pair in the chat template, its instruction shortened (keeping its end) to fit ``max_length``."""
+        conv = lambda x: self.tok.apply_chat_template(
+            [{"role": "user", "content": x}, {"role": "assistant", "content": y}], tokenize=False
+        )
+        t = conv(x)
+        if self.max_length is None:
+            return t
+        ids = self.tok(x, add_special_tokens=False)["input_ids"]
+        for _ in range(3):  # re-tokenizing a cut text may merge tokens differently: check, at most twice more
+            over = len(self.tok(t, add_special_tokens=False)["input_ids"]) - int(self.max_length)
+            if over <= 0:
+                return t
+            ids = ids[min(len(ids), over) :]
+            t = conv(self.tok.decode(ids) if ids else "")
+        return t  # the answer alone exceeds the window: truncation=True then cuts its end
 
 
 class RuleVerifier:
