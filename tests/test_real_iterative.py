@@ -124,6 +124,8 @@ def overrides(paper, local, tmp_path):  # noqa: F811
             f"paper.real.methods.{m}.rows_per_round=3",
             f"++paper.real.methods.{m}.sample.max_new_tokens=6",
         ]
+        if paper == "drift":  # DRIFT's own dsat_data.jsonl layout (prompt, rejected, user_preference)
+            out += [f"paper.real.methods.{m}.fields.prompt=prompt", "paper.real.sample.max_new_tokens=6"]
     return (
         out
         + {

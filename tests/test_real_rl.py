@@ -32,7 +32,12 @@ def rl_overrides(local, tmp_path, paper):
         "lr": 0.05,
     }  # lr: large enough that 2 LoRA steps move the weights
     extra = {"par": {"n_refs": 2}, "autorule": {}}[paper]
-    return [*common, *[f"paper.real.rl.{k}={v}" for k, v in {**rl, **extra}.items()]]
+    # the evaluation decodes at the training length (methods._same_lengths)
+    return [
+        *common,
+        "paper.real.sample.max_new_tokens=6",
+        *[f"paper.real.rl.{k}={v}" for k, v in {**rl, **extra}.items()],
+    ]
 
 
 def test_offline_hub_ids_fail_before_compute_naming_each(env):
