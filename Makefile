@@ -20,7 +20,7 @@ export ATEN_CPU_CAPABILITY ?= avx2
 export MKL_CBWR ?= AVX2
 export ONEDNN_MAX_CPU_ISA ?= AVX2
 
-.PHONY: setup lint test check check-full bench-intervals tables report bench bench-profile bench-rl bench-groups tune-simpo strip lock clean help
+.PHONY: setup lint test check check-full tables report bench bench-profile bench-rl bench-groups bench-intervals tune-simpo gpu-check strip lock clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -37,6 +37,7 @@ help:
 	@echo "make bench-rl    GRPO steps/s: our RL path (training/rl.py) vs TRL's GRPOTrainer run bare"
 	@echo "make bench-groups  preference step: one padded forward vs rows in length groups (same update)"
 	@echo "make bench-intervals  coverage and width of the verdicts' interval by simulation (docs/statistics.md)"
+	@echo "make gpu-check   every real-model stage on a random Qwen2.5-0.5B-shaped model: step time, tokens/s, memory, MFU (docs/gpu.md)"
 	@echo "papers: $(PAPERS)"
 
 setup: $(STAMP)
@@ -88,6 +89,10 @@ bench-groups: $(STAMP)
 
 bench-intervals: $(STAMP)
 	$(BIN)/python bench/intervals.py $(ARGS)
+
+# One GPU, no network, < 8 min; exits 2 without CUDA. CPU form (in make test): ARGS="device=cpu size=tiny".
+gpu-check: $(STAMP)
+	$(BIN)/python -m replicate.real.gpu_check $(ARGS)
 
 # Notebooks are stored without outputs.
 strip: $(STAMP)

@@ -76,12 +76,16 @@ def main() -> None:
             r = simulate(k, ratio, args.reps, args.prompts, rng, with_boot=k in (3, 5))
             boot = f"{r['boot_cov']:.3f}" if "boot_cov" in r else ""
             print(f"{k:<3}{ratio:>10.1f}{r['t_cov']:>18.3f}{r['t_width']:>17.2f}{boot:>20}")
-    print("\nwidth where prompts dominate (÷ pooled-prompt t): the t interval vs the best pretest interval with ≥ 93 %")
+    print(
+        "\nwidth where prompts dominate (÷ pooled-prompt t): the t interval vs the best pretest interval with ≥ 93 %"
+    )
     print("coverage at every variance ratio")
     for k in (3, 4, 5, 6, 10):
         c4 = np.sqrt(2 / (k - 1)) * np.exp(gammaln(k / 2) - gammaln((k - 1) / 2))
         w, c, m = frontier(k)
-        print(f"k={k:<3} t: {stats.t.ppf(0.975, k - 1) * c4 / Z:.2f}   best pretest: {w:.2f} (pool if F < {c:.1f}, ×{m:.2f})")
+        print(
+            f"k={k:<3} t: {stats.t.ppf(0.975, k - 1) * c4 / Z:.2f}   best pretest: {w:.2f} (pool if F < {c:.1f}, ×{m:.2f})"
+        )
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ def test_hub_id_offline_gives_clear_error(monkeypatch):
 
 
 def test_paper_setup_trains_through_the_same_hook(checkpoint, tmp_path):
-    from replicate.training.launch import build_trainer
+    from replicate.real.launch import build_trainer
 
     ckpt, data = checkpoint
     cfg = compose(
@@ -92,3 +92,28 @@ def test_six_paper_setups_with_global_batch_128():
         cfg = compose("simpo", ["scale=paper", f"setup=simpo_{s}", "hardware=multi_gpu_zero3"], check_hardware=False)
         assert cfg.setup.global_batch_size == 128
         assert cfg.setup.gamma == pytest.approx(cfg.setup.beta * cfg.setup.gamma_beta_ratio)
+
+
+def test_paper_loader_converts_ultrafeedback_rows_through_trls_preparation(checkpoint, tmp_path):
+    """Rows in UltraFeedback-binarized's published schema (prompt a string; chosen and rejected whole conversations
+    repeating the user turn): TRL's own preparation tokenizes the prompt once and the answers alone."""
+    from replicate.real.launch import build_trainer
+
+    conv = lambda c, y: [{"role": "user", "content": f"rev:ab{c}"}, {"role": "assistant", "content": y}]
+    rows = [
+        {"prompt": f"rev:ab{c}", "prompt_id": f"{i:064x}", "chosen": conv(c, f"{c}ba"), "rejected": conv(c, "xx")}
+        | {"messages": conv(c, f"{c}ba"), "score_chosen": 8.0, "score_rejected": 3.0}
+        for i, c in enumerate("abcd")
+    ]
+    Dataset.from_list(rows).save_to_disk(str(tmp_path / "uf"))
+    ov = ["scale=paper", "setup=simpo_llama3_base", "hardware=cpu", f"setup.model={checkpoint[0]}"]
+    ov += [f"setup.dataset={tmp_path / 'uf'}", "setup.global_batch_size=2", "setup.per_device_batch_size=2"]
+    trainer, _ = build_trainer(compose("simpo", ov, check_hardware=False), output_dir=str(tmp_path / "o"), max_steps=1)
+    tok = trainer.processing_class
+    row = trainer.train_dataset[0]
+    prompt, chosen = tok.decode(row["prompt_ids"]), tok.decode(row["chosen_ids"])
+    assert (
+        prompt.count("rev:ab") == 1
+        and "rev:ab" not in chosen
+        and chosen.startswith(rows[0]["chosen"][1]["content"][:1])
+    )

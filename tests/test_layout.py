@@ -16,11 +16,12 @@ LAYERS = {
     "replicate.models": 2,  # tiny Llama / Hub loading, sampling
     "replicate.losses": 2,  # one module per loss family above a registry
     "replicate.metrics": 3,  # win rates, LC, WildBench, correlations, evaluation, verdicts, claims
-    "replicate.training": 3,  # datasets, the TRL hook, launch (reward models, online RL, loops)
-    "replicate.papers": 4,  # one module per paper, and helpers shared by papers
-    "replicate.reporting": 5,  # tables (uses papers' render_table), plots
-    "replicate.cli": 6,  # the command line
-    "replicate.__main__": 6,  # python -m replicate
+    "replicate.training": 3,  # datasets, the TRL hook (reward models, online RL, loops)
+    "replicate.real": 4,  # the real-model path: Hugging Face models at scale=small and the paper-scale pipeline
+    "replicate.papers": 5,  # one module per paper, and helpers shared by papers
+    "replicate.reporting": 6,  # tables (uses papers' render_table), plots
+    "replicate.cli": 7,  # the command line
+    "replicate.__main__": 7,  # python -m replicate
 }
 
 

@@ -1,4 +1,4 @@
-"""Iterative rounds on a real model (``training.real_iterative``, kind ``iterative``): the pair rules in closed form on
+"""Iterative rounds on a real model (``real.iterative``, kind ``iterative``): the pair rules in closed form on
 chat-format prompts, and DRIFT, Temporal Self-Rewarding and EVOLVE at scale=small on CPU with a tiny local Llama, a
 tiny local reward model and tiny local datasets (the fixtures of test_real_model), offline."""
 
@@ -52,7 +52,7 @@ def test_temporal_anchored_rejection_then_future_guided_chosen():
 
 
 def test_evolve_pairs_a_direct_and_a_refinement_row_per_chain():
-    from replicate.training.real_iterative import refine_context
+    from replicate.real.iterative import refine_context
 
     xs = [U("x"), U("z")]
     chains = [["y0", "y1", "y2"], ["same", "same", "same"]]
@@ -73,7 +73,7 @@ def test_toy_evolve_pairs_are_the_shared_rule_with_the_toy_context():
 
 
 def test_iterative_methods_are_validated_before_compute():
-    from replicate.training.real_iterative import validate
+    from replicate.real.iterative import validate
 
     ok = {
         "kind": "iterative",
@@ -124,6 +124,8 @@ def overrides(paper, local, tmp_path):  # noqa: F811
             f"paper.real.methods.{m}.rows_per_round=3",
             f"++paper.real.methods.{m}.sample.max_new_tokens=6",
         ]
+        if paper == "drift":  # DRIFT's own dsat_data.jsonl layout (prompt, rejected, user_preference)
+            out += [f"paper.real.methods.{m}.fields.prompt=prompt", "paper.real.sample.max_new_tokens=6"]
     return (
         out
         + {
@@ -141,8 +143,8 @@ def overrides(paper, local, tmp_path):  # noqa: F811
 @pytest.mark.parametrize("paper", list(PAPERS))
 def test_small_scale_runs_the_notebook_on_a_local_model(env, data, paper):  # noqa: F811
     import replicate.cli.run as run
-    from replicate.training import real_iterative as RI
-    from replicate.training import real_stages as S
+    from replicate.real import iterative as RI
+    from replicate.real.methods import methods
 
     ov = overrides(paper, data, env)
     run.run_notebook(paper, ov, html=False)
@@ -158,14 +160,14 @@ def test_small_scale_runs_the_notebook_on_a_local_model(env, data, paper):  # no
         ]
     cfg = compose(paper, ov)
     for name in PAPERS[paper]:
-        m = S.methods(cfg)[name]
+        m = methods(cfg)[name]
         recs = RI.records(cfg, m)
         assert [r["round"] for r in recs] == [1, 2] and all(r["n_prompts"] == 3 for r in recs)
         assert all(0 <= r["n_pairs"] <= 3 * (2 if m["rule"] == "evolve" else 1) for r in recs)
         assert all(r["steps"] == min(2, -(-r["n_pairs"] // 2)) for r in recs)  # one pass at batch 2, capped at 2 steps
     _resumes_and_recomputes_identically(cfg, PAPERS[paper][-1])
     if paper == "temporal-self-rewarding":
-        pairs = read_json(Path(str(RI.train(cfg, "tsr", S.methods(cfg)["tsr"]))).parent / "pairs.json")
+        pairs = read_json(Path(str(RI.train(cfg, "tsr", methods(cfg)["tsr"]))).parent / "pairs.json")
         assert set(pairs["rejected_from"]) <= {"past", "current"} and set(pairs["chosen_from"]) <= {
             "future",
             "current",
@@ -179,10 +181,10 @@ def test_small_scale_runs_the_notebook_on_a_local_model(env, data, paper):  # no
 
 def _resumes_and_recomputes_identically(cfg, name):
     from replicate.core.io import cache_dir, content_hash
-    from replicate.training import real_iterative as RI
-    from replicate.training import real_stages as S
+    from replicate.real import iterative as RI
+    from replicate.real.methods import methods
 
-    m = S.methods(cfg)[name]
+    m = methods(cfg)[name]
     dirs = [cache_dir() / "real-iterative" / content_hash(k) for k in RI.round_keys(cfg, m)]
     assert RI.train(cfg, name, m) == dirs[-1] / "model" and not (dirs[-1] / "future").exists()
     pairs, first = read_json(dirs[1] / "pairs.json"), (dirs[0] / "DONE").stat().st_mtime_ns
@@ -193,8 +195,8 @@ def _resumes_and_recomputes_identically(cfg, name):
 
 
 def test_judge_as_scorer_follows_the_reward_model(env, data):  # noqa: F811
-    from replicate.metrics.judges import reward_model_preferences
-    from replicate.training import real_iterative as RI
+    from replicate.real import iterative as RI
+    from replicate.real.judges import reward_model_preferences
 
     cfg = compose("evolve", overrides("evolve", data, env))
     xs, cands = [U("rev:abc"), U("sort:cba")], [["cba", "abc", "x"], ["abc", "cab", "abc sure"]]
@@ -212,7 +214,7 @@ def test_judge_as_scorer_follows_the_reward_model(env, data):  # noqa: F811
 
 
 def test_offline_hub_ids_fail_before_compute_naming_each(env):  # noqa: F811
-    from replicate.training.real_stages import require
+    from replicate.real.preflight import require
 
     for paper, ids in (
         ("drift", ["microsoft/WildFeedback"]),
@@ -230,7 +232,7 @@ def test_self_judge_reads_the_expected_digit_after_score(env, data):  # noqa: F8
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from replicate.training import real_iterative as RI
+    from replicate.real import iterative as RI
     from replicate.training.self_judge import expected_scores
 
     cfg = compose("temporal-self-rewarding", overrides("temporal-self-rewarding", data, env))
@@ -255,18 +257,19 @@ def test_self_judge_reads_the_expected_digit_after_score(env, data):  # noqa: F8
 
 
 def test_refinement_at_inference_chains_from_the_direct_answer(env, data):  # noqa: F811
-    from replicate.training import real_iterative as RI
-    from replicate.training import real_stages as S
+    from replicate.real import iterative as RI
+    from replicate.real.engines import generate
+    from replicate.real.methods import methods
 
     cfg = compose("evolve", overrides("evolve", data, env))
     xs = ["rev:abc", "sort:cba"]
-    y0 = [o[0] for o in S.generate(cfg, data / "lm", xs, tag="t")]
+    y0 = [o[0] for o in generate(cfg, data / "lm", xs, tag="t")]
     y1 = RI.refine_chain(cfg, data / "lm", xs, y0, {"eval_refine": 1, "refine": "again"}, tag="t")
     assert y1 != y0 and y1 == [
         o[0]
-        for o in S.generate(
+        for o in generate(
             cfg, data / "lm", [RI.refine_context(U(x), y, "again") for x, y in zip(xs, y0)], tag="t-refine-1"
         )
     ]
-    m = S.methods(cfg)["evolve"]
+    m = methods(cfg)["evolve"]
     assert RI.round_keys(cfg, m) == RI.round_keys(cfg, {**m, "eval_refine": 5})  # the inference setting never retrains

@@ -27,7 +27,7 @@ def small_overrides(local, tmp_path):
         "hardware=cpu",
         "scale.finetune.steps=2",
         "scale.finetune.batch_size=2",
-        "scale.finetune.grad_accum=1",
+        "scale.finetune.global_batch_size=2",
         "scale.finetune.max_length=64",
         "scale.world.n_eval=12",
         "scale.sample.max_new_tokens=6",
@@ -42,7 +42,7 @@ def small_overrides(local, tmp_path):
 
 
 def test_offline_hub_ids_fail_before_compute_naming_each(env):
-    from replicate.training.real_stages import require
+    from replicate.real.preflight import require
 
     cfg = compose("simpo", ["scale=small"])
     with pytest.raises(ConfigError) as e:
@@ -64,7 +64,7 @@ def test_offline_hub_ids_fail_before_compute_naming_each(env):
 
 
 def test_gpu_only_options_on_cpu_fail_clearly(env, local):
-    from replicate.training.real_stages import require
+    from replicate.real.preflight import require
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is visible")
@@ -76,7 +76,7 @@ def test_gpu_only_options_on_cpu_fail_clearly(env, local):
 
 
 def test_alpaca_eval_judge_without_key_names_the_variable(env, local, monkeypatch):
-    from replicate.training.real_stages import require
+    from replicate.real.preflight import require
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(ConfigError, match="set the environment variable OPENAI_API_KEY"):
@@ -95,7 +95,7 @@ def test_alpaca_eval_judge_without_key_names_the_variable(env, local, monkeypatc
 
 
 def test_ultrafeedback_rows_become_trl_conversations():
-    from replicate.training.real_stages import to_conversational
+    from replicate.real.data import to_conversational
 
     row = {
         "prompt": "hi",
@@ -125,7 +125,14 @@ def test_small_scale_runs_the_simpo_notebook_on_a_local_model(env, local):
     assert {"start.lc_win_rate", "dpo.win_rate", "simpo.lc_win_rate"} <= set(m)
     assert all(0 <= m[f"{k}.win_rate"] <= 100 for k in ("start", "dpo", "simpo"))
     assert [c["id"] for c in doc["claims"]] == ["PC", "C1"]
-    from replicate.papers.real_model import render_table
+    assert doc["extra"]["provenance"]["batch"] == {
+        "global_batch_size": 2,
+        "per_device": 2,
+        "devices": 1,
+        "grad_accum": 1,
+        "effective": 2,
+    }
+    from replicate.real.report import render_table
 
     assert "| simpo | Llama-3-Base 8B |" in render_table(doc) and "| 22.0 |" in render_table(
         doc
@@ -136,7 +143,8 @@ def test_small_scale_runs_the_simpo_notebook_on_a_local_model(env, local):
 
 
 def test_paper_pipeline_generate_judge_metrics_with_stored_annotations(env, local, monkeypatch):
-    from replicate.papers.real_model import pipeline, render_table, run_dir
+    from replicate.real.pipeline import pipeline, run_dir
+    from replicate.real.report import render_table
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-NEVER-WRITTEN")
     ov = [
@@ -161,6 +169,11 @@ def test_paper_pipeline_generate_judge_metrics_with_stored_annotations(env, loca
         100 * (np.mean(stored) - 1), abs=1e-5
     )  # alpaca_eval's raw WR
     assert doc["scale"] == "paper" and doc["claims"][0]["id"] == f"R:{key}"
+    prov = doc["extra"]["provenance"]  # what a reproducer compares: evaluation stack, decoding, BOS, batch
+    assert prov["alpaca_eval"] == "0.6.6" and prov["annotator"] == "weighted_alpaca_eval_gpt4_turbo"
+    assert prov["generation"]["backend"] == "hf" and prov["generation"]["max_new_tokens"] == 6
+    assert prov["bos"]["template_ids"] == 1 and prov["bos"]["generate_path"] == 1  # counted, not assumed
+    assert prov["batch"]["effective"] == prov["batch"]["global_batch_size"] == 128
     assert "| 44.7 |" in render_table(doc)  # reported Table 4: Llama-3-Instruct SimPO AE2 LC
     written = [p.read_text() for p in Path(env).rglob("*.json")]
     assert written and not any("NEVER-WRITTEN" in t for t in written)
@@ -198,8 +211,10 @@ def test_every_real_paper_notebook_selects_its_cells(tmp_path):
 
 
 def test_sft_arms_and_best_of_n_on_a_local_model(env, local):
-    from replicate.papers import real_model
-    from replicate.training import real_stages as S
+    from replicate import real
+    from replicate.real.engines import generate
+    from replicate.real.fit import train
+    from replicate.real.judges import judge
 
     rows = [{"instruction": f"rev:ab{c}", "input": "", "output": f"{c}ba"} for c in "abcdefgh"]
     (local / "sft.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
@@ -208,14 +223,14 @@ def test_sft_arms_and_best_of_n_on_a_local_model(env, local):
         "instruct-skillmix",
         [*common, *[f"paper.real.methods.{m}.data={local / 'sft.jsonl'}" for m in ("ism", "ism_k1", "plain")]],
     )
-    res = real_model.run(cfg, progress=False)
+    res = real.run(cfg, progress=False)
     assert set(res) == {"start", "ism", "ism_k1", "plain"} and len(res["ism"]["outputs"]) == 12
-    assert [c["id"] for c in real_model.claims(res, cfg)] == ["PC", "C1", "C2"]
+    assert [c["id"] for c in real.claims(res, cfg)] == ["PC", "C1", "C2"]
     cfg = compose("adaptive-compute", common)
-    res = real_model.run(cfg, progress=False)
+    res = real.run(cfg, progress=False)
     xs, base = res["start"]["instructions"], res["start"]["baseline"]
-    outs = S.generate(cfg, S.train(cfg, "best_of_4", {"kind": "best_of_n"}), xs, n=4, tag="best_of_4")
-    each = np.array([S.judge(cfg, xs, [o[k] for o in outs], base, tag=f"best_of_4#{k}") for k in range(4)])
+    outs = generate(cfg, train(cfg, "best_of_4", {"kind": "best_of_n"}), xs, n=4, tag="best_of_4")
+    each = np.array([judge(cfg, xs, [o[k] for o in outs], base, tag=f"best_of_4#{k}") for k in range(4)])
     assert np.allclose(res["best_of_4"]["preferences"], each.max(0))  # the judge's favourite of the 4 samples
     assert [res["best_of_4"]["outputs"][i] in outs[i] for i in range(len(xs))] == [True] * len(xs)
 
@@ -223,25 +238,25 @@ def test_sft_arms_and_best_of_n_on_a_local_model(env, local):
 def test_paper_train_stage_launches_accelerate_with_zero3_once(env, monkeypatch):
     import subprocess
 
-    from replicate.papers import real_model
+    from replicate.real import pipeline
 
     calls = []
     monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd))
     ov = ["scale=paper", "setup=simpo_llama3_instruct", "hardware=multi_gpu_zero3"]
     cfg = compose("simpo", ov)
-    out = real_model.train_stage(cfg, ov)
-    assert calls[0][1:4] == ["launch", "--config_file", str(real_model.ROOT / "conf/accelerate/zero3.yaml")]
-    assert calls[0][-4:] == [*ov, f"+output_dir={out}"] and "replicate.training.launch" in calls[0]
+    out = pipeline.train_stage(cfg, ov)
+    assert calls[0][1:4] == ["launch", "--config_file", str(pipeline.ROOT / "conf/accelerate/zero3.yaml")]
+    assert calls[0][-4:] == [*ov, f"+output_dir={out}"] and "replicate.real.launch" in calls[0]
     (out).mkdir(parents=True)
     (out / "config.json").write_text("{}")
-    real_model.train_stage(cfg, ov)  # trained already: resumes without launching again
+    pipeline.train_stage(cfg, ov)  # trained already: resumes without launching again
     assert len(calls) == 1
 
 
 def test_length_sorted_batches_return_each_answer_to_its_instruction(env, local):
     from omegaconf import OmegaConf
 
-    from replicate.training.real_stages import _generate_hf
+    from replicate.real.engines import generate_hf
 
     cfg = compose("simpo", small_overrides(local, env))
     s = OmegaConf.create({"temperature": 0.0, "top_p": 1.0, "max_new_tokens": 5, "batch_size": 3})
@@ -254,7 +269,7 @@ def test_length_sorted_batches_return_each_answer_to_its_instruction(env, local)
     lm.save_pretrained(env / "writer")
     tok.save_pretrained(env / "writer")
     xs = ["a much longer instruction than the others", "hi", "sort:cba", "rev:abc please", "x"]
-    together = _generate_hf(env / "writer", xs, s, 1, 0, cfg, False)
-    alone = [_generate_hf(env / "writer", [x], s, 1, 0, cfg, False)[0] for x in xs]  # greedy: batching must not matter
+    together = generate_hf(env / "writer", xs, s, 1, 0, cfg, False)
+    alone = [generate_hf(env / "writer", [x], s, 1, 0, cfg, False)[0] for x in xs]  # greedy: batching must not matter
     assert len({a[0] for a in alone}) > 1  # the answers differ, so a mix-up would show
     assert together == alone

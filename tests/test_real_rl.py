@@ -32,11 +32,16 @@ def rl_overrides(local, tmp_path, paper):
         "lr": 0.05,
     }  # lr: large enough that 2 LoRA steps move the weights
     extra = {"par": {"n_refs": 2}, "autorule": {}}[paper]
-    return [*common, *[f"paper.real.rl.{k}={v}" for k, v in {**rl, **extra}.items()]]
+    # the evaluation decodes at the training length (methods._same_lengths)
+    return [
+        *common,
+        "paper.real.sample.max_new_tokens=6",
+        *[f"paper.real.rl.{k}={v}" for k, v in {**rl, **extra}.items()],
+    ]
 
 
 def test_offline_hub_ids_fail_before_compute_naming_each(env):
-    from replicate.training.real_stages import require
+    from replicate.real.preflight import require
 
     for paper in ("par", "autorule"):
         with pytest.raises(ConfigError) as e:
@@ -54,7 +59,7 @@ def test_offline_hub_ids_fail_before_compute_naming_each(env):
 
 
 def test_bad_grpo_settings_fail_before_compute(env, local):
-    from replicate.training.real_stages import require
+    from replicate.real.preflight import require
 
     ov = rl_overrides(local, env, "par")
     for bad, match in (
@@ -71,7 +76,7 @@ def test_bad_grpo_settings_fail_before_compute(env, local):
 
 
 def test_prompt_rows_of_each_format():
-    from replicate.training.real_rl import prompt_text
+    from replicate.real.rl import prompt_text
 
     assert prompt_text({"prompt": "hi", "chosen": []}) == "hi"  # UltraFeedback-binarized
     assert (
@@ -93,8 +98,8 @@ def test_prompt_rows_of_each_format():
 
 
 def test_prompts_skip_those_over_max_prompt_length(env, local):
-    from replicate.training import real_rl
-    from replicate.training.real_stages import load_policy
+    from replicate.real import rl as real_rl
+    from replicate.real.fit import load_policy
 
     cfg = compose("par", rl_overrides(local, env, "par"))
     _, tok = load_policy(local / "lm", cfg)
@@ -107,8 +112,8 @@ def test_prompts_skip_those_over_max_prompt_length(env, local):
 
 
 def test_references_are_the_reward_models_scores_of_start_samples(env, local):
-    from replicate.metrics.judges import RewardModel
-    from replicate.training import real_rl
+    from replicate.real import rl as real_rl
+    from replicate.real.scorers import RewardModel
 
     cfg = compose("par", rl_overrides(local, env, "par"))
     s = real_rl.settings(cfg, {"kind": "grpo", "shaping": "par"})
@@ -123,7 +128,7 @@ def test_references_are_the_reward_models_scores_of_start_samples(env, local):
 
 
 def test_shaped_reward_function_is_par_of_the_length_penalised_score():
-    from replicate.training.real_rl import reward_function
+    from replicate.real.rl import reward_function
     from replicate.training.shaping import Shaping
 
     logged = {}
@@ -144,7 +149,8 @@ def test_shaped_reward_function_is_par_of_the_length_penalised_score():
 
 
 def test_rule_verifier_compares_yes_and_no_logits(env, local):
-    from replicate.training.real_rl import RuleVerifier, rule_weight
+    from replicate.real.rl import rule_weight
+    from replicate.real.scorers import RuleVerifier
 
     cfg = compose("autorule", small_overrides(local, env)[:6])
     v = RuleVerifier(cfg, local / "lm", RULES, batch_size=3)
@@ -177,7 +183,7 @@ def _weights(model_dir):
 
 
 def v_prompt(x, y, rule):
-    from replicate.training.real_rl import VERIFY
+    from replicate.real.scorers import VERIFY
 
     return VERIFY.format(x=x, y=y, rule=rule)
 
@@ -188,8 +194,10 @@ def v_prompt(x, y, rule):
 )
 def test_small_scale_runs_the_notebook_with_grpo_on_a_local_model(env, local, paper, claims, grpo):
     import replicate.cli.run as run
-    from replicate.papers import real_model
-    from replicate.training import real_rl, real_stages
+    from replicate import real
+    from replicate.real import rl as real_rl
+    from replicate.real.fit import train
+    from replicate.real.methods import methods
 
     ov = rl_overrides(local, env, paper)
     if paper == "autorule":
@@ -203,7 +211,7 @@ def test_small_scale_runs_the_notebook_with_grpo_on_a_local_model(env, local, pa
     cfg = compose(paper, ov)
     start, trained = _weights(local / "lm"), {}
     for name in grpo:
-        d = real_stages.train(cfg, name, real_stages.methods(cfg)[name])
+        d = train(cfg, name, methods(cfg)[name])
         assert real_rl.info(d)["steps"] == 2 and real_rl.info(d)["prompts"] == 4
         steps = [h for h in real_rl.history(d) if "reward" in h]
         assert [h["step"] for h in steps] == [1, 2] and all("rm/raw" in h for h in steps)
@@ -212,13 +220,10 @@ def test_small_scale_runs_the_notebook_with_grpo_on_a_local_model(env, local, pa
     a, b = trained[grpo[0]], trained[grpo[1]]  # different rewards, same seed and prompts: different updates
     assert any(not torch.equal(a[k], b[k]) for k in a)
     if paper == "autorule":
-        assert any(
-            "rules/raw" in h
-            for h in real_rl.history(real_stages.train(cfg, "autorule", real_stages.methods(cfg)["autorule"]))
-        )
+        assert any("rules/raw" in h for h in real_rl.history(train(cfg, "autorule", methods(cfg)["autorule"])))
     # a second run finds every stage cached (no new cache entry) and gives the same numbers
     before = sorted(p.name for p in (env / "cache").rglob("*") if p.is_dir() and p.parent.parent == env / "cache")
-    res = real_model.run(cfg, progress=False)
+    res = real.run(cfg, progress=False)
     after = sorted(p.name for p in (env / "cache").rglob("*") if p.is_dir() and p.parent.parent == env / "cache")
     assert after == before and before
-    assert real_model.flat_metrics(res) == pytest.approx(doc["metrics"], abs=1e-6)  # metrics.json keeps 6 decimals
+    assert real.flat_metrics(res) == pytest.approx(doc["metrics"], abs=1e-6)  # metrics.json keeps 6 decimals

@@ -69,7 +69,7 @@ def main_pipeline(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    from ..papers.real_model import STAGES, pipeline
+    from ..real.pipeline import STAGES, pipeline
 
     stages = [a.split("=", 1)[1] for a in argv[1:] if a.startswith("stage=")]
     stages = [s for a in stages for s in a.split(",")] or list(STAGES)

@@ -34,7 +34,7 @@ def run_notebook(
     if cfg.scale.get(
         "real", False
     ):  # a real model: every missing model, dataset, judge or key named before the kernel starts
-        from ..training.real_stages import require
+        from ..real.preflight import require
 
         require(cfg)
     nb = notebook_for(paper)
@@ -86,7 +86,7 @@ def select_cells(nb: Path, dest: Path, *, real: bool, paper: str) -> Path:
     if real and not any(REAL in t for t in tags):
         raise ConfigError(
             f"notebooks/{paper}.ipynb has no real-model cells, so it cannot run at a real-model scale; "
-            "see replicate/papers/real_model.py for how a paper opts in"
+            "see replicate/real/runner.py for how a paper opts in"
         )
     doc.cells = [c for c, t in zip(doc.cells, tags) if drop not in t]
     nbformat.write(doc, str(dest))

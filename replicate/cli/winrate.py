@@ -27,8 +27,8 @@ import sys
 
 import pandas as pd
 
-from ..papers.lc_alpacaeval import AnnotationsError as InputError  # the LC computation lives with the LC paper
-from ..papers.lc_alpacaeval import annotation_metrics as compute
+from ..metrics.alpaca_eval import AnnotationsError as InputError
+from ..metrics.alpaca_eval import annotation_metrics as compute
 
 FIELDS = (
     "win_rate",

@@ -11,35 +11,33 @@ from __future__ import annotations
 import json
 from functools import cache
 
-import numpy as np
 import pandas as pd
 
 from ..metrics import winrate as W
+from ..metrics.alpaca_eval import (  # noqa: F401  (the notebook reads these names here; they live with the metric)
+    BASELINE,
+    DIFFICULTY,
+    GAMED_BASELINES,
+    LENGTHS,
+    WEIGHTS,
+    AnnotationsError,
+    annotation_metrics,
+    load_difficulty,
+    load_lengths,
+    load_weights,
+    pseudo_gamed_rows,
+)
 from ..metrics.correlation import correlation_table
 from ..worlds.public_data import data_path
 
-BASELINE = "gpt4_1106_preview"
 AE = "alpaca_eval/"
 ANNOTATIONS = AE + "annotations_weighted_alpaca_eval_gpt4_turbo__slim__48models.csv.gz"
 LEADERBOARDS = {
     "HEAD": AE + "leaderboards/AE2_weighted_alpaca_eval_gpt4_turbo_leaderboard__HEAD.csv",
     "2024-03-19": AE + "leaderboards/AE2_weighted_alpaca_eval_gpt4_turbo_leaderboard__2024-03-19_241e1f6.csv",
 }
-WEIGHTS = {
-    "HEAD": AE
-    + "glm_weights__weighted_alpaca_eval_gpt4_turbo__length_controlled_v1__baseline_gpt4_1106_preview__HEAD.csv",
-    "2024-03-19": AE
-    + "glm_weights__weighted_alpaca_eval_gpt4_turbo__length_controlled_v1__baseline_gpt4_1106_preview__2024-03-19_241e1f6.csv",
-}
-DIFFICULTY = AE + "derived__instruction_difficulty_recovered_ridge0.15.csv"
-LENGTHS = AE + "model_output_char_lengths__wide.csv.gz"
 BENCHMARKS = AE + "benchmarks_arena_elo_and_other_benchmarks.csv"
 ARENA_COLUMN = "Arena Elo\n[Feb 2, 2024]"
-GAMED_BASELINES = ("gpt4_1106_preview_verbose", "gpt4_1106_preview_concise")
-
-
-class AnnotationsError(ValueError):
-    """An annotations file or a GLM choice that cannot be used; the message says why."""
 
 
 # ----------------------------------------------------------------------------- loaders
@@ -55,24 +53,6 @@ def load_annotations() -> pd.DataFrame:
 
 def load_leaderboard(snapshot: str = "HEAD") -> pd.DataFrame:
     return pd.read_csv(data_path(LEADERBOARDS[snapshot]), index_col=0)
-
-
-def load_weights(snapshot: str = "HEAD") -> pd.DataFrame:
-    """Published GLM weights (columns length = φ, difficulty = ψ, model = θ)."""
-    return W.load_weights(data_path(WEIGHTS[snapshot]))
-
-
-@cache
-def load_difficulty() -> pd.Series:
-    """γ̂_x (derived estimate; the official γ is not public on GitHub), indexed by instruction 0..804."""
-    s = pd.read_csv(data_path(DIFFICULTY), index_col=0).iloc[:, 0]
-    return s.sort_index()
-
-
-@cache
-def load_lengths() -> pd.DataFrame:
-    """Character length of every model's output, 805 × models, indexed by instruction."""
-    return pd.read_csv(data_path(LENGTHS), index_col=0).sort_index()
 
 
 def load_arena() -> pd.Series:
@@ -122,26 +102,6 @@ def lc_from_published_weights(snapshot: str = "HEAD", difficulty: pd.Series | No
 
 
 # ----------------------------------------------------------------------------- 3. GLM refit
-def pseudo_gamed_rows(weights: pd.DataFrame | None = None, difficulty: pd.Series | None = None) -> pd.DataFrame:
-    """Stand-in for alpaca_eval's ``df_gamed.csv`` (judge annotations of the baseline's verbose/concise
-    variants vs the baseline, on the Hugging Face Hub, not public on GitHub).
-
-    DEVIATION: the preferences are the *expected* judge preferences implied by the published weights of
-    ``gpt4_1106_preview_{verbose,concise}``: σ(θ_g + φ_g tanh(Δ_x/sd) + ψ_g γ̂_x) with their real output
-    lengths Δ_x = len_baseline − len_g (length matrix); the real file holds the judge's draws.
-    """
-    w = load_weights("HEAD") if weights is None else weights
-    g = load_difficulty() if difficulty is None else difficulty
-    L = load_lengths()
-    parts = []
-    for gm in GAMED_BASELINES:
-        sdl = W.std_delta_len(L[gm].to_numpy(), L[BASELINE].to_numpy())
-        wg = w.loc[gm]
-        pref = W.logistic(wg["model"] + wg["length"] * np.tanh(sdl) + wg["difficulty"] * g.loc[L.index].to_numpy())
-        parts.append(W.gamed_rows(pref, L[gm].to_numpy(), L[BASELINE].to_numpy(), g.loc[L.index].to_numpy()))
-    return pd.concat(parts, ignore_index=True)
-
-
 def refit_model(
     g: pd.DataFrame,
     *,
@@ -265,73 +225,6 @@ def prompt_variants_table(lb: pd.DataFrame, wr: str = "win_rate_ours", lc: str =
             }
         )
     return pd.DataFrame(rows).T
-
-
-# ----------------------------------------------------------------------------- tables for make tables
-# ----------------------------------------------------------------------------- any model's annotations (replicate winrate)
-def _alpaca_eval_context(df: pd.DataFrame):
-    """(difficulty per row, gamed rows) for the v1 GLM, or a reason why it is not available."""
-    try:
-        with open(data_path(AE + "eval_set_805_with_gpt4_1106_preview_baseline_outputs.json")) as f:
-            eval_set = pd.DataFrame(json.load(f))
-        gamma = load_difficulty()
-        gamed = pseudo_gamed_rows()
-    except FileNotFoundError as e:
-        return None, None, f"the AlpacaEval data bundle is not available ({str(e).split(':')[0]})"
-    index = dict(zip(eval_set["instruction"], eval_set["instruction_idx"]))
-    idx = df["instruction"].map(index)
-    if idx.isna().any():
-        return None, None, f"{int(idx.isna().sum())} instructions are not in the AlpacaEval 805-instruction set"
-    return gamma.reindex(idx.astype(int).to_numpy()).to_numpy(), gamed, None
-
-
-def annotation_metrics(df: pd.DataFrame, glm: str = "auto") -> dict:
-    """AlpacaEval's metrics of one model from its annotations (instruction, output_1 = baseline, output_2, preference
-    in AlpacaEval's encoding): raw, discrete and LC win rate with standard errors, average length. ``glm``: v1
-    (difficulty + gamed-baseline rows; needs the 805 instructions), noreg, minimal, or auto (v1 when possible)."""
-    len_m = df["output_2"].str.len().to_numpy()
-    len_b = df["output_1"].str.len().to_numpy()
-    note = None
-    gamma = gamed = None
-    if glm in ("auto", "v1", "noreg"):
-        gamma, gamed, why = _alpaca_eval_context(df)
-        if why is not None:
-            if glm != "auto":
-                raise AnnotationsError(f"--glm {glm} is not possible: {why}; use --glm minimal")
-            glm, note = "minimal", f"LC uses the minimal GLM (no instruction difficulty): {why}"
-        elif glm == "auto":
-            glm = "v1"
-    if glm == "minimal":
-        gamma = gamed = None
-    r = W.lc_win_rate(
-        df["preference"].to_numpy(),
-        len_m,
-        len_b,
-        gamma,
-        gamed if glm == "v1" else None,
-        reg_lambda=W.DEFAULT_LAMBDA if glm == "v1" else None,
-        encoding="alpaca_eval",
-    )
-    valid = np.isfinite(W.from_alpaca_eval(df["preference"]))
-    out = {
-        "win_rate": r["win_rate"],
-        "standard_error": r["standard_error"],
-        "discrete_win_rate": r["discrete_win_rate"],
-        "length_controlled_winrate": r["lc_win_rate"],
-        "lc_standard_error": r["lc_standard_error"],
-        "avg_length": float(len_m.mean()),
-        "n_total": int(r["n_total"]),
-        "n_dropped": int((~valid).sum()),
-        "glm": glm,
-        "glm_weights": r["glm"].as_weights(),
-    }
-    if W.is_extreme_change(out["win_rate"], out["length_controlled_winrate"]):
-        note = (
-            note + "; " if note else ""
-        ) + "LC differs extremely from the raw win rate (alpaca_eval's sanity warning)"
-    if note:
-        out["note"] = note
-    return out
 
 
 def render_table(doc: dict) -> str:

@@ -13,7 +13,7 @@ from ..core.config import paper_module
 from ..core.io import atomic_write_text, read_json
 from ..core.paths import ROOT
 from ..metrics.claims import RESULTS, claims_markdown, format_value
-from ..papers import real_model
+from ..real import report as real_report
 
 
 def render_tables(paper: str | None = None) -> list[Path]:
@@ -39,7 +39,7 @@ def render_tables(paper: str | None = None) -> list[Path]:
             doc = read_json(sdir / "metrics.json")
             parts.append(f"\n## scale = {sdir.name}\n")
             if (doc.get("extra") or {}).get("real"):  # scale=small / paper: a real model's AlpacaEval numbers
-                parts.append(real_model.render_table(doc))
+                parts.append(real_report.render_table(doc))
             elif renderer is not None:
                 parts.append(renderer(doc))
             else:

@@ -1,5 +1,5 @@
 """Pair rules of the iterative papers as pure functions: the same rule builds a round's pairs in the toy world
-(``training.iterative.run_loop``) and on a real model (``training.real_iterative``). Prompts may be strings or chat
+(``training.iterative.run_loop``) and on a real model (``real.iterative``). Prompts may be strings or chat
 message lists; answers are strings; scores are arrays (NaN = an unparsable judgment).
 
 * ``drift_pairs`` — DRIFT (Wang et al. 2025, card Algorithm step 3b)

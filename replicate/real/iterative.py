@@ -1,10 +1,10 @@
 """Iterative preference rounds on a real model (``scale=small``, ``paper.real.methods.<m>.kind: iterative``).
 
     π_0 = model.name_or_path ──► round 1 ──► π_1 ──► ... ──► π_T      each round t, from π_{t−1}:
-        sample    π_{t−1} on the round's prompts (``real_stages.generate``: vLLM on a GPU, else batched ``generate``)
+        sample    π_{t−1} on the round's prompts (``engines.generate``: vLLM on a GPU, else batched ``generate``)
         label     the real judge ``cfg.judge`` as a scorer (``judge_scores``) or π_{t−1} as its own judge (``self_scores``)
         pair      the paper's rule (``training.pair_rules``, the same pure functions as the toy world's loops)
-        train     ``real_stages.fit(cfg, π_{t−1}, pairs, method)``: DPO with reference π_{t−1}, one pass over the pairs
+        train     ``fit.fit(cfg, π_{t−1}, pairs, method)``: DPO with reference π_{t−1}, one pass over the pairs
 
 Rules (``rule:``): ``iterdpo`` (best vs worst of ``n`` samples by the judge), ``drift`` (chosen sampled after the user's
 feedback, rejected the logged DSAT answer), ``sr`` (Self-Rewarding: best vs worst of ``n`` self-judged samples),
@@ -13,10 +13,10 @@ of a self-refinement chain, a direct and a refinement DPO row each). Prompts com
 a local ``save_to_disk`` dir / JSON lines), read through ``fields`` (prompt: a string or a chat message list; DRIFT's
 ``rejected`` and ``feedback``); ``rows_per_round`` prompts a round, a fresh slice each round when ``fresh``.
 ``eval_refine: J`` (EVOLVE) also judges the final model's answers after J self-refinement steps at inference
-(``refine_chain``; ``papers.real_model.run`` reports them as ``<name>_refined``).
+(``refine_chain``; ``runner.run`` reports them as ``<name>_refined``).
 
 Round t is one ``core.io.cached`` stage keyed on round t−1's key (a chain from the method's key: its settings,
-``scale.finetune``, the data, ``real_stages.stage_key``'s model, seed, versions and code, and the pair rules' code),
+``scale.finetune``, the data, ``keys.stage_key``'s model, seed, versions and code, and the pair rules' code),
 so a killed run resumes at its first unfinished round. Its directory holds ``model/`` (π_t), ``pairs.json`` and
 ``record.json`` (pair counts and the rule's statistics, the trainer's log).
 """
@@ -35,8 +35,12 @@ from tqdm.auto import tqdm
 
 from ..core.config import ConfigError, to_dict
 from ..core.io import atomic_write_json, cache_dir, cached, content_hash, read_json
-from . import pair_rules as R
-from . import real_stages as S
+from ..training import pair_rules as R
+from .data import chat, messages, raw_rows, text
+from .engines import generate
+from .fit import fit, geometry, load_policy
+from .judges import judge
+from .keys import id_key, stage_key
 
 RULES = ("iterdpo", "drift", "sr", "tsr", "evolve")
 FIELDS = {"prompt": "prompt", "rejected": "rejected", "feedback": "user_preference"}  # DRIFT card: dsat_data.jsonl
@@ -76,7 +80,7 @@ def validate(name: str, m: dict) -> None:
 
 
 def missing(cfg, m: dict) -> list[str]:
-    return []  # the method's data is checked with every other dataset by real_stages.require
+    return []  # the method's data is checked with every other dataset by preflight.require
 
 
 def train(cfg, name: str, m: dict, progress: bool = False) -> Path:
@@ -112,8 +116,8 @@ def round_keys(cfg, m: dict) -> list[dict]:
         [Path(R.__file__).with_name(f).read_text() for f in ("pair_rules.py", "iterative.py", "self_judge.py")]
     )
     trained = {k: v for k, v in m.items() if k not in ("label", "eval_refine")}  # what decides the rounds
-    key = S.stage_key(
-        cfg, "iterative", trained, to_dict(cfg.scale.finetune), to_dict(cfg.scale.sample), S._id_key(m["data"]), rules
+    key = stage_key(
+        cfg, "iterative", trained, to_dict(cfg.scale.finetune), to_dict(cfg.scale.sample), id_key(m["data"]), rules
     )
     keys = []
     for t in range(1, int(m["rounds"]) + 1):
@@ -128,17 +132,10 @@ def records(cfg, m: dict) -> list[dict]:
     return [read_json(d / "record.json") for d in dirs if (d / "DONE").exists()]
 
 
-def _text(v) -> str:
-    """A message's text: a string, a message dict, or the last message of a list."""
-    if isinstance(v, list):
-        v = v[-1] if v else ""
-    return v["content"] if isinstance(v, dict) else str(v)
-
-
 def context(v) -> list[dict]:
     """A prompt as the conversation to answer: a string is one user turn; a message list (WildFeedback's history up
     to the disliked turn) is kept without a trailing assistant turn."""
-    msgs = S.messages(v)
+    msgs = messages(v) if isinstance(v, str) else chat(v)
     return msgs[:-1] if len(msgs) > 1 and msgs[-1].get("role") == "assistant" else msgs
 
 
@@ -147,7 +144,7 @@ def load_items(cfg, m: dict) -> list[dict]:
     f = {**FIELDS, **(m.get("fields") or {})}
     cols = ["prompt", "rejected", "feedback"] if m["rule"] == "drift" else ["prompt"]
     need = int(m["rows_per_round"]) * (int(m["rounds"]) if fresh(m) else 1)
-    ds = S.raw_rows(m["data"], m.get("split", "train"), need, int(cfg.seed), m.get("subset"))
+    ds = raw_rows(m["data"], m.get("split", "train"), need, int(cfg.seed), m.get("subset"), m.get("data_files"))
     absent = [f"{c} (field {f[c]!r})" for c in cols if f[c] not in ds.column_names]
     if absent:
         raise ConfigError(
@@ -162,7 +159,7 @@ def load_items(cfg, m: dict) -> list[dict]:
         {
             "prompt": context(r[f["prompt"]]),
             **(
-                {"rejected": _text(r[f["rejected"]]), "feedback": _text(r[f["feedback"]])}
+                {"rejected": text(r[f["rejected"]]), "feedback": text(r[f["feedback"]])}
                 if m["rule"] == "drift"
                 else {}
             ),
@@ -185,16 +182,16 @@ def _reseeded(cfg, offset: int):
 
 
 def sample(cfg, m: dict, model_dir, prompts: list, *, n: int = 1, offset: int = 0, tag: str = "") -> list[list[str]]:
-    return S.generate(_reseeded(cfg, offset), model_dir, prompts, n=n, tag=tag, sample=_sample(cfg, m))
+    return generate(_reseeded(cfg, offset), model_dir, prompts, n=n, tag=tag, sample=_sample(cfg, m))
 
 
 def judge_scores(cfg, prompts: list, candidates: list[list[str]], *, tag: str) -> np.ndarray:
     """The real judge as a scorer: candidate k's P(y_k ≻ y_0) against the prompt's first candidate (0.5 for y_0). For a
     reward model this is σ(r(y_k) − r(y_0)), monotone in r(y_k). The judge sees the conversation's last user turn."""
-    xs = [_text(p) for p in prompts]
+    xs = [text(p) for p in prompts]
     first = [c[0] for c in candidates]
     cols = [np.full(len(xs), 0.5)] + [
-        np.asarray(S.judge(cfg, xs, [c[k] for c in candidates], first, tag=f"{tag}#{k}"))
+        np.asarray(judge(cfg, xs, [c[k] for c in candidates], first, tag=f"{tag}#{k}"))
         for k in range(1, len(candidates[0]) if candidates else 0)
     ]
     return np.stack(cols, 1) if xs else np.zeros((0, 0))
@@ -203,20 +200,26 @@ def judge_scores(cfg, prompts: list, candidates: list[list[str]], *, tag: str) -
 def self_scores(cfg, model_dir, prompts: list, candidates: list[list[str]], *, tag: str) -> np.ndarray:
     """π's own judgment (Self-Rewarding §2.1) of each candidate: E[score] over the digits 0–5 of its next token after
     the assistant turn begins "Score: " (``self_judge.expected_scores``). DEVIATION: no justification is written first."""
-    from .self_judge import expected_scores
+    from ..training.self_judge import expected_scores
 
-    key = S.stage_key(
+    key = stage_key(
         cfg,
         "self-judge",
         tag,
-        S._id_key(model_dir),
+        id_key(model_dir),
         content_hash([prompts, candidates]),
         JUDGE,
-        content_hash(Path(__file__).with_name("self_judge.py").read_text()),
+        content_hash(Path(R.__file__).with_name("self_judge.py").read_text()),
     )
 
     def compute(tmp: Path):
-        model, tok = S.load_policy(model_dir, cfg)
+        from .scorers import shared
+
+        # one load per policy while it is scored (TSR scores M_i's, M_0's and the future's samples with M_i);
+        # fit() forgets it before the next training
+        model, tok = shared(
+            "policy", (str(model_dir), bool(cfg.hardware.get("bf16"))), lambda: load_policy(model_dir, cfg)
+        )
         model.eval()
         tok.padding_side = "left"  # the last position is the query's
         ids = [tok.encode(d, add_special_tokens=False) for d in "012345"]
@@ -226,7 +229,7 @@ def self_scores(cfg, model_dir, prompts: list, candidates: list[list[str]], *, t
             )
         texts = [
             tok.apply_chat_template(
-                [{"role": "user", "content": JUDGE.format(question=_text(p), response=y)}],
+                [{"role": "user", "content": JUDGE.format(question=text(p), response=y)}],
                 tokenize=False,
                 add_generation_prompt=True,
             )
@@ -259,22 +262,22 @@ def fit_pairs(cfg, start, pairs: dict, m: dict, tmp: Path) -> int:
     ft = cfg.scale.finetune
     rows = [
         {
-            "prompt": S.messages(p),
+            "prompt": messages(p),
             "chosen": [{"role": "assistant", "content": c}],
             "rejected": [{"role": "assistant", "content": r}],
         }
         for p, c, r in zip(pairs["prompt"], pairs["chosen"], pairs["rejected"])
     ]
     if not rows:
-        model, tok = S.load_policy(start, cfg)
+        model, tok = load_policy(start, cfg)
         model.save_pretrained(tmp / "model")
         tok.save_pretrained(tmp / "model")
         return 0
-    steps = max(1, min(int(ft.steps), math.ceil(len(rows) / (int(ft.batch_size) * int(ft.grad_accum)))))
+    steps = max(1, min(int(ft.steps), math.ceil(len(rows) / geometry(cfg)["effective"])))
     c = copy.deepcopy(cfg)
     with open_dict(c):
         c.scale.finetune.steps = steps
-    S.fit(c, start, Dataset.from_list(rows), m, tmp)
+    fit(c, start, Dataset.from_list(rows), m, tmp)
     return steps
 
 
@@ -356,10 +359,10 @@ def refine_chain(
     for j in range(1, int(m["eval_refine"]) + 1):
         ys = [
             o[0]
-            for o in S.generate(
+            for o in generate(
                 cfg,
                 model_dir,
-                [refine_context(S.messages(x), y, ask) for x, y in zip(xs, ys)],
+                [refine_context(messages(x), y, ask) for x, y in zip(xs, ys)],
                 tag=f"{tag}-refine-{j}",
                 progress=progress,
             )

@@ -21,8 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.config import ConfigError
-from .winrate import from_alpaca_eval
+from ..core.config import ConfigError, to_dict
+from ..core.io import atomic_write_json, cached, content_hash, read_json
+from ..metrics.winrate import from_alpaca_eval
+from .keys import id_key, stage_key
+from .scorers import reward_model
 
 
 def judge_preferences(
@@ -47,7 +50,7 @@ def judge_preferences(
 
 
 def reward_model_preferences(judge_cfg, instructions, outputs, baseline_outputs) -> np.ndarray:
-    rm = RewardModel(
+    rm = reward_model(
         judge_cfg.name_or_path,
         dtype=str(judge_cfg.get("dtype", "float32")),
         batch_size=int(judge_cfg.get("batch_size", 16)),
@@ -56,57 +59,6 @@ def reward_model_preferences(judge_cfg, instructions, outputs, baseline_outputs)
     r = rm([*instructions, *instructions], [*outputs, *baseline_outputs])
     n = len(instructions)
     return 1.0 / (1.0 + np.exp(-(r[:n] - r[n:])))
-
-
-class RewardModel:
-    """A local sequence-classification reward model by Hub id or path, loaded once: ``rm(instructions, responses)``
-    is r(x, y) per pair, the pair written in the reward model's own chat template (its dtype only on a GPU). The
-    judge above and the RL reward of ``training.real_rl`` (called every step) share it."""
-
-    def __init__(self, name_or_path, *, dtype: str = "float32", batch_size: int = 16, max_length: int | None = None):
-        import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-        cuda = torch.cuda.is_available()
-        self.tok = AutoTokenizer.from_pretrained(name_or_path)
-        self.rm = AutoModelForSequenceClassification.from_pretrained(
-            name_or_path, dtype=getattr(torch, dtype) if cuda else torch.float32, num_labels=1
-        )
-        if self.tok.pad_token is None:
-            self.tok.pad_token = self.tok.eos_token
-        self.rm.config.pad_token_id = self.tok.pad_token_id
-        if cuda:
-            self.rm = self.rm.to("cuda")
-        self.rm.eval()
-        self.batch_size, self.max_length = int(batch_size), max_length
-
-    def __call__(self, instructions: Sequence[str], responses: Sequence[str]) -> np.ndarray:
-        import torch
-
-        tok = self.tok
-        texts = [
-            tok.apply_chat_template(
-                [{"role": "user", "content": x}, {"role": "assistant", "content": y}], tokenize=False
-            )
-            for x, y in zip(instructions, responses)
-        ]
-        order = sorted(
-            range(len(texts)), key=lambda i: len(texts[i])
-        )  # length-sorted batches: little padding on real answers
-        r = np.zeros(len(texts))
-        with torch.no_grad():
-            for b in range(0, len(order), self.batch_size):
-                idx = order[b : b + self.batch_size]
-                enc = tok(
-                    [texts[i] for i in idx],
-                    return_tensors="pt",
-                    padding=True,
-                    add_special_tokens=False,
-                    truncation=self.max_length is not None,
-                    max_length=self.max_length,
-                ).to(self.rm.device)
-                r[idx] = self.rm(**enc).logits[:, 0].float().cpu().numpy()
-        return r
 
 
 def stored_preferences(path: str | Path, instructions: Sequence[str]) -> np.ndarray:
@@ -143,3 +95,21 @@ def alpaca_eval_preferences(judge_cfg, instructions, outputs, baseline_outputs, 
     m = [{"instruction": x, "output": y, "generator": generator} for x, y in zip(instructions, outputs)]
     annotations = PairwiseAnnotator(annotators_config=judge_cfg.annotator).annotate_head2head(outputs_1=b, outputs_2=m)
     return from_alpaca_eval([a.get("preference") for a in annotations])
+
+
+def judge(
+    cfg, instructions: list[str], outputs: list[str], baseline_outputs: list[str], *, tag: str = ""
+) -> list[float]:
+    """P(model ≻ baseline) per instruction by ``cfg.judge`` (cached: an API judge is paid for once)."""
+    j = to_dict(cfg.judge)
+    if j.get("annotations"):
+        j["annotations"] = id_key(j["annotations"])
+    key = stage_key(cfg, "judge", tag, j, content_hash([instructions, outputs, baseline_outputs]))
+
+    def compute(tmp: Path):
+        p = judge_preferences(cfg.judge, instructions, outputs, baseline_outputs, generator=tag or "model")
+        atomic_write_json(tmp / "preferences.json", [None if p_ != p_ else float(p_) for p_ in p])
+
+    return [
+        float("nan") if v is None else v for v in read_json(cached("real-judge", key, compute) / "preferences.json")
+    ]

@@ -21,28 +21,30 @@ Prompt rows: a ``prompt`` string (UltraFeedback-binarized), a ``prompt`` list of
 an ``instruction`` (+ optional ``input``, Alpaca's format); a local file is JSON lines, one such object a line.
 Prompts longer than ``max_prompt_length`` tokens of the policy's chat template are skipped (PAR's < 512-token filter).
 
-Contract (``real_stages.PLUGINS``): ``validate(name, m)``, ``missing(cfg, m) -> list[str]``,
+Contract (``methods.PLUGINS``): ``validate(name, m)``, ``missing(cfg, m) -> list[str]``,
 ``train(cfg, name, m, progress) -> Path`` of the final model directory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..core.config import ConfigError, to_dict
 from ..core.io import atomic_write_json, cached, content_hash, read_json
-from . import real_stages as S
-from .shaping import NEEDS_REF, SHAPINGS, Shaping, length_penalty
+from ..training.shaping import NEEDS_REF, SHAPINGS, Shaping, length_penalty
+from .data import open_dataset
+from .engines import generate
+from .fit import load_policy, lora
+from .keys import id_key, stage_key
+from .logs import trainer_logs
+from .methods import methods
+from .preflight import resolvable
+from .scorers import reward_model, rule_verifier
 
 REWARD_KEYS = ("shaping", "k", "quantile", "c", "n_refs", "rules", "rule_weight", "verifier")
 SHAPING_HP = ("k", "quantile", "c")  # the hyperparameters of training.shaping's functions a method may set
-VERIFY = (
-    "Here is an instruction, a response to it, and a rule.\n\nInstruction:\n{x}\n\nResponse:\n{y}\n\nRule: {rule}\n\n"
-    "Does the response satisfy the rule? Answer with Yes or No only."
-)
 
 
 def validate(name: str, m: dict) -> None:
@@ -70,7 +72,7 @@ def steps(s: dict) -> int:
 
 
 def _grpo_settings(cfg, s: dict):
-    from .rl import settings_from
+    from ..training.rl import settings_from
 
     ft = cfg.scale.finetune
     lr = float(s["lr"]) * (float(ft.lr_scale) if ft.mode == "lora" else 1.0)  # the scale's LoRA convention, as fit()
@@ -110,21 +112,19 @@ def missing(cfg, m: dict) -> list[str]:
         cfg, s, next((n for n, v in to_dict(cfg.paper.real.methods).items() if v == m), "?")
     )  # the name, for the message
     out = []
-    if not S._resolvable(s["data"], "dataset"):
+    if not resolvable(s["data"], "dataset"):
         out.append(
             f"dataset {s['data']!r} (paper.real.rl.data: the RL prompts): not a local path and not in the Hugging "
             "Face cache"
         )
     judge_rm = cfg.judge.get("kind") == "reward_model" and str(cfg.judge.name_or_path) == str(s["reward_model"])
-    if not judge_rm and not S._resolvable(s["reward_model"]):  # the judge's own is named by require already
+    if not judge_rm and not resolvable(s["reward_model"]):  # the judge's own is named by require already
         out.append(
             f"reward model {s['reward_model']!r} (paper.real.rl.reward_model): not a local directory and not in "
             "the Hugging Face cache"
         )
     v = _verifier(cfg, s)
-    if (
-        s.get("rules") and v != str(cfg.model.name_or_path) and not S._resolvable(v)
-    ):  # the start model: named by require
+    if s.get("rules") and v != str(cfg.model.name_or_path) and not resolvable(v):  # the start model: named by require
         out.append(
             f"verifier {v!r} (paper.real.methods.*.verifier): not a local directory and not in the Hugging Face cache"
         )
@@ -148,14 +148,7 @@ def prompt_text(row: dict) -> str:
 
 def prompts(cfg, s: dict, tok) -> list[str]:
     """``s['prompts']`` instructions, shuffled by the seed, at most ``max_prompt_length`` chat-template tokens each."""
-    from .launch import load_preference_data
-
-    if s.get("subset") and not Path(str(s["data"])).exists():
-        from datasets import load_dataset
-
-        ds = load_dataset(str(s["data"]), s["subset"], split=s.get("split", "train"))
-    else:
-        ds = load_preference_data(str(s["data"]), s.get("split", "train"))
+    ds = open_dataset(str(s["data"]), s.get("split", "train"), s.get("subset"))
     limit, out, n = s.get("max_prompt_length"), [], int(s["prompts"])
     for row in ds.shuffle(seed=int(cfg.seed)):
         x = prompt_text(row)
@@ -196,30 +189,28 @@ def _penalty(s: dict):
 def references(cfg, s: dict, xs: list[str], n: int) -> dict:
     """PAR's ``gen_refs``: ``n`` samples of the start model per prompt, their reward-model scores (length-penalised as
     the policy's, in the policy's tokens + end of turn) and, with rules, their rule rewards (cached)."""
-    key = S.stage_key(
+    key = stage_key(
         cfg,
         "grpo-refs",
         content_hash(xs),
         n,
-        S._id_key(s["reward_model"]),
+        id_key(s["reward_model"]),
         _penalty(s),
         {k: s.get(k) for k in ("temperature", "top_p", "max_new_tokens", "rules")},
-        S._id_key(_verifier(cfg, s)) if s.get("rules") else None,
+        id_key(_verifier(cfg, s)) if s.get("rules") else None,
         _code(),
     )
 
     def compute(tmp: Path):
         from transformers import AutoTokenizer
 
-        from ..metrics.judges import RewardModel
-
-        ys = S.generate(cfg, cfg.model.name_or_path, xs, n=n, tag="grpo-refs", sample=_sample(s))
+        ys = generate(cfg, cfg.model.name_or_path, xs, n=n, tag="grpo-refs", sample=_sample(s))
         fx, fy = [x for x, y in zip(xs, ys) for _ in y], [r for y in ys for r in y]
-        r = _rm(cfg, s, RewardModel)(fx, fy)
+        r = _rm(cfg, s)(fx, fy)
         if _penalty(s):
             tok = AutoTokenizer.from_pretrained(cfg.model.name_or_path)
             r = length_penalty(r, [len(tok(y, add_special_tokens=False)["input_ids"]) + 1 for y in fy], *_penalty(s))
-        rules = RuleVerifier(cfg, _verifier(cfg, s), s["rules"])(fx, fy).mean(1).tolist() if s.get("rules") else None
+        rules = rule_verifier(cfg, _verifier(cfg, s), s["rules"])(fx, fy).mean(1).tolist() if s.get("rules") else None
         atomic_write_json(
             tmp / "refs.json",
             {"responses": ys, "rewards": np.asarray(r).reshape(len(xs), n).tolist(), "rule_rewards": rules},
@@ -228,59 +219,14 @@ def references(cfg, s: dict, xs: list[str], n: int) -> dict:
     return read_json(cached("real-grpo-refs", key, compute) / "refs.json")
 
 
-def _rm(cfg, s: dict, cls):
+def _rm(cfg, s: dict):
     j = cfg.judge
-    return cls(
+    return reward_model(
         s["reward_model"],
         dtype=str(j.get("dtype", "float32")),
         batch_size=int(j.get("batch_size", 16)),
         max_length=j.get("max_length"),
     )
-
-
-# ----------------------------------------------------------------------------- the rule verifier (AutoRule)
-class RuleVerifier:
-    """s_k(x, y) ∈ {0, 1}: whether a causal LM, asked in its chat template whether response y to instruction x
-    satisfies rule k (``VERIFY``), puts more next-token probability on "Yes" than on "No" (the first token of
-    either spelling, capitalised or not). Greedy and deterministic; one forward pass per (response, rule)."""
-
-    def __init__(self, cfg, name_or_path, rules: Sequence[str], batch_size: int = 16):
-        import torch
-
-        self.model, self.tok = S.load_policy(name_or_path, cfg)
-        self.model.eval()
-        self.rules, self.batch_size, self.torch = list(rules), int(batch_size), torch
-        first = lambda w: self.tok(w, add_special_tokens=False)["input_ids"][0]
-        yes, no = {first("Yes"), first("yes")}, {first("No"), first("no")}
-        self.yes, self.no = sorted(yes - no), sorted(no - yes)  # a token both start with (e.g. <unk>) decides nothing
-        if not self.yes or not self.no:
-            raise ConfigError(f"verifier {name_or_path}: its tokenizer starts Yes and No with the same tokens")
-
-    def __call__(self, instructions: Sequence[str], responses: Sequence[str]) -> np.ndarray:
-        torch, tok = self.torch, self.tok
-        texts = [
-            tok.apply_chat_template(
-                [{"role": "user", "content": VERIFY.format(x=x, y=y, rule=r)}],
-                tokenize=False,
-                add_generation_prompt=True,
-            )
-            for x, y in zip(instructions, responses)
-            for r in self.rules
-        ]
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.zeros(len(texts))
-        with torch.no_grad():
-            for b in range(0, len(order), self.batch_size):
-                idx = order[b : b + self.batch_size]
-                enc = tok(
-                    [texts[i] for i in idx],
-                    return_tensors="pt",
-                    padding=True,  # left padding: last = next token
-                    add_special_tokens=False,
-                ).to(self.model.device)
-                z = self.model(**enc, logits_to_keep=1).logits[:, -1].float()
-                out[idx] = (z[:, self.yes].max(1).values > z[:, self.no].max(1).values).cpu().numpy()
-        return out.reshape(len(responses), len(self.rules))
 
 
 # ----------------------------------------------------------------------------- TRL reward functions
@@ -291,7 +237,7 @@ def _content(c) -> str:
 def reward_function(score, *, shaping: Shaping | None = None, name: str):
     """A TRL reward function: ``shaping(score(instructions, responses), batch)``; logs ``<name>/raw`` and
     ``<name>/shaped`` per step through TRL's ``log_metric`` (TRL logs ``rewards/<name>/mean``, kl and lengths)."""
-    from .rl import ShapingBatch
+    from ..training.rl import ShapingBatch
 
     def fn(prompts, completions, completion_ids=None, trainer_state=None, log_metric=None, **columns):
         xs, ys = [_content(p) for p in prompts], [_content(c) for c in completions]
@@ -313,8 +259,8 @@ def reward_function(score, *, shaping: Shaping | None = None, name: str):
 
 
 def _code() -> str:
-    """The code an RL stage depends on beyond real_stages.CODE (the shapings and the toy RL module's settings)."""
-    from . import rl, shaping
+    """The code an RL stage depends on beyond keys.CODE (the shapings and the toy RL module's settings)."""
+    from ..training import rl, shaping
 
     return content_hash([Path(rl.__file__).read_text(), Path(shaping.__file__).read_text()])
 
@@ -324,14 +270,14 @@ def train(cfg, name: str, m: dict, progress: bool = False) -> Path:
     """The merged model directory of GRPO from ``model.name_or_path`` with this method's reward (cached)."""
     s = settings(cfg, m)
     _check(cfg, s, name)
-    key = S.stage_key(
+    key = stage_key(
         cfg,
         "grpo",
         s,
         to_dict(cfg.scale.finetune),
-        S._id_key(s["data"]),
-        S._id_key(s["reward_model"]),
-        S._id_key(_verifier(cfg, s)) if s.get("rules") else None,
+        id_key(s["data"]),
+        id_key(s["reward_model"]),
+        id_key(_verifier(cfg, s)) if s.get("rules") else None,
         {k: cfg.judge.get(k) for k in ("dtype", "batch_size", "max_length")},
         _code(),
     )
@@ -344,28 +290,31 @@ def train(cfg, name: str, m: dict, progress: bool = False) -> Path:
 
 def _grpo(cfg, s: dict, tmp: Path, progress: bool) -> None:
     from datasets import Dataset
-    from transformers import PrinterCallback
+    from transformers import AutoTokenizer, PrinterCallback
     from trl import GRPOTrainer
 
-    from ..metrics.judges import RewardModel
-    from .rl import grpo_config
-    from .trl_hook import _history
+    from ..training.rl import grpo_config
+    from ..training.trl_hook import _history
+    from . import engines
+    from .fit import free
 
     ft = cfg.scale.finetune
-    model, tok = S.load_policy(cfg.model.name_or_path, cfg)
-    xs = prompts(cfg, s, tok)
+    # the start model's reference samples come first: their generation engine is torn down before the policy loads
+    xs = prompts(cfg, s, AutoTokenizer.from_pretrained(cfg.model.name_or_path))
     shaping_name = s.get("shaping", "vanilla")
     n_refs = int(s.get("n_refs") or 0) if shaping_name in NEEDS_REF else 0
     rules = s.get("rules")
     n_ref_samples = max(n_refs, 4 if rules and s.get("rule_weight") == "match_std" else 0)
     refs = references(cfg, s, xs, n_ref_samples) if n_ref_samples else None
-    rm = _rm(cfg, s, RewardModel)
+    engines.release()
+    model, tok = load_policy(cfg.model.name_or_path, cfg, master=ft.mode == "full")
+    rm = _rm(cfg, s)
     shaping = Shaping(
         shaping_name, penalty=_penalty(s), n_refs=n_refs or None, **{k: float(s[k]) for k in SHAPING_HP if k in s}
     )
     funcs, weights, w = [reward_function(rm, shaping=shaping, name="rm")], [1.0], 0.0
     if rules:
-        verifier = RuleVerifier(cfg, _verifier(cfg, s), rules)
+        verifier = rule_verifier(cfg, _verifier(cfg, s), rules)
         w = rule_weight(s.get("rule_weight", 1.0), refs)
         funcs.append(reward_function(lambda x, y: verifier(x, y).mean(1), name="rules"))
         weights.append(w)
@@ -373,11 +322,17 @@ def _grpo(cfg, s: dict, tmp: Path, progress: bool) -> None:
     if n_refs:
         data["ref_rewards"] = refs["rewards"]
     if ft.mode == "lora":
-        model = S._lora(cfg, model)
+        model = lora(cfg, model)
         if cfg.hardware.get("gradient_checkpointing"):
             model.enable_input_require_grads()  # checkpointed blocks need a grad-requiring input when the base is frozen
     args = grpo_config(cfg.hardware, _grpo_settings(cfg, s), seed=int(cfg.seed), out=tmp)
     args.reward_weights, args.disable_tqdm = weights, not progress
+    # rollouts with the KV cache: TRL disables gradient checkpointing around generate, and asking for the cache
+    # explicitly keeps it on whatever the model's config says (without it a 256-token rollout is quadratic)
+    args.generation_kwargs = {**(args.generation_kwargs or {}), "use_cache": True}
+    for k, v in trainer_logs(cfg, tmp).items():
+        setattr(args, k, v)
+    args.logging_steps = 1  # one GRPO step is expensive: every step's curves
     trainer = GRPOTrainer(
         model=model, reward_funcs=funcs, args=args, train_dataset=Dataset.from_dict(data), processing_class=tok
     )
@@ -392,6 +347,8 @@ def _grpo(cfg, s: dict, tmp: Path, progress: bool) -> None:
     tok.save_pretrained(tmp / "model")
     atomic_write_json(tmp / "history.json", _history(trainer))
     atomic_write_json(tmp / "rl.json", {"prompts": len(xs), "steps": steps(s), "rule_weight": w, "settings": s})
+    del trainer, model, out
+    free()
 
 
 def rule_weight(w, refs: dict | None) -> float:
@@ -418,13 +375,13 @@ LOGGED = ("reward", "rm/raw", "rm/shaped", "rules/raw", "kl", "completions/mean_
 
 
 def curves(cfg):
-    """Per-step curves of every ``grpo`` method of ``paper.real`` from TRL's logs (after ``real_model.run``: the runs are
+    """Per-step curves of every ``grpo`` method of ``paper.real`` from TRL's logs (after ``runner.run``: the runs are
     cached, so this only reads them): step, method and ``LOGGED``."""
     import pandas as pd
 
     rows = [
         {"method": name, "step": int(h["step"]), **{k: h.get(k) for k in LOGGED if k in h}}
-        for name, m in S.methods(cfg).items()
+        for name, m in methods(cfg).items()
         if m["kind"] == "grpo"
         for h in history(train(cfg, name, m))
         if "reward" in h
