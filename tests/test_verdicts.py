@@ -258,3 +258,29 @@ def test_verdict_stability():
     assert not verdict_stable(
         {"verdict": NOT_REPRODUCED, "evidence": {}}, {"verdict": REPRODUCED, "evidence": {}}, tol=1
     )
+
+
+def test_equivalence_two_one_sided_tests():
+    from replicate.metrics.verdicts import equivalence
+
+    assert equivalence(20.0, 0.3, 20.5, margin=1.5)[0] == REPRODUCED  # 90 % interval of −0.5 ± 0.49 inside ±1.5
+    assert equivalence(20.0, 1.0, 20.5, margin=1.5)[0] == INCONCLUSIVE  # −0.5 ± 1.64 reaches past −1.5
+    assert equivalence(15.0, 0.5, 20.5, margin=1.5)[0] == NOT_REPRODUCED  # −5.5 ± 0.82 entirely below −1.5
+    v, ev = equivalence(22.4, 0.2, 20.5, margin=1.5)
+    assert v == NOT_REPRODUCED and ev["ci_lo"] == pytest.approx(1.9 - 1.6449 * 0.2, abs=1e-3)
+
+
+def test_lc_bootstrap_se_is_a_sampling_error():
+    """It shrinks as 1/√n when every instruction appears 4 times (a prediction spread would not)."""
+    import pandas as pd
+
+    from replicate.metrics.alpaca_eval import lc_bootstrap_se
+
+    rng = np.random.default_rng(0)
+    n = 300
+    len_b, len_m = rng.integers(200, 2000, n), rng.integers(200, 2000, n)
+    p = 1 + 1 / (1 + np.exp(-(0.3 + 0.5 * np.tanh((len_m - len_b) / 500) + rng.normal(0, 1.5, n))))
+    df = pd.DataFrame({"instruction": [f"q{i}" for i in range(n)], "output_1": ["b" * k for k in len_b],
+                       "output_2": ["m" * k for k in len_m], "preference": p})  # fmt: skip
+    one, four = lc_bootstrap_se(df, n_boot=40), lc_bootstrap_se(pd.concat([df] * 4), n_boot=40)
+    assert 1.0 < one < 6.0 and one / four == pytest.approx(2.0, rel=0.3)

@@ -132,3 +132,29 @@ def annotation_metrics(df: pd.DataFrame, glm: str = "auto") -> dict:
     if note:
         out["note"] = note
     return out
+
+
+def lc_bootstrap_se(df: pd.DataFrame, *, n_boot: int = 100, seed: int = 0) -> float:
+    """The sampling standard error of the LC win rate: the SD of the GLM refitted on instructions resampled with
+    replacement (each keeps its difficulty; the gamed-baseline rows stay), the GLM variant ``annotation_metrics``
+    chooses. ``lc_standard_error`` is not this: it is the spread of the GLM's per-instruction predictions."""
+    gamma, gamed, why = glm_context(df)
+    if why is not None:
+        gamma = gamed = None
+    p = df["preference"].to_numpy(dtype=float)
+    len_m, len_b = df["output_2"].str.len().to_numpy(), df["output_1"].str.len().to_numpy()
+    rng = np.random.default_rng(seed)
+    lcs = []
+    for _ in range(n_boot):
+        i = rng.integers(len(df), size=len(df))
+        r = W.lc_win_rate(
+            p[i],
+            len_m[i],
+            len_b[i],
+            None if gamma is None else gamma[i],
+            gamed,
+            reg_lambda=W.DEFAULT_LAMBDA if gamma is not None else None,
+            encoding="alpaca_eval",
+        )
+        lcs.append(r["lc_win_rate"])
+    return float(np.std(lcs, ddof=1))

@@ -266,6 +266,26 @@ def paired_ci_lc(groups: Sequence[dict], *, level: float = 1 - ALPHA) -> dict:
 paired_bootstrap, paired_bootstrap_lc = paired_ci, paired_ci_lc
 
 
+def equivalence(estimate: float, se: float, target: float, *, margin: float, alpha: float = ALPHA) -> tuple[str, dict]:
+    """Does ``estimate`` (with standard error ``se``) agree with a published ``target`` within ``±margin``?
+
+    Two one-sided tests at level ``alpha`` (Schuirmann 1987): *reproduced* when the (1 − 2α) interval of estimate −
+    target lies inside (−margin, +margin); *not reproduced* when it lies entirely outside; else *inconclusive* (the
+    interval is too wide to tell). Returns the verdict and its evidence.
+    """
+    d = float(estimate) - float(target)
+    z = float(stats.norm.ppf(1 - alpha))
+    lo, hi = d - z * se, d + z * se
+    if -margin < lo and hi < margin:
+        verdict = REPRODUCED
+    elif lo > margin or hi < -margin:
+        verdict = NOT_REPRODUCED
+    else:
+        verdict = INCONCLUSIVE
+    return verdict, {"diff": d, "ci_lo": lo, "ci_hi": hi, "se": float(se), "margin": float(margin),
+                     "level": 1 - 2 * alpha}  # fmt: skip
+
+
 # ---------------------------------------------------------------------------------------------
 # Claims made of parts: an intersection–union test for "reproduced", Holm for "not reproduced"
 
