@@ -169,6 +169,9 @@ def test_paper_pipeline_generate_judge_metrics_with_stored_annotations(env, loca
         100 * (np.mean(stored) - 1), abs=1e-5
     )  # alpaca_eval's raw WR
     assert doc["scale"] == "paper" and doc["claims"][0]["id"] == f"R:{key}"
+    r = doc["claims"][0]  # stored annotations are not the paper's judge: inconclusive, whatever the numbers say
+    assert r["verdict"] == "inconclusive" and "not the paper's" in r["evidence"]["note"]
+    assert r["evidence"]["margin"] == 1.5 and doc["metrics"][f"{key}.lc_se_bootstrap"] > 0
     prov = doc["extra"]["provenance"]  # what a reproducer compares: evaluation stack, decoding, BOS, batch
     assert prov["alpaca_eval"] == "0.6.6" and prov["annotator"] == "weighted_alpaca_eval_gpt4_turbo"
     assert prov["generation"]["backend"] == "hf" and prov["generation"]["max_new_tokens"] == 6

@@ -60,10 +60,10 @@ def interval_plot(claims: list[dict], title: str = ""):
     win-rate points, oracle quality and characters share one axis; colour = that comparison's verdict."""
     import matplotlib.pyplot as plt
 
-    rows = claim_parts(claims)
+    rows = [r for r in claim_parts(claims) if r["ci_lo"] is not None]  # one seed: no interval to draw
     fig, ax = plt.subplots(figsize=(7, 0.28 * len(rows) + 1.2))
     for i, r in enumerate(rows[::-1]):
-        se = r["se"] if r["se"] > 0 else 1.0
+        se = r["se"] if r["se"] else 1.0
         ax.errorbar(
             r["diff"] / se,
             i,
