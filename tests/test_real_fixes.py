@@ -73,7 +73,7 @@ def test_one_vllm_engine_per_process_torn_down_before_training(env, local, monke
 
 # ----------------------------------------------------------------------------- precision
 def test_full_finetuning_keeps_fp32_master_weights(env, local):
-    from replicate.real.fit import load_policy
+    from replicate.real.policy import load_policy
 
     cfg = compose("simpo", [*small_overrides(local, env), "hardware=gpu"])  # bf16 on
     assert {p.dtype for p in load_policy(local / "lm", cfg, master=True)[0].parameters()} == {torch.float32}

@@ -99,7 +99,7 @@ def test_prompt_rows_of_each_format():
 
 def test_prompts_skip_those_over_max_prompt_length(env, local):
     from replicate.real import rl as real_rl
-    from replicate.real.fit import load_policy
+    from replicate.real.policy import load_policy
 
     cfg = compose("par", rl_overrides(local, env, "par"))
     _, tok = load_policy(local / "lm", cfg)

@@ -116,7 +116,7 @@ def generate_hf(model_dir, instructions, s, n, seed, cfg, progress) -> list[list
     characters, so unsorted batches are mostly padding), on the model's device, seeded per batch, KV cache on."""
     from tqdm.auto import tqdm
 
-    from .fit import load_policy
+    from .policy import load_policy
 
     model, tok = load_policy(model_dir, cfg)
     model.eval()

@@ -38,9 +38,10 @@ from ..core.io import atomic_write_json, cache_dir, cached, content_hash, read_j
 from ..training import pair_rules as R
 from .data import chat, messages, raw_rows, text
 from .engines import generate
-from .fit import fit, geometry, load_policy
+from .fit import fit, geometry
 from .judges import judge
 from .keys import id_key, stage_key
+from .policy import load_policy
 
 RULES = ("iterdpo", "drift", "sr", "tsr", "evolve")
 FIELDS = {"prompt": "prompt", "rejected": "rejected", "feedback": "user_preference"}  # DRIFT card: dsat_data.jsonl

@@ -36,10 +36,10 @@ from ..core.io import atomic_write_json, cached, content_hash, read_json
 from ..training.shaping import NEEDS_REF, SHAPINGS, Shaping, length_penalty
 from .data import open_dataset
 from .engines import generate
-from .fit import load_policy, lora
 from .keys import id_key, stage_key
 from .logs import trainer_logs
 from .methods import methods
+from .policy import load_policy, lora
 from .preflight import resolvable
 from .scorers import reward_model, rule_verifier
 

@@ -119,7 +119,7 @@ class RuleVerifier:
     def __init__(self, cfg, name_or_path, rules: Sequence[str], batch_size: int = 16):
         import torch
 
-        from .fit import load_policy
+        from .policy import load_policy
 
         self.model, self.tok = load_policy(name_or_path, cfg)
         self.model.eval()
