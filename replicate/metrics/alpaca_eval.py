@@ -85,10 +85,63 @@ def glm_context(df: pd.DataFrame):
     return gamma.reindex(idx.astype(int).to_numpy()).to_numpy(), gamed, None
 
 
+HUB_REPO, HUB_GAMED = "tatsu-lab/alpaca_eval", "df_gamed.csv"  # the official γ and gamed-baseline annotations
+OFFLINE_NOTE = (
+    "offline: LC from the recovered estimate of AlpacaEval's instruction difficulty and pseudo-gamed rows, up to ~2 LC "
+    "points off the leaderboard on models it was not fitted on; the official LC needs the Hub file "
+    f"{HUB_REPO}/{HUB_GAMED}"
+)
+
+
+def official_lc(df: pd.DataFrame) -> tuple[dict | None, str | None]:
+    """alpaca_eval's own ``get_length_controlled_winrate`` (``length_controlled_v1`` with the official instruction
+    difficulty and gamed-baseline annotations from the Hugging Face Hub), or ``(None, why)`` when the Hub file cannot
+    be had (offline, unreachable, not cached) or the instructions are not AlpacaEval's 805."""
+    from alpaca_eval.metrics import glm_winrate
+
+    try:  # the same call alpaca_eval makes, first, so that only the download's failure means "offline"
+        glm_winrate.hf_hub_download(repo_id=HUB_REPO, filename=HUB_GAMED, repo_type="dataset")
+    except Exception as e:  # noqa: BLE001 (offline mode, no network, no cache: each library raises its own type)
+        return None, f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"
+    try:
+        with open(data_path(AE + "eval_set_805_with_gpt4_1106_preview_baseline_outputs.json")) as f:
+            index = {r["instruction"]: int(r["instruction_idx"]) for r in json.load(f)}
+    except FileNotFoundError as e:
+        return None, f"the AlpacaEval eval set is not available ({str(e).split(':')[0]})"
+    idx = df["instruction"].map(index)
+    if idx.isna().any():
+        return None, f"{int(idx.isna().sum())} instructions are not in the AlpacaEval 805-instruction set"
+    # alpaca_eval reads each row's instruction from the frame's index (reset_index → "index"): index by instruction id
+    ann = df.assign(generator_1=BASELINE, generator_2="model").set_index(pd.Index(idx.astype(int).to_numpy()))
+    out = glm_winrate.get_length_controlled_winrate(ann, save_weights_dir=None, is_warn_extreme_changes=False)
+    return {"length_controlled_winrate": float(out["length_controlled_winrate"]),
+            "lc_standard_error": float(out["lc_standard_error"])}, None  # fmt: skip
+
+
 def annotation_metrics(df: pd.DataFrame, glm: str = "auto") -> dict:
     """AlpacaEval's metrics of one model from its annotations (instruction, output_1 = baseline, output_2, preference
-    in AlpacaEval's encoding): raw, discrete and LC win rate with standard errors, average length. ``glm``: v1
-    (difficulty + gamed-baseline rows; needs the 805 instructions), noreg, minimal, or auto (v1 when possible)."""
+    in AlpacaEval's encoding): raw, discrete and LC win rate with standard errors, average length. ``glm``: official
+    (alpaca_eval's own LC from the Hub's files), v1 (our estimate of it: recovered difficulty + pseudo-gamed rows;
+    needs the 805 instructions), noreg, minimal, or auto (official when the Hub can be reached, else v1 with a note
+    saying so, else minimal)."""
+    if glm in ("auto", "official"):
+        off, why = official_lc(df)
+        if off is not None:
+            out = _estimated_metrics(df, "minimal")  # raw win rates and lengths; LC replaced by the official one
+            out = {**{k: v for k, v in out.items() if k != "note"}, **off, "glm": "official", "glm_weights": None}
+            if W.is_extreme_change(out["win_rate"], out["length_controlled_winrate"]):
+                out["note"] = "LC differs extremely from the raw win rate (alpaca_eval's sanity warning)"
+            return out
+        if glm == "official":
+            raise AnnotationsError(f"--glm official is not possible: {why}")
+        out = _estimated_metrics(df, "auto")
+        out["note"] = OFFLINE_NOTE + f" ({why})" + (f"; {out['note']}" if "note" in out else "")
+        return out
+    return _estimated_metrics(df, glm)
+
+
+def _estimated_metrics(df: pd.DataFrame, glm: str) -> dict:
+    """``annotation_metrics`` with our own LC GLM: v1, noreg, minimal, or auto (v1 when possible, else minimal)."""
     len_m = df["output_2"].str.len().to_numpy()
     len_b = df["output_1"].str.len().to_numpy()
     note = None

@@ -158,7 +158,12 @@ def metrics_stage(cfg) -> Path:
     metrics.update({f"{key}.{k}": float(m[k]) for k in (*METRICS, "lc_se_bootstrap")})
     rows = {
         **old["extra"].get("rows", {}),
-        key: {"setting": str(cfg.setup.reported.setting), "row": str(cfg.setup.loss)},
+        key: {
+            "setting": str(cfg.setup.reported.setting),
+            "row": str(cfg.setup.loss),
+            "lc_glm": m["glm"],  # "official" (alpaca_eval's own, from the Hub) or our offline estimate, with why
+            **({"lc_note": m["note"]} if "note" in m else {}),
+        },
     }
     claim = _reported_claim(paper, key, rows[key], m, se=se, judge=judge_name(cfg))
     cl = [c for c in old["claims"] if c["id"] != f"R:{key}"] + [claim]

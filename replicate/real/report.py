@@ -45,6 +45,7 @@ def ae_metrics(instructions, baseline, outputs, prefs) -> dict:
         "avg_length": m["avg_length"],
         "n_total": m["n_total"],
         "glm": m["glm"],
+        **({"note": m["note"]} if "note" in m else {}),
     }
 
 
