@@ -14,6 +14,9 @@ export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
+# Figures are drawn headless, except in a notebook kernel: replicate run clears this for the kernel so that it
+# draws inline (ipykernel picks its inline backend only where MPLBACKEND is unset).
+export MPLBACKEND := Agg
 
 .PHONY: setup lint test check tables report bench bench-profile bench-rl bench-groups tune-simpo strip lock clean help
 .DEFAULT_GOAL := help
