@@ -1,6 +1,7 @@
 """Reproducible and resumable: content-keyed stages, atomic writes, same seed → identical metrics."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -34,6 +35,36 @@ def test_interrupted_stage_resumes_and_finished_stage_is_reused(tmp_path, monkey
     assert p1 == p2 and (p1 / "out.txt").read_text() == "done" and len(calls) == 1
     cached("stage", {"k": 2}, ok)
     assert len(calls) == 2
+
+
+def test_a_stage_finished_by_another_process_meanwhile_is_kept(tmp_path, monkeypatch):
+    """Two processes sharing a cache (pytest-xdist workers, a notebook beside a test) may compute one stage at
+    once: the one that renames second keeps the first one's directory and leaves no temp dir behind."""
+    import os
+
+    import replicate.core.io as io
+
+    monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path))
+    real_replace = os.replace
+
+    def other_process_renames_first(src, dst):
+        if Path(src).is_dir() and not Path(dst).exists():  # our rename of the finished dir: theirs lands first
+            Path(dst).mkdir()
+            (Path(dst) / "out.txt").write_text("theirs")
+            (Path(dst) / "DONE").write_text("ok\n")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(io.os, "replace", other_process_renames_first)
+    final = cached("stage", {"k": 1}, lambda d: (d / "out.txt").write_text("mine"))
+    assert (final / "out.txt").read_text() == "theirs"
+    assert [p.name for p in (tmp_path / "stage").iterdir()] == [final.name]  # no temp dir left
+    monkeypatch.setattr(io.os, "replace", real_replace)
+
+    stale = tmp_path / "stage" / content_hash({"k": 2})
+    stale.mkdir()
+    (stale / "half.txt").write_text("partial")  # a partial directory without DONE is replaced, not kept
+    p = cached("stage", {"k": 2}, lambda d: (d / "out.txt").write_text("new"))
+    assert (p / "out.txt").read_text() == "new" and not (p / "half.txt").exists()
 
 
 def test_atomic_write_leaves_no_temp_files(tmp_path):
