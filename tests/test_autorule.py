@@ -130,17 +130,23 @@ def test_extract_rule_set_is_deterministic_and_finds_the_correctness_rule():
     assert agree["agreement"] > 0.8
 
 
-def test_config_errors_before_compute():
-    with pytest.raises(ConfigError, match="scale=small"):
-        exp.validate(compose("autorule", ["scale=small"]))
-    with pytest.raises(ConfigError, match="multiple of prompts_per_step"):
-        exp.validate(compose("autorule", ["scale=ci", "paper.rl.prompts.ci=6"]))
-    with pytest.raises(ConfigError, match="episodes"):
-        exp.validate(compose("autorule", ["scale=ci", "paper.rl.episodes=1"]))
-    with pytest.raises(ConfigError, match="flip"):
-        exp.validate(compose("autorule", ["scale=ci", "paper.rules.flip=0.5"]))
-    with pytest.raises(ConfigError, match="early_step"):
-        exp.validate(compose("autorule", ["scale=tiny", "paper.rl.early_step.tiny=3"]))
+@pytest.mark.parametrize(
+    "overrides, msg",
+    [
+        (["scale=small"], "needs the paper's 8B policy"),
+        (["scale=ci", "paper.rl.prompts.ci=6"], "multiple of prompts_per_step"),
+        (["scale=ci", "paper.rl.episodes=1"], "episodes ≥ 2"),
+        (["scale=ci", "paper.rules.flip=0.5"], "flip"),
+        (["scale=tiny", "paper.rl.early_step.tiny=3"], "early_step"),
+    ],
+)
+def test_config_errors_before_compute(overrides, msg):
+    cfg = compose("autorule", overrides, check_hardware=False)  # composes: the error below is the paper's validate
+    with pytest.raises(ConfigError, match=msg):
+        exp.validate(cfg)
+
+
+def test_valid_configs_pass_and_resolve_per_scale():
     exp.validate(compose("autorule", ["scale=ci"]))
     exp.validate(compose("autorule", ["scale=tiny"]))
     s = exp.rl_settings(compose("autorule", ["scale=tiny"]))

@@ -136,17 +136,19 @@ def test_lpref_through_the_hook_matches_the_closed_form(env, tmp_path):
         "paper.prompts_per_round.ci=1000",
         "paper.eval.n_eval.ci=999",
         "paper.train.loss=simpo",
-        "paper.refine.instruction=<u>x",
+        "paper.refine.instruction='<u>x'",  # quoted: unquoted, Hydra's parser rejects it before validate
     ],
 )
 def test_bad_config_raises(override):
+    cfg = compose("evolve", ["scale=ci", override])  # composes: the error below is the paper's validate
     with pytest.raises(ConfigError):
-        E.validate(compose("evolve", ["scale=ci", override]))
+        E.validate(cfg)
 
 
 def test_paper_scale_is_not_runnable_here():
-    with pytest.raises(ConfigError):
-        E.validate(compose("evolve", ["scale=paper"]))
+    cfg = compose("evolve", ["scale=paper"], check_hardware=False)  # past compose's GPU check, to the paper's
+    with pytest.raises(ConfigError, match="toy world runs at scale=ci or tiny"):
+        E.validate(cfg)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -136,10 +136,12 @@ def test_bad_config_raises_before_compute():
         ["paper.probe_prompts.ci=100"],
         ["paper.tsr.rounds=0"],
     ):
+        cfg = compose("temporal-self-rewarding", ["scale=ci", *bad])  # composes: the error is the paper's validate
         with pytest.raises(ConfigError):
-            exp.validate(compose("temporal-self-rewarding", ["scale=ci", *bad]))
-    with pytest.raises(ConfigError):
-        exp.validate(compose("temporal-self-rewarding", ["scale=small"]))
+            exp.validate(cfg)
+    cfg = compose("temporal-self-rewarding", ["scale=small"], check_hardware=False)
+    with pytest.raises(ConfigError, match="toy world runs at scale=ci or tiny"):
+        exp.validate(cfg)
 
 
 @pytest.fixture(scope="module")
