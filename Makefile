@@ -23,9 +23,9 @@ export MPLBACKEND := Agg
 
 help:
 	@echo "make replicate-<paper> [ARGS='scale=ci ...']  run a paper's notebook (build/notebooks/<paper>-<scale>.{ipynb,html})"
-	@echo "make test        unit, parity and notebook (scale=ci) tests"
+	@echo "make test        unit, parity and notebook (scale=ci) tests, in $(PYTEST_WORKERS) processes"
 	@echo "make lint        ruff check and ruff format --check (pyproject.toml [tool.ruff])"
-	@echo "make check       re-run tiny replications of: $(CHECK_PAPERS); fail on numbers outside tolerance"
+	@echo "make check       the slow tests, then re-run tiny replications of: $(CHECK_PAPERS); fail on numbers outside tolerance"
 	@echo "make tables      render results/tables/*.md from results/ files"
 	@echo "make report      one static HTML site (build/site/index.html): verdict counts, tables, figures, executed notebooks"
 	@echo "make tune-simpo  hyperparameter search on the dev split; writes conf/tuned/simpo_*.yaml"
@@ -52,10 +52,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Two pytest processes (pytest-xdist; notebooks then run their jobs inline, hardware.workers=1, so the two cores are
+# not oversubscribed); tests marked xdist_group stay on one worker (they share a costly module fixture).
+# Tests marked slow run in `make check`. --durations: where the time goes, in every run.
+PYTEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not slow" --durations=25 tests
 
 check: $(STAMP)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m slow tests
 	@set -e; for p in $(CHECK_PAPERS); do $(BIN)/replicate check $$p $(ARGS); done
 
 tables: $(STAMP)

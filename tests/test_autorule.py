@@ -176,7 +176,11 @@ def test_one_grpo_step_with_the_rule_reward_changes_the_policy(tmp_path):
     m2, _ = rl.train_grpo(pol, tok, ds, funcs, hw, s, seed=0, out=tmp_path / "b", weights=[1.0, 3.0])
     assert not torch.equal(flat(m1), flat(pol))
     assert torch.equal(flat(m1), flat(m2))
-    assert "rules/raw" in c1.train[0] and 0.0 <= c1.train[0]["rules/raw"] <= 1.0
+    # the logged rule reward is the mean of K = 2 rules' 0/1 verdicts over the step's 2 × 4 completions, and the
+    # fake RM's is minus their mean length: what the two reward functions computed, not some number in a range
+    raw = c1.train[0]["rules/raw"]
+    assert abs(16 * raw - round(16 * raw)) < 1e-9 and 0.0 <= raw <= 1.0
+    assert c1.train[0]["rm/raw"] < 0 and abs(c1.train[0]["rm/raw"] - round(c1.train[0]["rm/raw"] * 8) / 8) < 1e-9
 
 
 def _fake_run(q: dict, proxy_steps=(0, 1, 2, 4)) -> dict:

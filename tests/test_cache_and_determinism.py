@@ -89,12 +89,14 @@ def test_compare_flags_tolerance_and_verdict_flips():
     assert any("x.win_rate" in p for p in problems) and any("C1" in p for p in problems)
 
 
-@pytest.mark.parametrize("method", ["simpo", "dpo"])
-def test_same_seed_same_numbers(tmp_path, monkeypatch, method):
-    """Two independent runs (fresh caches) of SFT → pairs → training → judging agree exactly."""
+def _mini_run(cache: str) -> dict:
+    """SFT → pairs → training → judging of SimPO and DPO on a small world, in a fresh cache (a worker process)."""
+    import os
+
     from replicate.core.config import compose
     from replicate.papers import simpo as exp
 
+    os.environ["REPLICATE_CACHE_DIR"] = cache
     cfg = compose(
         "simpo",
         [
@@ -108,14 +110,24 @@ def test_same_seed_same_numbers(tmp_path, monkeypatch, method):
         ],
     )
     exp.setup_torch(cfg)
-    out = []
-    for run in ("a", "b"):
-        monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path / run))
-        world = exp.build_world(cfg)
-        pairs = exp.preference_pairs(cfg, world, exp.sft_model(cfg, world))
-        r = exp.run_method(cfg, world, pairs, "base", method)
-        out.append({k: r["eval"][k] for k in ("win_rate", "lc_win_rate", "avg_length", "oracle_quality", "responses")})
-    assert out[0] == out[1]
+    world = exp.build_world(cfg)
+    pairs = exp.preference_pairs(cfg, world, exp.sft_model(cfg, world))
+    out = {}
+    for method in ("simpo", "dpo"):
+        ev = exp.run_method(cfg, world, pairs, "base", method)["eval"]
+        out[method] = {k: ev[k] for k in ("win_rate", "lc_win_rate", "avg_length", "oracle_quality", "responses")}
+    return out
+
+
+def test_same_seed_same_numbers(tmp_path):
+    """Two independent runs, each in its own fresh process and cache, agree exactly (nothing depends on a process's
+    state: its RNGs, what it computed before, the order of its imports)."""
+    from replicate.core.parallel import Workers
+
+    with Workers(2, threads=1) as pool:
+        a, b = (pool.submit(_mini_run, str(tmp_path / run)) for run in ("a", "b"))
+        a, b = a.result(), b.result()
+    assert a == b and len(a["dpo"]["responses"]) == 16 and a["dpo"]["responses"] != a["simpo"]["responses"]
 
 
 def test_deviations_page_is_current():

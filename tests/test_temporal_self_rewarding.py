@@ -1,7 +1,9 @@
 """Temporal Self-Rewarding and the shared self-judge: each pair rule on hand-made examples, the judge turn's readings
 (closed forms), the EFT grade, agreement measures, config errors, and determinism of a round at scale=ci."""
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -182,8 +184,15 @@ def test_same_config_and_seed_give_identical_rounds(ci_runs):
 
 def test_tsr_round_records_its_phases(ci_runs):
     (cfg, a), _ = ci_runs
-    x = a[int(cfg.seed)]["tsr"][1]["extras"]
-    assert 0.0 <= x["rejected_from_past"] <= 1.0 and 0.0 <= x["chosen_from_future"] <= 1.0
+    rec = a[int(cfg.seed)]["tsr"][1]
+    x = rec["extras"]
+    # the shares it reports are those of the pairs the round trained on, and each pair is ordered by its scores
+    pairs = json.loads((Path(rec["dir"]) / "pairs.json").read_text())
+    assert pairs["prompt"] and x["n_pairs_phase1"] >= len(pairs["prompt"])
+    assert set(pairs["rejected_from"]) <= {"past", "current"} and set(pairs["chosen_from"]) <= {"current", "future"}
+    assert x["rejected_from_past"] == pytest.approx(np.mean([r == "past" for r in pairs["rejected_from"]]))
+    assert x["chosen_from_future"] == pytest.approx(np.mean([c == "future" for c in pairs["chosen_from"]]))
+    assert all(c > r for c, r in zip(pairs["score_chosen"], pairs["score_rejected"]))
     assert len(x["probe_gap"]) == int(exp.at_scale(cfg, cfg.paper.probe_prompts))
     # Phase 2 only ever raises the chosen score, never the rejected: the gap cannot shrink
     assert all(g2 >= g1 - 1e-12 for g1, g2 in zip(x["probe_gap_phase1"], x["probe_gap"]))
