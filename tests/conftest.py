@@ -114,3 +114,17 @@ def pytest_sessionfinish(session, exitstatus):
             print(msg)
         if session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_collection_modifyitems(config, items):
+    """Longest first (the notebooks' executions, the toy-LM ones ahead), so that the two xdist workers, which take
+    tests in this order, finish together; the order is the same in every worker, as xdist requires."""
+    from executed_notebooks import longest_first
+
+    def paper(item):
+        if getattr(item, "originalname", "") == "test_notebook_runs_at_ci_scale_and_shows_what_it_computed":
+            return item.callspec.params["paper"]
+        return None
+
+    runs = longest_first([p for it in items if (p := paper(it))])
+    items.sort(key=lambda it: runs.index(paper(it)) if paper(it) else len(runs))  # stable: the rest keep their order

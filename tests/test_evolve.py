@@ -6,6 +6,7 @@ import copy
 import numpy as np
 import pytest
 import torch
+from executed_notebooks import shared_cache
 
 from replicate.core.config import ConfigError, compose
 from replicate.metrics.evaluation import sequence_logps
@@ -20,7 +21,7 @@ from replicate.worlds.toy_lm import oracle_quality, solve
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     mp = pytest.MonkeyPatch()
-    mp.setenv("REPLICATE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    mp.setenv("REPLICATE_CACHE_DIR", str(shared_cache(tmp_path_factory)))  # the session's SFT model, trained once
     cfg = compose("evolve", ["scale=ci", "hardware.workers=1", "scale.n_seeds=1"])
     setup_torch(cfg)
     world = build_world(cfg)

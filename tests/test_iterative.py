@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from executed_notebooks import shared_cache
 
 from replicate.core.config import ConfigError, compose
 from replicate.core.io import content_hash
@@ -23,7 +24,7 @@ EVALS = I.EvalSpec(n_eval=24, diverse_prompts=8, n_diverse=3, pair_probe=16)
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     mp = pytest.MonkeyPatch()
-    mp.setenv("REPLICATE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    mp.setenv("REPLICATE_CACHE_DIR", str(shared_cache(tmp_path_factory)))  # the session's SFT model, trained once
     cfg = compose("simpo", ["scale=ci", "hardware.workers=1"])
     setup_torch(cfg)
     world = build_world(cfg)

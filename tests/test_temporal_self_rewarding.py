@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from executed_notebooks import shared_cache
 
 from replicate.core.config import ConfigError, compose
 from replicate.papers import temporal_self_rewarding as exp
@@ -14,6 +15,8 @@ from replicate.papers import temporal_self_rewarding_claims as tc
 from replicate.training import self_judge as SJ
 from replicate.worlds.tokenizer import build_tokenizer
 from replicate.worlds.toy_lm import Judge
+
+pytestmark = pytest.mark.xdist_group("tsr")  # one worker computes the costly module fixture ci_runs once
 
 NAN = float("nan")
 
@@ -148,11 +151,12 @@ def test_bad_config_raises_before_compute():
 
 @pytest.fixture(scope="module")
 def ci_runs(tmp_path_factory):
-    """One seed, one round of each arm at scale=ci, twice in separate caches (determinism)."""
+    """One seed, one round of each arm at scale=ci, twice: in the session's cache (its SFT model trained once for
+    every test) and in a fresh one, where everything is computed again (determinism)."""
     mp = pytest.MonkeyPatch()
     out = []
-    for k in range(2):
-        mp.setenv("REPLICATE_CACHE_DIR", str(tmp_path_factory.mktemp(f"cache{k}")))
+    for cache in (shared_cache(tmp_path_factory), tmp_path_factory.mktemp("cache")):
+        mp.setenv("REPLICATE_CACHE_DIR", str(cache))
         cfg = compose(
             "temporal-self-rewarding",
             ["scale=ci", "hardware.workers=1", "scale.n_seeds=1", "paper.sr.rounds=1", "paper.tsr.rounds=1"],
