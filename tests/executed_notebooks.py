@@ -55,6 +55,17 @@ def shared_cache(tmp_path_factory) -> Path:
     return shared_root(tmp_path_factory) / "cache"
 
 
+def fresh_cache_with_shared_sft(path: Path, tmp_path_factory) -> Path:
+    """A new, empty stage cache except for the session's SFT models (``toy-sft``, linked from the shared cache): a test
+    that compares two runs recomputes everything after SFT (SFT's own determinism across processes is
+    tests/test_parallel.py's)."""
+    sft = shared_cache(tmp_path_factory) / "toy-sft"
+    sft.mkdir(parents=True, exist_ok=True)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "toy-sft").symlink_to(sft, target_is_directory=True)
+    return path
+
+
 def overrides(root: Path) -> list[str]:
     ov = [
         f"scale={SCALE}",

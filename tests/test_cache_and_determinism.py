@@ -89,45 +89,8 @@ def test_compare_flags_tolerance_and_verdict_flips():
     assert any("x.win_rate" in p for p in problems) and any("C1" in p for p in problems)
 
 
-def _mini_run(cache: str) -> dict:
-    """SFT → pairs → training → judging of SimPO and DPO on a small world, in a fresh cache (a worker process)."""
-    import os
-
-    from replicate.core.config import compose
-    from replicate.papers import simpo as exp
-
-    os.environ["REPLICATE_CACHE_DIR"] = cache
-    cfg = compose(
-        "simpo",
-        [
-            "scale=ci",
-            "scale.sft.steps=5",
-            "scale.world.n_sft=64",
-            "scale.world.n_pref_prompts=32",
-            "scale.world.n_dev=8",
-            "scale.world.n_eval=16",
-            "scale.pref.max_steps=2",
-        ],
-    )
-    exp.setup_torch(cfg)
-    world = exp.build_world(cfg)
-    pairs = exp.preference_pairs(cfg, world, exp.sft_model(cfg, world))
-    out = {}
-    for method in ("simpo", "dpo"):
-        ev = exp.run_method(cfg, world, pairs, "base", method)["eval"]
-        out[method] = {k: ev[k] for k in ("win_rate", "lc_win_rate", "avg_length", "oracle_quality", "responses")}
-    return out
-
-
-def test_same_seed_same_numbers(tmp_path):
-    """Two independent runs, each in its own fresh process and cache, agree exactly (nothing depends on a process's
-    state: its RNGs, what it computed before, the order of its imports)."""
-    from replicate.core.parallel import Workers
-
-    with Workers(2, threads=1) as pool:
-        a, b = (pool.submit(_mini_run, str(tmp_path / run)) for run in ("a", "b"))
-        a, b = a.result(), b.result()
-    assert a == b and len(a["dpo"]["responses"]) == 16 and a["dpo"]["responses"] != a["simpo"]["responses"]
+# Same seed, same numbers across two independent runs in two processes: tests/test_parallel.py
+# (test_parallel_run_all_equals_serial runs SFT → pairs → SFT/SimPO/DPO → judging inline and in spawned workers).
 
 
 def test_deviations_page_is_current():

@@ -6,7 +6,7 @@ import copy
 import numpy as np
 import pytest
 import torch
-from executed_notebooks import shared_cache
+from executed_notebooks import fresh_cache_with_shared_sft, shared_cache
 
 from replicate.core.config import ConfigError, compose
 from replicate.metrics.evaluation import sequence_logps
@@ -207,12 +207,12 @@ def test_claims_follow_the_numbers():
 # determinism: same config and seed → identical round records and refinement evaluations
 
 
-def test_one_round_is_deterministic(env, tmp_path, monkeypatch):
+def test_one_round_is_deterministic(env, tmp_path, tmp_path_factory, monkeypatch):
     cfg, _ = env
     cfg1 = compose("evolve", ["scale=ci", "hardware.workers=1", "scale.n_seeds=1", "paper.rounds.ci=1"])
     outs = []
-    for d in ("a", "b"):
-        monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path / d))
+    for d in ("a", "b"):  # two fresh caches: everything after the session's SFT model is computed twice
+        monkeypatch.setenv("REPLICATE_CACHE_DIR", str(fresh_cache_with_shared_sft(tmp_path / d, tmp_path_factory)))
         world = build_world(cfg1)
         res = E._job(E.OmegaConf.to_container(cfg1, resolve=True), int(cfg1.seed), "evolve")
         outs.append(({k: v for k, v in res["records"][1].items() if k != "dir"}, res["refine"]))

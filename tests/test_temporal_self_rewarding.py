@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from executed_notebooks import shared_cache
+from executed_notebooks import fresh_cache_with_shared_sft, shared_cache
 
 from replicate.core.config import ConfigError, compose
 from replicate.papers import temporal_self_rewarding as exp
@@ -151,11 +151,12 @@ def test_bad_config_raises_before_compute():
 
 @pytest.fixture(scope="module")
 def ci_runs(tmp_path_factory):
-    """One seed, one round of each arm at scale=ci, twice: in the session's cache (its SFT model trained once for
-    every test) and in a fresh one, where everything is computed again (determinism)."""
+    """One seed, one round of each arm at scale=ci, twice: in the session's cache and in a fresh one where everything
+    after the (shared) SFT model is computed again (determinism)."""
     mp = pytest.MonkeyPatch()
     out = []
-    for cache in (shared_cache(tmp_path_factory), tmp_path_factory.mktemp("cache")):
+    fresh = fresh_cache_with_shared_sft(tmp_path_factory.mktemp("fresh") / "cache", tmp_path_factory)
+    for cache in (shared_cache(tmp_path_factory), fresh):
         mp.setenv("REPLICATE_CACHE_DIR", str(cache))
         cfg = compose(
             "temporal-self-rewarding",
