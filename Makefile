@@ -53,14 +53,16 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 # Two pytest processes (pytest-xdist; notebooks then run their jobs inline, hardware.workers=1, so the two cores are
-# not oversubscribed); tests marked xdist_group stay on one worker (they share a costly module fixture).
-# Tests marked slow run in `make check`. --durations: where the time goes, in every run.
+# not oversubscribed), taking tests longest first in the order tests/conftest.py sorts them; tests marked
+# xdist_group stay on one worker (they share a costly module fixture). Tests marked slow run in `make check`.
+# --durations: where the time goes, in every run.
 PYTEST_WORKERS ?= 2
+PYTEST_XDIST := -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not slow" --durations=25 tests
+	$(BIN)/python -m pytest $(PYTEST_XDIST) -m "not slow" --durations=25 tests
 
 check: $(STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m slow tests
+	$(BIN)/python -m pytest $(PYTEST_XDIST) -m slow tests
 	@set -e; for p in $(CHECK_PAPERS); do $(BIN)/replicate check $$p $(ARGS); done
 
 tables: $(STAMP)

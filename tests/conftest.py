@@ -116,9 +116,14 @@ def pytest_sessionfinish(session, exitstatus):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+# Modules with a long test or fixture, started right after the notebooks (in this order); the rest keep theirs.
+EARLY_MODULES = ("test_temporal_self_rewarding.py", "test_real_iterative.py", "test_parallel.py")
+
+
 def pytest_collection_modifyitems(config, items):
-    """Longest first (the notebooks' executions, the toy-LM ones ahead), so that the two xdist workers, which take
-    tests in this order, finish together; the order is the same in every worker, as xdist requires."""
+    """Longest first (the notebooks' executions, the toy-LM ones ahead; then EARLY_MODULES), so that the two xdist
+    workers, which take tests in this order (make test: --no-loadscope-reorder), finish together. The order is the
+    same in every worker, as xdist requires."""
     from executed_notebooks import longest_first
 
     def paper(item):
@@ -127,4 +132,11 @@ def pytest_collection_modifyitems(config, items):
         return None
 
     runs = longest_first([p for it in items if (p := paper(it))])
-    items.sort(key=lambda it: runs.index(paper(it)) if paper(it) else len(runs))  # stable: the rest keep their order
+
+    def rank(item):
+        if paper(item):
+            return (0, runs.index(paper(item)))
+        name = item.path.name
+        return (1, EARLY_MODULES.index(name)) if name in EARLY_MODULES else (2, 0)
+
+    items.sort(key=rank)  # stable: within a rank, tests keep their order
