@@ -84,16 +84,19 @@ ALLOWED_SKIPS = {
 _skipped: list[tuple[str, str]] = []
 
 
+def _skip_reason(report) -> str:
+    return report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+
+
 def pytest_runtest_logreport(report):
     """Collect every skip (under xdist the controller receives the workers' reports here too)."""
     if report.skipped and not hasattr(report, "wasxfail"):
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-        _skipped.append((report.nodeid, reason))
+        _skipped.append((report.nodeid, _skip_reason(report)))
 
 
 def pytest_collectreport(report):
     if report.skipped:  # a whole module skipped at import (pytest.importorskip, a module-level skip)
-        _skipped.append((report.nodeid, str(report.longrepr)))
+        _skipped.append((report.nodeid, _skip_reason(report)))
 
 
 def unexpected_skips(skipped: list[tuple[str, str]]) -> list[str]:
