@@ -19,15 +19,18 @@ export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 export ATEN_CPU_CAPABILITY ?= avx2
 export MKL_CBWR ?= AVX2
 export ONEDNN_MAX_CPU_ISA ?= AVX2
+# Figures are drawn headless, except in a notebook kernel: replicate run clears this for the kernel so that it
+# draws inline (ipykernel picks its inline backend only where MPLBACKEND is unset).
+export MPLBACKEND := Agg
 
 .PHONY: setup lint test check check-full tables report bench bench-profile bench-rl bench-groups bench-intervals tune-simpo gpu-check strip lock clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make replicate-<paper> [ARGS='scale=ci ...']  run a paper's notebook (build/notebooks/<paper>-<scale>.{ipynb,html})"
-	@echo "make test        unit, parity and notebook (scale=ci) tests"
+	@echo "make test        unit, parity and notebook (scale=ci) tests, in $(PYTEST_WORKERS) processes"
 	@echo "make lint        ruff check and ruff format --check (pyproject.toml [tool.ruff])"
-	@echo "make check       CI's re-run: each paper's stated subset (LM-world papers: their first seed); fail on numbers outside tolerance"
+	@echo "make check       CI's check: the slow tests, then each paper's stated subset (LM-world papers: their first seed); fail on numbers or claim effects outside tolerance"
 	@echo "make check-full  every seed of every paper: $(CHECK_PAPERS); numbers, claim effects and verdicts"
 	@echo "make tables      render results/tables/*.md from results/ files"
 	@echo "make report      one static HTML site (build/site/index.html): verdict counts, tables, figures, executed notebooks"
@@ -57,10 +60,17 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Two pytest processes (pytest-xdist; notebooks then run their jobs inline, hardware.workers=1, so the two cores are
+# not oversubscribed), taking tests longest first in the order tests/conftest.py sorts them; tests marked
+# xdist_group stay on one worker (they share a costly module fixture). Tests marked slow run in `make check`.
+# --durations: where the time goes, in every run.
+PYTEST_WORKERS ?= 2
+PYTEST_XDIST := -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 test: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest $(PYTEST_XDIST) -m "not slow" --durations=25 tests
 
 check: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_XDIST) -m slow tests
 	@set -e; for p in $(CHECK_PAPERS); do $(BIN)/replicate check $$p $(ARGS); done
 
 check-full: $(STAMP)

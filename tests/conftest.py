@@ -51,3 +51,95 @@ def env(monkeypatch, tmp_path):
     monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("REPLICATE_BUILD_DIR", str(tmp_path / "build"))
     return tmp_path
+
+
+# =============================================================================================================
+# The suite's own machinery (issue 22), apart from the real-model fixtures above.
+
+import os  # noqa: E402
+
+# Figures are drawn headless in the test processes; a notebook kernel gets its inline backend (cli/run.py).
+os.environ["MPLBACKEND"] = "Agg"
+
+
+@pytest.fixture(scope="session")
+def public_data():
+    """The public data directory, for tests on real data: they skip only where the directory itself is absent;
+    once it is there, a missing file or a loader error is a failure like any other."""
+    from replicate.worlds.public_data import ENV_DIR, data_dir
+
+    d = data_dir()
+    if d is None or not d.is_dir():
+        pytest.skip(f"no public data directory ({ENV_DIR}={d}; make sets it to ../shared/data)")
+    return d
+
+
+# Skips CI accepts (`.ci/run` sets REPLICATE_STRICT_SKIPS=1): test id prefix -> the reason a skip is expected there.
+# Any other skip fails the run, so a test that silently stops running is seen.
+ALLOWED_SKIPS = {
+    "tests/test_real_model.py::test_gpu_only_options_on_cpu_fail_clearly": (
+        "checks the CPU-only error messages; on a machine with a GPU there is nothing to check"
+    ),
+}
+_skipped: list[tuple[str, str]] = []
+
+
+def _skip_reason(report) -> str:
+    return report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+
+
+def pytest_runtest_logreport(report):
+    """Collect every skip (under xdist the controller receives the workers' reports here too)."""
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _skipped.append((report.nodeid, _skip_reason(report)))
+
+
+def pytest_collectreport(report):
+    if report.skipped:  # a whole module skipped at import (pytest.importorskip, a module-level skip)
+        _skipped.append((report.nodeid, _skip_reason(report)))
+
+
+def unexpected_skips(skipped: list[tuple[str, str]]) -> list[str]:
+    return [f"{node}: {why}" for node, why in skipped if not any(node.startswith(a) for a in ALLOWED_SKIPS)]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("REPLICATE_STRICT_SKIPS") != "1" or hasattr(session.config, "workerinput"):
+        return  # only where CI asks for it, and once (in the xdist controller, which sees every report)
+    bad = unexpected_skips(_skipped)
+    if bad:
+        msg = "\n".join([f"{len(bad)} skip(s) not on the allow-list (tests/conftest.py ALLOWED_SKIPS):", *bad])
+        tr = session.config.pluginmanager.get_plugin("terminalreporter")
+        if tr is not None:
+            tr.ensure_newline()
+            tr.write_line(msg, red=True)
+        else:
+            print(msg)
+        if session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# Modules with a long test or fixture, started right after the notebooks (in this order); the rest keep theirs.
+EARLY_MODULES = ("test_temporal_self_rewarding.py", "test_real_iterative.py", "test_parallel.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Longest first (the notebooks' executions, the toy-LM ones ahead; then EARLY_MODULES), so that the two xdist
+    workers, which take tests in this order (make test: --no-loadscope-reorder), finish together. The order is the
+    same in every worker, as xdist requires."""
+    from executed_notebooks import longest_first
+
+    def paper(item):
+        if getattr(item, "originalname", "") == "test_notebook_runs_at_ci_scale_and_shows_what_it_computed":
+            return item.callspec.params["paper"]
+        return None
+
+    runs = longest_first([p for it in items if (p := paper(it))])
+
+    def rank(item):
+        if paper(item):
+            return (0, runs.index(paper(item)))
+        name = item.path.name
+        return (1, EARLY_MODULES.index(name)) if name in EARLY_MODULES else (2, 0)
+
+    items.sort(key=rank)  # stable: within a rank, tests keep their order

@@ -3,7 +3,7 @@
 alpaca-eval 0.6.6 imports ``pkg_resources`` at module level (only used inside two helpers we do not call);
 setuptools ≥ 81 no longer ships it, so a stub is inserted when the real one is missing. The GLM's data
 downloads (``hf_hub_download`` of ``df_gamed.csv`` / ``instruction_difficulty.csv``) are replaced by
-local files built from the same inputs we give our implementation. Skipped when alpaca_eval is absent.
+local files built from the same inputs we give our implementation. alpaca_eval failing to import is an error.
 """
 
 import sys
@@ -20,7 +20,8 @@ try:
 except ModuleNotFoundError:
     sys.modules["pkg_resources"] = types.ModuleType("pkg_resources")
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # sklearn deprecations inside alpaca_eval
-ae_metrics = pytest.importorskip("alpaca_eval.metrics")
+# A plain import: alpaca-eval is pinned in requirements.lock, so a failure to import it is an error, not a skip.
+import alpaca_eval.metrics as ae_metrics  # noqa: E402
 from alpaca_eval.metrics import glm_winrate as ae_glm  # noqa: E402
 
 
@@ -34,18 +35,15 @@ def _sklearn_config():
 
 
 @pytest.fixture(scope="module")
-def data():
+def data(public_data):
     from replicate.papers import lc_alpacaeval as lc
 
-    try:
-        return {
-            "ann": lc.load_annotations(),
-            "gamma": lc.load_difficulty(),
-            "weights": lc.load_weights("HEAD"),
-            "gamed": lc.pseudo_gamed_rows(),
-        }
-    except FileNotFoundError as e:
-        pytest.skip(str(e))
+    return {
+        "ann": lc.load_annotations(),
+        "gamma": lc.load_difficulty(),
+        "weights": lc.load_weights("HEAD"),
+        "gamed": lc.pseudo_gamed_rows(),
+    }
 
 
 def _synthetic(n=400, seed=0):

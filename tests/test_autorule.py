@@ -130,17 +130,23 @@ def test_extract_rule_set_is_deterministic_and_finds_the_correctness_rule():
     assert agree["agreement"] > 0.8
 
 
-def test_config_errors_before_compute():
-    with pytest.raises(ConfigError, match="scale=small"):
-        exp.validate(compose("autorule", ["scale=small"]))
-    with pytest.raises(ConfigError, match="multiple of prompts_per_step"):
-        exp.validate(compose("autorule", ["scale=ci", "paper.rl.prompts.ci=6"]))
-    with pytest.raises(ConfigError, match="episodes"):
-        exp.validate(compose("autorule", ["scale=ci", "paper.rl.episodes=1"]))
-    with pytest.raises(ConfigError, match="flip"):
-        exp.validate(compose("autorule", ["scale=ci", "paper.rules.flip=0.5"]))
-    with pytest.raises(ConfigError, match="early_step"):
-        exp.validate(compose("autorule", ["scale=tiny", "paper.rl.early_step.tiny=3"]))
+@pytest.mark.parametrize(
+    "overrides, msg",
+    [
+        (["scale=small"], "needs the paper's 8B policy"),
+        (["scale=ci", "paper.rl.prompts.ci=6"], "multiple of prompts_per_step"),
+        (["scale=ci", "paper.rl.episodes=1"], "episodes ≥ 2"),
+        (["scale=ci", "paper.rules.flip=0.5"], "flip"),
+        (["scale=tiny", "paper.rl.early_step.tiny=3"], "early_step"),
+    ],
+)
+def test_config_errors_before_compute(overrides, msg):
+    cfg = compose("autorule", overrides, check_hardware=False)  # composes: the error below is the paper's validate
+    with pytest.raises(ConfigError, match=msg):
+        exp.validate(cfg)
+
+
+def test_valid_configs_pass_and_resolve_per_scale():
     exp.validate(compose("autorule", ["scale=ci"]))
     exp.validate(compose("autorule", ["scale=tiny"]))
     s = exp.rl_settings(compose("autorule", ["scale=tiny"]))
@@ -170,7 +176,11 @@ def test_one_grpo_step_with_the_rule_reward_changes_the_policy(tmp_path):
     m2, _ = rl.train_grpo(pol, tok, ds, funcs, hw, s, seed=0, out=tmp_path / "b", weights=[1.0, 3.0])
     assert not torch.equal(flat(m1), flat(pol))
     assert torch.equal(flat(m1), flat(m2))
-    assert "rules/raw" in c1.train[0] and 0.0 <= c1.train[0]["rules/raw"] <= 1.0
+    # the logged rule reward is the mean of K = 2 rules' 0/1 verdicts over the step's 2 × 4 completions, and the
+    # fake RM's is minus their mean length: what the two reward functions computed, not some number in a range
+    raw = c1.train[0]["rules/raw"]
+    assert abs(16 * raw - round(16 * raw)) < 1e-9 and 0.0 <= raw <= 1.0
+    assert c1.train[0]["rm/raw"] < 0 and abs(c1.train[0]["rm/raw"] - round(c1.train[0]["rm/raw"] * 8) / 8) < 1e-9
 
 
 def _fake_run(q: dict, proxy_steps=(0, 1, 2, 4)) -> dict:

@@ -1,8 +1,14 @@
-"""The benchmark script runs (its numbers are reported by `make bench`, never asserted here)."""
+"""The benchmark scripts run and report what they measure (their timings are reported by `make bench`, never
+asserted here). Minutes of smoke testing for a `make bench` user: marked slow, so `make check` runs them."""
 
 import importlib.util
 import json
+import math
 from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
 
 
 def _bench(name: str):
@@ -18,9 +24,11 @@ def _bench(name: str):
 def test_bench_runs_side_by_side_on_the_tiny_model():
     bench = _bench("simpo_vs_dpo")
     t = bench.time_side_by_side("tiny_llama", batch_size=2, seq_len=16, steps=1, repeats=1)
-    assert set(t) == {"simpo", "dpo", "trl_dpo"} and all(v > 0 for v in t.values())
+    assert set(t) == {"simpo", "dpo", "trl_dpo"} and all(math.isfinite(v) for v in t.values())
     mem = bench.worker("dpo", "tiny_llama", batch_size=2, seq_len=16, steps=1)
-    assert mem["ref_model_bytes"] > 0  # vanilla DPO holds a frozen reference; SimPO does not
+    _, _, model, _ = bench._setup("tiny_llama", 2, 16)
+    # vanilla DPO holds a frozen copy of the policy as its reference; SimPO none
+    assert mem["ref_model_bytes"] == sum(p.numel() * p.element_size() for p in model.parameters())
     assert bench.worker("simpo", "tiny_llama", batch_size=2, seq_len=16, steps=1)["ref_model_bytes"] == 0
 
 
@@ -46,7 +54,7 @@ def test_tiny_profile_runs_at_ci_scale(tmp_path):
     )
     res = json.loads(out.read_text())
     assert set(res["train_and_eval_s"]) == {"instruct.sft", "instruct.simpo"}
-    assert res["generation"]["batched_tokens_per_s"] > 0 and res["generation"]["plain_tokens_per_s"] > 0
+    assert all(math.isfinite(v) for v in res["generation"].values() if isinstance(v, float))
 
 
 def test_length_groups_bench_runs_at_ci_scale(tmp_path):
@@ -56,9 +64,6 @@ def test_length_groups_bench_runs_at_ci_scale(tmp_path):
         bench.main(["--settings", "instruct", "--batches", "2", "--repeats", "1", "--out", str(out), "scale=ci"]) == 0
     )
     r = json.loads(out.read_text())["settings"]["instruct"]
+    # grouping rows by length can only cut padding: the real-token share rises (or stays)
     assert 0 < r["tokens_real_share"]["one_forward"] <= r["tokens_real_share"]["4_groups"] <= 1
-    assert (
-        r["ms_per_step"]["one_forward"] > 0
-        and r["ms_per_step"]["length_groups"] > 0
-        and r["ms_per_step"]["trl_fused_head"] > 0
-    )
+    assert r["n_batches"] == 2 and set(r["ms_per_step"]) == {"one_forward", "length_groups", "trl_fused_head"}

@@ -39,11 +39,8 @@ def test_char_bigram_lm_flags_unusual_text():
 
 
 @pytest.fixture(scope="module")
-def null_table():
-    try:
-        return cn.null_model_table()
-    except FileNotFoundError as e:
-        pytest.skip(str(e))
+def null_table(public_data):
+    return cn.null_model_table()
 
 
 def test_null_model_judge_view(null_table):

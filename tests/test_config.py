@@ -48,16 +48,32 @@ def test_grad_accum_divides_or_fails():
 
 
 def test_cli_errors_exit_nonzero_before_compute():
-    for args, msg in [
-        (("run", "nope"), "unknown paper"),
+    """The command as a user runs it (a process): one line on stderr, exit code 2, no traceback."""
+    r = run_cli("run", "nope")
+    assert r.returncode == 2, r.stderr
+    assert "unknown paper" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    "args, msg",
+    [
         (("run", "simpo", "scale=huge"), "not an option"),
         (("run", "simpo", "paper.methods.simpo.hparams.betaa=2"), "invalid override"),
         (("run", "simpo", "scale=null"), "cannot be null"),
         (("run", "simpo", "scale=paper", "hardware=multi_gpu_zero3"), "needs a CUDA GPU"),
-    ]:
-        r = run_cli(*args)
-        assert r.returncode == 2, r.stderr
-        assert msg in r.stderr and "Traceback" not in r.stderr
+    ],
+)
+def test_cli_errors_before_compute(args, msg, capsys, monkeypatch):
+    """The same entry point in this process (the process boundary is tested once, above)."""
+    import torch
+
+    from replicate.cli.main import main
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.delenv("REPLICATE_ASSUME_GPU", raising=False)
+    assert main(list(args)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and msg in err and len(err.strip().splitlines()) == 1
 
 
 def test_defaults_compose_with_sources():

@@ -6,6 +6,7 @@ import copy
 import numpy as np
 import pytest
 import torch
+from executed_notebooks import fresh_cache_with_shared_sft, shared_cache
 
 from replicate.core.config import ConfigError, compose
 from replicate.metrics.evaluation import sequence_logps
@@ -20,7 +21,7 @@ from replicate.worlds.toy_lm import oracle_quality, solve
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     mp = pytest.MonkeyPatch()
-    mp.setenv("REPLICATE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    mp.setenv("REPLICATE_CACHE_DIR", str(shared_cache(tmp_path_factory)))  # the session's SFT model, trained once
     cfg = compose("evolve", ["scale=ci", "hardware.workers=1", "scale.n_seeds=1"])
     setup_torch(cfg)
     world = build_world(cfg)
@@ -136,17 +137,19 @@ def test_lpref_through_the_hook_matches_the_closed_form(env, tmp_path):
         "paper.prompts_per_round.ci=1000",
         "paper.eval.n_eval.ci=999",
         "paper.train.loss=simpo",
-        "paper.refine.instruction=<u>x",
+        "paper.refine.instruction='<u>x'",  # quoted: unquoted, Hydra's parser rejects it before validate
     ],
 )
 def test_bad_config_raises(override):
+    cfg = compose("evolve", ["scale=ci", override])  # composes: the error below is the paper's validate
     with pytest.raises(ConfigError):
-        E.validate(compose("evolve", ["scale=ci", override]))
+        E.validate(cfg)
 
 
 def test_paper_scale_is_not_runnable_here():
-    with pytest.raises(ConfigError):
-        E.validate(compose("evolve", ["scale=paper"]))
+    cfg = compose("evolve", ["scale=paper"], check_hardware=False)  # past compose's GPU check, to the paper's
+    with pytest.raises(ConfigError, match="toy world runs at scale=ci or tiny"):
+        E.validate(cfg)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,12 +207,12 @@ def test_claims_follow_the_numbers():
 # determinism: same config and seed → identical round records and refinement evaluations
 
 
-def test_one_round_is_deterministic(env, tmp_path, monkeypatch):
+def test_one_round_is_deterministic(env, tmp_path, tmp_path_factory, monkeypatch):
     cfg, _ = env
     cfg1 = compose("evolve", ["scale=ci", "hardware.workers=1", "scale.n_seeds=1", "paper.rounds.ci=1"])
     outs = []
-    for d in ("a", "b"):
-        monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path / d))
+    for d in ("a", "b"):  # two fresh caches: everything after the session's SFT model is computed twice
+        monkeypatch.setenv("REPLICATE_CACHE_DIR", str(fresh_cache_with_shared_sft(tmp_path / d, tmp_path_factory)))
         world = build_world(cfg1)
         res = E._job(E.OmegaConf.to_container(cfg1, resolve=True), int(cfg1.seed), "evolve")
         outs.append(({k: v for k, v in res["records"][1].items() if k != "dir"}, res["refine"]))

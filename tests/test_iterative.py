@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from executed_notebooks import fresh_cache_with_shared_sft, shared_cache
 
 from replicate.core.config import ConfigError, compose
 from replicate.core.io import content_hash
@@ -23,7 +24,7 @@ EVALS = I.EvalSpec(n_eval=24, diverse_prompts=8, n_diverse=3, pair_probe=16)
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     mp = pytest.MonkeyPatch()
-    mp.setenv("REPLICATE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    mp.setenv("REPLICATE_CACHE_DIR", str(shared_cache(tmp_path_factory)))  # the session's SFT model, trained once
     cfg = compose("simpo", ["scale=ci", "hardware.workers=1"])
     setup_torch(cfg)
     world = build_world(cfg)
@@ -184,7 +185,7 @@ def test_hand_off_reference_is_previous_round_policy(env):
         assert r["grad_norm"] > 0 and {"q_margin_mean", "reward_margin"} <= set(r["pairs"])
 
 
-def test_resume_after_kill_equals_uninterrupted_run(env, tmp_path, monkeypatch):
+def test_resume_after_kill_equals_uninterrupted_run(env, tmp_path, tmp_path_factory, monkeypatch):
     cfg, world = env
     calls = []
 
@@ -197,7 +198,8 @@ def test_resume_after_kill_equals_uninterrupted_run(env, tmp_path, monkeypatch):
             raise KeyboardInterrupt  # killed in round 2
         return counting(ctx)
 
-    monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path / "a"))
+    # two fresh caches sharing only the session's SFT model: the rounds are computed in each
+    monkeypatch.setenv("REPLICATE_CACHE_DIR", str(fresh_cache_with_shared_sft(tmp_path / "a", tmp_path_factory)))
     sft_model(cfg, world)
     kw = dict(name="resume", start=_start(cfg, world), train=TRAIN, evals=EVALS, rounds=2, progress=False)
     with pytest.raises(KeyboardInterrupt):
@@ -206,7 +208,7 @@ def test_resume_after_kill_equals_uninterrupted_run(env, tmp_path, monkeypatch):
     resumed = I.run_loop(cfg, world, build=counting, **kw)
     assert calls == [1, 2]  # round 1 came from the cache
 
-    monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path / "b"))
+    monkeypatch.setenv("REPLICATE_CACHE_DIR", str(fresh_cache_with_shared_sft(tmp_path / "b", tmp_path_factory)))
     sft_model(cfg, world)
     fresh = I.run_loop(cfg, world, build=counting, **kw)
     strip = lambda rs: [{k: v for k, v in r.items() if k not in ("dir", "history")} for r in rs]

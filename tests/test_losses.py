@@ -199,3 +199,102 @@ def test_parity_with_trl_cpo_sigmoid_without_nll():
     tr.accelerator = _Identity()
     trl_losses, _, _ = CPOTrainer.cpo_loss(tr, LW, LL)
     assert torch.allclose(trl_losses, L.cpo_loss(LW, LL, NW, beta=0.1, nll_weight=0.0), atol=1e-6)
+
+
+# --- KTO, ORPO, R-DPO, RRHF at non-trivial inputs ----------------------------------------------
+# TRL 1.16 has KTO (trl.KTOTrainer) and ORPO (trl.experimental.orpo), so those are checked against TRL's own loss
+# code. It has no R-DPO (its DPO loss types have no length term; `ld_alpha` is LD-DPO's token down-weighting) and
+# no RRHF, so R-DPO is checked as TRL's DPO loss on length-shifted log-probs and RRHF against its closed form.
+
+
+def _trl_kto_loss(beta, lw, ll, rw, rl, kl_policy, kl_ref, desirable_weight, undesirable_weight):
+    """TRL's KTOTrainer._compute_loss on fixed sequence log-probs: rows 0..n−1 desirable (y_w), n..2n−1 undesirable
+    (y_l); the KL estimate comes from the mismatched completions' log-probs ``kl_policy`` − ``kl_ref``."""
+    from trl import KTOTrainer
+
+    n, T = len(lw), 3
+    per_tok = torch.cat([lw, ll])[:, None].repeat(1, T) / T  # the sequence log-prob spread over T tokens
+
+    def model_out(**kw):
+        z = torch.zeros_like(per_tok)
+        return SimpleNamespace(log_probs=per_tok, entropy=z, mean_logits=z, aux_loss=None)
+
+    tr = object.__new__(KTOTrainer)
+    tr.model = SimpleNamespace(training=True)
+    tr.accelerator = _Identity()
+    tr.aux_loss_enabled, tr.precompute_ref_logps, tr.calculate_KL = False, True, True
+    tr.loss_type, tr.beta = "kto", beta
+    tr.desirable_weight, tr.undesirable_weight = desirable_weight, undesirable_weight
+    tr._metrics = {"train": defaultdict(list)}
+    tr._total_train_tokens, tr._tp_size = 0, 1
+    tr._compute_kl_logps = lambda model, batch: kl_policy  # the KL completions' forward pass, stubbed
+    ids = torch.zeros(2 * n, T + 1, dtype=torch.long)
+    inputs = {
+        "input_ids": ids,
+        "attention_mask": torch.ones_like(ids),
+        "completion_mask": torch.ones_like(ids),
+        "label": torch.tensor([True] * n + [False] * n),
+        "ref_logps": torch.cat([rw, rl]),
+        "ref_KL_logps": kl_ref,
+    }
+    return KTOTrainer._compute_loss(tr, model_out, inputs, False)
+
+
+@pytest.mark.parametrize("kl_shift", [2.0, -3.0])  # a positive KL estimate, and a negative one that z₀ clamps to 0
+def test_kto_parity_with_trl(kl_shift):
+    kl_ref = -torch.rand(B) * 30
+    kl_policy = kl_ref + kl_shift + torch.linspace(-1, 1, B)  # mean shift = kl_shift
+    trl = _trl_kto_loss(0.1, LW, LL, RW, RL, kl_policy, kl_ref, 1.3, 0.7)
+    ours = L.kto_loss(
+        LW, LL, RW, RL, beta=0.1, desirable_weight=1.3, undesirable_weight=0.7, kl=(kl_policy - kl_ref).mean()
+    )
+    # TRL averages over the 2B unpaired rows; ours is one value per pair (its desirable + undesirable terms)
+    assert trl.item() == pytest.approx(ours.mean().item() / 2, abs=1e-6)
+    assert abs(trl.item() - 1.0) > 1e-3  # not the trivial point where every term is 1 − σ(0)
+
+
+def test_kto_default_reference_point_is_the_clamped_batch_mean_log_ratio():
+    rw, rl = LW - RW, LL - RL
+    z0 = torch.cat([rw, rl]).mean().clamp(min=0)
+    want = (1 - torch.sigmoid(0.1 * (rw - z0))) + (1 - torch.sigmoid(0.1 * (z0 - rl)))
+    assert torch.allclose(L.kto_loss(LW, LL, RW, RL, beta=0.1), want, atol=1e-7)
+    # raising y_w's log-prob lowers the loss, raising y_l's raises it
+    lw, ll = LW.clone().requires_grad_(), LL.clone().requires_grad_()
+    L.kto_loss(lw, ll, RW, RL, beta=0.1, kl=torch.tensor(1.0)).sum().backward()
+    assert (lw.grad < 0).all() and (ll.grad > 0).all()
+
+
+def test_orpo_parity_with_trl():
+    from trl.experimental.orpo import ORPOTrainer
+
+    lam = 0.25
+    tr = object.__new__(ORPOTrainer)
+    tr.beta, tr.accelerator = lam, _Identity()
+    aw, al = LW / NW, LL / NL  # ORPOTrainer works on average token log-probs
+    trl_or, *_ = ORPOTrainer.odds_ratio_loss(tr, aw, al)
+    # TRL's loss is NLL(y_w) − mean(λ log σ(log odds ratio)); its NLL is a token mean over the batch's chosen
+    # tokens, which is each example's −avg log-prob when the batch holds one example: compare per example
+    assert torch.allclose(L.orpo_loss(LW, LL, NW, NL, lam=lam), -aw - trl_or, atol=1e-6)
+    assert trl_or.abs().mean() > 0.1  # the odds-ratio term is far from 0 here
+
+
+def test_rdpo_is_trl_dpo_on_length_shifted_log_probs():
+    """R-DPO's logit β h + α(|y_w| − |y_l|) is DPO's with log π(y_w) raised by (α/β)(|y_w| − |y_l|)."""
+    beta, alpha = 0.1, 0.05
+    shifted = LW + (alpha / beta) * (NW - NL)
+    trl = _trl_dpo_loss("sigmoid", beta, shifted, LL, RW, RL, NW, NL)
+    ours = L.rdpo_loss(LW, LL, RW, RL, NW, NL, beta=beta, alpha=alpha)
+    assert trl.item() == pytest.approx(ours.mean().item(), abs=1e-6)
+    assert not torch.allclose(ours, L.dpo_loss(LW, LL, RW, RL, beta=beta), atol=1e-3)  # the length term acts
+
+
+def test_rrhf_closed_form_at_non_trivial_inputs():
+    aw, al = LW / NW, LL / NL
+    got = L.rrhf_loss(LW, LL, NW, NL, nll_weight=0.4)
+    assert torch.allclose(got, torch.clamp(al - aw, min=0) + 0.4 * (-aw), atol=1e-7)
+    active = al > aw
+    assert active.any() and (~active).any()  # both sides of the hinge are exercised
+    lw, ll = LW.clone().requires_grad_(), LL.clone().requires_grad_()
+    L.rrhf_loss(lw, ll, NW, NL, nll_weight=0.4).sum().backward()
+    assert (lw.grad < 0).all()  # raising y_w always lowers the loss (ranking term where active, NLL always)
+    assert torch.allclose(ll.grad, active.float() / NL)  # y_l is pushed down only where it outranks y_w

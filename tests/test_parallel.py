@@ -31,7 +31,9 @@ def test_spawned_workers_use_one_thread_each_and_return_results():
 
 
 def test_parallel_run_all_equals_serial(tmp_path, monkeypatch):
-    """The same jobs through 2 worker processes and inline (fresh caches each) give identical results."""
+    """The same jobs through 2 worker processes and inline (fresh caches each) give identical results: each job's
+    numbers from two independent runs in two different processes (fresh spawned workers, and this test process with
+    whatever it ran before), so nothing depends on a process's state (its RNGs, its history, its import order)."""
     from replicate.core.config import compose
     from replicate.papers import simpo as exp
 
@@ -48,7 +50,12 @@ def test_parallel_run_all_equals_serial(tmp_path, monkeypatch):
     monkeypatch.setattr(
         exp,
         "table_jobs",
-        lambda cfg: [("instruct", "sft", "", {}), ("instruct", "simpo", "", {}), ("instruct", "simpo", "again", {})],
+        lambda cfg: [
+            ("instruct", "sft", "", {}),
+            ("instruct", "simpo", "", {}),
+            ("instruct", "dpo", "", {}),
+            ("instruct", "simpo", "again", {}),
+        ],
     )
     out = {}
     for workers in (1, 2):
@@ -59,7 +66,9 @@ def test_parallel_run_all_equals_serial(tmp_path, monkeypatch):
             k: {m: r["eval"][m] for m in ("responses", "preferences", "lc_win_rate")} for k, r in res.items()
         }
     assert sorted(out[1]) == [
-        (s, "instruct", m, t) for s in (42, 43) for m, t in (("sft", ""), ("simpo", ""), ("simpo", "again"))
+        (s, "instruct", m, t)
+        for s in (42, 43)
+        for m, t in (("dpo", ""), ("sft", ""), ("simpo", ""), ("simpo", "again"))
     ]
     assert out[1] == out[2]
     # a job that resolves to the same configuration under another tag ran once and is shared

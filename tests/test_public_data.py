@@ -86,7 +86,5 @@ def test_every_derived_note_is_registered():
             assert len(f.commit) == 40 and f.url.startswith("https://raw.githubusercontent.com/")
 
 
-def test_registry_matches_shared_bundle():
-    if pdata.data_dir() is None or not pdata.data_dir().is_dir():
-        pytest.skip("REPLICATE_DATA_DIR not set")
+def test_registry_matches_shared_bundle(public_data):
     assert pdata.verify_all() == {}

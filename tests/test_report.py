@@ -1,4 +1,5 @@
-"""`make report`: the static site from a small fixture, its verdict counts, and a real headless browser walking it.
+"""`make report`: the static site from a small fixture (verdict counts, atomic builds), and the site built from every
+paper's really executed notebook (scale=ci, shared with tests/test_notebooks.py), walked by a real headless browser.
 
 The browser is Chromium driven over the DevTools protocol on a pipe (--remote-debugging-pipe: NUL-terminated
 JSON on fds 3/4), so no Python dependency is needed; .ci/run installs Debian's `chromium`.
@@ -18,9 +19,12 @@ from urllib.parse import urldefrag, urlparse
 from urllib.request import url2pathname
 
 import pytest
+from executed_notebooks import executed_all, shared_root
 
-from replicate.core.config import ConfigError
+from replicate.core.config import ConfigError, papers
 from replicate.reporting import site
+
+pytestmark = pytest.mark.xdist_group("report")  # one worker builds the sites and starts Chromium once
 
 BROWSER = os.environ.get("CHROME") or next(
     (p for b in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable") if (p := shutil.which(b))),
@@ -34,9 +38,6 @@ COUNTS = {
 
 
 def _png() -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(2, 1.5))
@@ -82,6 +83,28 @@ def built(tmp_path_factory):
     nbformat.write(nb, build / "notebooks" / "alpha-tiny.ipynb")
     index = site.build_site(root / "site", results, build, papers=["alpha", "beta"])
     return root, index
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory, monkeypatch_module):
+    """The report of this session's executed notebooks: every paper's notebook, metrics and figures at scale=ci,
+    and its table rendered by `make tables`' code from those metrics."""
+    from replicate.reporting import tables
+
+    root = shared_root(tmp_path_factory)
+    notebooks = executed_all(papers(), root)
+    results = tmp_path_factory.mktemp("real-results")
+    shutil.copytree(root / "results", results, dirs_exist_ok=True)
+    monkeypatch_module.setattr(tables, "RESULTS", results)
+    tables.render_tables()
+    index = site.build_site(tmp_path_factory.mktemp("real-site") / "site", results, root / "build")
+    return notebooks, results, index
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
 
 
 class _Rows(html.parser.HTMLParser):
@@ -286,6 +309,33 @@ def test_site_in_a_headless_browser(built, browser):
     assert pages == 4  # index, table page, notebook, figure: each linked page was opened
     browser.load(index.as_uri())
     assert browser.eval("document.querySelectorAll('tbody tr').length") == 3
+
+
+def test_site_of_the_executed_notebooks(real):
+    """Every paper at scale=ci: its verdict counts from its metrics.json, a link to its notebook page, and in that
+    page the figures the notebook drew (as images, not as a path to a PNG on the machine that ran it)."""
+    notebooks, results, index = real
+    p = _Rows()
+    p.feed(index.read_text())
+    rows = {(r[0], r[1]): r for r in p.rows[1:]}
+    for paper, nb in notebooks.items():
+        row = rows[(paper, "ci")]
+        counts = site.verdict_counts(results / "reproduced" / paper / "ci" / "metrics.json")
+        assert row[2:5] == [str(counts[v]) for v in site.VERDICTS] and sum(counts.values()) > 0, paper
+        assert row[5] == "table" and row[6] == "notebook", f"{paper}: {row}"
+        page = (index.parent / "notebooks" / f"{paper}-ci.html").read_text()
+        shown = json.loads(nb.read_text())
+        pngs = sum("image/png" in o.get("data", {}) for c in shown["cells"] for o in c.get("outputs", []))
+        assert page.count("data:image/png;base64,") >= pngs > 0, f"{paper}: {pngs} figures in the notebook"
+
+
+def test_site_of_the_executed_notebooks_in_a_headless_browser(real, browser):
+    notebooks, _, index = real
+    problems, pages = crawl(browser, index)
+    assert problems == []
+    assert pages >= 1 + 2 * len(notebooks)  # the index, and each paper's notebook and table page (+ figures)
+    browser.load((index.parent / "notebooks" / "simpo-ci.html").as_uri())
+    assert browser.eval("[...document.images].filter(i => i.naturalWidth > 0).length") >= 1
 
 
 def test_crawler_reports_dead_links_and_broken_images(tmp_path, browser):

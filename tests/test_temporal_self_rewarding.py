@@ -1,10 +1,13 @@
 """Temporal Self-Rewarding and the shared self-judge: each pair rule on hand-made examples, the judge turn's readings
 (closed forms), the EFT grade, agreement measures, config errors, and determinism of a round at scale=ci."""
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+from executed_notebooks import fresh_cache_with_shared_sft, shared_cache
 
 from replicate.core.config import ConfigError, compose
 from replicate.papers import temporal_self_rewarding as exp
@@ -12,6 +15,8 @@ from replicate.papers import temporal_self_rewarding_claims as tc
 from replicate.training import self_judge as SJ
 from replicate.worlds.tokenizer import build_tokenizer
 from replicate.worlds.toy_lm import Judge
+
+pytestmark = pytest.mark.xdist_group("tsr")  # one worker computes the costly module fixture ci_runs once
 
 NAN = float("nan")
 
@@ -136,19 +141,23 @@ def test_bad_config_raises_before_compute():
         ["paper.probe_prompts.ci=100"],
         ["paper.tsr.rounds=0"],
     ):
+        cfg = compose("temporal-self-rewarding", ["scale=ci", *bad])  # composes: the error is the paper's validate
         with pytest.raises(ConfigError):
-            exp.validate(compose("temporal-self-rewarding", ["scale=ci", *bad]))
-    with pytest.raises(ConfigError):
-        exp.validate(compose("temporal-self-rewarding", ["scale=small"]))
+            exp.validate(cfg)
+    cfg = compose("temporal-self-rewarding", ["scale=small"], check_hardware=False)
+    with pytest.raises(ConfigError, match="toy world runs at scale=ci or tiny"):
+        exp.validate(cfg)
 
 
 @pytest.fixture(scope="module")
 def ci_runs(tmp_path_factory):
-    """One seed, one round of each arm at scale=ci, twice in separate caches (determinism)."""
+    """One seed, one round of each arm at scale=ci, twice: in the session's cache and in a fresh one where everything
+    after the (shared) SFT model is computed again (determinism)."""
     mp = pytest.MonkeyPatch()
     out = []
-    for k in range(2):
-        mp.setenv("REPLICATE_CACHE_DIR", str(tmp_path_factory.mktemp(f"cache{k}")))
+    fresh = fresh_cache_with_shared_sft(tmp_path_factory.mktemp("fresh") / "cache", tmp_path_factory)
+    for cache in (shared_cache(tmp_path_factory), fresh):
+        mp.setenv("REPLICATE_CACHE_DIR", str(cache))
         cfg = compose(
             "temporal-self-rewarding",
             ["scale=ci", "hardware.workers=1", "scale.n_seeds=1", "paper.sr.rounds=1", "paper.tsr.rounds=1"],
@@ -180,8 +189,15 @@ def test_same_config_and_seed_give_identical_rounds(ci_runs):
 
 def test_tsr_round_records_its_phases(ci_runs):
     (cfg, a), _ = ci_runs
-    x = a[int(cfg.seed)]["tsr"][1]["extras"]
-    assert 0.0 <= x["rejected_from_past"] <= 1.0 and 0.0 <= x["chosen_from_future"] <= 1.0
+    rec = a[int(cfg.seed)]["tsr"][1]
+    x = rec["extras"]
+    # the shares it reports are those of the pairs the round trained on, and each pair is ordered by its scores
+    pairs = json.loads((Path(rec["dir"]) / "pairs.json").read_text())
+    assert pairs["prompt"] and x["n_pairs_phase1"] >= len(pairs["prompt"])
+    assert set(pairs["rejected_from"]) <= {"past", "current"} and set(pairs["chosen_from"]) <= {"current", "future"}
+    assert x["rejected_from_past"] == pytest.approx(np.mean([r == "past" for r in pairs["rejected_from"]]))
+    assert x["chosen_from_future"] == pytest.approx(np.mean([c == "future" for c in pairs["chosen_from"]]))
+    assert all(c > r for c, r in zip(pairs["score_chosen"], pairs["score_rejected"]))
     assert len(x["probe_gap"]) == int(exp.at_scale(cfg, cfg.paper.probe_prompts))
     # Phase 2 only ever raises the chosen score, never the rejected: the gap cannot shrink
     assert all(g2 >= g1 - 1e-12 for g1, g2 in zip(x["probe_gap_phase1"], x["probe_gap"]))

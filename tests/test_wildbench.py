@@ -77,13 +77,10 @@ def test_score_rescaling():
 
 
 @pytest.fixture(scope="module")
-def wb():
+def wb(public_data):
     from replicate.papers import wildbench as exp
 
-    try:
-        exp.load_pairwise("HEAD", "gpt4t", -1)
-    except FileNotFoundError as e:
-        pytest.skip(str(e))
+    exp.load_pairwise("HEAD", "gpt4t", -1)
     return exp
 
 

@@ -116,13 +116,10 @@ def test_extreme_change_rule():
 
 # ---------------------------------------------------------------- real data (skipped without it)
 @pytest.fixture(scope="module")
-def annotations():
+def annotations(public_data):
     from replicate.papers import lc_alpacaeval as lc
 
-    try:
-        return lc.load_annotations(), lc.load_leaderboard("HEAD")
-    except FileNotFoundError as e:
-        pytest.skip(str(e))
+    return lc.load_annotations(), lc.load_leaderboard("HEAD")
 
 
 def test_raw_win_rates_equal_leaderboard(annotations):

@@ -65,14 +65,11 @@ def test_bad_inputs_exit_2_with_message(tmp_path, capsys):
     assert "--glm minimal" in capsys.readouterr().err
 
 
-def test_nullmodel_file_matches_leaderboard(capsys):
+def test_nullmodel_file_matches_leaderboard(capsys, public_data):
     from replicate.worlds.public_data import data_path
 
-    try:
-        path = data_path("alpaca_eval/NullModel__weighted_alpaca_eval_gpt4_turbo__annotations.json", download=False)
-        data_path("alpaca_eval/eval_set_805_with_gpt4_1106_preview_baseline_outputs.json", download=False)
-    except FileNotFoundError as e:
-        pytest.skip(str(e))
+    path = data_path("alpaca_eval/NullModel__weighted_alpaca_eval_gpt4_turbo__annotations.json", download=False)
+    data_path("alpaca_eval/eval_set_805_with_gpt4_1106_preview_baseline_outputs.json", download=False)
     assert main(["winrate", str(path), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["win_rate"] == pytest.approx(76.91979180386511, abs=1e-6)  # leaderboard HEAD

@@ -7,6 +7,7 @@ itself (so it also runs by hand in Jupyter). Executed copies and HTML renderings
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -49,15 +50,16 @@ def run_notebook(
     src = out.with_suffix(".src.ipynb")
     select_cells(nb, src, real=bool(cfg.scale.get("real", False)), paper=paper)
     try:
-        pm.execute_notebook(
-            str(src),
-            str(tmp),
-            parameters={"overrides": list(overrides)},
-            cwd=str(ROOT),
-            log_output=log_output,
-            progress_bar=progress,
-            kernel_name="python3",
-        )
+        with _kernel_draws_inline():
+            pm.execute_notebook(
+                str(src),
+                str(tmp),
+                parameters={"overrides": list(overrides)},
+                cwd=str(ROOT),
+                log_output=log_output,
+                progress_bar=progress,
+                kernel_name="python3",
+            )
     finally:
         src.unlink(missing_ok=True)
     os.replace(tmp, out)
@@ -70,6 +72,18 @@ def run_notebook(
         html_tmp.write_text(body)
         os.replace(html_tmp, html_path)
     return out
+
+
+@contextlib.contextmanager
+def _kernel_draws_inline():
+    """The kernel inherits our environment; ipykernel picks its inline backend (figures in the executed notebook)
+    only where ``MPLBACKEND`` is unset, and make and the tests set it to Agg for everything else."""
+    saved = os.environ.pop("MPLBACKEND", None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["MPLBACKEND"] = saved
 
 
 TOY, REAL = "toy-world", "real-model"

@@ -84,7 +84,11 @@ def cached(stage: str, key: Any, compute: Callable[[Path], None], *, done_file: 
 
     The stage directory is filled in a temp dir and renamed into place, so an interrupted run
     leaves nothing that looks finished and the next run resumes from the last completed stage.
+    Processes sharing one cache may compute the same stage at once: the first rename wins, the others
+    keep the winner's copy (a finished directory is never removed or changed).
     """
+    import shutil
+
     final = cache_dir() / stage / content_hash(key)
     if (final / done_file).exists():
         return final
@@ -94,19 +98,12 @@ def cached(stage: str, key: Any, compute: Callable[[Path], None], *, done_file: 
         compute(tmp)
         atomic_write_json(tmp / "key.json", key)
         (tmp / done_file).write_text("ok\n")
-        if (final / done_file).exists():  # another process finished the same stage meanwhile: keep theirs
-            import shutil
-
-            shutil.rmtree(tmp, ignore_errors=True)
-            return final
-        if final.exists():  # a partial dir without DONE (should not happen: we rename whole dirs)
-            import shutil
-
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        try:
+            os.replace(tmp, final)  # fails on a non-empty ``final``
+        except OSError:
+            if not (final / done_file).exists():  # not another process's finished copy: a stale partial dir
+                shutil.rmtree(final)
+                os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # gone after a successful rename; the loser's copy otherwise
     return final

@@ -1,16 +1,16 @@
-"""Figures: saved under results/figures/ (or a given dir), atomically, as PNG."""
+"""Figures: saved under results/figures/ (or a given dir), atomically, as PNG.
+
+The matplotlib backend is the caller's to choose (inline in a notebook kernel, ``MPLBACKEND=Agg`` from make and
+the tests): a library that calls ``matplotlib.use`` at import switches a notebook's inline figures off.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import matplotlib
-
 from ..core.paths import ROOT
 from ..metrics.verdicts import part_ids
-
-matplotlib.use("Agg")  # headless: CI and papermill have no display
 
 FIGURES = ROOT / "results" / "figures"
 
