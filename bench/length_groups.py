@@ -30,7 +30,7 @@ def batches_of(cfg, setting: str, n: int):
     """The first ``n`` training batches TRL's dataloader gives for this seed and setting, and a trainer."""
     from trl import DPOConfig
 
-    from replicate.papers import simpo as S
+    from replicate.papers.simpo import experiment as S
     from replicate.training.trl_hook import PreferenceTrainer, common_args
 
     world = S._world(cfg)
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from replicate.core.config import compose
     from replicate.core.io import atomic_write_json
-    from replicate.papers import simpo as S
+    from replicate.papers.simpo import experiment as S
 
     cfg = compose("simpo", ["hardware.workers=1", *a.overrides])
     S.setup_torch(cfg)

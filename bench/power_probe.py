@@ -54,7 +54,7 @@ def headroom(cfg, world, sft, n: int = 16) -> dict:
 def main(argv: list[str]) -> int:
     from replicate.core.config import compose
     from replicate.metrics.verdicts import paired_bootstrap
-    from replicate.papers import simpo as S
+    from replicate.papers.simpo import experiment as S
     from replicate.worlds.toy_lm import oracle_quality
 
     cfg = compose("simpo", argv)

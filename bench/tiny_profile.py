@@ -80,7 +80,7 @@ def profile(overrides: list[str], settings: list[str] | None, methods: list[str]
 
     from replicate.core.config import compose
     from replicate.models.sampling import generate
-    from replicate.papers import simpo as S
+    from replicate.papers.simpo import experiment as S
     from replicate.training import data as D
 
     cfg = compose("simpo", overrides)

@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 from replicate.core.config import ConfigError, compose
 from replicate.papers import autorule as exp
-from replicate.papers import autorule_rules as R
+from replicate.papers.autorule import rules as R
 from replicate.worlds.toy_lm import Judge, solve
 
 J = Judge(sharpness=8.0, length_bias=1.0, length_scale=10.0, position_bias=-0.17, noise=0.5, seed=3)

@@ -9,8 +9,8 @@ import torch
 
 from replicate.core.config import ConfigError, compose
 from replicate.metrics.evaluation import sequence_logps
-from replicate.papers import evolve as E
-from replicate.papers import evolve_claims as EC
+from replicate.papers.evolve import claims as EC
+from replicate.papers.evolve import experiment as E
 from replicate.training import iterative as I
 from replicate.training.toy_stages import build_world, setup_torch, sft_model
 from replicate.worlds.tokenizer import build_tokenizer

@@ -8,7 +8,7 @@ import pytest
 
 from replicate.core.config import ConfigError, compose
 from replicate.papers import temporal_self_rewarding as exp
-from replicate.papers import temporal_self_rewarding_claims as tc
+from replicate.papers.temporal_self_rewarding import claims as tc
 from replicate.training import self_judge as SJ
 from replicate.worlds.tokenizer import build_tokenizer
 from replicate.worlds.toy_lm import Judge

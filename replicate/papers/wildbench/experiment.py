@@ -15,9 +15,9 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
-from ..metrics import wildbench as WB
-from ..metrics.correlation import correlation_table
-from ..worlds.public_data import data_path
+from ...metrics import wildbench as WB
+from ...metrics.correlation import correlation_table
+from ...worlds.public_data import data_path
 
 SNAPSHOTS = {
     "2024-06-18": "wildbench/leaderboard_data_dir__2024-06-18_8ed3a40/",  # closest to the paper's June-5 table

@@ -4,7 +4,7 @@ The stages (this module) are cached under a content hash of what determines them
 (``training.toy_stages``), so methods share the SFT model and pairs, other toy-LM papers share the SFT
 model, and a killed run resumes where it stopped. ``run_all`` replicates the whole pipeline over
 ``scale.n_seeds`` seeds and spreads the jobs over ``hardware.workers`` processes. Metrics and claims
-(judged on seed-paired differences with intervals) live in ``papers.simpo_claims``.
+(judged on seed-paired differences with intervals) live in ``papers.simpo.claims``.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from ..core.config import to_dict
-from ..core.io import atomic_write_json, cached, read_json
-from ..core.parallel import Workers
-from ..metrics.evaluation import evaluate_policy, pair_diagnostics
-from ..models.sampling import generate
-from ..training import data as D
-from ..training.toy_stages import (
+from ...core.config import to_dict
+from ...core.io import atomic_write_json, cached, read_json
+from ...core.parallel import Workers
+from ...metrics.evaluation import evaluate_policy, pair_diagnostics
+from ...models.sampling import generate
+from ...training import data as D
+from ...training.toy_stages import (
     World,
     seeds,
     setup_torch,
@@ -32,12 +32,12 @@ from ..training.toy_stages import (
 )
 
 # used by the notebook through this module
-from ..training.toy_stages import build_world as build_world
-from ..training.world_cache import world_for as _world  # one world per worker process
-from ..worlds.toy_lm import persona_from_cfg, persona_responses
-from .simpo_claims import METHODS_TABLE4, claims, flat_metrics, render_table, summary  # noqa: F401  (the paper's public face)
+from ...training.toy_stages import build_world as build_world
+from ...training.world_cache import world_for as _world  # one world per worker process
+from ...worlds.toy_lm import persona_from_cfg, persona_responses
+from .claims import METHODS_TABLE4, claims, flat_metrics, render_table, summary  # noqa: F401  (the paper's public face)
 
-_CODE = ("papers/simpo.py",)  # this module's stages determine the cached outputs; simpo_claims does not
+_CODE = ("papers/simpo/experiment.py",)  # this module's stages determine the cached outputs; simpo/claims.py does not
 
 
 def _key(cfg, *parts, **kw) -> dict:
@@ -159,7 +159,7 @@ def run_method(
     )
 
     def compute(tmp: Path):
-        from ..training.trl_hook import train_preference
+        from ...training.trl_hook import train_preference
 
         start = sft_model(cfg, world)
         if mc["loss"] is None:

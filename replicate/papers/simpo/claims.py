@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..metrics.verdicts import all_of, gate_on_control, interval_claim, lc_group, paired_bootstrap, paired_bootstrap_lc
+from ...metrics.verdicts import (
+    all_of,
+    gate_on_control,
+    interval_claim,
+    lc_group,
+    paired_bootstrap,
+    paired_bootstrap_lc,
+)
 
 METHODS_TABLE4 = ("sft", "rrhf", "slic_hf", "dpo", "ipo", "cpo", "kto", "orpo", "rdpo", "simpo")
 METRICS = ("win_rate", "lc_win_rate", "avg_length", "oracle_quality")
@@ -205,7 +212,7 @@ def render_table(doc: dict) -> str:
     """Table 4 side by side: our LC / WR / length / oracle quality (seed means), and the paper's AE2 LC / WR."""
     m = doc["metrics"]
     try:
-        from ..metrics.claims import load_reported
+        from ...metrics.claims import load_reported
 
         rep = load_reported("simpo")
     except Exception:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..metrics.verdicts import all_of, comparative_claim, gate_on_control
+from ...metrics.verdicts import all_of, comparative_claim, gate_on_control
 
 
 def _seeds(runs: dict) -> list[int]:
@@ -261,7 +261,7 @@ def repeated_filler_flaw(score, prompts, responses, units=(0, 1, 2, 3, 4)) -> di
     the four units, appended to the same answers; least-squares slope per unit. ``training.toy_reward.filler_flaw``
     cycles through different units, a sequence the SFT backbone finds unlikely, so with a likelihood term in the RM
     it can read negative while repeated filler is paid (seen after the tiny run: the RL policies write repeats)."""
-    from ..worlds.toy_lm import FILLERS, split_response
+    from ...worlds.toy_lm import FILLERS, split_response
 
     ps = list(prompts)
     means = []

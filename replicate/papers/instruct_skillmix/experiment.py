@@ -25,11 +25,11 @@ import numpy as np
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from ..core.config import ConfigError, to_dict
-from ..core.io import atomic_write_json, cached, content_hash, read_json
-from ..core.parallel import Workers
-from ..metrics.evaluation import evaluate_policy
-from ..metrics.verdicts import (
+from ...core.config import ConfigError, to_dict
+from ...core.io import atomic_write_json, cached, content_hash, read_json
+from ...core.parallel import Workers
+from ...metrics.evaluation import evaluate_policy
+from ...metrics.verdicts import (
     all_of,
     comparative_claim,
     gate_on_control,
@@ -37,9 +37,9 @@ from ..metrics.verdicts import (
     lc_group,
     paired_bootstrap_lc,
 )
-from ..training import data as D
-from ..training.toy_stages import World, build_world, seeds, setup_torch, sft_model, stage_key, with_seed
-from ..worlds.toy_lm import (
+from ...training import data as D
+from ...training.toy_stages import World, build_world, seeds, setup_torch, sft_model, stage_key, with_seed
+from ...worlds.toy_lm import (
     FILLERS,
     OTHER_SKILLS,
     SKILLS,
@@ -54,7 +54,7 @@ from ..worlds.toy_lm import (
 # ``_word`` is the world's word distribution (3–5 letters), imported rather than copied so that skill-pair prompts
 # look like the world's own. Nothing here is added to worlds/toy_lm.py: every cached LM-world stage hashes that file.
 
-_CODE = ("papers/instruct_skillmix.py",)
+_CODE = ("papers/instruct_skillmix/experiment.py",)
 PAIR_SKILLS = tuple(WORD_SKILLS)  # the composable skills
 SKILL_PAIRS = tuple((a, b) for a in PAIR_SKILLS for b in PAIR_SKILLS if a != b)  # 30 ordered pairs
 
@@ -293,7 +293,7 @@ def run_arm(cfg, world: World, arm: dict | None) -> dict:
     )
 
     def compute(tmp: Path):
-        from ..training.trl_hook import sft
+        from ...training.trl_hook import sft
 
         data = datasets(cfg, world)
         model, hist, stats = sft_model(cfg, world), [], {}

@@ -22,19 +22,19 @@ import numpy as np
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from ..core.config import ConfigError, at_scale, to_dict
-from ..core.io import atomic_write_json, cached, read_json
-from ..core.parallel import Workers
-from ..training import iterative as I
-from ..training import self_judge as SJ
-from ..training.pair_rules import anchored_pairs, future_guided, sr_pairs  # noqa: F401  (shared with the real-model path)
-from ..training.toy_stages import World, build_world, load_policy, seeds, setup_torch, sft_model, stage_key, with_seed  # noqa: F401
-from ..training.world_cache import job_setup
-from ..worlds.toy_lm import oracle_quality, persona_from_cfg, persona_responses
-from .temporal_self_rewarding_claims import claims, curves, flat_metrics, render_table  # noqa: F401  (the paper's public face)
+from ...core.config import ConfigError, at_scale, to_dict
+from ...core.io import atomic_write_json, cached, read_json
+from ...core.parallel import Workers
+from ...training import iterative as I
+from ...training import self_judge as SJ
+from ...training.pair_rules import anchored_pairs, future_guided, sr_pairs  # noqa: F401  (shared with the real-model path)
+from ...training.toy_stages import World, build_world, load_policy, seeds, setup_torch, sft_model, stage_key, with_seed  # noqa: F401
+from ...training.world_cache import job_setup
+from ...worlds.toy_lm import oracle_quality, persona_from_cfg, persona_responses
+from .claims import claims, curves, flat_metrics, render_table  # noqa: F401  (the paper's public face)
 
 PAPER = "temporal-self-rewarding"
-_CODE = ("papers/temporal_self_rewarding.py", "training/self_judge.py", "training/pair_rules.py")
+_CODE = ("papers/temporal_self_rewarding/experiment.py", "training/self_judge.py", "training/pair_rules.py")
 ARMS = ("sr", "tsr")
 
 
@@ -144,7 +144,7 @@ def m0(cfg, world: World):
     def compute(tmp: Path):
         from datasets import Dataset
 
-        from ..training.trl_hook import sft
+        from ...training.trl_hook import sft
 
         d = eft_data(cfg, world)
         fp = [p for p, c in zip(d["prompts"], d["samples"]) for _ in c]

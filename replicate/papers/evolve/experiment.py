@@ -11,7 +11,7 @@ data collection, in the toy world.
 
 c_ref(x, y) is a chat turn: the prompt, the previous answer, then a user turn "improve" (the paper's template was not
 found). Every stage is cached (``core.io.cached``); ``run_all`` spreads seeds × {start, EVOLVE, iterative DPO} over
-``hardware.workers`` processes. The claims and tables are in ``papers.evolve_claims``.
+``hardware.workers`` processes. The claims and tables are in ``papers.evolve.claims``.
 """
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ import numpy as np
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from ..core.config import ConfigError, at_scale, to_dict
-from ..core.io import atomic_write_json, cached, content_hash, read_json
-from ..core.parallel import Workers
-from ..metrics.evaluation import judge_against_reference
-from ..metrics.winrate import lc_win_rate
-from ..training import data as D
-from ..training import iterative as I
-from ..training.pair_rules import refine_pairs
-from ..training.toy_stages import (
+from ...core.config import ConfigError, at_scale, to_dict
+from ...core.io import atomic_write_json, cached, content_hash, read_json
+from ...core.parallel import Workers
+from ...metrics.evaluation import judge_against_reference
+from ...metrics.winrate import lc_win_rate
+from ...training import data as D
+from ...training import iterative as I
+from ...training.pair_rules import refine_pairs
+from ...training.toy_stages import (
     World,
     load_policy,
     seeds,
@@ -41,14 +41,14 @@ from ..training.toy_stages import (
 )  # noqa: F401
 
 # used by the notebook through this module
-from ..training.toy_stages import build_world as build_world
-from ..training.toy_stages import setup_torch as setup_torch
-from ..training.world_cache import job_setup
-from ..worlds.tokenizer import ASSISTANT, EOS, USER
-from ..worlds.toy_lm import oracle_quality, persona_from_cfg, persona_responses
-from .evolve_claims import LABEL, claims, curves, flat_metrics, render_table, summary  # noqa: F401  (the paper's public face)
+from ...training.toy_stages import build_world as build_world
+from ...training.toy_stages import setup_torch as setup_torch
+from ...training.world_cache import job_setup
+from ...worlds.tokenizer import ASSISTANT, EOS, USER
+from ...worlds.toy_lm import oracle_quality, persona_from_cfg, persona_responses
+from .claims import LABEL, claims, curves, flat_metrics, render_table, summary  # noqa: F401  (the paper's public face)
 
-_CODE = ("papers/evolve.py", "training/pair_rules.py")
+_CODE = ("papers/evolve/experiment.py", "training/pair_rules.py")
 ARMS = ("evolve", "iterdpo")
 
 
@@ -227,7 +227,7 @@ def pi0(cfg, world: World):
     st = cfg.paper.sft_stage
 
     def compute(tmp: Path):
-        from ..training.trl_hook import sft
+        from ...training.trl_hook import sft
 
         rows = sft_rows(sft_examples(cfg, world), str(cfg.paper.refine.instruction))
         model, hist = sft(

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..metrics.verdicts import all_of, gate_on_control, interval_claim, lc_group, paired_bootstrap, paired_bootstrap_lc
+from ...metrics.verdicts import (
+    all_of,
+    gate_on_control,
+    interval_claim,
+    lc_group,
+    paired_bootstrap,
+    paired_bootstrap_lc,
+)
 
 ARMS = ("evolve", "iterdpo")
 LABEL = {"evolve": "EVOLVE", "iterdpo": "iterative DPO"}

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
-from ..worlds.toy_lm import Judge, _unit_hash, _valid_tail, answer_similarity, oracle_quality, solve, split_response
+from ...worlds.toy_lm import Judge, _unit_hash, _valid_tail, answer_similarity, oracle_quality, solve, split_response
 
 # ---------------------------------------------------------------------------------------------
 # What drove a judge's preference (known truth)

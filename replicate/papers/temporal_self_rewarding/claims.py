@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..metrics.verdicts import all_of, gate_on_control, interval_claim, lc_group, paired_bootstrap, paired_bootstrap_lc
+from ...metrics.verdicts import (
+    all_of,
+    gate_on_control,
+    interval_claim,
+    lc_group,
+    paired_bootstrap,
+    paired_bootstrap_lc,
+)
 
 ARMS = ("sr", "tsr")
 LABEL = {"sr": "Self-Rewarding", "tsr": "Temporal SR"}

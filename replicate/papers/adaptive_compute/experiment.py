@@ -6,7 +6,7 @@ mid-generation self-evaluation, and the three ways it spends compute (Best-of-N,
       → a scalar-head reward model on the same judge-labelled samples (TRL RewardTrainer): the external-RM baseline
     → on dev/eval prompts: 16 samples at a fixed temperature and 16 in annealed rounds, scored by the oracle,
       the judge, the RM and π_θ (full and mid-generation) — every selection rule is then a function of scores
-      (``models.search``), analysed in ``papers.adaptive_compute_claims``.
+      (``models.search``), analysed in ``papers.adaptive_compute.claims``.
 
 Every stage is cached under ``stage_key`` (``core.io.cached``); ``run_all`` runs ``scale.n_seeds`` seeds on
 ``hardware.workers`` processes (``core.parallel.Workers``).
@@ -23,12 +23,12 @@ import torch
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from ..core.config import ConfigError, at_scale, to_dict
-from ..core.io import atomic_write_json, cached, read_json
-from ..core.parallel import Workers
-from ..models.sampling import generate
-from ..training import data as D
-from ..training.toy_stages import (
+from ...core.config import ConfigError, at_scale, to_dict
+from ...core.io import atomic_write_json, cached, read_json
+from ...core.parallel import Workers
+from ...models.sampling import generate
+from ...training import data as D
+from ...training.toy_stages import (
     World,
     load_policy,
     seeds,
@@ -39,21 +39,21 @@ from ..training.toy_stages import (
 )
 
 # The paper's public face: the notebook reads the claims module's names through this module.
-from ..training.toy_stages import build_world as build_world
-from ..training.world_cache import world_for
-from ..worlds.tokenizer import chat
-from ..worlds.toy_lm import oracle_quality
-from .adaptive_compute_claims import SELECTORS as SELECTORS
-from .adaptive_compute_claims import adaptive_curve as adaptive_curve
-from .adaptive_compute_claims import bon_curve as bon_curve
-from .adaptive_compute_claims import claims as claims
-from .adaptive_compute_claims import flat_metrics as flat_metrics
-from .adaptive_compute_claims import prune_curve as prune_curve
-from .adaptive_compute_claims import render_table as render_table
-from .adaptive_compute_claims import speed as speed
-from .adaptive_compute_claims import summary as summary
+from ...training.toy_stages import build_world as build_world
+from ...training.world_cache import world_for
+from ...worlds.tokenizer import chat
+from ...worlds.toy_lm import oracle_quality
+from .claims import SELECTORS as SELECTORS
+from .claims import adaptive_curve as adaptive_curve
+from .claims import bon_curve as bon_curve
+from .claims import claims as claims
+from .claims import flat_metrics as flat_metrics
+from .claims import prune_curve as prune_curve
+from .claims import render_table as render_table
+from .claims import speed as speed
+from .claims import summary as summary
 
-_CODE = ("papers/adaptive_compute.py", "models/search.py", "models/reward.py", "training/reward.py")
+_CODE = ("papers/adaptive_compute/experiment.py", "models/search.py", "models/reward.py", "training/reward.py")
 
 
 def _key(cfg, *parts, **kw) -> dict:
@@ -288,7 +288,7 @@ def self_evaluator(cfg, world: World, data: dict | None = None):
     )
 
     def compute(tmp: Path):
-        from ..training.trl_hook import sft
+        from ...training.trl_hook import sft
 
         d = data if data is not None else onpolicy_data(cfg, world)
         model, hist = sft(
@@ -326,8 +326,8 @@ def reward_model(cfg, world: World, data: dict | None = None):
     )
 
     def compute(tmp: Path):
-        from ..models.reward import reward_model_from_policy
-        from ..training.reward import train_reward_model
+        from ...models.reward import reward_model_from_policy
+        from ...training.reward import train_reward_model
 
         d = data if data is not None else onpolicy_data(cfg, world)
         rm = reward_model_from_policy(sft_model(cfg, world), world.tokenizer)
@@ -411,7 +411,7 @@ def score_split(cfg, world: World, split: str) -> dict:
                 out["self_eval_seconds"] = time.perf_counter() - t0
                 for k in ks:
                     out[f"fixed.self_eval@{k}"] = _grid(self_eval_scores(se, tok, cfg, fp, fy, prefix_tokens=k), n)
-                from ..models.reward import reward_scores
+                from ...models.reward import reward_scores
 
                 out["fixed.rm"] = _grid(reward_scores(rm, tok, fp, fy), n)
                 mats = [judge_matrix(judge_, x, ys) for x, ys in zip(ps, fixed)]

@@ -15,10 +15,10 @@ import sys
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from ..core.config import CONF_DIR, compose
-from ..core.io import atomic_write_text
-from ..core.provenance import git_commit
-from . import simpo as exp
+from ...core.config import CONF_DIR, compose
+from ...core.io import atomic_write_text
+from ...core.provenance import git_commit
+from . import experiment as exp
 
 
 def grid(search: dict) -> list[dict]:
@@ -68,7 +68,7 @@ def main(argv=None) -> int:
         for m, v in per_method.items():
             chosen.setdefault(s, {})[m] = {**v, "dev_tuned_by": command}
     lines = [
-        "# Written by `make tune-simpo` (python -m replicate.papers.simpo_tune); each method's dev_tuned_by",
+        "# Written by `make tune-simpo` (python -m replicate.papers.simpo.tune); each method's dev_tuned_by",
         f"# records the command and commit that chose it. scale={cfg.scale.name}, seed={cfg.seed}.",
         "# Selection: highest LC win rate on the dev prompts (n_dev), each method over its conf/method/<m>.yaml",
         "# search grid (8 configurations each). dev_* fields are informational and not read by the code.",
@@ -82,6 +82,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from ..core.config import cli_entry
+    from ...core.config import cli_entry
 
     cli_entry(main)

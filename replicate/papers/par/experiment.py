@@ -10,7 +10,7 @@
 The paper's measure is the judge's (DeepSeek-V3's) win rate against the SFT model, averaged over the saved
 checkpoints; ours is the toy judge's, and the oracle shows what the win rate cannot: whether the policy got better
 or only better at pleasing the proxy. Every stage is cached under ``stage_key``; ``run_all`` spreads seeds and
-shapings over ``hardware.workers`` processes. Claims: ``papers.par_claims``.
+shapings over ``hardware.workers`` processes. Claims: ``papers.par.claims``.
 """
 
 from __future__ import annotations
@@ -21,18 +21,18 @@ import numpy as np
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from ..core.config import ConfigError, at_scale, to_dict
-from ..core.io import atomic_write_json, cached, read_json
-from ..core.parallel import Workers
-from ..models.sampling import generate
-from ..training import rl
-from ..training import toy_reward as TR
-from ..training.shaping import SHAPINGS, Shaping, length_penalty
-from ..training.toy_stages import World, seeds, setup_torch, sft_model, stage_key, with_seed  # noqa: F401
-from ..training.world_cache import job_setup, world_for  # noqa: F401  (world_for: the notebook)
-from .par_claims import claims, flat_metrics, render_table, summary  # noqa: F401  (the paper's public face)
+from ...core.config import ConfigError, at_scale, to_dict
+from ...core.io import atomic_write_json, cached, read_json
+from ...core.parallel import Workers
+from ...models.sampling import generate
+from ...training import rl
+from ...training import toy_reward as TR
+from ...training.shaping import SHAPINGS, Shaping, length_penalty
+from ...training.toy_stages import World, seeds, setup_torch, sft_model, stage_key, with_seed  # noqa: F401
+from ...training.world_cache import job_setup, world_for  # noqa: F401  (world_for: the notebook)
+from .claims import claims, flat_metrics, render_table, summary  # noqa: F401  (the paper's public face)
 
-_CODE = ("papers/par.py",) + rl.CODE
+_CODE = ("papers/par/experiment.py",) + rl.CODE
 
 
 def _key(cfg, *parts) -> dict:

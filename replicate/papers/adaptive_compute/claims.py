@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..metrics.verdicts import all_of, gate_on_control, interval_claim, paired_bootstrap
-from ..models.search import adaptive_sampling, best_of_n, pick, prune_then_select, pruned_token_share
+from ...metrics.verdicts import all_of, gate_on_control, interval_claim, paired_bootstrap
+from ...models.search import adaptive_sampling, best_of_n, pick, prune_then_select, pruned_token_share
 
 SELECTORS = ("oracle", "judge", "rm", "self_eval")
 CURVE_N = (1, 2, 4, 8, 16)

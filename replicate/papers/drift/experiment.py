@@ -22,10 +22,10 @@ import numpy as np
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from ..core.config import ConfigError, at_scale, to_dict
-from ..core.io import atomic_write_json, cached, read_json
-from ..core.parallel import Workers
-from ..metrics.verdicts import (
+from ...core.config import ConfigError, at_scale, to_dict
+from ...core.io import atomic_write_json, cached, read_json
+from ...core.parallel import Workers
+from ...metrics.verdicts import (
     all_of,
     comparative_claim,
     gate_on_control,
@@ -34,13 +34,13 @@ from ..metrics.verdicts import (
     paired_bootstrap,
     paired_bootstrap_lc,
 )
-from ..training import iterative as I
-from ..training.pair_rules import drift_pairs  # noqa: F401  (the rule, shared with the real-model path)
-from ..training.toy_stages import World, load_policy, seeds, setup_torch, sft_key, sft_model, stage_key, with_seed
-from ..training.world_cache import world_for
-from ..worlds.toy_lm import _valid_tail, oracle_quality, persona_from_cfg, persona_responses, solve, split_response
+from ...training import iterative as I
+from ...training.pair_rules import drift_pairs  # noqa: F401  (the rule, shared with the real-model path)
+from ...training.toy_stages import World, load_policy, seeds, setup_torch, sft_key, sft_model, stage_key, with_seed
+from ...training.world_cache import world_for
+from ...worlds.toy_lm import _valid_tail, oracle_quality, persona_from_cfg, persona_responses, solve, split_response
 
-_CODE = ("papers/drift.py", "training/pair_rules.py")
+_CODE = ("papers/drift/experiment.py", "training/pair_rules.py")
 ARMS = ("drift", "iterdpo", "spin")
 
 
@@ -199,7 +199,7 @@ def start_policy(cfg, world: World):
     def compute(tmp: Path):
         from datasets import Dataset
 
-        from ..training.trl_hook import sft
+        from ...training.trl_hook import sft
 
         ds = Dataset.from_dict(revision_data(cfg, world)).shuffle(seed=int(cfg.seed))
         model, hist = sft(

@@ -14,9 +14,9 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
-from ..metrics import winrate as W
-from ..metrics.correlation import correlation_table
-from ..worlds.public_data import data_path
+from ...metrics import winrate as W
+from ...metrics.correlation import correlation_table
+from ...worlds.public_data import data_path
 
 BASELINE = "gpt4_1106_preview"
 AE = "alpaca_eval/"

@@ -3,7 +3,7 @@
     SFT policy (shared) → judge-labelled pairs of its samples → learned reward model r_RM (``training.toy_reward``,
     shared with every paper asking for the same RM settings)
     → rules: reasons for the first ``rules.examples`` pairs (Stage 1), per-chain rules (Stage 2), merged set MR
-      (Stage 3), verifier → r_RA = fraction of rules met (``papers.autorule_rules``; which parts are toy stand-ins
+      (Stage 3), verifier → r_RA = fraction of rules met (``papers.autorule.rules``; which parts are toy stand-ins
       for LLM calls is said there)
     → GRPO through TRL's GRPOTrainer (``training.rl``) for two episodes over the RL prompts, with r_RM alone
       ("grpo") and with r_RM + w·r_RA ("autorule"), same seed, same settings
@@ -23,19 +23,19 @@ import numpy as np
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from ..core.config import ConfigError, at_scale, to_dict
-from ..core.io import atomic_write_json, cached, read_json
-from ..core.parallel import Workers
-from ..metrics.evaluation import evaluate_policy
-from ..metrics.verdicts import comparative_claim, gate_on_control, interval_claim, lc_group, paired_bootstrap_lc
-from ..models.sampling import generate
-from ..training import rl
-from ..training import toy_reward as TR
-from ..training.toy_stages import World, seeds, setup_torch, sft_model, stage_key, with_seed
-from ..training.world_cache import world_for
-from . import autorule_rules as R
+from ...core.config import ConfigError, at_scale, to_dict
+from ...core.io import atomic_write_json, cached, read_json
+from ...core.parallel import Workers
+from ...metrics.evaluation import evaluate_policy
+from ...metrics.verdicts import comparative_claim, gate_on_control, interval_claim, lc_group, paired_bootstrap_lc
+from ...models.sampling import generate
+from ...training import rl
+from ...training import toy_reward as TR
+from ...training.toy_stages import World, seeds, setup_torch, sft_model, stage_key, with_seed
+from ...training.world_cache import world_for
+from . import rules as R
 
-_CODE = ("papers/autorule.py", "papers/autorule_rules.py", *rl.CODE)
+_CODE = ("papers/autorule/experiment.py", "papers/autorule/rules.py", *rl.CODE)
 ARMS = ("grpo", "autorule")
 
 

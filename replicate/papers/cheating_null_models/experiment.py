@@ -16,9 +16,9 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
-from ..metrics import winrate as W
-from ..worlds.public_data import data_path
-from . import lc_alpacaeval as lc
+from ...metrics import winrate as W
+from ...worlds.public_data import data_path
+from ..lc_alpacaeval import experiment as lc
 
 NULL_ANNOTATIONS = "alpaca_eval/NullModel__weighted_alpaca_eval_gpt4_turbo__annotations.json"
 CONSTANT = "cheating_null_models/nullmodel_constant_response__alpacaeval2__structured_plus_RS.txt"
@@ -200,7 +200,7 @@ class LearnedJudge:
 
     @staticmethod
     def _dense(x: str, y: str) -> list[float]:
-        from ..worlds.toy_lm import split_response
+        from ...worlds.toy_lm import split_response
 
         ans, tail = split_response(y)
         a = x.split(":", 1)[1] if ":" in x else x
@@ -233,7 +233,7 @@ class LearnedJudge:
 
 def toy_world(cfg) -> dict:
     """Prompts (public 'train' vs private 'test'), reference responses, the toy judge and the learned judge."""
-    from ..worlds.toy_lm import judge_from_cfg, make_prompts, persona_from_cfg, persona_responses
+    from ...worlds.toy_lm import judge_from_cfg, make_prompts, persona_from_cfg, persona_responses
 
     t, seed = cfg.paper.toy, int(cfg.seed)
     b = lc.budget(cfg) if "budget" in cfg.paper else {}
@@ -354,7 +354,7 @@ def toy_defenses(w: dict, c: str, *, window: int) -> dict:
     defense: raw, LC (minimal GLM on lengths), position orders, a windowed-perplexity filter (threshold = the
     largest value among the reference outputs, as the paper's GPT-2 filter) and a length filter (longer than
     every reference output). A filtered response loses every comparison."""
-    from ..worlds.toy_lm import oracle_quality
+    from ...worlds.toy_lm import oracle_quality
 
     test = w["test"]
     refs_test = [w["ref"][i] for i in test]
@@ -404,7 +404,7 @@ def threshold_claim(
     """A held-out win rate claimed to be ≥ ``threshold`` (or ≤ with ``at_most``), judged on its 95 % normal
     interval (AlpacaEval's standard error over the n test prompts of one search): above the threshold →
     reproduced, below → not reproduced, straddling → inconclusive."""
-    from ..metrics.verdicts import interval_claim
+    from ...metrics.verdicts import interval_claim
 
     d = (threshold - wr) if at_most else (wr - threshold)
     ci = {"diff": d, "lo": d - 1.96 * se, "hi": d + 1.96 * se, "se": se, "n_seeds": 1, "n_prompts": int(n)}

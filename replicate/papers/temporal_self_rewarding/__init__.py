@@ -1,0 +1,43 @@
+"""The paper's public face: what its notebook, tests and other modules read from ``experiment``."""
+
+from .experiment import (
+    ARMS,
+    anchored_pairs,
+    at_scale,
+    build_world,
+    claims,
+    curves,
+    eft_data,
+    flat_metrics,
+    future_guided,
+    gaps,
+    render_table,
+    run_all,
+    run_arm,
+    seeds,
+    setup_torch,
+    sr_pairs,
+    validate,
+    with_scores,
+)
+
+__all__ = [
+    "ARMS",
+    "anchored_pairs",
+    "at_scale",
+    "build_world",
+    "claims",
+    "curves",
+    "eft_data",
+    "flat_metrics",
+    "future_guided",
+    "gaps",
+    "render_table",
+    "run_all",
+    "run_arm",
+    "seeds",
+    "setup_torch",
+    "sr_pairs",
+    "validate",
+    "with_scores",
+]
