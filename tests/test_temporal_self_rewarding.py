@@ -171,7 +171,7 @@ def test_same_config_and_seed_give_identical_rounds(ci_runs):
     assert a[sd]["sr"][0]["eval"]["responses"] == a[sd]["tsr"][0]["eval"]["responses"]
     ids = [
         c["id"]
-        for c in exp.claims(
+        for c in exp.PAPER.claims(
             a, compose("temporal-self-rewarding", ["scale=ci", "paper.sr.rounds=1", "paper.tsr.rounds=1"])
         )
     ]

@@ -15,18 +15,17 @@ from __future__ import annotations
 
 import math
 
-from ..metrics.claims import ExperimentResult as Result
 from ..metrics.claims import claim
 from ..worlds import tabular as T
 from . import nash_game as G
-from .objectives_report import render
+from .interface import Paper
+from .objectives_report import TabularResult as Result
+from .objectives_report import render, tabular_metrics, validate_tabular
 from .sppo import game_world, step_size
-
-PAPER = "dno"
 
 
 @T.single_threaded
-def run(cfg) -> Result:
+def run(cfg, progress: bool = True) -> Result:
     p, sc = cfg.paper, cfg.scale.tabular
     Tn, s = sc.iterations, step_size(cfg)
     world = game_world(cfg)
@@ -60,7 +59,12 @@ def run(cfg) -> Result:
         m[f"{k}.gap_avg"] = gaps[k]["avg"][-1]
         m[f"{k}.gap_last_tail"] = G.tail_mean(gaps[k]["last"])
         m[f"{k}.min_pref_next_over_prev"] = min(improve[k])
-    c = p.claims
+    return Result(m, {"gaps": gaps, "improve": improve, "bound": bound, "iterations": Tn})
+
+
+def claims(res: Result, cfg) -> list[dict]:
+    """The paper's claims on the exact quantities of ``run``'s result (no compute)."""
+    m, bound, c = res.metrics, res.series["bound"], cfg.paper.claims
     claims = [
         claim(
             "dno.regression_is_soft_policy_iteration",
@@ -119,7 +123,7 @@ def run(cfg) -> Result:
             {"dno_regression": m["dno_regression.gap_last_tail"], "dpo": m["dpo.gap_last_tail"]},
         ),
     ]
-    return Result(m, claims, {"gaps": gaps, "improve": improve, "bound": bound, "iterations": Tn})
+    return claims
 
 
 LINKS = {
@@ -153,4 +157,11 @@ def plot(res: Result):
     return fig
 
 
-render_table = render  # make tables; also what lists this paper in docs/objectives.md
+PAPER = Paper(
+    name="dno",
+    validate=validate_tabular,
+    run=run,
+    metrics=tabular_metrics,
+    claims=claims,
+    render_table=render,  # make tables; also what lists this paper in docs/objectives.md
+)

@@ -15,10 +15,11 @@ import torch
 
 from ..losses import cpo_loss, dpo_loss, ipo_loss, simpo_loss
 from ..losses.lcpo import LOGITS, e_step, lcpo_from_logit
-from ..metrics.claims import ExperimentResult as Result
 from ..metrics.claims import claim
 from ..worlds import tabular as T
-from .objectives_report import render
+from .interface import Paper
+from .objectives_report import TabularResult as Result
+from .objectives_report import render, tabular_metrics, validate_tabular
 
 PAPER = "lcpo"
 BASES = ("dpo", "ipo", "simpo", "cpo")
@@ -92,15 +93,14 @@ def auroc(scores_pos, scores_neg):
     return float(((d > 0).double() + 0.5 * (d == 0).double()).mean())
 
 
-def run(cfg) -> Result:
+def run(cfg, progress: bool = True) -> Result:
     with T.single_thread():
-        metrics, claims, series = {}, [], {}
+        metrics, series = {}, {}
         for design in cfg.paper.designs:
             res = _run(cfg, design)
             metrics.update(res.metrics)
-            claims += res.claims
             series[design.name] = res.series
-        return Result(metrics, claims, series)
+        return Result(metrics, series)
 
 
 def _run(cfg, design) -> Result:
@@ -162,7 +162,26 @@ def _run(cfg, design) -> Result:
         metrics[f"{b}.{v}.degradation"] = acc[(b, v, 0)] - acc[(b, v, E - 1)]
     for b in BASES:
         metrics[f"{b}.lcpo.max_eta_err"] = max(metrics[f"{b}.lcpo.eps_{float(e):g}.eta_err"] for e in eps)
-    c = p.claims
+    tag = design.name
+    metrics = {f"{tag}.{k}": v for k, v in metrics.items()}
+    series = {
+        "eps": [float(e) for e in eps],
+        "acc": {f"{b}.{v}": [acc[(b, v, e)] for e in range(E)] for b, v in runs},
+        "eta": {b: [float(eta[(b, "lcpo")][e]) for e in range(E)] for b in BASES},
+    }
+    return Result(metrics, series)
+
+
+def claims(res: Result, cfg) -> list[dict]:
+    """The paper's claims on the exact quantities of ``run``'s result (no compute), per data design."""
+    return [cl for design in cfg.paper.designs for cl in _design_claims(res, cfg, design)]
+
+
+def _design_claims(res: Result, cfg, design) -> list[dict]:
+    tag, c, sr = design.name, cfg.paper.claims, res.series[design.name]
+    metrics = {k[len(tag) + 1 :]: v for k, v in res.metrics.items() if k.startswith(f"{tag}.")}
+    eps, E = sr["eps"], len(sr["eps"])
+    acc = {(b, v, e): sr["acc"][f"{b}.{v}"][e] for b in BASES for v in ("plain", "lcpo") for e in range(E)}
     claims = [
         claim(
             "lcpo.C4_noise_rate_recovered",
@@ -202,17 +221,10 @@ def _run(cfg, design) -> Result:
             {b: acc[(b, "lcpo", 0)] - acc[(b, "plain", 0)] for b in BASES},
         )
     )
-    tag = design.name
-    metrics = {f"{tag}.{k}": v for k, v in metrics.items()}
     for cl in claims:
         cl["id"] = cl["id"].replace("lcpo.", f"lcpo.{tag}.", 1)
         cl["text"] = f"[{tag}: {design.pairs_per_prompt} labelled pairs per prompt] " + cl["text"]
-    series = {
-        "eps": [float(e) for e in eps],
-        "acc": {f"{b}.{v}": [acc[(b, v, e)] for e in range(E)] for b, v in runs},
-        "eta": {b: [float(eta[(b, "lcpo")][e]) for e in range(E)] for b in BASES},
-    }
-    return Result(metrics, claims, series)
+    return claims
 
 
 NAMES = {"dpo": "DPO", "ipo": "IPO", "simpo": "SimPO", "cpo": "CPO"}
@@ -252,4 +264,11 @@ def plot(res: Result):
     return fig
 
 
-render_table = render  # make tables; also what lists this paper in docs/objectives.md
+PAPER = Paper(
+    name="lcpo",
+    validate=validate_tabular,
+    run=run,
+    metrics=tabular_metrics,
+    claims=claims,
+    render_table=render,  # make tables; also what lists this paper in docs/objectives.md
+)

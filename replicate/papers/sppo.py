@@ -18,13 +18,12 @@ import torch
 
 from ..losses import dpo_loss
 from ..losses.nash import sppo_loss
-from ..metrics.claims import ExperimentResult as Result
 from ..metrics.claims import claim
 from ..worlds import tabular as T
 from . import nash_game as G
-from .objectives_report import render
-
-PAPER = "sppo"
+from .interface import Paper
+from .objectives_report import TabularResult as Result
+from .objectives_report import render, tabular_metrics, validate_tabular
 
 
 def step_size(cfg) -> float:
@@ -112,7 +111,7 @@ def dpo_sanity(cfg) -> dict:
 
 
 @T.single_threaded
-def run(cfg) -> Result:
+def run(cfg, progress: bool = True) -> Result:
     p, sc = cfg.paper, cfg.scale.tabular
     Tn, s = sc.iterations, step_size(cfg)
     world = game_world(cfg)
@@ -139,8 +138,15 @@ def run(cfg) -> Result:
     metrics.update(likelihood_experiment(cfg, s))
     metrics.update(dpo_sanity(cfg))
 
-    tol = p.claims
-    claims = [
+    series = {"gaps": gaps, "bound": bound, "iterations": Tn}
+    return Result(metrics, series)
+
+
+def claims(res: Result, cfg) -> list[dict]:
+    """The paper's claims on the exact quantities of ``run``'s result (no compute)."""
+    metrics, bound, tol = res.metrics, res.series["bound"], cfg.paper.claims
+
+    return [
         claim(
             "sppo.C7_average_converges",
             "SPPO's average iterate approaches the Nash equilibrium: its duality gap "
@@ -203,8 +209,6 @@ def run(cfg) -> Result:
             {"tv": metrics["dpo_sanity.tv"], "max_abs_logp_err": metrics["dpo_sanity.max_abs_logp_err"]},
         ),
     ]
-    series = {"gaps": gaps, "bound": bound, "iterations": Tn}
-    return Result(metrics, claims, series)
 
 
 LINKS = {
@@ -232,4 +236,11 @@ def plot(res: Result):
     return fig
 
 
-render_table = render  # make tables; also what lists this paper in docs/objectives.md
+PAPER = Paper(
+    name="sppo",
+    validate=validate_tabular,
+    run=run,
+    metrics=tabular_metrics,
+    claims=claims,
+    render_table=render,  # make tables; also what lists this paper in docs/objectives.md
+)

@@ -15,12 +15,11 @@ import torch
 
 from ..losses import dpo_loss
 from ..losses.token_level import tgdpo_loss, tgdpo_weights
-from ..metrics.claims import ExperimentResult as Result
 from ..metrics.claims import claim
 from ..worlds import tabular as T
-from .objectives_report import render
-
-PAPER = "tgdpo"
+from .interface import Paper
+from .objectives_report import TabularResult as Result
+from .objectives_report import render, tabular_metrics, validate_tabular
 
 
 def make_world(cfg):
@@ -74,7 +73,7 @@ def change_on(logits, ref_logits, mask):
 
 
 @T.single_threaded
-def run(cfg) -> Result:
+def run(cfg, progress: bool = True) -> Result:
     p = cfg.paper
     W = make_world(cfg)
     ref_logits, r_tok, key, yw, yl = W["ref_logits"], W["r_tok"], W["key"], W["yw"], W["yl"]
@@ -158,7 +157,14 @@ def run(cfg) -> Result:
         m[f"{name}.change_filler"] = change_on(z, ref_logits, ~key)
         m[f"{name}.key_over_filler"] = m[f"{name}.change_key"] / max(m[f"{name}.change_filler"], 1e-12)
     gain = {n: m[f"{n}.reward"] - R0 for n in models}
-    c = p.claims
+    return Result(m, {"curves": curves, "ref": R0, "optimal": best, "gain": gain})
+
+
+def claims(res: Result, cfg) -> list[dict]:
+    """The paper's claims on the exact quantities of ``run``'s result (no compute)."""
+    p, m, c = cfg.paper, res.metrics, cfg.paper.claims
+    alphas = [float(a) for a in p.alphas]
+    R0, best, gain = res.series["ref"], res.series["optimal"], res.series["gain"]
     claims = []
     for pre, tag in (
         ("", ""),
@@ -199,7 +205,7 @@ def run(cfg) -> Result:
                 {"dpo": gain["dpo"], a0: gain[a0], a1: gain[a1]},
             ),
         ]
-    return Result(m, claims, {"curves": curves, "ref": R0, "optimal": best})
+    return claims
 
 
 LINKS = {
@@ -223,4 +229,11 @@ def plot(res: Result):
     return fig
 
 
-render_table = render  # make tables; also what lists this paper in docs/objectives.md
+PAPER = Paper(
+    name="tgdpo",
+    validate=validate_tabular,
+    run=run,
+    metrics=tabular_metrics,
+    claims=claims,
+    render_table=render,  # make tables; also what lists this paper in docs/objectives.md
+)

@@ -43,15 +43,6 @@ from ...training.toy_stages import build_world as build_world
 from ...training.world_cache import world_for
 from ...worlds.tokenizer import chat
 from ...worlds.toy_lm import oracle_quality
-from .claims import SELECTORS as SELECTORS
-from .claims import adaptive_curve as adaptive_curve
-from .claims import bon_curve as bon_curve
-from .claims import claims as claims
-from .claims import flat_metrics as flat_metrics
-from .claims import prune_curve as prune_curve
-from .claims import render_table as render_table
-from .claims import speed as speed
-from .claims import summary as summary
 
 _CODE = ("papers/adaptive_compute/experiment.py", "models/search.py", "models/reward.py", "training/reward.py")
 

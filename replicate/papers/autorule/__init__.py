@@ -1,10 +1,18 @@
-"""The paper's public face: what its notebook, tests and other modules read from ``experiment``."""
+"""AutoRule in miniature: ``rules`` (reasons, rule extraction and merging, the verifier: the LLM stages' toy
+stand-ins), ``experiment`` (rules, RM and both GRPO arms, cached), ``claims`` (numbers and verdicts).
 
-from .experiment import (
-    ARMS,
-    claims,
+``PAPER`` is its interface (``replicate.papers.interface``); the other names are what its notebook and tests read.
+"""
+
+from ..interface import Metrics, Paper, toy_world_only
+from . import claims
+from .claims import (
     curves_frame,
     flat_metrics,
+    render_table,
+)
+from .experiment import (
+    ARMS,
     rl,
     rl_settings,
     rm_cfg,
@@ -17,11 +25,30 @@ from .experiment import (
     world_for,
 )
 
+
+def metrics(results, cfg) -> Metrics:
+    """Seed means for metrics.json, with each seed's value for ``make check``'s tolerances."""
+    values, spread = flat_metrics(results)
+    return Metrics(values, seeds(cfg), spread, extra={"rules": {sd: r["rules"]["rules"] for sd, r in results.items()}})
+
+
+PAPER = Paper(
+    name="autorule",
+    validate=toy_world_only(validate),
+    run=run_all,
+    metrics=metrics,
+    claims=claims.claims,
+    render_table=render_table,
+)
+
 __all__ = [
-    "ARMS",
+    "PAPER",
     "claims",
+    "metrics",
+    "ARMS",
     "curves_frame",
     "flat_metrics",
+    "render_table",
     "rl",
     "rl_settings",
     "rm_cfg",

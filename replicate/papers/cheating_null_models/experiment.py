@@ -16,6 +16,7 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
+from ...core.config import ConfigError
 from ...metrics import winrate as W
 from ...worlds.public_data import data_path
 from ..lc_alpacaeval import experiment as lc
@@ -178,259 +179,65 @@ def fill_prompt(template: str, response: str) -> str:
     return template.replace("{iclr_2025_adv}", response)
 
 
-# ============================================================================= the attack in the toy world
-# The real search needs GPT-4's log-probabilities; here the same algorithm (paper Alg. 1, "universal random
-# search": mutate one position, keep if the mean loss over the public prompts does not increase) runs
-# against (a) the toy pairwise judge of replicate.worlds.toy_lm and (b) a *learned* judge — a Bradley–Terry reward
-# model fitted to the toy judge's labels — with held-out prompts playing the private benchmark.
-
-
-class LearnedJudge:
-    """r(x, y) = w · φ(x, y): hashed character 1–3-grams of y plus five task-aware features (length, answer
-    length relative to the arguments, share of answer characters found in the prompt, filler units, digit
-    answer). Fitted as a Bradley–Terry model, P(a ≻ b) = σ(r(x,a) − r(x,b)), on toy-judge labels."""
-
-    def __init__(self, n_features: int = 4096, ngram=(1, 3), C: float = 1.0, ngram_scale: float = 0.2):
-        from sklearn.feature_extraction.text import HashingVectorizer
-
-        self.hv = HashingVectorizer(
-            analyzer="char", ngram_range=tuple(ngram), n_features=n_features, alternate_sign=False, norm=None
+# ----------------------------------------------------------------------------- the whole recomputation
+def validate(cfg) -> None:
+    """Bad input raises ConfigError before any compute: the toy attack needs this scale's budget."""
+    b = cfg.paper.budget.get(cfg.scale.name)
+    if b is None:
+        raise ConfigError(
+            f"cheating-null-models has no budget for scale={cfg.scale.name}; scales: {', '.join(cfg.paper.budget)}"
         )
-        self.C, self.ngram_scale, self.w = C, ngram_scale, None
-
-    @staticmethod
-    def _dense(x: str, y: str) -> list[float]:
-        from ...worlds.toy_lm import split_response
-
-        ans, tail = split_response(y)
-        a = x.split(":", 1)[1] if ":" in x else x
-        overlap = float(np.mean([ch in a for ch in ans])) if ans else 0.0
-        return [len(y) / 10, len(ans) / max(len(a), 1), overlap, len(tail) / 5, float(ans.isdigit())]
-
-    def features(self, xs, ys):
-        from scipy import sparse
-
-        dense = sparse.csr_matrix(np.array([self._dense(x, y) for x, y in zip(xs, ys)], dtype=float))
-        return sparse.hstack([self.hv.transform(list(ys)) * self.ngram_scale, dense]).tocsr()
-
-    def fit(self, xs, ys_a, ys_b, a_wins) -> LearnedJudge:
-        from scipy import sparse
-        from sklearn.linear_model import LogisticRegression
-
-        d = self.features(xs, ys_a) - self.features(xs, ys_b)
-        y = np.asarray(a_wins, dtype=bool)
-        m = LogisticRegression(C=self.C, fit_intercept=False, max_iter=5000)
-        m.fit(sparse.vstack([d, -d]), np.r_[y, ~y])  # symmetric: no order effect by construction
-        self.w = m.coef_[0]
-        return self
-
-    def reward(self, xs, ys) -> np.ndarray:
-        return self.features(xs, ys) @ self.w
-
-    def prob(self, xs, ys_a, ys_b) -> np.ndarray:
-        return W.logistic(self.reward(xs, ys_a) - self.reward(xs, ys_b))
+    for k in ("n_test_prompts", "n_judge_pairs", "steps"):
+        if int(b[k]) < 1:
+            raise ConfigError(f"paper.budget.{cfg.scale.name}.{k}={b[k]} must be ≥ 1")
+    if any(int(n) < 1 for n in cfg.paper.toy.lengths.values()):
+        raise ConfigError(f"paper.toy.lengths={dict(cfg.paper.toy.lengths)}: every length must be ≥ 1")
 
 
-def toy_world(cfg) -> dict:
-    """Prompts (public 'train' vs private 'test'), reference responses, the toy judge and the learned judge."""
-    from ...worlds.toy_lm import judge_from_cfg, make_prompts, persona_from_cfg, persona_responses
+def run(cfg, progress: bool = True) -> dict:
+    """Everything the notebook shows and ``claims`` judges: the NullModel's AlpacaEval numbers from its annotations
+    (with LC from the published weights and a GLM refit), the judge's view, the string's anatomy, the search log, and
+    the attack in the toy world (``world``; the longest part, seconds to a minute)."""
+    from .world import random_search, toy_defenses, toy_world
 
-    t, seed = cfg.paper.toy, int(cfg.seed)
-    b = lc.budget(cfg) if "budget" in cfg.paper else {}
-    n_test = int(b.get("n_test_prompts", t.n_test_prompts))
-    prompts = make_prompts(int(t.n_train_prompts) + n_test, seed=seed + 1)
-    ref = persona_responses(persona_from_cfg("reference", t.reference), prompts, seed=seed + 2)
-    judge = judge_from_cfg(cfg.judge, seed)
-    # learned judge: pairs of pool responses on separate prompts, labelled by the toy judge
-    n_pairs = int(b.get("n_judge_pairs", t.learned_judge.n_pairs))
-    jp = make_prompts(n_pairs, seed=seed + 3)
-    pool = [persona_from_cfg(n, d) for n, d in t.pool.items()]
-    resp = [persona_responses(p, jp, seed=seed + 10 + i) for i, p in enumerate(pool)]
-    rng = np.random.default_rng(seed + 4)
-    pick = [rng.choice(len(pool), 2, replace=False) for _ in jp]
-    ya = [resp[i][k] for k, (i, _) in enumerate(pick)]
-    yb = [resp[j][k] for k, (_, j) in enumerate(pick)]
-    labels = [judge.label(x, a, b_) for x, a, b_ in zip(jp, ya, yb)]
-    lj = LearnedJudge(
-        int(t.learned_judge.n_features),
-        tuple(t.learned_judge.ngram),
-        float(t.learned_judge.C),
-        float(t.learned_judge.ngram_scale),
-    ).fit(jp, ya, yb, labels)
-    # agreement of the learned judge with the toy judge on fresh pairs
-    hp = make_prompts(300, seed=seed + 5)
-    h = [persona_responses(p, hp, seed=seed + 20 + i) for i, p in enumerate(pool)]
-    agree = np.mean(
-        [
-            (lj.prob([x], [h[0][k]], [h[-1][k]])[0] > 0.5) == (judge.prob(x, h[0][k], h[-1][k]) > 0.5)
-            for k, x in enumerate(hp)
-        ]
-    )
-    ntr = int(t.n_train_prompts)
-    return {
-        "prompts": prompts,
-        "ref": ref,
-        "train": list(range(ntr)),
-        "test": list(range(ntr, len(prompts))),
-        "judge": judge,
-        "learned": lj,
-        "learned_agreement": float(agree),
-        "pool": pool,
-    }
-
-
-def toy_win_probs(w: dict, target: str, c: str, idx, order: str = "both") -> np.ndarray:
-    """P(constant c ≻ reference) per prompt under ``target`` ('toy' or 'learned'); for the pairwise toy judge
-    ``order`` is 'first', 'second' or 'both' (average of the two presentations = position swapping)."""
-    xs = [w["prompts"][i] for i in idx]
-    refs = [w["ref"][i] for i in idx]
-    if target == "learned":
-        return w["learned"].prob(xs, [c] * len(xs), refs)
-    j = w["judge"]
-    first = np.array([j.prob(x, c, r, a_first=True) for x, r in zip(xs, refs)])
-    second = np.array([j.prob(x, c, r, a_first=False) for x, r in zip(xs, refs)])
-    return {"first": first, "second": second, "both": (first + second) / 2}[order]
-
-
-def random_search(w: dict, target: str, *, length: int, steps: int, seed: int, alphabet: str, init_char: str) -> dict:
-    """Paper Alg. 1 on characters: start from ``init_char × length``; each step replace one uniformly random
-    position by a uniformly random symbol; accept if the mean −log P(c ≻ ref) over the public prompts (both
-    presentation orders for the pairwise judge) is ≤ the best so far."""
-    rng = np.random.default_rng(seed)
-    train = w["train"]
-
-    def loss(c):
-        p = (
-            toy_win_probs(w, target, c, train, "both")
-            if target == "learned"
-            else np.concatenate(
-                [toy_win_probs(w, target, c, train, "first"), toy_win_probs(w, target, c, train, "second")]
+    t, const = null_model_table(), load_constant_response()
+    ann = lc.load_annotations()
+    toy, seed = cfg.paper.toy, int(cfg.seed)
+    world = toy_world(cfg)
+    steps = int(lc.budget(cfg).get("steps", toy.steps))
+    searches = {}
+    for target in ("toy", "learned"):
+        for name, length in toy.lengths.items():
+            rs = random_search(
+                world,
+                target,
+                length=int(length),
+                steps=steps,
+                seed=seed + 100,
+                alphabet=str(toy.alphabet),
+                init_char=str(toy.init_char),
             )
-        )
-        return float(-np.mean(np.log(np.clip(p, 1e-12, 1.0))))
-
-    c = init_char * length
-    best = loss(c)
-    hist = [best]
-    accepted = 0
-    for _ in range(steps):
-        cand = list(c)
-        cand[int(rng.integers(length))] = alphabet[int(rng.integers(len(alphabet)))]
-        cand = "".join(cand)
-        val = loss(cand)
-        if val <= best:
-            best, c = val, cand
-            accepted += 1
-        hist.append(best)
-    return {"response": c, "best_loss": best, "history": hist, "accepted": accepted, "init": init_char * length}
-
-
-class CharBigramLM:
-    """Add-one character bigram LM fitted on reference outputs: the perplexity filter's language model."""
-
-    def __init__(self, texts):
-        from collections import Counter
-
-        self.vocab = sorted(set("".join(texts)) | {"^"})
-        self.big = Counter()
-        self.uni = Counter()
-        for t in texts:
-            s = "^" + t
-            self.big.update(zip(s, s[1:]))
-            self.uni.update(s[:-1])
-
-    def nll(self, text: str, window: int) -> float:
-        """Max over windows of the mean per-character negative log-likelihood (windowed perplexity filter)."""
-        s = "^" + text
-        v = len(self.vocab) + 1
-        lp = [-np.log((self.big[(a, b)] + 1) / (self.uni[a] + v)) for a, b in zip(s, s[1:])]
-        if len(lp) <= window:
-            return float(np.mean(lp))
-        return float(max(np.mean(lp[i : i + window]) for i in range(len(lp) - window + 1)))
-
-
-def toy_defenses(w: dict, c: str, *, window: int) -> dict:
-    """Win rate of the constant response c vs the reference on the private prompts, under each judge and
-    defense: raw, LC (minimal GLM on lengths), position orders, a windowed-perplexity filter (threshold = the
-    largest value among the reference outputs, as the paper's GPT-2 filter) and a length filter (longer than
-    every reference output). A filtered response loses every comparison."""
-    from ...worlds.toy_lm import oracle_quality
-
-    test = w["test"]
-    refs_test = [w["ref"][i] for i in test]
-    lm = CharBigramLM([w["ref"][i] for i in w["train"]])
-    ppl_thr = max(lm.nll(r, window) for r in refs_test)
-    len_thr = max(len(r) for r in refs_test)
-    flagged_ppl = lm.nll(c, window) > ppl_thr
-    flagged_len = len(c) > len_thr
-    out = {
-        "ppl_threshold": ppl_thr,
-        "ppl_null": lm.nll(c, window),
-        "flagged_ppl": bool(flagged_ppl),
-        "len_threshold": float(len_thr),
-        "len_null": float(len(c)),
-        "flagged_len": bool(flagged_len),
-        "oracle_quality_null": float(np.mean([oracle_quality(w["prompts"][i], c) for i in test])),
-        "oracle_quality_reference": float(np.mean([oracle_quality(w["prompts"][i], w["ref"][i]) for i in test])),
+            searches[(target, name)] = {
+                "search": rs,
+                "defenses": toy_defenses(world, rs["response"], window=int(toy.ppl_window)),
+                "init_defenses": toy_defenses(world, rs["init"], window=int(toy.ppl_window)),
+            }
+    traj = load_trajectory()
+    return {
+        "table": t,
+        "constant": const,
+        "win_rates": W.win_rates(t["preference"], encoding="alpaca_eval"),
+        "leaderboard": lc.load_leaderboard("HEAD").loc["NullModel"],
+        "lc_weights": lc.lc_from_published_weights("HEAD"),
+        "annotations": ann,
+        "refit": lc.refit_all(["NullModel"], variant="reg", ann=ann).loc["NullModel"],
+        "weights": lc.load_weights("HEAD").loc["NullModel"],
+        "position_split": position_split(t),
+        "position_bias": judge_position_bias(ann),
+        "anatomy": anatomy(const),
+        "trajectory": traj,
+        "trajectory_summary": trajectory_summary(traj),
+        "toy_world": world,
+        "toy_steps": steps,
+        "toy_searches": searches,
     }
-    # clean responders are not flagged (false positives of the filters)
-    out["ppl_false_positive_rate"] = float(np.mean([lm.nll(r, window) > ppl_thr for r in refs_test]))
-    lens_ref = np.array([len(r) for r in refs_test])
-    for target in ("learned", "toy"):
-        p = toy_win_probs(w, target, c, test, "both")
-        r = W.lc_win_rate(p, np.full(len(test), len(c)), lens_ref)  # no difficulty term (issue #316)
-        out[f"{target}.win_rate"] = r["win_rate"]
-        out[f"{target}.win_rate_se"] = r["standard_error"]  # the toy claims are judged on its interval
-        out[f"{target}.lc_win_rate"] = r["lc_win_rate"]
-        out[f"{target}.ppl_filtered_win_rate"] = 0.0 if flagged_ppl else r["win_rate"]
-        out[f"{target}.length_filtered_win_rate"] = 0.0 if flagged_len else r["win_rate"]
-    for order in ("first", "second"):
-        out[f"toy.win_rate_null_{order}"] = float(100 * toy_win_probs(w, "toy", c, test, order).mean())
-    return out
-
-
-def threshold_claim(
-    cid: str,
-    text: str,
-    wr: float,
-    se: float,
-    n: int,
-    threshold: float,
-    *,
-    at_most: bool = False,
-    rule: str,
-    evidence: dict | None = None,
-) -> dict:
-    """A held-out win rate claimed to be ≥ ``threshold`` (or ≤ with ``at_most``), judged on its 95 % normal
-    interval (AlpacaEval's standard error over the n test prompts of one search): above the threshold →
-    reproduced, below → not reproduced, straddling → inconclusive."""
-    from ...metrics.verdicts import interval_claim
-
-    d = (threshold - wr) if at_most else (wr - threshold)
-    ci = {"diff": d, "lo": d - 1.96 * se, "hi": d + 1.96 * se, "se": se, "n_seeds": 1, "n_prompts": int(n)}
-    return interval_claim(cid, text, ci, rule=rule, evidence={"win_rate": wr, **(evidence or {})})
-
-
-def render_table(doc: dict) -> str:
-    m = doc["metrics"]
-    rows = [
-        ("NullModel raw win rate", "null.win_rate", "76.9"),
-        ("NullModel discrete win rate", "null.discrete_win_rate", "84.0"),
-        ("NullModel LC (published weights + γ̂)", "lc.weights", "86.5"),
-        ("NullModel LC (our GLM refit)", "lc.refit", "86.5"),
-        ("WR, null output shown second (M)", "position.null_second.win_rate", "85.8"),
-        ("WR, null output shown first (m)", "position.null_first.win_rate", "68.2"),
-        ("search: final best loss", "search.final_best_loss", "0.268"),
-        ("toy: cheat vs toy judge (held-out WR)", "toy.toy_matched.toy.win_rate", "—"),
-        ("toy: cheat vs learned judge (held-out WR)", "toy.learned_matched.learned.win_rate", "—"),
-        (
-            "toy: learned-judge cheat on the toy judge",
-            "toy.learned_matched.toy.win_rate",
-            "0.4 (Table 10, other judge)",
-        ),
-    ]
-    out = ["| quantity | reproduced | paper |", "|---|---|---|"]
-    for label, key, paper in rows:
-        v = m.get(key)
-        out.append(f"| {label} `{key}` | {v if not isinstance(v, float) else f'{v:.4g}'} | {paper} |")
-    return "\n".join(out)

@@ -1,19 +1,23 @@
-"""The paper's public face: what its notebook, tests and other modules read from ``experiment``."""
+"""DRIFT in miniature: ``world`` (the users' feedback and a reviser), ``experiment`` (π_0, deployment logs and the
+iterative arms, cached), ``claims`` (numbers and verdicts).
 
-from .experiment import (
+``PAPER`` is its interface (``replicate.papers.interface``); the other names are what its notebook and tests read.
+"""
+
+from ..interface import Metrics, Paper, toy_world_only
+from . import claims
+from .claims import (
     arm_list,
-    at_scale,
-    claims,
     conditioning_gain,
     curves,
-    deployment_logs,
-    drift_pairs,
-    feedback,
     flat_metrics,
-    hindsight_conversation,
     hindsight_gain,
     render_table,
-    revise,
+)
+from .experiment import (
+    at_scale,
+    deployment_logs,
+    drift_pairs,
     revision_data,
     run_all,
     seeds,
@@ -23,11 +27,34 @@ from .experiment import (
     validate,
     world_for,
 )
+from .world import (
+    feedback,
+    hindsight_conversation,
+    revise,
+)
+
+
+def metrics(results, cfg) -> Metrics:
+    """Seed means for metrics.json, with each seed's value for ``make check``'s tolerances."""
+    values, spread = flat_metrics(results)
+    return Metrics(values, seeds(cfg), spread)
+
+
+PAPER = Paper(
+    name="drift",
+    validate=toy_world_only(validate),
+    run=run_all,
+    metrics=metrics,
+    claims=claims.claims,
+    render_table=render_table,
+)
 
 __all__ = [
+    "PAPER",
+    "claims",
+    "metrics",
     "arm_list",
     "at_scale",
-    "claims",
     "conditioning_gain",
     "curves",
     "deployment_logs",

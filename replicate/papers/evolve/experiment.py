@@ -46,7 +46,6 @@ from ...training.toy_stages import setup_torch as setup_torch
 from ...training.world_cache import job_setup
 from ...worlds.tokenizer import ASSISTANT, EOS, USER
 from ...worlds.toy_lm import oracle_quality, persona_from_cfg, persona_responses
-from .claims import LABEL, claims, curves, flat_metrics, render_table, summary  # noqa: F401  (the paper's public face)
 
 _CODE = ("papers/evolve/experiment.py", "training/pair_rules.py")
 ARMS = ("evolve", "iterdpo")

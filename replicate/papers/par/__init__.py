@@ -1,9 +1,18 @@
-"""The paper's public face: what its notebook, tests and other modules read from ``experiment``."""
+"""PAR (reward shaping against reward hacking) in miniature: ``experiment`` (reward model, references and GRPO runs,
+cached), ``claims`` (numbers and verdicts).
 
+``PAPER`` is its interface (``replicate.papers.interface``); the other names are what its notebook and tests read.
+"""
+
+from ..interface import Metrics, Paper, toy_world_only
+from . import claims
+from .claims import (
+    flat_metrics,
+    render_table,
+    summary,
+)
 from .experiment import (
     TR,
-    claims,
-    flat_metrics,
     methods,
     penalty,
     references,
@@ -17,18 +26,36 @@ from .experiment import (
     setup_torch,
     split_prompts,
     steps,
-    summary,
     validate,
     world_for,
 )
 
+
+def metrics(results, cfg) -> Metrics:
+    """Seed means for metrics.json, with each seed's value for ``make check``'s tolerances."""
+    values, spread = flat_metrics(results, cfg)
+    return Metrics(values, seeds(cfg), spread)
+
+
+PAPER = Paper(
+    name="par",
+    validate=toy_world_only(validate),
+    run=run_all,
+    metrics=metrics,
+    claims=claims.claims,
+    render_table=render_table,
+)
+
 __all__ = [
-    "TR",
+    "PAPER",
     "claims",
+    "metrics",
+    "TR",
     "flat_metrics",
     "methods",
     "penalty",
     "references",
+    "render_table",
     "reward_model",
     "rl",
     "rl_cfg",

@@ -30,7 +30,6 @@ from ...training import toy_reward as TR
 from ...training.shaping import SHAPINGS, Shaping, length_penalty
 from ...training.toy_stages import World, seeds, setup_torch, sft_model, stage_key, with_seed  # noqa: F401
 from ...training.world_cache import job_setup, world_for  # noqa: F401  (world_for: the notebook)
-from .claims import claims, flat_metrics, render_table, summary  # noqa: F401  (the paper's public face)
 
 _CODE = ("papers/par/experiment.py",) + rl.CODE
 

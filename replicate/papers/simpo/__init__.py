@@ -1,10 +1,19 @@
-"""The paper's public face: what its notebook, tests and other modules read from ``experiment``."""
+"""SimPO (Meng, Xia & Chen 2024) Table 4 in miniature: ``experiment`` (SFT → pairs → each method, cached, over seeds
+and cores), ``claims`` (numbers and verdicts), ``tune`` (``make tune-simpo``).
 
-from .experiment import (
+``PAPER`` is its interface (``replicate.papers.interface``); the other names are what its notebook and tests read.
+"""
+
+from ..interface import Metrics, Paper, toy_world_only
+from . import claims
+from .claims import (
     METHODS_TABLE4,
-    build_world,
-    claims,
     flat_metrics,
+    render_table,
+    summary,
+)
+from .experiment import (
+    build_world,
     pair_stats_by_seed,
     preference_dataset_on_disk,
     preference_pairs,
@@ -14,22 +23,42 @@ from .experiment import (
     seeds,
     setup_torch,
     sft_model,
-    summary,
+    validate,
+)
+
+
+def metrics(results, cfg) -> Metrics:
+    """Seed means for metrics.json, with each seed's value for ``make check``'s tolerances."""
+    values, spread = flat_metrics(results, pair_stats_by_seed(cfg))
+    return Metrics(values, seeds(cfg), spread)
+
+
+PAPER = Paper(
+    name="simpo",
+    validate=toy_world_only(validate),
+    run=run_all,
+    metrics=metrics,
+    claims=claims.claims,
+    render_table=render_table,
 )
 
 __all__ = [
+    "PAPER",
+    "claims",
+    "metrics",
     "METHODS_TABLE4",
     "build_world",
-    "claims",
     "flat_metrics",
     "pair_stats_by_seed",
     "preference_dataset_on_disk",
     "preference_pairs",
     "prepare",
+    "render_table",
     "run_all",
     "run_method",
     "seeds",
     "setup_torch",
     "sft_model",
     "summary",
+    "validate",
 ]

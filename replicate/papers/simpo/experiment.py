@@ -16,7 +16,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from ...core.config import to_dict
+from ...core.config import ConfigError, to_dict
 from ...core.io import atomic_write_json, cached, read_json
 from ...core.parallel import Workers
 from ...metrics.evaluation import evaluate_policy, pair_diagnostics
@@ -35,9 +35,22 @@ from ...training.toy_stages import (
 from ...training.toy_stages import build_world as build_world
 from ...training.world_cache import world_for as _world  # one world per worker process
 from ...worlds.toy_lm import persona_from_cfg, persona_responses
-from .claims import METHODS_TABLE4, claims, flat_metrics, render_table, summary  # noqa: F401  (the paper's public face)
+from .claims import METHODS_TABLE4
 
 _CODE = ("papers/simpo/experiment.py",)  # this module's stages determine the cached outputs; simpo/claims.py does not
+
+
+def validate(cfg) -> None:
+    """Bad input raises ConfigError before any compute: the settings, every Table 4 method, the γ sweep."""
+    p = cfg.paper
+    unknown = [s for s in p.settings if s not in ("base", "instruct")]
+    if not p.settings or unknown:
+        raise ConfigError(f"paper.settings={list(p.settings)}: choose one or both of base, instruct")
+    missing = [m for m in METHODS_TABLE4 if m not in p.methods]
+    if missing:
+        raise ConfigError(f"paper.methods lacks {missing}: Table 4 needs {list(METHODS_TABLE4)}")
+    if any(float(g) < 0 for g in p.gamma_sweep):
+        raise ConfigError(f"paper.gamma_sweep={list(p.gamma_sweep)}: SimPO's margin γ must be ≥ 0")
 
 
 def _key(cfg, *parts, **kw) -> dict:

@@ -31,7 +31,6 @@ from ...training.pair_rules import anchored_pairs, future_guided, sr_pairs  # no
 from ...training.toy_stages import World, build_world, load_policy, seeds, setup_torch, sft_model, stage_key, with_seed  # noqa: F401
 from ...training.world_cache import job_setup
 from ...worlds.toy_lm import oracle_quality, persona_from_cfg, persona_responses
-from .claims import claims, curves, flat_metrics, render_table  # noqa: F401  (the paper's public face)
 
 PAPER = "temporal-self-rewarding"
 _CODE = ("papers/temporal_self_rewarding/experiment.py", "training/self_judge.py", "training/pair_rules.py")
