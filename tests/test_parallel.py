@@ -33,7 +33,7 @@ def test_spawned_workers_use_one_thread_each_and_return_results():
 def test_parallel_run_all_equals_serial(tmp_path, monkeypatch):
     """The same jobs through 2 worker processes and inline (fresh caches each) give identical results."""
     from replicate.core.config import compose
-    from replicate.papers import simpo as exp
+    from replicate.papers.simpo import experiment as exp
 
     base = [
         "scale=ci",

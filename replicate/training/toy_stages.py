@@ -21,7 +21,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ..core.config import to_dict
-from ..core.io import atomic_write_json, cached, content_hash
+from ..core.io import atomic_write_json, cached, code_fingerprint, content_hash
 from ..core.paths import ROOT
 from ..core.provenance import package_versions
 from ..models.lm import build_model
@@ -72,7 +72,8 @@ def build_world(cfg) -> World:
     return World(build_tokenizer(), judge_from_cfg(cfg.judge, seed), prompts, reference)
 
 
-# The code that determines a stage's output: editing any of it invalidates the cache. Paths under replicate/;
+# The code that determines a stage's output: changing what any of it does invalidates the cache (its syntax tree
+# is hashed, ``core.io.code_fingerprint``: comments, docstrings and formatting are not). Paths under replicate/;
 # a folder means every .py file below it.
 CODE = (
     "worlds/toy_lm.py",
@@ -94,7 +95,7 @@ def code_hash(extra: tuple[str, ...] = ()) -> str:
     for m in CODE + tuple(extra):
         path = pkg / m
         files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
-    return content_hash([(str(f.relative_to(pkg)), f.read_text()) for f in files])
+    return content_hash([(str(f.relative_to(pkg)), code_fingerprint(f)) for f in files])
 
 
 def stage_key(cfg, *parts, world: dict | None = None, code: tuple[str, ...] = ()) -> dict:

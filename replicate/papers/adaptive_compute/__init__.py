@@ -4,30 +4,19 @@ per split, cached), ``claims`` (numbers, curves and verdicts).
 ``PAPER`` is its interface (``replicate.papers.interface``); the other names are what its notebook and tests read.
 """
 
+from ...training.toy_stages import build_world, seeds, setup_torch
 from ..interface import Metrics, Paper, toy_world_only
 from . import claims
-from .claims import (
-    SELECTORS,
-    adaptive_curve,
-    bon_curve,
-    flat_metrics,
-    prune_curve,
-    render_table,
-    speed,
-    summary,
-)
+from .claims import SELECTORS, adaptive_curve, bon_curve, flat_metrics, prune_curve, render_table, speed, summary
 from .experiment import (
-    build_world,
     judge_matrix,
     judge_not_better,
     judge_rank,
     not_better_share,
     onpolicy_data,
     run_all,
-    seeds,
     self_eval_dataset,
     self_eval_text,
-    setup_torch,
     validate,
 )
 

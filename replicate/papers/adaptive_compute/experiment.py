@@ -15,27 +15,22 @@ Every stage is cached under ``stage_key`` (``core.io.cached``); ``run_all`` runs
 from __future__ import annotations
 
 import time
-from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import OmegaConf
-from tqdm.auto import tqdm
 
 from ...core.config import ConfigError, at_scale, to_dict
 from ...core.io import atomic_write_json, cached, read_json
-from ...core.parallel import Workers
 from ...models.sampling import generate
 from ...training import data as D
+from ...training.runner import run_stages
 from ...training.toy_stages import (
     World,
     load_policy,
     seeds,
-    setup_torch,
     sft_model,
     stage_key,  # noqa: F401
-    with_seed,
 )
 
 # The paper's public face: the notebook reads the claims module's names through this module.
@@ -417,9 +412,11 @@ def score_split(cfg, world: World, split: str) -> dict:
 # All seeds over the cores: data → (self-evaluator, RM) → scoring of dev and eval, per seed
 
 
-def _job(plain: dict, seed: int, stage: str):
-    cfg = with_seed(OmegaConf.create(plain), seed)
-    setup_torch(cfg)
+# A seed's stages: its on-policy data, then the two evaluators trained on it, then each split scored by all of them.
+STAGES = {"data": (), "self_eval": ("data",), "rm": ("data",), "dev": ("self_eval", "rm"), "eval": ("self_eval", "rm")}
+
+
+def _job(cfg, stage: str):
     world = world_for(cfg)
     if stage == "data":
         onpolicy_data(cfg, world)
@@ -432,37 +429,9 @@ def _job(plain: dict, seed: int, stage: str):
     return None
 
 
-_NEXT = {"data": ("self_eval", "rm"), "self_eval": (), "rm": ()}
-
-
-def _pool(cfg) -> Workers:
-    return Workers(int(cfg.hardware.get("workers", 1) or 1), int(cfg.hardware.get("torch_threads") or 1))
-
-
 def run_all(cfg, progress: bool = True) -> dict:
-    """{seed: {"dev": scores, "eval": scores}}. A seed's next stages are queued as soon as the stages they
-    need are done, so both cores stay busy across seeds."""
+    """{seed: {"dev": scores, "eval": scores}} for every seed (``training.runner``: a seed's stages start as soon as
+    the stages they need exist, so both cores stay busy across seeds)."""
     validate(cfg)
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    out: dict = {sd: {} for sd in seeds(cfg)}
-    waiting = {sd: {"self_eval", "rm"} for sd in seeds(cfg)}
-    with _pool(cfg) as pool:
-        futs = {pool.submit(_job, plain, sd, "data"): (sd, "data") for sd in seeds(cfg)}
-        bar = tqdm(total=6 * len(out), desc="stages (all seeds)", disable=not progress)
-        while futs:
-            done, _ = wait(set(futs), return_when=FIRST_COMPLETED)
-            for f in done:
-                sd, stage = futs.pop(f)
-                res = f.result()  # re-raises a worker's error here
-                bar.update(1)
-                for nxt in _NEXT.get(stage, ()):
-                    futs[pool.submit(_job, plain, sd, nxt)] = (sd, nxt)
-                if stage in waiting[sd]:
-                    waiting[sd].discard(stage)
-                    if not waiting[sd]:
-                        for split in ("dev", "eval"):
-                            futs[pool.submit(_job, plain, sd, split)] = (sd, split)
-                if stage in ("dev", "eval"):
-                    out[sd][stage] = res
-        bar.close()
-    return out
+    res = run_stages(cfg, _job, STAGES, desc="Adaptive compute: data, self-evaluator, RM, scores", progress=progress)
+    return {sd: {split: res[(sd, split)] for split in ("dev", "eval")} for sd in seeds(cfg)}

@@ -4,26 +4,13 @@ stand-ins), ``experiment`` (rules, RM and both GRPO arms, cached), ``claims`` (n
 ``PAPER`` is its interface (``replicate.papers.interface``); the other names are what its notebook and tests read.
 """
 
+from ...training import rl
+from ...training.toy_stages import seeds, setup_torch
+from ...training.world_cache import world_for
 from ..interface import Metrics, Paper, toy_world_only
 from . import claims
-from .claims import (
-    curves_frame,
-    flat_metrics,
-    render_table,
-)
-from .experiment import (
-    ARMS,
-    rl,
-    rl_settings,
-    rm_cfg,
-    rule_score,
-    rule_set,
-    run_all,
-    seeds,
-    setup_torch,
-    validate,
-    world_for,
-)
+from .claims import curves_frame, flat_metrics, render_table
+from .experiment import ARMS, rl_settings, rm_cfg, rule_score, rule_set, run_all, validate
 
 
 def metrics(results, cfg) -> Metrics:

@@ -16,21 +16,19 @@ processes. Claims (``claims``) are judged on seed-paired per-prompt differences 
 
 from __future__ import annotations
 
-from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 
 import numpy as np
 from omegaconf import OmegaConf
-from tqdm.auto import tqdm
 
 from ...core.config import ConfigError, at_scale, to_dict
 from ...core.io import atomic_write_json, cached, read_json
-from ...core.parallel import Workers
 from ...metrics.evaluation import evaluate_policy
 from ...models.sampling import generate
 from ...training import rl
 from ...training import toy_reward as TR
-from ...training.toy_stages import World, seeds, setup_torch, sft_model, stage_key, with_seed
+from ...training.runner import run_stages
+from ...training.toy_stages import World, seeds, sft_model, stage_key
 from ...training.world_cache import world_for
 from . import rules as R
 
@@ -254,9 +252,11 @@ def run_arm(cfg, world: World, arm: str) -> dict:
 # All seeds over the cores: rules (and with them the RM) first, then both arms
 
 
-def _job(plain: dict, seed: int, stage: str):
-    cfg = with_seed(OmegaConf.create(plain), seed)
-    setup_torch(cfg)
+# A seed's stages: its RM and rule set, then both GRPO arms.
+STAGES = {"rules": (), **{arm: ("rules",) for arm in ARMS}}
+
+
+def _job(cfg, stage: str):
     world = world_for(cfg)
     if stage == "rules":
         return rule_set(cfg, world)
@@ -264,23 +264,8 @@ def _job(plain: dict, seed: int, stage: str):
 
 
 def run_all(cfg, progress: bool = True) -> dict:
-    """{seed: {"rules": rule_set, "grpo": run, "autorule": run}}. A seed's arms start once its RM and rules are
-    cached, so both cores stay busy across seeds."""
+    """{seed: {"rules": rule_set, "grpo": run, "autorule": run}} (``training.runner``: a seed's arms start once its RM
+    and rules are cached, so both cores stay busy across seeds)."""
     validate(cfg)
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    out: dict = {sd: {} for sd in seeds(cfg)}
-    hw = cfg.hardware
-    with Workers(int(hw.get("workers", 1) or 1), int(hw.get("torch_threads") or 1)) as pool:
-        futs = {pool.submit(_job, plain, sd, "rules"): (sd, "rules") for sd in seeds(cfg)}
-        bar = tqdm(total=(1 + len(ARMS)) * len(out), desc="RM + rules, GRPO arms (all seeds)", disable=not progress)
-        while futs:
-            done, _ = wait(set(futs), return_when=FIRST_COMPLETED)
-            for f in done:
-                sd, stage = futs.pop(f)
-                out[sd][stage] = f.result()  # re-raises a worker's error here
-                bar.update(1)
-                if stage == "rules":
-                    for arm in ARMS:
-                        futs[pool.submit(_job, plain, sd, arm)] = (sd, arm)
-        bar.close()
-    return out
+    res = run_stages(cfg, _job, STAGES, desc="AutoRule: RM + rules, then GRPO arms", progress=progress)
+    return {sd: {s: res[(sd, s)] for s in STAGES} for sd in seeds(cfg)}

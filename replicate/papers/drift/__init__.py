@@ -4,34 +4,15 @@ iterative arms, cached), ``claims`` (numbers and verdicts).
 ``PAPER`` is its interface (``replicate.papers.interface``); the other names are what its notebook and tests read.
 """
 
+from ...core.config import at_scale
+from ...training.pair_rules import drift_pairs
+from ...training.toy_stages import seeds, setup_torch, sft_model
+from ...training.world_cache import world_for
 from ..interface import Metrics, Paper, toy_world_only
 from . import claims
-from .claims import (
-    arm_list,
-    conditioning_gain,
-    curves,
-    flat_metrics,
-    hindsight_gain,
-    render_table,
-)
-from .experiment import (
-    at_scale,
-    deployment_logs,
-    drift_pairs,
-    revision_data,
-    run_all,
-    seeds,
-    setup_torch,
-    sft_model,
-    specs,
-    validate,
-    world_for,
-)
-from .world import (
-    feedback,
-    hindsight_conversation,
-    revise,
-)
+from .claims import arm_list, conditioning_gain, curves, flat_metrics, hindsight_gain, render_table
+from .experiment import deployment_logs, revision_data, run_all, specs, validate
+from .world import feedback, hindsight_conversation, revise
 
 
 def metrics(results, cfg) -> Metrics:

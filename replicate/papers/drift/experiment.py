@@ -15,19 +15,16 @@ positive control PC; C2 and C3 need the real models and are not judged.
 
 from __future__ import annotations
 
-from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 
 import numpy as np
-from omegaconf import OmegaConf
-from tqdm.auto import tqdm
 
 from ...core.config import ConfigError, at_scale, to_dict
 from ...core.io import atomic_write_json, cached, read_json
-from ...core.parallel import Workers
 from ...training import iterative as I
 from ...training.pair_rules import drift_pairs  # noqa: F401  (the rule, shared with the real-model path)
-from ...training.toy_stages import World, load_policy, seeds, setup_torch, sft_key, sft_model, stage_key, with_seed
+from ...training.runner import run_stages
+from ...training.toy_stages import World, load_policy, seeds, sft_key, sft_model, stage_key
 from ...training.world_cache import world_for
 from ...worlds.toy_lm import oracle_quality, persona_from_cfg, persona_responses
 from .world import feedback, hindsight_conversation, revise
@@ -288,38 +285,25 @@ def run_arm(cfg, world: World, arm: str, progress: bool = False) -> list[dict]:
 # All arms over seeds and cores
 
 
-def _job(plain: dict, seed: int, arm: str | None):
-    cfg = with_seed(OmegaConf.create(plain), seed)
-    setup_torch(cfg)
+def _job(cfg, stage: str):
     world = world_for(cfg)
-    if arm is None:  # a seed's first job: π_0 and the logs, so that its arms only load them
+    if stage == "logs":  # a seed's first job: π_0 and the logs, so that its arms only load them
         start_policy(cfg, world)
         return deployment_logs(cfg, world)
-    return run_arm(cfg, world, arm)
+    return run_arm(cfg, world, stage)
 
 
 def run_all(cfg, progress: bool = True) -> dict:
-    """{"logs": {seed: logs}, "runs": {(seed, arm): records of rounds 0..T}} for every seed and arm."""
+    """{"logs": {seed: logs}, "runs": {(seed, arm): records of rounds 0..T}} for every seed and arm (``training.runner``:
+    a seed's arms start once its π_0 and logs exist)."""
     validate(cfg)
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    hw = cfg.hardware
-    out: dict = {"logs": {}, "runs": {}}
     arms = list(cfg.paper.arms)
-    with Workers(int(hw.get("workers", 1) or 1), int(hw.get("torch_threads") or 1)) as pool:
-        futs = {pool.submit(_job, plain, sd, None): (sd, None) for sd in seeds(cfg)}
-        bar = tqdm(
-            total=len(seeds(cfg)) * (1 + len(arms)), desc="DRIFT: π_0 + logs, then arms × rounds", disable=not progress
-        )
-        while futs:
-            done, _ = wait(list(futs), return_when=FIRST_COMPLETED)
-            for f in done:
-                sd, arm = futs.pop(f)
-                bar.update(1)
-                if arm is None:
-                    out["logs"][sd] = f.result()
-                    for a in arms:
-                        futs[pool.submit(_job, plain, sd, a)] = (sd, a)
-                else:
-                    out["runs"][(sd, arm)] = f.result()
-        bar.close()
-    return out
+    res = run_stages(
+        cfg,
+        _job,
+        {"logs": (), **{a: ("logs",) for a in arms}},
+        desc="DRIFT: π_0 + logs, then arms × rounds",
+        progress=progress,
+    )
+    sds = seeds(cfg)
+    return {"logs": {sd: res[(sd, "logs")] for sd in sds}, "runs": {(sd, a): res[(sd, a)] for sd in sds for a in arms}}

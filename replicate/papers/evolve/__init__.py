@@ -4,26 +4,18 @@ and verdicts).
 ``PAPER`` is its interface (``replicate.papers.interface``); the other names are what its notebook and tests read.
 """
 
+from ...core.config import at_scale
+from ...training.toy_stages import build_world, seeds, setup_torch
 from ..interface import Metrics, Paper, toy_world_only
 from . import claims
-from .claims import (
-    LABEL,
-    curves,
-    flat_metrics,
-    render_table,
-    summary,
-)
+from .claims import LABEL, curves, flat_metrics, render_table, summary
 from .experiment import (
     ARMS,
-    at_scale,
-    build_world,
     c_ref,
     evolve_pairs,
     refine_conversation,
     rule_pairs,
     run_all,
-    seeds,
-    setup_torch,
     sft_examples,
     sft_pairs,
     sft_rows,

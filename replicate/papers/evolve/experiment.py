@@ -20,17 +20,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from omegaconf import OmegaConf
-from tqdm.auto import tqdm
 
 from ...core.config import ConfigError, at_scale, to_dict
 from ...core.io import atomic_write_json, cached, content_hash, read_json
-from ...core.parallel import Workers
 from ...metrics.evaluation import judge_against_reference
 from ...metrics.winrate import lc_win_rate
 from ...training import data as D
 from ...training import iterative as I
 from ...training.pair_rules import refine_pairs
+from ...training.runner import run_stages
 from ...training.toy_stages import (
     World,
     load_policy,
@@ -43,7 +41,7 @@ from ...training.toy_stages import (
 # used by the notebook through this module
 from ...training.toy_stages import build_world as build_world
 from ...training.toy_stages import setup_torch as setup_torch
-from ...training.world_cache import job_setup
+from ...training.world_cache import world_for
 from ...worlds.tokenizer import ASSISTANT, EOS, USER
 from ...worlds.toy_lm import oracle_quality, persona_from_cfg, persona_responses
 
@@ -353,8 +351,12 @@ def refine_eval(cfg, world: World, name: str, key: dict, load) -> dict:
 # All seeds over the cores
 
 
-def _job(plain: dict, seed: int, stage: str):
-    cfg, world = job_setup(plain, seed)
+# A seed's stages: the SFT model's and π_0's refinement evaluations, then each arm's rounds.
+STAGES = {"start": (), **{arm: ("start",) for arm in ARMS}}
+
+
+def _job(cfg, stage: str):
+    world = world_for(cfg)
     if stage == "start":
         return {
             "sft": refine_eval(cfg, world, "sft", sft_key(cfg), lambda: sft_model(cfg, world)),
@@ -373,21 +375,8 @@ def _job(plain: dict, seed: int, stage: str):
 
 
 def run_all(cfg, progress: bool = True) -> dict:
-    """{seed: {"sft", "pi0": refine evals, "evolve", "iterdpo": {"records": rounds 0..T, "refine": refine evals 0..T}}}.
-    A seed's arms are queued once its π_0 exists, so both cores stay busy across seeds."""
+    """{seed: {"sft", "pi0": refine evals, "evolve", "iterdpo": {"records": rounds 0..T, "refine": refine evals 0..T}}}
+    (``training.runner``: a seed's arms start once its π_0 exists, so both cores stay busy across seeds)."""
     validate(cfg)
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    out: dict = {sd: {} for sd in seeds(cfg)}
-    workers = int(cfg.hardware.get("workers", 1) or 1)
-    start = [(plain, sd, "start") for sd in seeds(cfg)]
-    arms = lambda job, res: [(plain, job[1], arm) for arm in ARMS] if job[2] == "start" else []
-    with Workers(workers, int(cfg.hardware.get("torch_threads") or 1)) as pool:
-        bar = tqdm(total=3 * len(out), desc="EVOLVE: seeds × {π_0, EVOLVE, iterative DPO}", disable=not progress)
-        for (_, sd, stage), res in pool.run_graph(_job, start, arms):
-            bar.update(1)
-            if stage == "start":
-                out[sd].update(res)
-            else:
-                out[sd][stage] = res
-        bar.close()
-    return out
+    res = run_stages(cfg, _job, STAGES, desc="EVOLVE: π_0, then EVOLVE and iterative DPO", progress=progress)
+    return {sd: {**res[(sd, "start")], **{arm: res[(sd, arm)] for arm in ARMS}} for sd in seeds(cfg)}

@@ -4,26 +4,11 @@ and every SFT arm, cached), ``claims`` (numbers and verdicts).
 ``PAPER`` is its interface (``replicate.papers.interface``); the other names are what its notebook and tests read.
 """
 
+from ...training.toy_stages import build_world, seeds, setup_torch
 from ..interface import Metrics, Paper, toy_world_only
 from . import claims
-from .claims import (
-    arm_names,
-    flat_metrics,
-    render_table,
-    summary,
-)
-from .experiment import (
-    arm_data,
-    arms,
-    budget,
-    build_world,
-    coverage_by_seed,
-    datasets,
-    run_all,
-    seeds,
-    setup_torch,
-    validate,
-)
+from .claims import arm_names, flat_metrics, render_table, summary
+from .experiment import arm_data, arms, budget, coverage_by_seed, datasets, run_all, validate
 from .world import (
     PAIR_SKILLS,
     SKILL_PAIRS,

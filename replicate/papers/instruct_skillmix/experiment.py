@@ -18,18 +18,15 @@ seed-paired per-prompt differences (``metrics.verdicts``), gated on the positive
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
-from omegaconf import OmegaConf
-from tqdm.auto import tqdm
-
 from ...core.config import ConfigError, to_dict
-from ...core.io import atomic_write_json, cached, content_hash, read_json
-from ...core.parallel import Workers
+from ...core.io import atomic_write_json, cached, read_json
 from ...metrics.evaluation import evaluate_policy
 from ...training import data as D
-from ...training.toy_stages import World, build_world, seeds, setup_torch, sft_model, stage_key, with_seed
+from ...training.runner import run_stages
+from ...training.toy_stages import World, seeds, sft_model, stage_key, with_seed
+from ...training.world_cache import world_for
 from ...worlds.toy_lm import (
     make_prompts,
     persona_from_cfg,
@@ -221,33 +218,11 @@ def run_arm(cfg, world: World, arm: dict | None) -> dict:
 # All arms over seeds and cores (core.parallel.Workers), as papers.simpo.run_all
 
 
-@lru_cache(maxsize=1)
-def _world_for(plain_key: str, plain_json: str) -> World:
-    import json
-
-    return build_world(OmegaConf.create(json.loads(plain_json)))
-
-
-def _world(cfg) -> World:
-    """Building a world costs ~0.6 s; a worker process keeps the last one."""
-    import json
-
-    plain = {
-        "scale": to_dict(cfg.scale),
-        "toy_world": to_dict(cfg.toy_world),
-        "judge": to_dict(cfg.judge),
-        "seed": int(cfg.seed),
-    }
-    return _world_for(content_hash(plain), json.dumps(plain))
-
-
-def _job(plain: dict, seed: int, arm: dict | None) -> dict:
-    cfg = with_seed(OmegaConf.create(plain), seed)
-    setup_torch(cfg)
-    world = _world(cfg)
+def _job(cfg, stage: str) -> dict:
+    world = world_for(cfg)
     sft_model(cfg, world)
     datasets(cfg, world)
-    return run_arm(cfg, world, arm)
+    return run_arm(cfg, world, None if stage == "initial" else next(a for a in arms(cfg) if a["name"] == stage))
 
 
 def coverage_by_seed(cfg) -> dict:
@@ -255,7 +230,7 @@ def coverage_by_seed(cfg) -> dict:
     out = {}
     for sd in seeds(cfg):
         c = with_seed(cfg, sd)
-        out[sd] = coverage([tuple(x) for x in datasets(c, _world(c))[f"ism_k{int(cfg.paper.skills.k)}"]["combos"]])
+        out[sd] = coverage([tuple(x) for x in datasets(c, world_for(c))[f"ism_k{int(cfg.paper.skills.k)}"]["combos"]])
     return out
 
 
@@ -263,15 +238,18 @@ def run_all(cfg, progress: bool = True) -> dict:
     """{(seed, arm name): result} for the start ("initial") and every arm of ``arms(cfg)``, every seed.
 
     Each seed's first job (its untrained start) builds and caches the shared SFT model and the data, so the
-    arms of that seed only load them."""
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    hw = cfg.hardware
-    out: dict = {}
-    with Workers(int(hw.get("workers", 1) or 1), int(hw.get("torch_threads") or 1)) as pool:
-        firsts = {sd: pool.submit(_job, plain, sd, None) for sd in seeds(cfg)}
-        for sd, f in firsts.items():
-            out[(sd, "initial")] = f.result()
-        futs = {(sd, a["name"]): pool.submit(_job, plain, sd, a) for sd in seeds(cfg) for a in arms(cfg)}
-        for k, f in tqdm(futs.items(), desc="SFT + evaluate (all arms, seeds)", disable=not progress):
-            out[k] = f.result()
-    return out
+    arms of that seed only load them (``training.runner``)."""
+    validate(cfg)
+    names = [a["name"] for a in arms(cfg)]
+    res = run_stages(
+        cfg,
+        _job,
+        {"initial": (), **{n: ("initial",) for n in names}},
+        desc="Instruct-SkillMix: SFT + evaluate every arm",
+        progress=progress,
+    )
+    sds = seeds(cfg)
+    return {
+        **{(sd, "initial"): res[(sd, "initial")] for sd in sds},
+        **{(sd, n): res[(sd, n)] for sd in sds for n in names},
+    }

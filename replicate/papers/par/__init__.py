@@ -4,30 +4,25 @@ cached), ``claims`` (numbers and verdicts).
 ``PAPER`` is its interface (``replicate.papers.interface``); the other names are what its notebook and tests read.
 """
 
+from ...training import rl
+from ...training import toy_reward as TR
+from ...training.toy_stages import seeds, setup_torch
+from ...training.world_cache import world_for
 from ..interface import Metrics, Paper, toy_world_only
 from . import claims
-from .claims import (
-    flat_metrics,
-    render_table,
-    summary,
-)
+from .claims import flat_metrics, render_table, summary
 from .experiment import (
-    TR,
     methods,
     penalty,
     references,
     reward_model,
-    rl,
     rl_cfg,
     rm_cfg,
     rm_diagnostics,
     run_all,
-    seeds,
-    setup_torch,
     split_prompts,
     steps,
     validate,
-    world_for,
 )
 
 

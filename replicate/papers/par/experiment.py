@@ -19,17 +19,16 @@ from pathlib import Path
 
 import numpy as np
 from omegaconf import OmegaConf
-from tqdm.auto import tqdm
 
 from ...core.config import ConfigError, at_scale, to_dict
 from ...core.io import atomic_write_json, cached, read_json
-from ...core.parallel import Workers
 from ...models.sampling import generate
 from ...training import rl
 from ...training import toy_reward as TR
+from ...training.runner import run_stages
 from ...training.shaping import SHAPINGS, Shaping, length_penalty
 from ...training.toy_stages import World, seeds, setup_torch, sft_model, stage_key, with_seed  # noqa: F401
-from ...training.world_cache import job_setup, world_for  # noqa: F401  (world_for: the notebook)
+from ...training.world_cache import world_for
 
 _CODE = ("papers/par/experiment.py",) + rl.CODE
 
@@ -221,8 +220,8 @@ def run_method(cfg, world: World, name: str) -> dict:
 # All seeds and methods over the cores
 
 
-def _job(plain: dict, seed: int, stage: str):
-    cfg, world = job_setup(plain, seed)
+def _job(cfg, stage: str):
+    world = world_for(cfg)
     if stage == "prep":
         references(cfg, world)
         return rm_diagnostics(cfg, world)
@@ -230,24 +229,11 @@ def _job(plain: dict, seed: int, stage: str):
 
 
 def run_all(cfg, progress: bool = True) -> dict:
-    """{seed: {"rm": RM diagnostics, "runs": {method: curves}}}. A seed's RL runs are queued as soon as its RM and
-    references exist, so both cores stay busy across seeds."""
+    """{seed: {"rm": RM diagnostics, "runs": {method: curves}}} (``training.runner``: a seed's RL runs start as soon as
+    its RM and references exist, so both cores stay busy across seeds)."""
     validate(cfg)
-    plain = OmegaConf.to_container(cfg, resolve=True)
     names = list(methods(cfg))
-    out: dict = {sd: {"runs": {}} for sd in seeds(cfg)}
-
-    def after(job, _):
-        _, sd, stage = job
-        return [(plain, sd, n) for n in names] if stage == "prep" else []
-
-    with Workers(int(cfg.hardware.get("workers", 1) or 1), int(cfg.hardware.get("torch_threads") or 1)) as pool:
-        bar = tqdm(total=len(out) * (1 + len(names)), desc="RM + GRPO runs (all seeds)", disable=not progress)
-        for (_, sd, stage), res in pool.run_graph(_job, [(plain, sd, "prep") for sd in seeds(cfg)], after):
-            bar.update(1)
-            if stage == "prep":
-                out[sd]["rm"] = res
-            else:
-                out[sd]["runs"][stage] = res
-        bar.close()
-    return out
+    res = run_stages(
+        cfg, _job, {"prep": (), **{n: ("prep",) for n in names}}, desc="PAR: RM, then GRPO runs", progress=progress
+    )
+    return {sd: {"runs": {n: res[(sd, n)] for n in names}, "rm": res[(sd, "prep")]} for sd in seeds(cfg)}

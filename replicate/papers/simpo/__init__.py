@@ -4,25 +4,17 @@ and cores), ``claims`` (numbers and verdicts), ``tune`` (``make tune-simpo``).
 ``PAPER`` is its interface (``replicate.papers.interface``); the other names are what its notebook and tests read.
 """
 
+from ...training.toy_stages import build_world, seeds, setup_torch, sft_model
 from ..interface import Metrics, Paper, toy_world_only
 from . import claims
-from .claims import (
-    METHODS_TABLE4,
-    flat_metrics,
-    render_table,
-    summary,
-)
+from .claims import METHODS_TABLE4, flat_metrics, render_table, summary
 from .experiment import (
-    build_world,
     pair_stats_by_seed,
     preference_dataset_on_disk,
     preference_pairs,
     prepare,
     run_all,
     run_method,
-    seeds,
-    setup_torch,
-    sft_model,
     validate,
 )
 

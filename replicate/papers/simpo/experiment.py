@@ -9,23 +9,20 @@ model, and a killed run resumes where it stopped. ``run_all`` replicates the who
 
 from __future__ import annotations
 
-import itertools
 import json
 from pathlib import Path
 
 from omegaconf import OmegaConf
-from tqdm.auto import tqdm
 
 from ...core.config import ConfigError, to_dict
 from ...core.io import atomic_write_json, cached, read_json
-from ...core.parallel import Workers
 from ...metrics.evaluation import evaluate_policy, pair_diagnostics
 from ...models.sampling import generate
 from ...training import data as D
+from ...training.runner import run_stages
 from ...training.toy_stages import (
     World,
     seeds,
-    setup_torch,
     sft_model,
     stage_key,  # noqa: F401
     with_seed,
@@ -244,20 +241,6 @@ def sweep_setting(cfg) -> str:
     return "instruct" if "instruct" in cfg.paper.settings else cfg.paper.settings[0]
 
 
-def _job(plain: dict, seed: int, setting: str | None = None, method: str | None = None, override: dict | None = None):
-    """One seed's SFT model and pairs (``setting`` None), or one method's run on them (cached either way)."""
-    cfg = with_seed(OmegaConf.create(plain), seed)
-    setup_torch(cfg)
-    world = _world(cfg)
-    if setting is None:
-        return preference_pairs(cfg, world, sft_model(cfg, world))
-    return run_method(cfg, world, preference_pairs(cfg, world), setting, method, **override)
-
-
-def _pool(cfg) -> Workers:
-    return Workers(int(cfg.hardware.get("workers", 1) or 1), int(cfg.hardware.get("torch_threads") or 1))
-
-
 def _unique_jobs(cfg) -> tuple[dict, dict]:
     """Distinct runs of ``table_jobs`` ({key: (setting, method, override)}) and the tags each one stands for."""
     unique: dict[str, tuple] = {}
@@ -269,66 +252,32 @@ def _unique_jobs(cfg) -> tuple[dict, dict]:
     return unique, tags
 
 
-def _graph(cfg, pool: Workers):
-    """Every seed's SFT + pairs, each followed by that seed's runs as soon as it exists: yields (job, result)."""
-    plain = OmegaConf.to_container(cfg, resolve=True)
+def _stage(setting: str, method: str, override: dict) -> tuple:
+    """A run as a stage of the graph: everything its job needs, so that a worker does not recompute the table."""
+    return ("run", setting, method, json.dumps(override, sort_keys=True))
+
+
+def stages(cfg) -> dict:
+    """A seed's stage graph (``training.runner``): its SFT model and pairs ("prep"), then every distinct run of
+    ``table_jobs`` on them, those that only evaluate (SFT: no loss, ≈ 2 s) last, so that the last seed's tail leaves
+    less of a core idle."""
     unique, _ = _unique_jobs(cfg)
-    # runs that only evaluate (SFT: no loss, ≈ 2 s) go last, so the last seed's tail leaves less of a core idle
     runs = sorted(unique.values(), key=lambda j: method_config(cfg, j[0], j[1], **j[2])["loss"] is None)
-
-    def after(job, _res):
-        return [(plain, job[1], s, m, ov) for s, m, ov in runs] if len(job) == 2 else []
-
-    return pool.run_graph(_job, [(plain, sd) for sd in seeds(cfg)], after)
+    return {"prep": (), **{_stage(*j): ("prep",) for j in runs}}
 
 
-# The graph prepare() stopped in, with its workers and the runs it saw finish, for run_all() to go on with: the runs
-# prepare() started are then not waited for, and no second pool is spawned (≈ 10 s of a cold run). Keyed by the config
-# and the environment the workers were spawned with.
-_PENDING: dict = {}
-
-
-def _session(cfg) -> str:
-    import os
-
-    env = sorted((k, v) for k, v in os.environ.items() if k.startswith("REPLICATE_"))
-    return json.dumps([OmegaConf.to_container(cfg, resolve=True), env], sort_keys=True)
-
-
-def _drop_pending(exc=(None, None, None)) -> None:
-    """Close the pending graph, if any (at most one is kept)."""
-    for key in list(_PENDING):
-        pool, graph, _ = _PENDING.pop(key)
-        graph.close()  # waits for the running jobs (they finish into the cache); queued ones never start
-        pool.__exit__(*exc)
-
-
-def _open(cfg, key: str) -> tuple:
-    """A new pending (pool, graph, finished runs) under ``key``, replacing any other."""
-    _drop_pending()
-    pool = _pool(cfg).__enter__()
-    _PENDING[key] = (pool, _graph(cfg, pool), [])
-    return _PENDING[key]
+def _job(cfg, stage):
+    """One seed's SFT model and pairs (stage "prep"), or one run on them (a stage of :func:`_stage`)."""
+    world = _world(cfg)
+    if stage == "prep":
+        return preference_pairs(cfg, world, sft_model(cfg, world))
+    _, setting, method, override = stage
+    return run_method(cfg, world, preference_pairs(cfg, world), setting, method, **json.loads(override))
 
 
 def prepare(cfg, progress: bool = True) -> None:
-    """SFT model and preference pairs of every seed (cached), seeds in parallel. A core left idle while the last
-    seed's SFT trains starts the finished seeds' runs, which :func:`run_all` then collects without waiting."""
-    n = len(seeds(cfg))
-    _, graph, finished = _open(cfg, _session(cfg))
-    try:
-        with tqdm(total=n, desc="SFT + pairs per seed", disable=not progress) as bar:
-            for job, res in graph:
-                if len(job) != 2:
-                    finished.append((job, res))
-                    continue
-                bar.update(1)
-                n -= 1
-                if not n:
-                    break  # the graph is left suspended, not closed: run_all goes on from here
-    except BaseException as e:
-        _drop_pending((type(e), e, e.__traceback__))
-        raise
+    """SFT model and preference pairs of every seed (cached), seeds in parallel; ``run_all`` then finds them."""
+    run_stages(cfg, _job, {"prep": ()}, desc="SimPO: SFT + pairs per seed", progress=progress)
 
 
 def pair_stats_by_seed(cfg) -> dict:
@@ -344,28 +293,14 @@ def pair_stats_by_seed(cfg) -> dict:
 def run_all(cfg, progress: bool = True) -> dict:
     """Every job of ``table_jobs`` for every seed: {(seed, setting, method, tag): result}.
 
-    A seed's jobs are queued as soon as its SFT model and pairs exist, so both cores stay busy. Jobs
-    that resolve to the same configuration (the γ sweep's γ = tuned value is the main SimPO run) run once.
-    """
+    A seed's runs start as soon as its SFT model and pairs exist, so both cores stay busy (``training.runner``).
+    Jobs that resolve to the same configuration (the γ sweep's γ = tuned value is the main SimPO run) run once."""
+    validate(cfg)
     unique, tags = _unique_jobs(cfg)
-    keys = {(s, m, json.dumps(ov, sort_keys=True)): k for k, (s, m, ov) in unique.items()}
+    res = run_stages(cfg, _job, stages(cfg), desc="SimPO: SFT + pairs, then train + evaluate", progress=progress)
     out: dict = {}
-    key = _session(cfg)
-    # no prepare() before (or another config): a graph of its own
-    _, graph, finished = _PENDING[key] if key in _PENDING else _open(cfg, key)
-    try:
-        with tqdm(
-            total=len(seeds(cfg)) * len(unique), desc="train + evaluate (all seeds)", disable=not progress
-        ) as bar:
-            for job, res in itertools.chain(finished, graph):
-                if len(job) == 2:
-                    continue
-                _, sd, s, m, ov = job
-                for tag in tags[keys[(s, m, json.dumps(ov, sort_keys=True))]]:
-                    out[(sd, s, m, tag)] = res
-                bar.update(1)
-    except BaseException as e:
-        _drop_pending((type(e), e, e.__traceback__))
-        raise
-    _drop_pending()
+    for k, job in unique.items():
+        for sd in seeds(cfg):
+            for tag in tags[k]:
+                out[(sd, job[0], job[1], tag)] = res[(sd, _stage(*job))]
     return {k: out[k] for k in sorted(out, key=lambda k: (k[0], k[1], METHODS_TABLE4.index(k[2]), k[3]))}

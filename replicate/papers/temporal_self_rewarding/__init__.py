@@ -4,29 +4,13 @@ verdicts).
 ``PAPER`` is its interface (``replicate.papers.interface``); the other names are what its notebook and tests read.
 """
 
+from ...core.config import at_scale
+from ...training.pair_rules import anchored_pairs, future_guided, sr_pairs
+from ...training.toy_stages import build_world, seeds, setup_torch
 from ..interface import Metrics, Paper, toy_world_only
 from . import claims
-from .claims import (
-    curves,
-    flat_metrics,
-    render_table,
-)
-from .experiment import (
-    ARMS,
-    anchored_pairs,
-    at_scale,
-    build_world,
-    eft_data,
-    future_guided,
-    gaps,
-    run_all,
-    run_arm,
-    seeds,
-    setup_torch,
-    sr_pairs,
-    validate,
-    with_scores,
-)
+from .claims import curves, flat_metrics, render_table
+from .experiment import ARMS, eft_data, gaps, run_all, run_arm, validate, with_scores
 
 
 def metrics(results, cfg) -> Metrics:

@@ -19,17 +19,15 @@ import copy
 from pathlib import Path
 
 import numpy as np
-from omegaconf import OmegaConf
-from tqdm.auto import tqdm
 
 from ...core.config import ConfigError, at_scale, to_dict
 from ...core.io import atomic_write_json, cached, read_json
-from ...core.parallel import Workers
 from ...training import iterative as I
 from ...training import self_judge as SJ
 from ...training.pair_rules import anchored_pairs, future_guided, sr_pairs  # noqa: F401  (shared with the real-model path)
+from ...training.runner import run_stages
 from ...training.toy_stages import World, build_world, load_policy, seeds, setup_torch, sft_model, stage_key, with_seed  # noqa: F401
-from ...training.world_cache import job_setup
+from ...training.world_cache import world_for
 from ...worlds.toy_lm import oracle_quality, persona_from_cfg, persona_responses
 
 PAPER = "temporal-self-rewarding"
@@ -415,8 +413,12 @@ def run_arm(cfg, world: World, arm: str, progress: bool = True) -> list[dict]:
     )
 
 
-def _job(plain: dict, seed: int, stage: str):
-    cfg, world = job_setup(plain, seed)
+# A seed's stages: M_0 (EFT on the judge's grades), then both arms from it.
+STAGES = {"m0": (), "tsr": ("m0",), "sr": ("m0",)}
+
+
+def _job(cfg, stage: str):
+    world = world_for(cfg)
     if stage == "m0":
         m0(cfg, world)
         return None
@@ -424,20 +426,7 @@ def _job(plain: dict, seed: int, stage: str):
 
 
 def run_all(cfg, progress: bool = True) -> dict:
-    """{seed: {"sr": records, "tsr": records}}: M_0 per seed, then both arms, over ``hardware.workers`` processes."""
+    """{seed: {"tsr": records, "sr": records}}: M_0 per seed, then both arms (``training.runner``)."""
     validate(cfg)
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    out: dict = {sd: {} for sd in seeds(cfg)}
-
-    def after(job, _):
-        _, sd, stage = job
-        return [(plain, sd, arm) for arm in ("tsr", "sr")] if stage == "m0" else []
-
-    with Workers(int(cfg.hardware.get("workers", 1) or 1), int(cfg.hardware.get("torch_threads") or 1)) as pool:
-        bar = tqdm(total=3 * len(out), desc="M_0, Self-Rewarding, Temporal SR (all seeds)", disable=not progress)
-        for (_, sd, stage), res in pool.run_graph(_job, [(plain, sd, "m0") for sd in seeds(cfg)], after):
-            bar.update(1)
-            if stage != "m0":
-                out[sd][stage] = res
-        bar.close()
-    return out
+    res = run_stages(cfg, _job, STAGES, desc="M_0, then Temporal SR and Self-Rewarding", progress=progress)
+    return {sd: {arm: res[(sd, arm)] for arm in ("tsr", "sr")} for sd in seeds(cfg)}
