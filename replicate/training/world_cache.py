@@ -18,4 +18,3 @@ def world_for(cfg) -> World:
         _WORLDS.clear()
         _WORLDS[k] = build_world(cfg)
     return _WORLDS[k]
-
