@@ -232,7 +232,7 @@ def test_small_vocab_log_softmax_gives_trls_fused_head_log_probs_and_gradients(s
         torch.manual_seed(1)
         for p in t.model.parameters():
             p.add_(0.05 * torch.randn_like(p))
-    assert H._small_vocab(t.model)
+    assert H.small_vocab(t.model)
     out = {}
     for limit in (H.SMALL_VOCAB, 0):  # plain log-softmax, then TRL's fused head
         H.SMALL_VOCAB = limit

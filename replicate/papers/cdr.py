@@ -17,18 +17,18 @@ import torch
 from ..losses import dpo_loss
 from ..metrics.claims import claim
 from ..metrics.density_ratio import density_ratio_reward, pairwise_accuracy
-from ..worlds import tabular as T
+from ..worlds import tabular
 from .interface import Paper
 from .objectives_report import TabularResult as Result
 from .objectives_report import render, tabular_metrics, validate_tabular
 
 
-@T.single_threaded
+@tabular.single_threaded
 def run(cfg, progress: bool = True) -> Result:
     from scipy.stats import spearmanr
 
     p, w = cfg.paper, cfg.paper.world
-    world, q = T.make_bt_world(
+    world, q = tabular.make_bt_world(
         w.n_prompts, w.n_candidates, seed=cfg.seed, bt_scale=w.quality_scale, ref_scale=w.base_scale
     )
     M, N = world.M, world.N
@@ -42,7 +42,7 @@ def run(cfg, progress: bool = True) -> Result:
         a = torch.randint(0, N, (M, K), generator=g)
         b = (a + torch.randint(1, N, (M, K), generator=g)) % N
         mm = torch.arange(M)[:, None].expand(M, K)
-        first = torch.rand(M, K, generator=g, dtype=T.DTYPE) < torch.sigmoid(
+        first = torch.rand(M, K, generator=g, dtype=tabular.DTYPE) < torch.sigmoid(
             (q[mm, a] - q[mm, b]) / w.judge_temperature
         )
         data.append((mm, torch.where(first, a, b), torch.where(first, b, a)))
@@ -56,7 +56,7 @@ def run(cfg, progress: bool = True) -> Result:
             total = total + dpo_loss(lp[mm, cw], lp[mm, cl], base_lp[mm, cw], base_lp[mm, cl], beta=p.beta).mean()
         return total
 
-    z, _ = T.fit(
+    z, _ = tabular.fit(
         world.ref_logits[None].expand(len(specs), -1, -1).clone(),
         loss,
         steps=int(cfg.scale.tabular.inner_steps),

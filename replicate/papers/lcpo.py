@@ -16,7 +16,7 @@ import torch
 from ..losses import cpo_loss, dpo_loss, ipo_loss, simpo_loss
 from ..losses.lcpo import LOGITS, e_step, lcpo_from_logit
 from ..metrics.claims import claim
-from ..worlds import tabular as T
+from ..worlds import tabular
 from .interface import Paper
 from .objectives_report import TabularResult as Result
 from .objectives_report import render, tabular_metrics, validate_tabular
@@ -27,7 +27,7 @@ BASES = ("dpo", "ipo", "simpo", "cpo")
 
 def make_data(cfg, design):
     w = cfg.paper.world
-    world, r = T.make_bt_world(
+    world, r = tabular.make_bt_world(
         design.n_prompts,
         w.n_candidates,
         seed=cfg.seed,
@@ -43,7 +43,7 @@ def make_data(cfg, design):
     m = torch.arange(M)[:, None].expand(M, K)
     win = torch.where(r[m, a] > r[m, b], a, b)
     lose = torch.where(r[m, a] > r[m, b], b, a)
-    u = torch.rand(M, K, generator=g, dtype=T.DTYPE)
+    u = torch.rand(M, K, generator=g, dtype=tabular.DTYPE)
     return world, r, m.reshape(-1), win.reshape(-1), lose.reshape(-1), u.reshape(-1)
 
 
@@ -94,7 +94,7 @@ def auroc(scores_pos, scores_neg):
 
 
 def run(cfg, progress: bool = True) -> Result:
-    with T.single_thread():
+    with tabular.single_thread():
         metrics, series = {}, {}
         for design in cfg.paper.designs:
             res = _run(cfg, design)
@@ -106,7 +106,7 @@ def run(cfg, progress: bool = True) -> Result:
 def _run(cfg, design) -> Result:
     p = cfg.paper
     world, r, m, win, lose, u = make_data(cfg, design)
-    eps = torch.tensor([float(e) for e in p.noise_rates], dtype=T.DTYPE)
+    eps = torch.tensor([float(e) for e in p.noise_rates], dtype=tabular.DTYPE)
     E = len(eps)
     flip = u[None, :] < eps[:, None]  # (E, n) nested flips
     cw = torch.where(flip, lose[None], win[None])  # observed chosen
@@ -117,7 +117,7 @@ def _run(cfg, design) -> Result:
     nw, nl = lens[mm, cw], lens[mm, cl]
     runs = [(b, v) for b in BASES for v in ("plain", "lcpo")]
     hps = {b: p.losses[b] for b in BASES}
-    eta = {run: torch.full((E,), float(p.em.eta0), dtype=T.DTYPE) for run in runs if run[1] == "lcpo"}
+    eta = {run: torch.full((E,), float(p.em.eta0), dtype=tabular.DTYPE) for run in runs if run[1] == "lcpo"}
     last_w = {}
 
     def loss(z):  # z: (len(runs), E, M, N)
@@ -138,7 +138,7 @@ def _run(cfg, design) -> Result:
         return total
 
     init = world.ref_logits[None, None].expand(len(runs), E, -1, -1).clone()
-    z, _ = T.fit(init, loss, steps=int(cfg.scale.tabular.inner_steps), lr=p.lr)
+    z, _ = tabular.fit(init, loss, steps=int(cfg.scale.tabular.inner_steps), lr=p.lr)
     metrics = {
         "world.n_prompts": world.M,
         "world.n_candidates": world.N,

@@ -279,7 +279,7 @@ def generate_stage(cfg) -> Path:
     rows = S.eval_instructions(cfg)
     xs = [r["instruction"] for r in rows]
     model = model_for_eval(cfg)
-    if not S._resolvable(str(model)):
+    if not S.resolvable(str(model)):
         raise ConfigError(f"no model to evaluate at {model}: run stage=train first, or pass +pipeline_model=ID_OR_DIR")
     ys = S.generate(cfg, model, xs, tag=str(cfg.setup.loss), sample=cfg.setup.eval, progress=True)
     path = run_dir(cfg) / "model_outputs.json"

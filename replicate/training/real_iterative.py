@@ -113,7 +113,7 @@ def round_keys(cfg, m: dict) -> list[dict]:
     )
     trained = {k: v for k, v in m.items() if k not in ("label", "eval_refine")}  # what decides the rounds
     key = S.stage_key(
-        cfg, "iterative", trained, to_dict(cfg.scale.finetune), to_dict(cfg.scale.sample), S._id_key(m["data"]), rules
+        cfg, "iterative", trained, to_dict(cfg.scale.finetune), to_dict(cfg.scale.sample), S.id_key(m["data"]), rules
     )
     keys = []
     for t in range(1, int(m["rounds"]) + 1):
@@ -209,7 +209,7 @@ def self_scores(cfg, model_dir, prompts: list, candidates: list[list[str]], *, t
         cfg,
         "self-judge",
         tag,
-        S._id_key(model_dir),
+        S.id_key(model_dir),
         content_hash([prompts, candidates]),
         JUDGE,
         content_hash(Path(__file__).with_name("self_judge.py").read_text()),

@@ -110,20 +110,20 @@ def missing(cfg, m: dict) -> list[str]:
         cfg, s, next((n for n, v in to_dict(cfg.paper.real.methods).items() if v == m), "?")
     )  # the name, for the message
     out = []
-    if not S._resolvable(s["data"], "dataset"):
+    if not S.resolvable(s["data"], "dataset"):
         out.append(
             f"dataset {s['data']!r} (paper.real.rl.data: the RL prompts): not a local path and not in the Hugging "
             "Face cache"
         )
     judge_rm = cfg.judge.get("kind") == "reward_model" and str(cfg.judge.name_or_path) == str(s["reward_model"])
-    if not judge_rm and not S._resolvable(s["reward_model"]):  # the judge's own is named by require already
+    if not judge_rm and not S.resolvable(s["reward_model"]):  # the judge's own is named by require already
         out.append(
             f"reward model {s['reward_model']!r} (paper.real.rl.reward_model): not a local directory and not in "
             "the Hugging Face cache"
         )
     v = _verifier(cfg, s)
     if (
-        s.get("rules") and v != str(cfg.model.name_or_path) and not S._resolvable(v)
+        s.get("rules") and v != str(cfg.model.name_or_path) and not S.resolvable(v)
     ):  # the start model: named by require
         out.append(
             f"verifier {v!r} (paper.real.methods.*.verifier): not a local directory and not in the Hugging Face cache"
@@ -201,10 +201,10 @@ def references(cfg, s: dict, xs: list[str], n: int) -> dict:
         "grpo-refs",
         content_hash(xs),
         n,
-        S._id_key(s["reward_model"]),
+        S.id_key(s["reward_model"]),
         _penalty(s),
         {k: s.get(k) for k in ("temperature", "top_p", "max_new_tokens", "rules")},
-        S._id_key(_verifier(cfg, s)) if s.get("rules") else None,
+        S.id_key(_verifier(cfg, s)) if s.get("rules") else None,
         _code(),
     )
 
@@ -329,9 +329,9 @@ def train(cfg, name: str, m: dict, progress: bool = False) -> Path:
         "grpo",
         s,
         to_dict(cfg.scale.finetune),
-        S._id_key(s["data"]),
-        S._id_key(s["reward_model"]),
-        S._id_key(_verifier(cfg, s)) if s.get("rules") else None,
+        S.id_key(s["data"]),
+        S.id_key(s["reward_model"]),
+        S.id_key(_verifier(cfg, s)) if s.get("rules") else None,
         {k: cfg.judge.get(k) for k in ("dtype", "batch_size", "max_length")},
         _code(),
     )
@@ -349,7 +349,7 @@ def _grpo(cfg, s: dict, tmp: Path, progress: bool) -> None:
 
     from ..metrics.judges import RewardModel
     from .rl import grpo_config
-    from .trl_hook import _history
+    from .trl_hook import log_history
 
     ft = cfg.scale.finetune
     model, tok = S.load_policy(cfg.model.name_or_path, cfg)
@@ -373,7 +373,7 @@ def _grpo(cfg, s: dict, tmp: Path, progress: bool) -> None:
     if n_refs:
         data["ref_rewards"] = refs["rewards"]
     if ft.mode == "lora":
-        model = S._lora(cfg, model)
+        model = S.with_lora(cfg, model)
         if cfg.hardware.get("gradient_checkpointing"):
             model.enable_input_require_grads()  # checkpointed blocks need a grad-requiring input when the base is frozen
     args = grpo_config(cfg.hardware, _grpo_settings(cfg, s), seed=int(cfg.seed), out=tmp)
@@ -390,7 +390,7 @@ def _grpo(cfg, s: dict, tmp: Path, progress: bool) -> None:
         out = out.merge_and_unload(adapter_names=["default"])
     out.save_pretrained(tmp / "model")
     tok.save_pretrained(tmp / "model")
-    atomic_write_json(tmp / "history.json", _history(trainer))
+    atomic_write_json(tmp / "history.json", log_history(trainer))
     atomic_write_json(tmp / "rl.json", {"prompts": len(xs), "steps": steps(s), "rule_weight": w, "settings": s})
 
 

@@ -36,6 +36,7 @@ CODE = (
     "models/lm.py",
     "losses",
     "training/trl_hook.py",
+    "training/trl_internals.py",
     "training/real_stages.py",
     "training/real_iterative.py",
     "training/real_rl.py",
@@ -94,7 +95,7 @@ def _hub_cached(repo_id: str, filename: str, repo_type: str = "model") -> bool:
         return False
 
 
-def _resolvable(name_or_path: str, repo_type: str = "model") -> bool:
+def resolvable(name_or_path: str, repo_type: str = "model") -> bool:
     p = Path(str(name_or_path))
     if p.exists():
         return True
@@ -107,13 +108,13 @@ def require(cfg) -> None:
     """Everything the real path needs, or one ``ConfigError`` that names each missing piece (before compute)."""
     missing = []
     ms = methods(cfg)
-    if not _resolvable(cfg.model.name_or_path):
+    if not resolvable(cfg.model.name_or_path):
         missing.append(
             f"model {cfg.model.name_or_path!r} (model.name_or_path): not a local directory and not in the "
             "Hugging Face cache"
         )
     for data in sorted({m["data"] for m in ms.values() if m.get("data")}):
-        if not _resolvable(data, "dataset"):
+        if not resolvable(data, "dataset"):
             missing.append(
                 f"dataset {data!r} (paper.real.methods.*.data): not a local path and not in the Hugging Face cache"
             )
@@ -144,7 +145,7 @@ def require(cfg) -> None:
 def _judge_missing(cfg) -> list[str]:
     j = cfg.judge
     if j.get("kind") == "reward_model":
-        if not _resolvable(j.name_or_path):
+        if not resolvable(j.name_or_path):
             return [
                 f"reward model {j.name_or_path!r} (judge.name_or_path): not a local directory and not in the Hugging Face cache"
             ]
@@ -190,7 +191,7 @@ def _require_gpu_options(cfg) -> None:
 
 
 # ----------------------------------------------------------------------------- keys
-def _id_key(name_or_path: str) -> dict:
+def id_key(name_or_path: str) -> dict:
     """A Hub id by name; a local directory by name and its files' sizes (a re-saved checkpoint is a new key)."""
     p = Path(str(name_or_path))
     if p.is_dir():
@@ -217,7 +218,7 @@ def stage_key(cfg, *parts) -> dict:
         "seed": int(cfg.seed),
         "model": {
             **to_dict(cfg.model),
-            "files": _id_key(cfg.model.name_or_path) if cfg.model.get("name_or_path") else None,
+            "files": id_key(cfg.model.name_or_path) if cfg.model.get("name_or_path") else None,
         },
         "parts": parts,
     }
@@ -291,7 +292,7 @@ def load_policy(name_or_path, cfg):
     return model, tok
 
 
-def _lora(cfg, model):
+def with_lora(cfg, model):
     from peft import LoraConfig, get_peft_model
 
     lo = cfg.scale.finetune.lora
@@ -316,7 +317,7 @@ def train(cfg, name: str, method: dict, progress: bool = False) -> Path:
         return plugin(method["kind"]).train(cfg, name, method, progress=progress)
     ft = cfg.scale.finetune
     key = stage_key(
-        cfg, "train", {k: v for k, v in method.items() if k != "label"}, to_dict(ft), _id_key(method["data"])
+        cfg, "train", {k: v for k, v in method.items() if k != "label"}, to_dict(ft), id_key(method["data"])
     )
 
     def compute(tmp: Path):
@@ -337,12 +338,12 @@ def fit(cfg, start, data, method: dict, tmp: Path) -> Path:
     plain (merged) checkpoint to ``tmp/model`` and the trainer's log to ``tmp/history.json``."""
     from trl import DPOConfig, SFTConfig, SFTTrainer
 
-    from .trl_hook import PreferenceTrainer, _history, common_args
+    from .trl_hook import PreferenceTrainer, common_args, log_history
 
     ft = cfg.scale.finetune
     model, tok = load_policy(start, cfg)
     if ft.mode == "lora":
-        model = _lora(cfg, model)
+        model = with_lora(cfg, model)
         if cfg.hardware.get("gradient_checkpointing"):
             model.enable_input_require_grads()  # checkpointed blocks need a grad-requiring input when the base is frozen
     lr = float(method["lr"]) * (float(ft.lr_scale) if ft.mode == "lora" else 1.0)
@@ -382,7 +383,7 @@ def fit(cfg, start, data, method: dict, tmp: Path) -> Path:
         out = out.merge_and_unload()  # a plain checkpoint: vLLM and from_pretrained load it as they load the start
     out.save_pretrained(tmp / "model")
     tok.save_pretrained(tmp / "model")
-    atomic_write_json(tmp / "history.json", _history(trainer))
+    atomic_write_json(tmp / "history.json", log_history(trainer))
     return tmp / "model"
 
 
@@ -459,7 +460,7 @@ def generate(
         cfg,
         "generate",
         tag,
-        _id_key(model_dir),
+        id_key(model_dir),
         content_hash(instructions),
         n,
         gen,
@@ -485,7 +486,7 @@ def judge(
 
     j = to_dict(cfg.judge)
     if j.get("annotations"):
-        j["annotations"] = _id_key(j["annotations"])
+        j["annotations"] = id_key(j["annotations"])
     key = stage_key(cfg, "judge", tag, j, content_hash([instructions, outputs, baseline_outputs]))
 
     def compute(tmp: Path):

@@ -27,7 +27,7 @@ from ..core.provenance import package_versions
 from ..models.lm import build_model
 from ..worlds.tokenizer import build_tokenizer
 from ..worlds.toy_lm import Judge, judge_from_cfg, make_prompts, persona_from_cfg, persona_responses
-from . import data as D
+from .data import sft_dataset
 
 
 @dataclass
@@ -83,6 +83,7 @@ CODE = (
     "losses",
     "training/data.py",
     "training/trl_hook.py",
+    "training/trl_internals.py",
     "training/toy_stages.py",
     "metrics/evaluation.py",
     "metrics/winrate.py",
@@ -137,7 +138,7 @@ def sft_model(cfg, world: World):
         model, hist = sft(
             model,
             world.tokenizer,
-            D.sft_dataset(world.prompts["sft"], responses),
+            sft_dataset(world.prompts["sft"], responses),
             cfg.hardware,
             seed=int(cfg.seed),
             lr=float(cfg.toy_world.sft.lr),

@@ -23,7 +23,7 @@ import torch
 from ...core.config import ConfigError, at_scale, to_dict
 from ...core.io import atomic_write_json, cached, read_json
 from ...models.sampling import generate
-from ...training import data as D
+from ...training.data import preference_dataset
 from ...training.runner import run_stages
 from ...training.toy_stages import (
     World,
@@ -321,7 +321,7 @@ def reward_model(cfg, world: World, data: dict | None = None):
         rm, hist = train_reward_model(
             rm,
             world.tokenizer,
-            D.preference_dataset(d["rm_pairs"]),
+            preference_dataset(d["rm_pairs"]),
             cfg.hardware,
             seed=int(cfg.seed),
             lr=float(rm_cfg.lr),

@@ -25,12 +25,11 @@ from ...core.config import ConfigError, at_scale, to_dict
 from ...core.io import atomic_write_json, cached, read_json
 from ...metrics.evaluation import evaluate_policy
 from ...models.sampling import generate
-from ...training import rl
-from ...training import toy_reward as TR
+from ...training import rl, toy_reward
 from ...training.runner import run_stages
 from ...training.toy_stages import World, seeds, sft_model, stage_key
 from ...training.world_cache import world_for
-from . import rules as R
+from . import rules as autorule_rules
 
 _CODE = ("papers/autorule/experiment.py", "papers/autorule/rules.py", *rl.CODE)
 ARMS = ("grpo", "autorule")
@@ -104,10 +103,10 @@ def rule_set(cfg, world: World) -> dict:
     key = _key(cfg, "autorule-rules", to_dict(ru), to_dict(rmc))
 
     def compute(tmp: Path):
-        data = TR.rm_data(cfg, world, rmc)
+        data = toy_reward.rm_data(cfg, world, rmc)
         n = int(at_scale(cfg, ru.examples))
         src = {k: v[:n] for k, v in data["train"].items()}
-        out = R.extract_rule_set(
+        out = autorule_rules.extract_rule_set(
             world.judge,
             src,
             seed=int(cfg.seed) + 31,
@@ -118,10 +117,12 @@ def rule_set(cfg, world: World) -> dict:
         )
         if not out["rules"]:
             raise RuntimeError("rule extraction kept no verifiable rule; lower paper.rules.min_support")
-        rules = R.rules_from_dict(out["rules"])
-        out["agreement"] = R.rule_agreement(rules, data["heldout"], flip=float(ru.flip), seed=int(cfg.seed))
-        out["rm_accuracy"] = TR.pair_accuracy(
-            rl.rm_score(TR.toy_reward_model(cfg, world, rmc), world.tokenizer), data["heldout"]
+        rules = autorule_rules.rules_from_dict(out["rules"])
+        out["agreement"] = autorule_rules.rule_agreement(
+            rules, data["heldout"], flip=float(ru.flip), seed=int(cfg.seed)
+        )
+        out["rm_accuracy"] = toy_reward.pair_accuracy(
+            rl.rm_score(toy_reward.toy_reward_model(cfg, world, rmc), world.tokenizer), data["heldout"]
         )
         atomic_write_json(tmp / "rules.json", out)
 
@@ -130,7 +131,7 @@ def rule_set(cfg, world: World) -> dict:
 
 def rule_score(rules: list, flip: float, seed: int) -> rl.Score:
     def score(prompts, responses):
-        return R.rule_reward(rules, prompts, responses, flip=flip, seed=seed)
+        return autorule_rules.rule_reward(rules, prompts, responses, flip=flip, seed=seed)
 
     return score
 
@@ -183,11 +184,11 @@ def run_arm(cfg, world: World, arm: str) -> dict:
     def compute(tmp: Path):
         tok, judge = world.tokenizer, world.judge
         policy = sft_model(cfg, world)
-        rm = TR.toy_reward_model(cfg, world, rmc)
+        rm = toy_reward.toy_reward_model(cfg, world, rmc)
         rm_s = rl.rm_score(rm, tok)
         funcs, weights, w = [rl.reward_function(rm_s, name="rm")], [1.0], 0.0
         if arm == "autorule":
-            rules = R.rules_from_dict(rule_set(cfg, world)["rules"])
+            rules = autorule_rules.rules_from_dict(rule_set(cfg, world)["rules"])
             r_s = rule_score(rules, float(p.rules.flip), int(cfg.seed))
             w = rule_weight(cfg, world, rm_s, r_s)
             funcs.append(rl.reward_function(r_s, name="rules"))
@@ -230,8 +231,10 @@ def run_arm(cfg, world: World, arm: str) -> dict:
         )
         rules_final = None
         if arm == "autorule":
-            rules_final = R.rule_reward(
-                R.rules_from_dict(rule_set(cfg, world)["rules"]), world.prompts["eval"][:ne], final["responses"]
+            rules_final = autorule_rules.rule_reward(
+                autorule_rules.rules_from_dict(rule_set(cfg, world)["rules"]),
+                world.prompts["eval"][:ne],
+                final["responses"],
             ).tolist()
         atomic_write_json(
             tmp / "run.json",

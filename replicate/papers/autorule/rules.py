@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
-from ...worlds.toy_lm import Judge, _unit_hash, _valid_tail, answer_similarity, oracle_quality, solve, split_response
+from ...worlds.toy_lm import Judge, answer_similarity, oracle_quality, solve, split_response, unit_hash, valid_tail
 
 # ---------------------------------------------------------------------------------------------
 # What drove a judge's preference (known truth)
@@ -47,8 +47,8 @@ def judge_terms(judge: Judge, prompt: str, a: str, b: str) -> dict:
     """The judge's logit for "a ≻ b" as used by ``Judge.prob(prompt, a, b)`` (presentation order drawn from the
     content), split into its terms: quality α(q_a − q_b), verbosity λ·tanh((|a| − |b|)/s), order ±π, noise ε.
     They sum to ``Judge.logit(prompt, a, b, a_first)``."""
-    a_first = _unit_hash("order", str(judge.seed), prompt, a, b) < 0.5
-    u = _unit_hash(str(judge.seed), prompt, a, b, str(a_first))
+    a_first = unit_hash("order", str(judge.seed), prompt, a, b) < 0.5
+    u = unit_hash(str(judge.seed), prompt, a, b, str(a_first))
     return {
         "quality": judge.sharpness * (oracle_quality(prompt, a) - oracle_quality(prompt, b)),
         "length": judge.length_bias * math.tanh((len(a) - len(b)) / judge.length_scale),
@@ -66,7 +66,7 @@ def answer_properties(prompt: str, response: str) -> dict:
         "correct": ans == truth,
         "right_length": len(ans) == len(truth),
         "mostly_right": answer_similarity(ans, truth) >= 0.5,
-        "clean": not tail or _valid_tail(tail),
+        "clean": not tail or valid_tail(tail),
         "elaborates": bool(tail),
     }
 
@@ -307,7 +307,7 @@ def verify(
         props = answer_properties(p, y)
         for k, r in enumerate(rules):
             s = bool(props[r.check])
-            if flip > 0 and _unit_hash("verifier", str(seed), r.text, p, y) < flip:
+            if flip > 0 and unit_hash("verifier", str(seed), r.text, p, y) < flip:
                 s = not s
             out[i, k] = float(s)
     return out

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ...core.config import ConfigError
-from ...metrics import winrate as W
+from ...metrics import winrate
 from ...worlds.public_data import data_path
 from ..lc_alpacaeval import experiment as lc
 
@@ -98,7 +98,7 @@ def null_model_table() -> pd.DataFrame:
 def position_split(t: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for slot, g in t.groupby("null_slot"):
-        out[slot] = W.win_rates(g["preference"], encoding="alpaca_eval") | {"rows": len(g)}
+        out[slot] = winrate.win_rates(g["preference"], encoding="alpaca_eval") | {"rows": len(g)}
     return pd.DataFrame(out).T
 
 
@@ -114,8 +114,8 @@ def judge_position_bias(ann: pd.DataFrame | None = None) -> pd.DataFrame:
         if len(first) < 50 or len(second) < 50:
             continue
         rows[m] = {
-            "wr_shown_first": W.win_rates(first["preference"], encoding="alpaca_eval")["win_rate"],
-            "wr_shown_second": W.win_rates(second["preference"], encoding="alpaca_eval")["win_rate"],
+            "wr_shown_first": winrate.win_rates(first["preference"], encoding="alpaca_eval")["win_rate"],
+            "wr_shown_second": winrate.win_rates(second["preference"], encoding="alpaca_eval")["win_rate"],
             "n_first": len(first),
             "n_second": len(second),
         }
@@ -226,7 +226,7 @@ def run(cfg, progress: bool = True) -> dict:
     return {
         "table": t,
         "constant": const,
-        "win_rates": W.win_rates(t["preference"], encoding="alpaca_eval"),
+        "win_rates": winrate.win_rates(t["preference"], encoding="alpaca_eval"),
         "leaderboard": lc.load_leaderboard("HEAD").loc["NullModel"],
         "lc_weights": lc.lc_from_published_weights("HEAD"),
         "annotations": ann,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...metrics import winrate as W
+from ...metrics import winrate
 from ..lc_alpacaeval import experiment as lc
 
 
@@ -57,7 +57,7 @@ class LearnedJudge:
         return self.features(xs, ys) @ self.w
 
     def prob(self, xs, ys_a, ys_b) -> np.ndarray:
-        return W.logistic(self.reward(xs, ys_a) - self.reward(xs, ys_b))
+        return winrate.logistic(self.reward(xs, ys_a) - self.reward(xs, ys_b))
 
 
 def toy_world(cfg) -> dict:
@@ -207,7 +207,7 @@ def toy_defenses(w: dict, c: str, *, window: int) -> dict:
     lens_ref = np.array([len(r) for r in refs_test])
     for target in ("learned", "toy"):
         p = toy_win_probs(w, target, c, test, "both")
-        r = W.lc_win_rate(p, np.full(len(test), len(c)), lens_ref)  # no difficulty term (issue #316)
+        r = winrate.lc_win_rate(p, np.full(len(test), len(c)), lens_ref)  # no difficulty term (issue #316)
         out[f"{target}.win_rate"] = r["win_rate"]
         out[f"{target}.win_rate_se"] = r["standard_error"]  # the toy claims are judged on its interval
         out[f"{target}.lc_win_rate"] = r["lc_win_rate"]

@@ -21,7 +21,7 @@ import numpy as np
 
 from ...core.config import ConfigError, at_scale, to_dict
 from ...core.io import atomic_write_json, cached, read_json
-from ...training import iterative as I
+from ...training import iterative
 from ...training.pair_rules import drift_pairs  # noqa: F401  (the rule, shared with the real-model path)
 from ...training.runner import run_stages
 from ...training.toy_stages import World, load_policy, seeds, sft_key, sft_model, stage_key
@@ -190,7 +190,7 @@ def builder(cfg, logs: dict, arm: str):
     items = logs["dsat"]
     kw = _sample_kw(cfg)
 
-    def drift(ctx: I.RoundContext) -> dict:
+    def drift(ctx: iterative.RoundContext) -> dict:
         convs = [
             hindsight_conversation(p, y, f) for p, y, f in zip(items["prompt"], items["rejected"], items["feedback"])
         ]
@@ -210,28 +210,28 @@ def builder(cfg, logs: dict, arm: str):
         }
         return pairs
 
-    def iterdpo(ctx: I.RoundContext) -> dict:
+    def iterdpo(ctx: iterative.RoundContext) -> dict:
         ps = items["prompt"]
         cands = ctx.sample(ps, n=int(cfg.paper.iterdpo.n_samples), **kw)
         ctx.progress("label")
-        pairs = _with_items(I.best_vs_worst(ps, cands, I.judge_scores(ctx.world.judge, ps, cands)), ps)
+        pairs = _with_items(iterative.best_vs_worst(ps, cands, iterative.judge_scores(ctx.world.judge, ps, cands)), ps)
         pairs["_extras"] = {"item": pairs["item"]}
         return pairs
 
-    def spin(ctx: I.RoundContext) -> dict:
+    def spin(ctx: iterative.RoundContext) -> dict:
         ps = items["prompt"]
         own = [c[0] for c in ctx.sample(ps, **kw)]
-        pairs = _with_items(I.spin_pairs(ps, items["demonstration"], own), ps)
+        pairs = _with_items(iterative.spin_pairs(ps, items["demonstration"], own), ps)
         pairs["_extras"] = {"item": pairs["item"]}
         return pairs
 
     return {"drift": drift, "iterdpo": iterdpo, "spin": spin}[arm]
 
 
-def specs(cfg) -> tuple[I.TrainSpec, I.EvalSpec]:
+def specs(cfg) -> tuple[iterative.TrainSpec, iterative.EvalSpec]:
     t, e = cfg.paper.train, cfg.paper.eval
     return (
-        I.TrainSpec(
+        iterative.TrainSpec(
             loss="dpo",
             loss_kwargs={"beta": float(t.beta)},
             lr=float(t.lr),
@@ -240,7 +240,7 @@ def specs(cfg) -> tuple[I.TrainSpec, I.EvalSpec]:
             max_steps=at_scale(cfg, t.max_steps),
             scheduler=str(t.scheduler),
         ),
-        I.EvalSpec(
+        iterative.EvalSpec(
             n_eval=int(at_scale(cfg, e.n_eval)),
             temperature=float(e.temperature),
             max_new_tokens=int(e.max_new_tokens),
@@ -257,8 +257,8 @@ def run_arm(cfg, world: World, arm: str, progress: bool = False) -> list[dict]:
     """T rounds of one arm from π_0 (every round cached): records of rounds 0..T (``iterative.run_loop``)."""
     logs = deployment_logs(cfg, world)
     train, evals = specs(cfg)
-    start = I.Start(start_key(cfg), lambda: start_policy(cfg, world))
-    return I.run_loop(
+    start = iterative.Start(start_key(cfg), lambda: start_policy(cfg, world))
+    return iterative.run_loop(
         cfg,
         world,
         name=f"drift-{arm}",

@@ -3,7 +3,7 @@ acts on it (``revise``, for π_0's revision dialogues); the hindsight conversati
 
 from __future__ import annotations
 
-from ...worlds.toy_lm import _valid_tail, solve, split_response
+from ...worlds.toy_lm import solve, split_response, valid_tail
 
 
 def feedback(prompt: str, response: str) -> str | None:
@@ -13,7 +13,7 @@ def feedback(prompt: str, response: str) -> str | None:
     ``"no, too short"``, or ``"no, junk at end"`` (a malformed tail)."""
     ans, tail = split_response(response)
     truth = solve(prompt)
-    if tail and not _valid_tail(tail):
+    if tail and not valid_tail(tail):
         return "no, junk at end"
     if ans == truth:
         return None

@@ -25,8 +25,8 @@ from ...core.config import ConfigError, at_scale, to_dict
 from ...core.io import atomic_write_json, cached, content_hash, read_json
 from ...metrics.evaluation import judge_against_reference
 from ...metrics.winrate import lc_win_rate
-from ...training import data as D
-from ...training import iterative as I
+from ...training import iterative
+from ...training.data import sft_dataset
 from ...training.pair_rules import refine_pairs
 from ...training.runner import run_stages
 from ...training.toy_stages import (
@@ -129,7 +129,7 @@ def rule_pairs(prompts: Sequence[str], chains: Sequence[Sequence[str]]) -> dict:
     """The card's rule-based selector (b), *unverified exact rule*: the last refinement y^J is preferred to the first
     answer y⁰; chains where the two coincide are dropped. Not trained on here: its assumption (later is better) is
     measured each round (``rule_agreement``) instead."""
-    return I.spin_pairs(prompts, [c[-1] for c in chains], [c[0] for c in chains])
+    return iterative.spin_pairs(prompts, [c[-1] for c in chains], [c[0] for c in chains])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -163,16 +163,18 @@ def builder(cfg, arm: str):
     """The pair builder of one arm for ``iterative.run_loop``."""
     J, instr = int(cfg.paper.refine.depth), str(cfg.paper.refine.instruction)
 
-    def build(ctx: I.RoundContext) -> dict:
+    def build(ctx: iterative.RoundContext) -> dict:
         ps = round_prompts(cfg, ctx.world, ctx.t)
         if arm == "evolve":
             chains = refinement_chain(ctx.sample, ps, J, instr, **_gen_kwargs(cfg))
         else:  # iterative DPO: the same number of generations, all direct
             chains = ctx.sample(ps, n=J + 1, **_gen_kwargs(cfg))
         ctx.progress("judge")
-        scores = I.judge_scores(ctx.world.judge, ps, chains)
-        q = I.oracle_scores(ps, chains)
-        pairs = evolve_pairs(ps, chains, scores, instr) if arm == "evolve" else I.best_vs_worst(ps, chains, scores)
+        scores = iterative.judge_scores(ctx.world.judge, ps, chains)
+        q = iterative.oracle_scores(ps, chains)
+        pairs = (
+            evolve_pairs(ps, chains, scores, instr) if arm == "evolve" else iterative.best_vs_worst(ps, chains, scores)
+        )
         rule = rule_pairs(ps, chains)
         rq = [
             oracle_quality(x, w) - oracle_quality(x, l_)
@@ -230,7 +232,7 @@ def pi0(cfg, world: World):
         model, hist = sft(
             sft_model(cfg, world),
             world.tokenizer,
-            D.sft_dataset(rows["prompt"], rows["completion"]),
+            sft_dataset(rows["prompt"], rows["completion"]),
             cfg.hardware,
             seed=int(cfg.seed),
             lr=float(st.lr),
@@ -245,10 +247,10 @@ def pi0(cfg, world: World):
     return load_policy(cached("evolve-sft", pi0_key(cfg), compute) / "model")
 
 
-def train_spec(cfg) -> I.TrainSpec:
+def train_spec(cfg) -> iterative.TrainSpec:
     t = cfg.paper.train
     ms = at_scale(cfg, t.max_steps)
-    return I.TrainSpec(
+    return iterative.TrainSpec(
         loss=str(t.loss),
         loss_kwargs={"beta": float(t.beta)},
         lr=float(t.lr),
@@ -258,9 +260,9 @@ def train_spec(cfg) -> I.TrainSpec:
     )
 
 
-def eval_spec(cfg) -> I.EvalSpec:
+def eval_spec(cfg) -> iterative.EvalSpec:
     e = cfg.paper.eval
-    return I.EvalSpec(
+    return iterative.EvalSpec(
         n_eval=int(at_scale(cfg, e.loop_n_eval)),
         temperature=float(e.temperature),
         max_new_tokens=int(cfg.paper.sample.max_new_tokens),
@@ -275,11 +277,11 @@ def eval_spec(cfg) -> I.EvalSpec:
 def run_arm(cfg, world: World, arm: str, progress: bool = False) -> list[dict]:
     """Rounds 0..T of one arm (``iterative.run_loop``; each round cached, a killed run resumes)."""
     p = cfg.paper
-    return I.run_loop(
+    return iterative.run_loop(
         cfg,
         world,
         name=f"evolve-{arm}",
-        start=I.Start(pi0_key(cfg), lambda: pi0(cfg, world)),
+        start=iterative.Start(pi0_key(cfg), lambda: pi0(cfg, world)),
         build=builder(cfg, arm),
         train=train_spec(cfg),
         evals=eval_spec(cfg),
@@ -331,10 +333,10 @@ def refine_eval(cfg, world: World, name: str, key: dict, load) -> dict:
         gen = dict(temperature=float(e.temperature), max_new_tokens=int(cfg.paper.sample.max_new_tokens))
 
         def sample(convs, seed_offset=0, **kw):
-            return I.sample(model, world.tokenizer, convs, seed=int(cfg.seed) + 29 + seed_offset, **kw)
+            return iterative.sample(model, world.tokenizer, convs, seed=int(cfg.seed) + 29 + seed_offset, **kw)
 
         chains = refinement_chain(sample, ps, J, str(cfg.paper.refine.instruction), **gen)
-        q = I.oracle_scores(ps, chains)
+        q = iterative.oracle_scores(ps, chains)
         atomic_write_json(
             tmp / "eval.json",
             {
@@ -366,7 +368,7 @@ def _job(cfg, stage: str):
     keys = [pi0_key(cfg)] + [{"round_dir": Path(r["dir"]).name} for r in recs[1:]]
     refined = [refine_eval(cfg, world, "pi0", keys[0], lambda: pi0(cfg, world))]
     refined += [
-        refine_eval(cfg, world, f"{stage}-{t}", keys[t], lambda t=t: I.round_model(recs, t))
+        refine_eval(cfg, world, f"{stage}-{t}", keys[t], lambda t=t: iterative.round_model(recs, t))
         for t in range(1, len(recs))
     ]
     for r in recs:

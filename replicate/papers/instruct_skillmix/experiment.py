@@ -23,7 +23,7 @@ from pathlib import Path
 from ...core.config import ConfigError, to_dict
 from ...core.io import atomic_write_json, cached, read_json
 from ...metrics.evaluation import evaluate_policy
-from ...training import data as D
+from ...training.data import sft_dataset
 from ...training.runner import run_stages
 from ...training.toy_stages import World, seeds, sft_model, stage_key, with_seed
 from ...training.world_cache import world_for
@@ -197,7 +197,7 @@ def run_arm(cfg, world: World, arm: dict | None) -> dict:
             model, hist = sft(
                 model,
                 world.tokenizer,
-                D.sft_dataset(ps, rs),
+                sft_dataset(ps, rs),
                 cfg.hardware,
                 seed=int(cfg.seed),
                 lr=float(cfg.paper.lr),

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from ...core.config import ConfigError
-from ...worlds.toy_lm import FILLERS, OTHER_SKILLS, SKILLS, WORD_SKILLS, _word, solve
+from ...worlds.toy_lm import FILLERS, OTHER_SKILLS, SKILLS, WORD_SKILLS, random_word, solve
 
-# ``_word`` is the world's word distribution (3–5 letters), imported rather than copied so that skill-pair prompts
+# ``random_word`` is the world's word distribution (3–5 letters), imported rather than copied so that skill-pair prompts
 # look like the world's own.
 
 
@@ -45,7 +45,7 @@ def combination_prompt(combo: tuple[str, ...], rng: np.random.Generator) -> str:
         return f"{combo[0]}:{OTHER_SKILLS[combo[0]][0](rng)}"
     if not all(s in WORD_SKILLS for s in combo):
         raise ValueError(f"only word skills compose, got {combo}")
-    return f"{'+'.join(combo)}:{_word(rng)}"
+    return f"{'+'.join(combo)}:{random_word(rng)}"
 
 
 def skillmix_prompts(n: int, k: int, seed: int, exclude: set = frozenset()) -> tuple[list[str], list[tuple]]:

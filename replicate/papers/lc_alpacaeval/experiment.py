@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ...core.config import ConfigError
-from ...metrics import winrate as W
+from ...metrics import winrate
 from ...metrics.correlation import correlation_table
 from ...worlds.public_data import data_path
 
@@ -60,7 +60,7 @@ def load_leaderboard(snapshot: str = "HEAD") -> pd.DataFrame:
 
 def load_weights(snapshot: str = "HEAD") -> pd.DataFrame:
     """Published GLM weights (columns length = φ, difficulty = ψ, model = θ)."""
-    return W.load_weights(data_path(WEIGHTS[snapshot]))
+    return winrate.load_weights(data_path(WEIGHTS[snapshot]))
 
 
 @cache
@@ -96,7 +96,7 @@ def load_annotations_json(relpath: str) -> pd.DataFrame:
 def raw_win_rates(ann: pd.DataFrame | None = None) -> pd.DataFrame:
     """Raw (weighted) and discrete win rates + SE of every annotated model, from its annotations."""
     ann = load_annotations() if ann is None else ann
-    rows = {m: W.win_rates(g["preference"], encoding="alpaca_eval") for m, g in ann.groupby("model")}
+    rows = {m: winrate.win_rates(g["preference"], encoding="alpaca_eval") for m, g in ann.groupby("model")}
     out = pd.DataFrame(rows).T
     out["avg_length"] = ann.groupby("model")["len_2"].mean()
     return out
@@ -115,7 +115,7 @@ def lc_from_published_weights(snapshot: str = "HEAD", difficulty: pd.Series | No
     w = load_weights(snapshot)
     g = (load_difficulty() if difficulty is None else difficulty).to_numpy()
     lb = load_leaderboard(snapshot)
-    lc = {m: W.lc_from_weights(w, m, g, baseline=BASELINE) for m in w.index}
+    lc = {m: winrate.lc_from_weights(w, m, g, baseline=BASELINE) for m in w.index}
     out = pd.DataFrame({"lc_predicted": pd.Series(lc)})
     out["lc_leaderboard"] = lb["length_controlled_winrate"].reindex(out.index)
     out["abs_error"] = (out["lc_predicted"] - out["lc_leaderboard"]).abs()
@@ -136,10 +136,12 @@ def pseudo_gamed_rows(weights: pd.DataFrame | None = None, difficulty: pd.Series
     L = load_lengths()
     parts = []
     for gm in GAMED_BASELINES:
-        sdl = W.std_delta_len(L[gm].to_numpy(), L[BASELINE].to_numpy())
+        sdl = winrate.std_delta_len(L[gm].to_numpy(), L[BASELINE].to_numpy())
         wg = w.loc[gm]
-        pref = W.logistic(wg["model"] + wg["length"] * np.tanh(sdl) + wg["difficulty"] * g.loc[L.index].to_numpy())
-        parts.append(W.gamed_rows(pref, L[gm].to_numpy(), L[BASELINE].to_numpy(), g.loc[L.index].to_numpy()))
+        pref = winrate.logistic(
+            wg["model"] + wg["length"] * np.tanh(sdl) + wg["difficulty"] * g.loc[L.index].to_numpy()
+        )
+        parts.append(winrate.gamed_rows(pref, L[gm].to_numpy(), L[BASELINE].to_numpy(), g.loc[L.index].to_numpy()))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -148,7 +150,7 @@ def refit_model(
     *,
     difficulty: pd.Series | None,
     gamed: pd.DataFrame | None,
-    reg_lambda: float | None = W.DEFAULT_LAMBDA,
+    reg_lambda: float | None = winrate.DEFAULT_LAMBDA,
     align: str = "row",
 ) -> dict:
     """Refit the LC GLM of one model from its annotations (``g``: its rows of the slim table).
@@ -161,7 +163,7 @@ def refit_model(
     if difficulty is not None:
         key = g["row"] if align == "row" else g["instruction_idx"]
         gam = difficulty.reindex(key.to_numpy()).to_numpy()
-    r = W.lc_win_rate(
+    r = winrate.lc_win_rate(
         g["preference"].to_numpy(),
         g["len_2"].to_numpy(),
         g["len_1"].to_numpy(),
@@ -201,7 +203,7 @@ def refit_all(models=None, *, variant: str = "reg", ann: pd.DataFrame | None = N
             g,
             difficulty=None if variant == "minimal" else difficulty,
             gamed=gamed,
-            reg_lambda=W.DEFAULT_LAMBDA if gamed is not None else None,
+            reg_lambda=winrate.DEFAULT_LAMBDA if gamed is not None else None,
             align="instruction" if variant == "reg_instruction" else "row",
         )
     return pd.DataFrame(rows).T
@@ -303,16 +305,16 @@ def annotation_metrics(df: pd.DataFrame, glm: str = "auto") -> dict:
             glm = "v1"
     if glm == "minimal":
         gamma = gamed = None
-    r = W.lc_win_rate(
+    r = winrate.lc_win_rate(
         df["preference"].to_numpy(),
         len_m,
         len_b,
         gamma,
         gamed if glm == "v1" else None,
-        reg_lambda=W.DEFAULT_LAMBDA if glm == "v1" else None,
+        reg_lambda=winrate.DEFAULT_LAMBDA if glm == "v1" else None,
         encoding="alpaca_eval",
     )
-    valid = np.isfinite(W.from_alpaca_eval(df["preference"]))
+    valid = np.isfinite(winrate.from_alpaca_eval(df["preference"]))
     out = {
         "win_rate": r["win_rate"],
         "standard_error": r["standard_error"],
@@ -325,7 +327,7 @@ def annotation_metrics(df: pd.DataFrame, glm: str = "auto") -> dict:
         "glm": glm,
         "glm_weights": r["glm"].as_weights(),
     }
-    if W.is_extreme_change(out["win_rate"], out["length_controlled_winrate"]):
+    if winrate.is_extreme_change(out["win_rate"], out["length_controlled_winrate"]):
         note = (
             note + "; " if note else ""
         ) + "LC differs extremely from the raw win rate (alpaca_eval's sanity warning)"
@@ -458,12 +460,18 @@ def run(cfg, progress: bool = True) -> dict:
     w_head, gamma = load_weights(snap), load_difficulty()
     g = gamma.to_numpy()
     semantics = {
-        "self_win_rate": W.lc_from_weights(w_head, BASELINE, g, baseline=BASELINE),
+        "self_win_rate": winrate.lc_from_weights(w_head, BASELINE, g, baseline=BASELINE),
         "antisymmetry_max_err": max(
-            abs(W.lc_from_weights(w_head, a, g, baseline=b) + W.lc_from_weights(w_head, b, g, baseline=a) - 100)
+            abs(
+                winrate.lc_from_weights(w_head, a, g, baseline=b)
+                + winrate.lc_from_weights(w_head, b, g, baseline=a)
+                - 100
+            )
             for a, b in SEMANTICS_PAIRS
         ),
-        "all_lc": [W.lc_from_weights(w_head, m, g, baseline=b) for m in w_head.index[:40] for b in w_head.index[:40]],
+        "all_lc": [
+            winrate.lc_from_weights(w_head, m, g, baseline=b) for m in w_head.index[:40] for b in w_head.index[:40]
+        ],
     }
     # 3. GLM refits; the models whose annotation rows are not in instruction order get γ̂ by position upstream
     models = refit_models(cfg, ann)

@@ -4,8 +4,7 @@ cached), ``claims`` (numbers and verdicts).
 ``PAPER`` is its interface (``replicate.papers.interface``); the other names are what its notebook and tests read.
 """
 
-from ...training import rl
-from ...training import toy_reward as TR
+from ...training import rl, toy_reward
 from ...training.toy_stages import seeds, setup_torch
 from ...training.world_cache import world_for
 from ..interface import Metrics, Paper, toy_world_only
@@ -45,7 +44,7 @@ __all__ = [
     "PAPER",
     "claims",
     "metrics",
-    "TR",
+    "toy_reward",
     "flat_metrics",
     "methods",
     "penalty",

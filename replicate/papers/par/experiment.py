@@ -23,8 +23,7 @@ from omegaconf import OmegaConf
 from ...core.config import ConfigError, at_scale, to_dict
 from ...core.io import atomic_write_json, cached, read_json
 from ...models.sampling import generate
-from ...training import rl
-from ...training import toy_reward as TR
+from ...training import rl, toy_reward
 from ...training.runner import run_stages
 from ...training.shaping import SHAPINGS, Shaping, length_penalty
 from ...training.toy_stages import World, seeds, setup_torch, sft_model, stage_key, with_seed  # noqa: F401
@@ -81,8 +80,8 @@ def validate(cfg) -> None:
         raise ConfigError(
             f"paper.rl.prompts ({r['prompts']}) must be a multiple of prompts_per_step ({r['prompts_per_step']})"
         )
-    if rm.get("head", "token_sum") not in TR.HEADS:
-        raise ConfigError(f"paper.reward_model.head must be one of {TR.HEADS}")
+    if rm.get("head", "token_sum") not in toy_reward.HEADS:
+        raise ConfigError(f"paper.reward_model.head must be one of {toy_reward.HEADS}")
     ms = methods(cfg)
     for name, m in ms.items():
         if m["shaping"] not in SHAPINGS:
@@ -122,7 +121,7 @@ def split_prompts(cfg, world: World) -> dict:
 
 
 def reward_model(cfg, world: World):
-    return TR.toy_reward_model(cfg, world, rm_cfg(cfg))
+    return toy_reward.toy_reward_model(cfg, world, rm_cfg(cfg))
 
 
 def references(cfg, world: World) -> dict:
@@ -166,7 +165,9 @@ def rm_diagnostics(cfg, world: World) -> dict:
     key = _key(cfg, "par-rm-report", to_dict(cfg.paper.reward_model))
 
     def compute(tmp: Path):
-        rep = TR.rm_report(rl.rm_score(reward_model(cfg, world), world.tokenizer), TR.rm_data(cfg, world, rm_cfg(cfg)))
+        rep = toy_reward.rm_report(
+            rl.rm_score(reward_model(cfg, world), world.tokenizer), toy_reward.rm_data(cfg, world, rm_cfg(cfg))
+        )
         atomic_write_json(tmp / "report.json", rep)
 
     return read_json(cached("par-rm-report", key, compute) / "report.json")

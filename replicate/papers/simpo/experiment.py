@@ -18,7 +18,7 @@ from ...core.config import ConfigError, to_dict
 from ...core.io import atomic_write_json, cached, read_json
 from ...metrics.evaluation import evaluate_policy, pair_diagnostics
 from ...models.sampling import generate
-from ...training import data as D
+from ...training.data import pair_stats, pairs_from_candidates, preference_dataset
 from ...training.runner import run_stages
 from ...training.toy_stages import (
     World,
@@ -87,7 +87,7 @@ def preference_pairs(cfg, world: World | None = None, sft=None) -> dict:
                     ]
                 )
             )
-            out.setdefault("base", {})[split] = D.pairs_from_candidates(
+            out.setdefault("base", {})[split] = pairs_from_candidates(
                 ps, pool, world.judge, rejected=cfg.paper.pairs.base_rejected, seed=seed
             )
             s = cfg.scale.sample
@@ -101,7 +101,7 @@ def preference_pairs(cfg, world: World | None = None, sft=None) -> dict:
                 max_new_tokens=int(s.max_new_tokens),
                 seed=seed + 3,
             )
-            out.setdefault("instruct", {})[split] = D.pairs_from_candidates(
+            out.setdefault("instruct", {})[split] = pairs_from_candidates(
                 ps, samples, world.judge, rejected=cfg.paper.pairs.instruct_rejected, seed=seed
             )
         atomic_write_json(tmp / "pairs.json", out)
@@ -116,7 +116,7 @@ def preference_dataset_on_disk(cfg, pairs: dict, setting: str):
 
     key = _key(cfg, "prefds", setting, pairs[setting]["train"])
     path = cached(
-        "simpo-prefds", key, lambda tmp: D.preference_dataset(pairs[setting]["train"]).save_to_disk(str(tmp / "ds"))
+        "simpo-prefds", key, lambda tmp: preference_dataset(pairs[setting]["train"]).save_to_disk(str(tmp / "ds"))
     )
     return load_from_disk(str(path / "ds"))
 
@@ -286,7 +286,7 @@ def pair_stats_by_seed(cfg) -> dict:
     for sd in seeds(cfg):
         c = with_seed(cfg, sd)
         pairs = preference_pairs(c)  # cached by prepare(): no world to build
-        out[sd] = {s: D.pair_stats(pairs[s]["train"]) for s in cfg.paper.settings}
+        out[sd] = {s: pair_stats(pairs[s]["train"]) for s in cfg.paper.settings}
     return out
 
 

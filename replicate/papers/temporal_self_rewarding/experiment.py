@@ -22,8 +22,7 @@ import numpy as np
 
 from ...core.config import ConfigError, at_scale, to_dict
 from ...core.io import atomic_write_json, cached, read_json
-from ...training import iterative as I
-from ...training import self_judge as SJ
+from ...training import iterative, self_judge
 from ...training.pair_rules import anchored_pairs, future_guided, sr_pairs  # noqa: F401  (shared with the real-model path)
 from ...training.runner import run_stages
 from ...training.toy_stages import World, build_world, load_policy, seeds, setup_torch, sft_model, stage_key, with_seed  # noqa: F401
@@ -95,7 +94,7 @@ def eft_data(cfg, world: World) -> dict:
 
     def compute(tmp: Path):
         ps = world.prompts["sft"][: int(at_scale(cfg, e.prompts))]
-        ys = I.sample(
+        ys = iterative.sample(
             sft_model(cfg, world),
             world.tokenizer,
             ps,
@@ -110,7 +109,7 @@ def eft_data(cfg, world: World) -> dict:
             {
                 "prompts": ps,
                 "samples": ys,
-                "targets": [SJ.eft_targets(world.judge, p, c) for p, c in zip(ps, ys)],
+                "targets": [self_judge.eft_targets(world.judge, p, c) for p, c in zip(ps, ys)],
                 "q": [[oracle_quality(p, y) for y in c] for p, c in zip(ps, ys)],
             },
         )
@@ -151,7 +150,7 @@ def m0(cfg, world: World):
         demo = persona_from_cfg("demonstrator", cfg.toy_world.demonstrator)
         ift_p = world.prompts["sft"][:n_ift]
         ift_y = persona_responses(demo, world.prompts["sft"], int(cfg.seed) + 1)[:n_ift]  # = π_SFT's training answers
-        rows = SJ.eft_rows(world.tokenizer, sj.query, fp, fy, ft, ift_p, ift_y)
+        rows = self_judge.eft_rows(world.tokenizer, sj.query, fp, fy, ft, ift_p, ift_y)
         ds = Dataset.from_dict(rows).shuffle(seed=int(cfg.seed))
         model, hist = sft(
             sft_model(cfg, world),
@@ -181,12 +180,12 @@ def self_scores(cfg, model, tokenizer, prompts, candidates, *, seed: int, readin
     sj = cfg.paper.self_judge
     fp = [p for p, c in zip(prompts, candidates) for _ in c]
     fy = [y for c in candidates for y in c]
-    logits = SJ.next_token_logits(model, tokenizer, sj.query, fp, fy)
-    ids = SJ.digit_ids(tokenizer)
+    logits = self_judge.next_token_logits(model, tokenizer, sj.query, fp, fy)
+    ids = self_judge.digit_ids(tokenizer)
     if (reading or at_scale(cfg, sj.reading)) == "expected":
-        s = SJ.expected_scores(logits, ids)
+        s = self_judge.expected_scores(logits, ids)
     else:
-        s = SJ.sampled_scores(logits, ids, n=int(sj.n_judgments), temperature=float(sj.temperature), seed=seed)
+        s = self_judge.sampled_scores(logits, ids, n=int(sj.n_judgments), temperature=float(sj.temperature), seed=seed)
     k = len(candidates[0]) if candidates else 0
     return s.reshape(-1, k) if k else np.zeros((0, 0))
 
@@ -241,10 +240,10 @@ def agreement(cfg, world: World, model, prompts, candidates, scores) -> dict:
     """How the self-judge's scores of one probe's candidates order them against the oracle, the toy judge's EFT grade
     (the labels it was trained to imitate) and a length-only scorer: per-prompt pair accuracies."""
     q = np.array([[oracle_quality(p, y) for y in c] for p, c in zip(prompts, candidates)])
-    grade = np.array([SJ.eft_targets(world.judge, p, c) for p, c in zip(prompts, candidates)])
+    grade = np.array([self_judge.eft_targets(world.judge, p, c) for p, c in zip(prompts, candidates)])
     length = np.array([[len(y) for y in c] for c in candidates], dtype=float)
     expected = self_scores(cfg, model, world.tokenizer, prompts, candidates, seed=0, reading="expected")
-    acc = SJ.per_prompt_pair_accuracy
+    acc = self_judge.per_prompt_pair_accuracy
     return {
         "self_vs_oracle": acc(scores, q).tolist(),
         "self_expected_vs_oracle": acc(expected, q).tolist(),
@@ -265,7 +264,7 @@ def sr_builder(cfg, world: World):
     """Self-Rewarding round t: N samples of M_t per chunk prompt, judged by M_t, (max, min) pairs, ties dropped."""
     n = int(cfg.paper.sr.n_samples)
 
-    def build(ctx: I.RoundContext) -> dict:
+    def build(ctx: iterative.RoundContext) -> dict:
         tok, ps = world.tokenizer, chunk(cfg, world, ctx.t)
         c = ctx.sample(ps, n=n, **_gen(cfg))
         ctx.progress("self-judge")
@@ -289,7 +288,7 @@ def sr_builder(cfg, world: World):
     return build
 
 
-def _phase1(cfg, ctx: I.RoundContext, m_0, prompts, *, offset: int):
+def _phase1(cfg, ctx: iterative.RoundContext, m_0, prompts, *, offset: int):
     """K samples of M_t and of M_0 per prompt, all judged by M_t, and the anchored pairs.
     Returns (M_t's samples, their scores, Phase-1 pairs)."""
     k, tok = int(cfg.paper.tsr.k), ctx.tokenizer
@@ -315,15 +314,15 @@ def tsr_builder(cfg, world: World):
             p1, fut, self_scores(cfg, ctx.policy, ctx.tokenizer, p1["prompt"], fut, seed=ctx.seed + offset + 1)
         )
 
-    def build(ctx: I.RoundContext) -> dict:
+    def build(ctx: iterative.RoundContext) -> dict:
         m_0 = ctx.start_model()
         ps = chunk(cfg, world, ctx.t)
         _, _, p1 = _phase1(cfg, ctx, m_0, ps, offset=0)
         ctx.progress("train future")
-        mf, _ = I.train_round(
+        mf, _ = iterative.train_round(
             copy.deepcopy(ctx.policy),
             ctx.tokenizer,
-            {k_: p1[k_] for k_ in I.REQUIRED},
+            {k_: p1[k_] for k_ in iterative.REQUIRED},
             cfg.hardware,
             ctx.train,
             seed=ctx.seed + 5,
@@ -358,11 +357,11 @@ def tsr_builder(cfg, world: World):
 # Both arms, every seed
 
 
-def specs(cfg) -> tuple[I.TrainSpec, I.EvalSpec]:
+def specs(cfg) -> tuple[iterative.TrainSpec, iterative.EvalSpec]:
     d, e = cfg.paper.dpo, cfg.paper.eval
     ms = at_scale(cfg, d.max_steps)
     return (
-        I.TrainSpec(
+        iterative.TrainSpec(
             loss="dpo",
             loss_kwargs={"beta": float(d.beta)},
             lr=float(d.lr),
@@ -370,7 +369,7 @@ def specs(cfg) -> tuple[I.TrainSpec, I.EvalSpec]:
             epochs=float(d.epochs),
             max_steps=int(ms) if ms else None,
         ),
-        I.EvalSpec(
+        iterative.EvalSpec(
             n_eval=int(at_scale(cfg, e.n_eval)),
             temperature=float(e.temperature),
             max_new_tokens=int(cfg.paper.sample.max_new_tokens),
@@ -385,7 +384,7 @@ def specs(cfg) -> tuple[I.TrainSpec, I.EvalSpec]:
 def run_arm(cfg, world: World, arm: str, progress: bool = True) -> list[dict]:
     """Records of rounds 0..T of one arm (``iterative.run_loop``; round 0 = M_0, shared by both arms)."""
     train, evals = specs(cfg)
-    start = I.Start(m0_key(cfg), lambda: m0(cfg, world))
+    start = iterative.Start(m0_key(cfg), lambda: m0(cfg, world))
     p = cfg.paper
     build = {"sr": sr_builder, "tsr": tsr_builder}[arm](cfg, world)
     parts = (
@@ -398,7 +397,7 @@ def run_arm(cfg, world: World, arm: str, progress: bool = True) -> list[dict]:
         to_dict(cfg.judge),
         to_dict(cfg.toy_world),
     )
-    return I.run_loop(
+    return iterative.run_loop(
         cfg,
         world,
         name=f"tsr-{arm}",

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ...core.config import ConfigError
-from ...metrics import wildbench as WB
+from ...metrics import wildbench as wildbench_metrics
 from ...metrics.correlation import correlation_table
 from ...worlds.public_data import data_path
 
@@ -70,7 +70,7 @@ def rewards(snapshot: str, Ks=KS) -> pd.DataFrame:
     for K in Ks:
         for b in BASELINES:
             d = load_pairwise(snapshot, b, K)
-            cols[(K, b)] = {m: WB.reward(c) for m, c in d.items()}
+            cols[(K, b)] = {m: wildbench_metrics.reward(c) for m, c in d.items()}
             models |= set(d)
     df = pd.DataFrame(cols).reindex(sorted(models))
     for K in Ks:
@@ -84,17 +84,17 @@ def rewards(snapshot: str, Ks=KS) -> pd.DataFrame:
 def reward_checks(snapshot: str, Ks=KS) -> dict[str, float]:
     """Max |ours − file| for the reward, per-group rewards and task-macro reward (snapshot weights), and
     the K-rule invariants across the K files."""
-    w = WB.TASK_WEIGHTS[snapshot]
+    w = wildbench_metrics.TASK_WEIGHTS[snapshot]
     worst = {"reward": 0.0, "group_reward": 0.0, "task_macro_reward": 0.0}
     for K in Ks:
         for b in BASELINES:
             for c in load_pairwise(snapshot, b, K).values():
-                worst["reward"] = max(worst["reward"], abs(WB.reward(c) / 100 - c["reward"]))
-                gr = WB.group_rewards(c["task_categorized_results"])
+                worst["reward"] = max(worst["reward"], abs(wildbench_metrics.reward(c) / 100 - c["reward"]))
+                gr = wildbench_metrics.group_rewards(c["task_categorized_results"])
                 for g, v in gr.items():
                     worst["group_reward"] = max(worst["group_reward"], abs(v / 100 - c["task_categorized_rewards"][g]))
                 worst["task_macro_reward"] = max(
-                    worst["task_macro_reward"], abs(WB.task_macro(gr, w) / 100 - c["task_macro_reward"])
+                    worst["task_macro_reward"], abs(wildbench_metrics.task_macro(gr, w) / 100 - c["task_macro_reward"])
                 )
     much_changed = shrink_violations = 0
     converted = []
@@ -118,20 +118,20 @@ def reward_checks(snapshot: str, Ks=KS) -> dict[str, float]:
 # ----------------------------------------------------------------------------- scores
 def scores(snapshot: str) -> pd.DataFrame:
     """WB-Score per model from score.json's mean judge score; task-macro from the group scores."""
-    w = WB.TASK_WEIGHTS[snapshot]
+    w = wildbench_metrics.TASK_WEIGHTS[snapshot]
     rows = {}
     for m, v in load_scores(snapshot).items():
-        adj = float(WB.rescale_score(v["score"]))
+        adj = float(wildbench_metrics.rescale_score(v["score"]))
         rows[m] = {
             "score": v["score"],
             "WB_score": 10 * adj,
             "adjusted_score_file": v["adjusted_score"],
-            "task_macro_score": 10 * WB.task_macro(v["task_categorized_scores"], w),
+            "task_macro_score": 10 * wildbench_metrics.task_macro(v["task_categorized_scores"], w),
             "task_macro_score_file": 10 * v["task_macro_score"],
             "avg_len": v["avg_len"],
             "total": v["total"],
         }
-        for g in WB.TASK_GROUPS:
+        for g in wildbench_metrics.TASK_GROUPS:
             rows[m][f"WB_score.{g}"] = 10 * v["task_categorized_scores"].get(g, np.nan)
     return pd.DataFrame(rows).T
 
@@ -142,7 +142,7 @@ def per_example_scores(head_scores: dict | None = None) -> pd.DataFrame:
     head = load_scores("HEAD") if head_scores is None else head_scores
     rows = []
     for (ver, judge, model), g in df.groupby(["version", "judge", "model"]):
-        s = WB.wb_score(g["score"])
+        s = wildbench_metrics.wb_score(g["score"])
         ok = g[~g["truncated"].astype(bool) & ~g["empty"].astype(bool)]
         file_score = head.get(model, {}).get("score") if (ver == "v2.0625" and judge.startswith("gpt-4o")) else None
         rows.append(
