@@ -36,7 +36,7 @@ from ..core.io import atomic_write_json, content_hash, read_json
 from ..core.paths import ROOT
 from ..metrics.claims import load_reported, metrics_path, write_metrics
 from ..metrics.verdicts import comparative_claim, gate_on_control, interval_claim, paired_bootstrap_lc
-from ..training import real_stages as S
+from ..training import real_stages
 from ..training.real_iterative import refine_chain
 from .lc_alpacaeval import annotation_metrics
 
@@ -54,7 +54,7 @@ STAGES = ("train", "generate", "judge", "metrics")
 
 def applies(cfg) -> bool:
     """Whether the notebook runs its ``real-model`` cells (this scale uses a real model)."""
-    return S.is_real(cfg)
+    return real_stages.is_real(cfg)
 
 
 def ae_metrics(instructions, baseline, outputs, prefs) -> dict:
@@ -83,8 +83,8 @@ def ae_metrics(instructions, baseline, outputs, prefs) -> dict:
 # ----------------------------------------------------------------------------- scale=small
 def run(cfg, progress: bool = True) -> dict:
     """Every ``paper.real`` method: train (cached) → generate on AlpacaEval's instructions → judge → metrics."""
-    S.require(cfg)  # every missing model, dataset, judge or package named before any compute
-    rows = S.eval_instructions(cfg)
+    real_stages.require(cfg)  # every missing model, dataset, judge or package named before any compute
+    rows = real_stages.eval_instructions(cfg)
     xs, base = [r["instruction"] for r in rows], [r["baseline_output"] for r in rows]
     out = {}
     result = lambda ys, p: {
@@ -94,26 +94,26 @@ def run(cfg, progress: bool = True) -> dict:
         "instructions": xs,
         "metrics": ae_metrics(xs, base, ys, p),
     }
-    for name, m in tqdm(S.methods(cfg).items(), desc="train → generate → judge", disable=not progress):
-        model_dir = S.train(cfg, name, m, progress=progress)
+    for name, m in tqdm(real_stages.methods(cfg).items(), desc="train → generate → judge", disable=not progress):
+        model_dir = real_stages.train(cfg, name, m, progress=progress)
         if m["kind"] == "best_of_n":
             ys, p = best_of_n(cfg, model_dir, xs, base, int(m["n"]), tag=name, progress=progress)
         else:
-            ys = [o[0] for o in S.generate(cfg, model_dir, xs, tag=name, progress=progress)]
-            p = S.judge(cfg, xs, ys, base, tag=name)
+            ys = [o[0] for o in real_stages.generate(cfg, model_dir, xs, tag=name, progress=progress)]
+            p = real_stages.judge(cfg, xs, ys, base, tag=name)
         out[name] = result(ys, p)
         if m.get("eval_refine"):  # self-refinement at inference (EVOLVE): the chain's last answer, as `<name>_refined`
             ys = refine_chain(cfg, model_dir, xs, ys, m, tag=name, progress=progress)
-            out[f"{name}_refined"] = result(ys, S.judge(cfg, xs, ys, base, tag=f"{name}_refined"))
+            out[f"{name}_refined"] = result(ys, real_stages.judge(cfg, xs, ys, base, tag=f"{name}_refined"))
     return out
 
 
 def best_of_n(cfg, model_dir, xs, base, n: int, *, tag: str, progress: bool = False):
     """``n`` samples per instruction, the one the judge prefers most kept: selection by the judge itself, the
     upper bound a learned selector (a self-evaluation, a reward model) can approach (the toy world's best-of-n by oracle)."""
-    outs = S.generate(cfg, model_dir, xs, n=n, tag=tag, progress=progress)
+    outs = real_stages.generate(cfg, model_dir, xs, n=n, tag=tag, progress=progress)
     ps = np.array(
-        [S.judge(cfg, xs, [o[k] for o in outs], base, tag=f"{tag}#{k}") for k in range(n)]
+        [real_stages.judge(cfg, xs, [o[k] for o in outs], base, tag=f"{tag}#{k}") for k in range(n)]
     )  # (n, instructions)
     best = np.nanargmax(np.where(np.isfinite(ps), ps, -np.inf), axis=0)
     return [outs[i][k] for i, k in enumerate(best)], [float(ps[k, i]) for i, k in enumerate(best)]
@@ -276,12 +276,12 @@ def model_for_eval(cfg) -> Path | str:
 
 
 def generate_stage(cfg) -> Path:
-    rows = S.eval_instructions(cfg)
+    rows = real_stages.eval_instructions(cfg)
     xs = [r["instruction"] for r in rows]
     model = model_for_eval(cfg)
-    if not S.resolvable(str(model)):
+    if not real_stages.resolvable(str(model)):
         raise ConfigError(f"no model to evaluate at {model}: run stage=train first, or pass +pipeline_model=ID_OR_DIR")
-    ys = S.generate(cfg, model, xs, tag=str(cfg.setup.loss), sample=cfg.setup.eval, progress=True)
+    ys = real_stages.generate(cfg, model, xs, tag=str(cfg.setup.loss), sample=cfg.setup.eval, progress=True)
     path = run_dir(cfg) / "model_outputs.json"
     atomic_write_json(
         path,
@@ -303,10 +303,10 @@ def judge_stage(cfg) -> Path:
     if not path.exists():
         raise ConfigError(f"no generations at {path}: run stage=generate first")
     outs = read_json(path)
-    base = {r["instruction"]: r["baseline_output"] for r in S.eval_instructions(cfg)}
+    base = {r["instruction"]: r["baseline_output"] for r in real_stages.eval_instructions(cfg)}
     xs, ys = [o["instruction"] for o in outs], [o["output"] for o in outs]
     bs = [base[x] for x in xs]
-    p = S.judge(cfg, xs, ys, bs, tag=outs[0]["generator"] if outs else "")
+    p = real_stages.judge(cfg, xs, ys, bs, tag=outs[0]["generator"] if outs else "")
     ann = run_dir(cfg) / "annotations.json"  # AlpacaEval's format: `replicate winrate` reads it too
     atomic_write_json(
         ann,
@@ -401,7 +401,7 @@ def pipeline(paper: str, overrides: list[str], stages=STAGES) -> dict:
     if "generate" in stages:
         out["generate"] = generate_stage(cfg)
     if "judge" in stages:
-        S.require_judge(cfg)
+        real_stages.require_judge(cfg)
         out["judge"] = judge_stage(cfg)
     if "metrics" in stages:
         out["metrics"] = metrics_stage(cfg)

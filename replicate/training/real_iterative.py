@@ -34,9 +34,8 @@ from omegaconf import OmegaConf, open_dict
 from tqdm.auto import tqdm
 
 from ..core.config import ConfigError, to_dict
-from ..core.io import atomic_write_json, cache_dir, cached, content_hash, read_json
-from . import pair_rules as R
-from . import real_stages as S
+from ..core.io import atomic_write_json, cache_dir, cached, code_fingerprint, content_hash, read_json
+from . import pair_rules, real_stages
 
 RULES = ("iterdpo", "drift", "sr", "tsr", "evolve")
 FIELDS = {"prompt": "prompt", "rejected": "rejected", "feedback": "user_preference"}  # DRIFT card: dsat_data.jsonl
@@ -109,11 +108,20 @@ def fresh(m: dict) -> bool:
 
 def round_keys(cfg, m: dict) -> list[dict]:
     rules = content_hash(
-        [Path(R.__file__).with_name(f).read_text() for f in ("pair_rules.py", "iterative.py", "self_judge.py")]
+        [
+            code_fingerprint(Path(pair_rules.__file__).with_name(f))
+            for f in ("pair_rules.py", "iterative.py", "self_judge.py")
+        ]
     )
     trained = {k: v for k, v in m.items() if k not in ("label", "eval_refine")}  # what decides the rounds
-    key = S.stage_key(
-        cfg, "iterative", trained, to_dict(cfg.scale.finetune), to_dict(cfg.scale.sample), S.id_key(m["data"]), rules
+    key = real_stages.stage_key(
+        cfg,
+        "iterative",
+        trained,
+        to_dict(cfg.scale.finetune),
+        to_dict(cfg.scale.sample),
+        real_stages.id_key(m["data"]),
+        rules,
     )
     keys = []
     for t in range(1, int(m["rounds"]) + 1):
@@ -138,7 +146,7 @@ def _text(v) -> str:
 def context(v) -> list[dict]:
     """A prompt as the conversation to answer: a string is one user turn; a message list (WildFeedback's history up
     to the disliked turn) is kept without a trailing assistant turn."""
-    msgs = S.messages(v)
+    msgs = real_stages.messages(v)
     return msgs[:-1] if len(msgs) > 1 and msgs[-1].get("role") == "assistant" else msgs
 
 
@@ -147,7 +155,7 @@ def load_items(cfg, m: dict) -> list[dict]:
     f = {**FIELDS, **(m.get("fields") or {})}
     cols = ["prompt", "rejected", "feedback"] if m["rule"] == "drift" else ["prompt"]
     need = int(m["rows_per_round"]) * (int(m["rounds"]) if fresh(m) else 1)
-    ds = S.raw_rows(m["data"], m.get("split", "train"), need, int(cfg.seed), m.get("subset"))
+    ds = real_stages.raw_rows(m["data"], m.get("split", "train"), need, int(cfg.seed), m.get("subset"))
     absent = [f"{c} (field {f[c]!r})" for c in cols if f[c] not in ds.column_names]
     if absent:
         raise ConfigError(
@@ -185,7 +193,7 @@ def _reseeded(cfg, offset: int):
 
 
 def sample(cfg, m: dict, model_dir, prompts: list, *, n: int = 1, offset: int = 0, tag: str = "") -> list[list[str]]:
-    return S.generate(_reseeded(cfg, offset), model_dir, prompts, n=n, tag=tag, sample=_sample(cfg, m))
+    return real_stages.generate(_reseeded(cfg, offset), model_dir, prompts, n=n, tag=tag, sample=_sample(cfg, m))
 
 
 def judge_scores(cfg, prompts: list, candidates: list[list[str]], *, tag: str) -> np.ndarray:
@@ -194,7 +202,7 @@ def judge_scores(cfg, prompts: list, candidates: list[list[str]], *, tag: str) -
     xs = [_text(p) for p in prompts]
     first = [c[0] for c in candidates]
     cols = [np.full(len(xs), 0.5)] + [
-        np.asarray(S.judge(cfg, xs, [c[k] for c in candidates], first, tag=f"{tag}#{k}"))
+        np.asarray(real_stages.judge(cfg, xs, [c[k] for c in candidates], first, tag=f"{tag}#{k}"))
         for k in range(1, len(candidates[0]) if candidates else 0)
     ]
     return np.stack(cols, 1) if xs else np.zeros((0, 0))
@@ -205,18 +213,18 @@ def self_scores(cfg, model_dir, prompts: list, candidates: list[list[str]], *, t
     the assistant turn begins "Score: " (``self_judge.expected_scores``). DEVIATION: no justification is written first."""
     from .self_judge import expected_scores
 
-    key = S.stage_key(
+    key = real_stages.stage_key(
         cfg,
         "self-judge",
         tag,
-        S.id_key(model_dir),
+        real_stages.id_key(model_dir),
         content_hash([prompts, candidates]),
         JUDGE,
-        content_hash(Path(__file__).with_name("self_judge.py").read_text()),
+        content_hash(code_fingerprint(Path(__file__).with_name("self_judge.py"))),
     )
 
     def compute(tmp: Path):
-        model, tok = S.load_policy(model_dir, cfg)
+        model, tok = real_stages.load_policy(model_dir, cfg)
         model.eval()
         tok.padding_side = "left"  # the last position is the query's
         ids = [tok.encode(d, add_special_tokens=False) for d in "012345"]
@@ -259,14 +267,14 @@ def fit_pairs(cfg, start, pairs: dict, m: dict, tmp: Path) -> int:
     ft = cfg.scale.finetune
     rows = [
         {
-            "prompt": S.messages(p),
+            "prompt": real_stages.messages(p),
             "chosen": [{"role": "assistant", "content": c}],
             "rejected": [{"role": "assistant", "content": r}],
         }
         for p, c, r in zip(pairs["prompt"], pairs["chosen"], pairs["rejected"])
     ]
     if not rows:
-        model, tok = S.load_policy(start, cfg)
+        model, tok = real_stages.load_policy(start, cfg)
         model.save_pretrained(tmp / "model")
         tok.save_pretrained(tmp / "model")
         return 0
@@ -274,7 +282,7 @@ def fit_pairs(cfg, start, pairs: dict, m: dict, tmp: Path) -> int:
     c = copy.deepcopy(cfg)
     with open_dict(c):
         c.scale.finetune.steps = steps
-    S.fit(c, start, Dataset.from_list(rows), m, tmp)
+    real_stages.fit(c, start, Dataset.from_list(rows), m, tmp)
     return steps
 
 
@@ -296,7 +304,7 @@ def drift_round(cfg, m, t, prev, items, tmp):
         for it in items
     ]
     pos = [c[0] for c in sample(cfg, m, prev, convs, offset=t, tag="drift-hindsight")]
-    pairs = R.drift_pairs(
+    pairs = pair_rules.drift_pairs(
         {"prompt": [it["prompt"] for it in items], "rejected": [it["rejected"] for it in items]}, pos
     )
     return pairs, _lengths(pairs)
@@ -306,7 +314,7 @@ def iterdpo_round(cfg, m, t, prev, items, tmp):
     """Iterative DPO: the judge's best vs worst of ``n`` samples of π_{t−1} (``pair_rules.sr_pairs``: ties dropped)."""
     xs = [it["prompt"] for it in items]
     cands = sample(cfg, m, prev, xs, n=int(m["n"]), offset=t, tag="iterdpo")
-    pairs = R.sr_pairs(xs, cands, judge_scores(cfg, xs, cands, tag="iterdpo"))
+    pairs = pair_rules.sr_pairs(xs, cands, judge_scores(cfg, xs, cands, tag="iterdpo"))
     return pairs, _lengths(pairs)
 
 
@@ -315,7 +323,7 @@ def sr_round(cfg, m, t, prev, items, tmp):
     xs = [it["prompt"] for it in items]
     cands = sample(cfg, m, prev, xs, n=int(m["n"]), offset=t, tag="sr")
     scores = self_scores(cfg, prev, xs, cands, tag="sr")
-    pairs = R.sr_pairs(xs, cands, scores)
+    pairs = pair_rules.sr_pairs(xs, cands, scores)
     return pairs, {**_lengths(pairs), "mean_self_score": float(np.mean(scores)) if scores.size else float("nan")}
 
 
@@ -325,14 +333,14 @@ def tsr_round(cfg, m, t, prev, items, tmp):
     k, xs = int(m["k"]), [it["prompt"] for it in items]
     cur = sample(cfg, m, prev, xs, n=k, offset=10 * t + 1, tag="tsr-current")
     past = sample(cfg, m, cfg.model.name_or_path, xs, n=k, offset=10 * t + 2, tag="tsr-past")
-    p1 = R.anchored_pairs(
+    p1 = pair_rules.anchored_pairs(
         xs, cur, self_scores(cfg, prev, xs, cur, tag="tsr"), past, self_scores(cfg, prev, xs, past, tag="tsr")
     )
     if not p1["prompt"]:
         return p1, {"n_pairs_phase1": 0, "rejected_from_past": float("nan"), "chosen_from_future": float("nan")}
     fit_pairs(cfg, prev, p1, m, tmp / "future")
     fut = sample(cfg, m, tmp / "future" / "model", p1["prompt"], n=k, offset=10 * t + 3, tag="tsr-future")
-    pairs = R.future_guided(p1, fut, self_scores(cfg, prev, p1["prompt"], fut, tag="tsr"))
+    pairs = pair_rules.future_guided(p1, fut, self_scores(cfg, prev, p1["prompt"], fut, tag="tsr"))
     shutil.rmtree(tmp / "future")  # M_f is discarded after the round (Algorithm 1)
     return pairs, {
         **_lengths(pairs),
@@ -356,10 +364,10 @@ def refine_chain(
     for j in range(1, int(m["eval_refine"]) + 1):
         ys = [
             o[0]
-            for o in S.generate(
+            for o in real_stages.generate(
                 cfg,
                 model_dir,
-                [refine_context(S.messages(x), y, ask) for x, y in zip(xs, ys)],
+                [refine_context(real_stages.messages(x), y, ask) for x, y in zip(xs, ys)],
                 tag=f"{tag}-refine-{j}",
                 progress=progress,
             )
@@ -383,7 +391,7 @@ def evolve_round(cfg, m, t, prev, items, tmp):
         for ch, y in zip(chains, ys):
             ch.append(y)
     scores = judge_scores(cfg, xs, chains, tag="evolve")
-    pairs = R.refine_pairs(xs, chains, scores, lambda x, y: refine_context(x, y, ask))
+    pairs = pair_rules.refine_pairs(xs, chains, scores, lambda x, y: refine_context(x, y, ask))
     return pairs, {**_lengths(pairs), "chain_score": np.nanmean(scores, 0).tolist() if scores.size else []}
 
 

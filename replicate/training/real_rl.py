@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from ..core.config import ConfigError, to_dict
-from ..core.io import atomic_write_json, cached, content_hash, read_json
-from . import real_stages as S
+from ..core.io import atomic_write_json, cached, code_fingerprint, content_hash, read_json
+from . import real_stages
 from .shaping import NEEDS_REF, SHAPINGS, Shaping, length_penalty
 
 REWARD_KEYS = ("shaping", "k", "quantile", "c", "n_refs", "rules", "rule_weight", "verifier")
@@ -110,20 +110,20 @@ def missing(cfg, m: dict) -> list[str]:
         cfg, s, next((n for n, v in to_dict(cfg.paper.real.methods).items() if v == m), "?")
     )  # the name, for the message
     out = []
-    if not S.resolvable(s["data"], "dataset"):
+    if not real_stages.resolvable(s["data"], "dataset"):
         out.append(
             f"dataset {s['data']!r} (paper.real.rl.data: the RL prompts): not a local path and not in the Hugging "
             "Face cache"
         )
     judge_rm = cfg.judge.get("kind") == "reward_model" and str(cfg.judge.name_or_path) == str(s["reward_model"])
-    if not judge_rm and not S.resolvable(s["reward_model"]):  # the judge's own is named by require already
+    if not judge_rm and not real_stages.resolvable(s["reward_model"]):  # the judge's own is named by require already
         out.append(
             f"reward model {s['reward_model']!r} (paper.real.rl.reward_model): not a local directory and not in "
             "the Hugging Face cache"
         )
     v = _verifier(cfg, s)
     if (
-        s.get("rules") and v != str(cfg.model.name_or_path) and not S.resolvable(v)
+        s.get("rules") and v != str(cfg.model.name_or_path) and not real_stages.resolvable(v)
     ):  # the start model: named by require
         out.append(
             f"verifier {v!r} (paper.real.methods.*.verifier): not a local directory and not in the Hugging Face cache"
@@ -196,15 +196,15 @@ def _penalty(s: dict):
 def references(cfg, s: dict, xs: list[str], n: int) -> dict:
     """PAR's ``gen_refs``: ``n`` samples of the start model per prompt, their reward-model scores (length-penalised as
     the policy's, in the policy's tokens + end of turn) and, with rules, their rule rewards (cached)."""
-    key = S.stage_key(
+    key = real_stages.stage_key(
         cfg,
         "grpo-refs",
         content_hash(xs),
         n,
-        S.id_key(s["reward_model"]),
+        real_stages.id_key(s["reward_model"]),
         _penalty(s),
         {k: s.get(k) for k in ("temperature", "top_p", "max_new_tokens", "rules")},
-        S.id_key(_verifier(cfg, s)) if s.get("rules") else None,
+        real_stages.id_key(_verifier(cfg, s)) if s.get("rules") else None,
         _code(),
     )
 
@@ -213,7 +213,7 @@ def references(cfg, s: dict, xs: list[str], n: int) -> dict:
 
         from ..metrics.judges import RewardModel
 
-        ys = S.generate(cfg, cfg.model.name_or_path, xs, n=n, tag="grpo-refs", sample=_sample(s))
+        ys = real_stages.generate(cfg, cfg.model.name_or_path, xs, n=n, tag="grpo-refs", sample=_sample(s))
         fx, fy = [x for x, y in zip(xs, ys) for _ in y], [r for y in ys for r in y]
         r = _rm(cfg, s, RewardModel)(fx, fy)
         if _penalty(s):
@@ -247,7 +247,7 @@ class RuleVerifier:
     def __init__(self, cfg, name_or_path, rules: Sequence[str], batch_size: int = 16):
         import torch
 
-        self.model, self.tok = S.load_policy(name_or_path, cfg)
+        self.model, self.tok = real_stages.load_policy(name_or_path, cfg)
         self.model.eval()
         self.rules, self.batch_size, self.torch = list(rules), int(batch_size), torch
         first = lambda w: self.tok(w, add_special_tokens=False)["input_ids"][0]
@@ -316,7 +316,7 @@ def _code() -> str:
     """The code an RL stage depends on beyond real_stages.CODE (the shapings and the toy RL module's settings)."""
     from . import rl, shaping
 
-    return content_hash([Path(rl.__file__).read_text(), Path(shaping.__file__).read_text()])
+    return content_hash([code_fingerprint(rl.__file__), code_fingerprint(shaping.__file__)])
 
 
 # ----------------------------------------------------------------------------- the run
@@ -324,14 +324,14 @@ def train(cfg, name: str, m: dict, progress: bool = False) -> Path:
     """The merged model directory of GRPO from ``model.name_or_path`` with this method's reward (cached)."""
     s = settings(cfg, m)
     _check(cfg, s, name)
-    key = S.stage_key(
+    key = real_stages.stage_key(
         cfg,
         "grpo",
         s,
         to_dict(cfg.scale.finetune),
-        S.id_key(s["data"]),
-        S.id_key(s["reward_model"]),
-        S.id_key(_verifier(cfg, s)) if s.get("rules") else None,
+        real_stages.id_key(s["data"]),
+        real_stages.id_key(s["reward_model"]),
+        real_stages.id_key(_verifier(cfg, s)) if s.get("rules") else None,
         {k: cfg.judge.get(k) for k in ("dtype", "batch_size", "max_length")},
         _code(),
     )
@@ -352,7 +352,7 @@ def _grpo(cfg, s: dict, tmp: Path, progress: bool) -> None:
     from .trl_hook import log_history
 
     ft = cfg.scale.finetune
-    model, tok = S.load_policy(cfg.model.name_or_path, cfg)
+    model, tok = real_stages.load_policy(cfg.model.name_or_path, cfg)
     xs = prompts(cfg, s, tok)
     shaping_name = s.get("shaping", "vanilla")
     n_refs = int(s.get("n_refs") or 0) if shaping_name in NEEDS_REF else 0
@@ -373,7 +373,7 @@ def _grpo(cfg, s: dict, tmp: Path, progress: bool) -> None:
     if n_refs:
         data["ref_rewards"] = refs["rewards"]
     if ft.mode == "lora":
-        model = S.with_lora(cfg, model)
+        model = real_stages.with_lora(cfg, model)
         if cfg.hardware.get("gradient_checkpointing"):
             model.enable_input_require_grads()  # checkpointed blocks need a grad-requiring input when the base is frozen
     args = grpo_config(cfg.hardware, _grpo_settings(cfg, s), seed=int(cfg.seed), out=tmp)
@@ -424,7 +424,7 @@ def curves(cfg):
 
     rows = [
         {"method": name, "step": int(h["step"]), **{k: h.get(k) for k in LOGGED if k in h}}
-        for name, m in S.methods(cfg).items()
+        for name, m in real_stages.methods(cfg).items()
         if m["kind"] == "grpo"
         for h in history(train(cfg, name, m))
         if "reward" in h

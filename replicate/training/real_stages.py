@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from ..core.config import ConfigError, to_dict
-from ..core.io import atomic_write_json, cached, content_hash, read_json
+from ..core.io import atomic_write_json, cached, code_fingerprint, content_hash, read_json
 from ..core.paths import ROOT
 from ..core.provenance import package_versions
 from ..worlds.public_data import DataFileNotFound, data_path
@@ -212,7 +212,7 @@ def stage_key(cfg, *parts) -> dict:
         files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
     return {
         "versions": package_versions(("torch", "transformers", "trl", "peft", "datasets", "tokenizers")),
-        "code": content_hash([(str(f.relative_to(pkg)), f.read_text()) for f in files]),
+        "code": content_hash([(str(f.relative_to(pkg)), code_fingerprint(f)) for f in files]),
         "cuda": torch.cuda.is_available(),
         "hardware": {k: v for k, v in to_dict(cfg.hardware).items() if k != "workers"},
         "seed": int(cfg.seed),
