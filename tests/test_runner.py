@@ -120,3 +120,15 @@ def test_a_damaged_stage_is_recomputed_alone_and_reported_in_the_notebook(tmp_pa
     computations = {p.name: len(p.read_text().split()) for p in Path(cfg.out).iterdir()}
     assert computations == {"7-a": 1, "7-b": 1, "7-c": 2, "7-d": 1}  # only the damaged stage ran again
     assert damaged.read_text().startswith("{")
+
+
+def test_until_returns_once_the_first_stages_exist_and_later_ones_finish_into_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("REPLICATE_BUILD_DIR", str(tmp_path / "build"))
+    progress = tmp_path / "progress.json"
+    monkeypatch.setenv("REPLICATE_PROGRESS", str(progress))
+    cfg = _cfg(tmp_path, 1)
+    first = runner.run_stages(cfg, _job, GRAPH, desc="toy", progress=False, until=("a",))
+    assert {(7, "a"), (8, "a")} <= first.keys() and json.loads(progress.read_text())["total"] == 2
+    runner.run_stages(cfg, _job, GRAPH, desc="toy", progress=False)  # the rest; nothing computed twice
+    assert all(len(p.read_text().split()) == 1 for p in Path(cfg.out).iterdir())

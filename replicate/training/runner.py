@@ -66,9 +66,14 @@ def run_stages(
     *,
     desc: str,
     progress: bool = True,
+    until: tuple | None = None,
 ) -> dict:
     """Run ``job(cfg_of_seed, stage)`` for every seed and stage, each once the stages it needs are done for its seed;
-    ``{(seed, stage): result}`` (module docstring)."""
+    ``{(seed, stage): result}`` (module docstring).
+
+    ``until``: return as soon as these stages exist for every seed. Later stages a free worker started meanwhile
+    finish into the cache (a later call with the whole graph reads them back); queued ones never start. So a
+    notebook can show the first stages while no core sat idle waiting for the last of them."""
     from .toy_stages import seeds
 
     check_graph(stages)
@@ -91,7 +96,8 @@ def run_stages(
         ]
 
     out: dict = {}
-    bar = Progress(desc, len(sds) * len(order), workers=pool.workers, show=progress)
+    target = None if until is None else {(sd, s) for sd in sds for s in until}
+    bar = Progress(desc, len(target) if target else len(sds) * len(order), workers=pool.workers, show=progress)
     with pool, bar:
         graph = pool.run_graph(_run_job, first, after)
         try:
@@ -100,7 +106,10 @@ def run_stages(
                 for msg in damaged:  # a worker's warning went to the log: say it where the user reads
                     print(msg, file=sys.stderr, flush=True)
                     bar.note(msg)
-                bar.update(computed, seconds)
+                if target is None or (sd, s) in target:
+                    bar.update(computed, seconds)
+                if target is not None and target <= out.keys():
+                    break
         except _JobError as e:
             raise StageFailed(
                 f"{desc}: seed {e.seed}, stage {e.stage!r} failed: {e.error}. The job's output, traceback included, "

@@ -276,8 +276,9 @@ def _job(cfg, stage):
 
 
 def prepare(cfg, progress: bool = True) -> None:
-    """SFT model and preference pairs of every seed (cached), seeds in parallel; ``run_all`` then finds them."""
-    run_stages(cfg, _job, {"prep": ()}, desc="SimPO: SFT + pairs per seed", progress=progress)
+    """SFT model and preference pairs of every seed (cached), seeds in parallel. A core left idle while the last
+    seed's SFT trains starts the finished seeds' runs; those finish into the cache, where ``run_all`` finds them."""
+    run_stages(cfg, _job, stages(cfg), desc="SimPO: SFT + pairs per seed", progress=progress, until=("prep",))
 
 
 def pair_stats_by_seed(cfg) -> dict:
