@@ -17,7 +17,7 @@ def main_check(argv: list[str]) -> int:
     fresh_root = BUILD / "check" / "reproduced"
     overrides = [*overrides, f"results_dir={fresh_root}", f"figures_dir={BUILD / 'check' / 'figures'}"]
     cfg = compose(paper, overrides)
-    run_notebook(paper, overrides, html=False, log_output=False)
+    run_notebook(paper, overrides, html=False, log_output=False, progress=True)  # one line; library output: build/logs
     tolerances = dict(cfg.paper.get("check", {}).get("tolerances", {}) or {})
     problems = check(paper, cfg.scale.name, fresh_root, tolerances)
     if problems:

@@ -33,7 +33,7 @@ class Console:
         self.poll_s = poll_s
         self._cell = (0, 0)
         self._graph: dict | None = None
-        self._notes_shown, self._graph_id = 0, None
+        self._notes_shown, self._graph_id, self._line = 0, None, ""
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._env: dict = {}
@@ -88,7 +88,10 @@ class Console:
 
             left = "time left unknown" if g["eta_s"] is None else f"≈ {format_seconds(g['eta_s'])} left"
             parts.append(f"{g['desc']}: {g['done']}/{g['total']} jobs ({g['cached']} cached, {left})")
-        self.bar.set_description_str(" · ".join(parts), refresh=True)
+        line = " · ".join(parts)
+        if line != self._line:  # redraw on change only: a log (CI) gets one line per change, not per poll
+            self._line = line
+            self.bar.set_description_str(line, refresh=True)
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
