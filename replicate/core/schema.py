@@ -17,7 +17,7 @@ import dataclasses
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal, Union  # Union: what typing.get_origin reports for Optional[...]
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
@@ -195,8 +195,8 @@ class Root:
     results_dir: str
     figures_dir: str
     scale: Scale
-    model: Union[TinyLlama, PretrainedModel]  # noqa: UP007  (typing.get_args must see the members)
-    judge: Union[ToyJudge, RewardModelJudge, AlpacaEvalJudge]  # noqa: UP007
+    model: TinyLlama | PretrainedModel
+    judge: ToyJudge | RewardModelJudge | AlpacaEvalJudge
     hardware: Hardware
     toy_world: ToyWorld
     paper: dict  # typed by the paper's own YAML (check_paper_override)

@@ -187,7 +187,9 @@ class Progress:
         if self.show:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=self.total, desc=self.desc, unit="job", file=sys.stderr)
+            self.bar = tqdm(
+                total=self.total, desc=self.desc, unit="job", file=sys.stderr, disable=False
+            )  # not TQDM_DISABLE: that is for TRL's bars
         self._publish()
         return self
 
