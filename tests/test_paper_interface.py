@@ -4,6 +4,7 @@ metrics file. The notebooks call the same record (tests/test_notebooks.py runs t
 
 import inspect
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,14 @@ def test_reproduce_without_a_notebook_writes_what_the_notebook_writes(tmp_path):
     assert [c["id"] for c in doc["claims"]] == [c["id"] for c in claims] and len(claims) == 7
     assert doc["metrics"]["iterations"] == 2 == metrics.values["iterations"] == res.metrics["iterations"]
     assert "seeds" not in doc and "seed_spread" not in doc  # exact, one seed
+
+
+@pytest.mark.parametrize("paper", PAPERS)
+def test_each_notebook_goes_through_its_record(paper):
+    """The notebook takes its numbers from PAPER (run, metrics, claims, save), and never rebinds ``paper``."""
+    nb = json.loads((ROOT / "notebooks" / f"{paper}.ipynb").read_text())
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert re.findall(r"^paper\s*=.*$", code, re.M) == ["paper = exp.PAPER"]
+    for call in ("paper.validate(cfg)", "paper.run(cfg)", "paper.claims(", "paper.save(cfg"):
+        assert call in code, call
+    assert "write_metrics(" not in code and "results.claim(" not in code  # numbers and claims live in the package
