@@ -53,7 +53,7 @@ def test_bad_values_stop_the_command_with_one_line_and_exit_2(override, message,
         ("judge.noise=-0.1", "judge.noise"),
         ("scale.pref.epochs=0", "scale.pref.epochs"),
         ("paper.eval.temperature=hot", "paper.eval.temperature"),
-        ("+paper.pairs.nope=1", "paper.pairs.nope"),
+        ("paper.pairs.base_rejected=3", "paper.pairs.base_rejected"),
     ],
 )
 def test_each_group_checks_type_and_range(override, key):
@@ -66,6 +66,8 @@ def test_values_of_the_right_type_pass():
     assert cfg.scale.n_seeds == 1 and cfg.judge.length_bias == 0 and cfg.seed == 0
     compose("simpo", ["paper.tuned.base.simpo.beta=3.0", "paper.settings=[base]"])  # README examples
     compose("drift", ["paper.rounds.ci=3"])  # a per-scale setting keeps its type
+    # an optional setting a paper reads with a default is added on purpose with +
+    compose("evolve", ["++paper.real.methods.evolve.sample.max_new_tokens=6"])
 
 
 @pytest.mark.parametrize("paper", papers())

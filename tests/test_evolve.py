@@ -211,7 +211,7 @@ def test_one_round_is_deterministic(env, tmp_path, monkeypatch):
     for d in ("a", "b"):
         monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path / d))
         world = build_world(cfg1)
-        res = E._job(E.OmegaConf.to_container(cfg1, resolve=True), int(cfg1.seed), "evolve")
+        res = E._job(cfg1, "evolve")
         outs.append(({k: v for k, v in res["records"][1].items() if k != "dir"}, res["refine"]))
         assert world.prompts == build_world(cfg1).prompts
     assert outs[0] == outs[1]

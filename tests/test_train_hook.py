@@ -10,7 +10,8 @@ from trl import DPOConfig, DPOTrainer
 
 from replicate.metrics.evaluation import sequence_logps
 from replicate.models.lm import build_tiny_llama
-from replicate.training.trl_hook import PreferenceTrainer, _without_identity_indices
+from replicate.training.trl_hook import PreferenceTrainer
+from replicate.training.trl_internals import without_identity_indices as _without_identity_indices
 from replicate.worlds.tokenizer import build_tokenizer
 
 

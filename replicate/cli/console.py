@@ -54,7 +54,8 @@ class Console:
         os.close(fd)
         from tqdm import tqdm
 
-        self.bar = tqdm(total=0, file=self.term, bar_format="{desc}{postfix}", dynamic_ncols=True)
+        # disable=False: TQDM_DISABLE (set by quiet_libraries for TRL's bars) must not hide this one
+        self.bar = tqdm(total=0, file=self.term, bar_format="{desc}{postfix}", dynamic_ncols=True, disable=False)
         self._thread = threading.Thread(target=self._poll, daemon=True)
         self._thread.start()
         return self

@@ -89,7 +89,9 @@ def check_types(paper: str, cfg: DictConfig, overrides: list[str]) -> None:
             default = _hydra_compose(paper, groups).paper
             for o in value_overrides:
                 key = o.split("=", 1)[0].lstrip("+~")
-                schema.check_paper_override(default, key.removeprefix("paper."), OmegaConf.select(cfg, key))
+                schema.check_paper_override(
+                    default, key.removeprefix("paper."), OmegaConf.select(cfg, key), added=o.startswith("+")
+                )
         schema.check(cfg)
     except schema.SchemaError as e:
         raise ConfigError(str(e)) from None

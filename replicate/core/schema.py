@@ -201,6 +201,10 @@ class Root:
     toy_world: ToyWorld
     paper: dict  # typed by the paper's own YAML (check_paper_override)
     setup: dict | None = None  # scale=paper only (config.validate)
+    pipeline_model: str | None = (
+        None  # scale=paper: a trained model to evaluate instead of training (+pipeline_model=)
+    )
+    output_dir: str | None = None  # scale=paper: where the launched training writes (+output_dir=, training.launch)
 
 
 # ----------------------------------------------------------------------------------------------- checking
@@ -347,12 +351,17 @@ def _join(path: str, key: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------------- paper settings
-def check_paper_override(default: DictConfig, key: str, value: Any, *, prefix: str = "paper.") -> None:
+def check_paper_override(
+    default: DictConfig, key: str, value: Any, *, prefix: str = "paper.", added: bool = False
+) -> None:
     """An override of ``paper.<...>`` keeps the type of the paper's own value (its YAML is its schema): an integer
     stays an integer, a number a number, true/false true/false, a list a list; a key the paper does not have is
-    refused with the keys it does have."""
+    refused with the keys it does have, unless the override adds it on purpose (``+paper.<...>=``: optional
+    settings a paper reads with a default, such as a real-model method's ``sample`` block)."""
     parent_key, _, leaf = key.rpartition(".")
     parent = OmegaConf.select(default, parent_key) if parent_key else default
+    if added and (not isinstance(parent, DictConfig) or leaf not in parent):
+        return
     if not isinstance(parent, DictConfig) or leaf not in parent:
         siblings = ", ".join(map(str, parent)) if isinstance(parent, DictConfig) else "none"
         where = f"{prefix}{parent_key}" if parent_key else "the paper"
