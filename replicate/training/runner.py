@@ -242,4 +242,4 @@ class Progress:
 
 def format_seconds(s: float) -> str:
     s = int(round(s))
-    return f"{s} s" if s < 90 else f"{s // 60} min" if s < 5400 else f"{s / 3600:.1f} h"
+    return f"{s} s" if s < 90 else f"{round(s / 60)} min" if s < 5400 else f"{s / 3600:.1f} h"  # 100 s → 2 min
