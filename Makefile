@@ -80,7 +80,7 @@ tables: $(STAMP)
 	$(BIN)/replicate tables
 
 tune-simpo: $(STAMP)
-	$(BIN)/python -m replicate.papers.simpo_tune $(ARGS)
+	$(BIN)/python -m replicate.papers.simpo.tune $(ARGS)
 
 report: $(STAMP)
 	$(BIN)/python -m replicate.reporting.site $(ARGS)

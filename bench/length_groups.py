@@ -30,12 +30,12 @@ def batches_of(cfg, setting: str, n: int):
     """The first ``n`` training batches TRL's dataloader gives for this seed and setting, and a trainer."""
     from trl import DPOConfig
 
-    from replicate.papers import simpo as S
+    from replicate.papers import simpo
     from replicate.training.trl_hook import PreferenceTrainer, common_args
 
-    world = S._world(cfg)
-    pairs = S.preference_pairs(cfg, world)
-    ds = S.preference_dataset_on_disk(cfg, pairs, setting)
+    world = simpo.build_world(cfg)
+    pairs = simpo.preference_pairs(cfg, world)
+    ds = simpo.preference_dataset_on_disk(cfg, pairs, setting)
     args = DPOConfig(
         **common_args(
             cfg.hardware,
@@ -51,7 +51,7 @@ def batches_of(cfg, setting: str, n: int):
         max_length=world.tokenizer.model_max_length,
     )
     tr = PreferenceTrainer(
-        model=S.sft_model(cfg, world),
+        model=simpo.sft_model(cfg, world),
         args=args,
         train_dataset=ds,
         processing_class=world.tokenizer,
@@ -99,10 +99,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from replicate.core.config import compose
     from replicate.core.io import atomic_write_json
-    from replicate.papers import simpo as S
+    from replicate.papers import simpo
 
     cfg = compose("simpo", ["hardware.workers=1", *a.overrides])
-    S.setup_torch(cfg)
+    simpo.setup_torch(cfg)
     torch.set_num_threads(1)
     res = {"scale": cfg.scale.name, "seed": int(cfg.seed), "threads": 1, "settings": {}}
     for setting in a.settings:

@@ -54,21 +54,21 @@ def headroom(cfg, world, sft, n: int = 16) -> dict:
 def main(argv: list[str]) -> int:
     from replicate.core.config import compose
     from replicate.metrics.verdicts import paired_bootstrap
-    from replicate.papers import simpo as S
+    from replicate.papers import simpo
     from replicate.worlds.toy_lm import oracle_quality
 
     cfg = compose("simpo", argv)
-    S.setup_torch(cfg)
-    world = S.build_world(cfg)
-    sft = S.sft_model(cfg, world)
+    simpo.setup_torch(cfg)
+    world = simpo.build_world(cfg)
+    sft = simpo.sft_model(cfg, world)
     for k, v in headroom(cfg, world, sft).items():
         print(f"{k:28s} {v:.3f}" if isinstance(v, float) else f"{k:28s} {v}")
-    pairs = S.preference_pairs(cfg, world, sft)
+    pairs = simpo.preference_pairs(cfg, world, sft)
     for setting in cfg.paper.settings:
         res = {}
         for m in ("sft", "dpo", "simpo"):
             t = time.time()
-            ev = S.run_method(cfg, world, pairs, setting, m)["eval"]
+            ev = simpo.run_method(cfg, world, pairs, setting, m)["eval"]
             q = np.array([oracle_quality(p, y) for p, y in zip(world.prompts["eval"], ev["responses"])])
             res[m] = (100 * np.array(ev["preferences"]), q)
             print(

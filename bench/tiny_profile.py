@@ -80,14 +80,14 @@ def profile(overrides: list[str], settings: list[str] | None, methods: list[str]
 
     from replicate.core.config import compose
     from replicate.models.sampling import generate
-    from replicate.papers import simpo as S
+    from replicate.papers import simpo
     from replicate.training import data as D
 
     cfg = compose("simpo", overrides)
-    S.setup_torch(cfg)
+    simpo.setup_torch(cfg)
     stages: dict[str, float] = {}
-    world, stages["world"] = _clock(S.build_world, cfg)
-    sft, stages["sft"] = _clock(S.sft_model, cfg, world)
+    world, stages["world"] = _clock(simpo.build_world, cfg)
+    sft, stages["sft"] = _clock(simpo.sft_model, cfg, world)
     s = cfg.scale.sample
     ps = world.prompts["pref"]
     samples, stages["pairs.sampling"] = _clock(
@@ -110,11 +110,11 @@ def profile(overrides: list[str], settings: list[str] | None, methods: list[str]
         seed=int(cfg.seed),
     )
     # the cached stage repeats sampling and judging (both splits, both settings): timed whole, not added twice
-    pairs, stages["pairs.all(cached stage)"] = _clock(S.preference_pairs, cfg, world, sft)
+    pairs, stages["pairs.all(cached stage)"] = _clock(simpo.preference_pairs, cfg, world, sft)
     per_method = {}
     for setting in settings or list(cfg.paper.settings):
-        for m in methods or list(S.METHODS_TABLE4):
-            _, per_method[f"{setting}.{m}"] = _clock(S.run_method, cfg, world, pairs, setting, m)
+        for m in methods or list(simpo.METHODS_TABLE4):
+            _, per_method[f"{setting}.{m}"] = _clock(simpo.run_method, cfg, world, pairs, setting, m)
     n = min(gen_prompts, len(world.prompts["eval"]))
     gen = generation_throughput(
         sft, world.tokenizer, world.prompts["eval"][:n], max_new_tokens=int(cfg.paper.eval.max_new_tokens)

@@ -17,7 +17,7 @@ from replicate.models.search import (
     round_ends,
 )
 from replicate.papers import adaptive_compute as exp
-from replicate.papers import adaptive_compute_claims as ac
+from replicate.papers.adaptive_compute import claims as ac
 from replicate.worlds.toy_lm import Judge
 
 

@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 from replicate.core.config import ConfigError, compose
 from replicate.papers import autorule as exp
-from replicate.papers import autorule_rules as R
+from replicate.papers.autorule import rules as R
 from replicate.worlds.toy_lm import Judge, solve
 
 J = Judge(sharpness=8.0, length_bias=1.0, length_scale=10.0, position_bias=-0.17, noise=0.5, seed=3)
@@ -221,16 +221,16 @@ def test_claims_on_fixed_runs():
     g = _fake_run({0: up, 1: up + 0.2, 2: up + 0.2, 4: up})  # rises, then loses it all
     a = _fake_run({0: up, 1: up + 0.1, 2: up + 0.1, 4: up + 0.15})  # rises and keeps rising
     runs = {1: {"rules": rules, "grpo": g, "autorule": a}, 2: {"rules": rules, "grpo": g, "autorule": a}}
-    cl = {c["id"]: c for c in exp.claims(runs, cfg)}
+    cl = {c["id"]: c for c in exp.PAPER.claims(runs, cfg)}
     assert cl["PC"]["verdict"] == "reproduced" and cl["PC"]["evidence"]["diff"] == pytest.approx(0.2)
     assert cl["C3"]["verdict"] == "reproduced" and cl["C3"]["evidence"]["diff"] == pytest.approx(0.05 + 0.2)
     assert cl["C2"]["evidence"]["diff"] == pytest.approx(0.8 - 0.5)
     assert cl["C1"]["evidence"]["diff"] == pytest.approx(0.0)  # identical final evaluations
-    assert cl == {c["id"]: c for c in exp.claims(runs, cfg)}  # deterministic
+    assert cl == {c["id"]: c for c in exp.PAPER.claims(runs, cfg)}  # deterministic
     # the control fails (no early rise): every other claim becomes inconclusive
     flat = _fake_run({0: up, 1: up - 0.1, 2: up - 0.1, 4: up - 0.2})
     runs = {1: {"rules": rules, "grpo": flat, "autorule": a}, 2: {"rules": rules, "grpo": flat, "autorule": a}}
-    cl = {c["id"]: c for c in exp.claims(runs, cfg)}
+    cl = {c["id"]: c for c in exp.PAPER.claims(runs, cfg)}
     assert cl["PC"]["verdict"] == "not reproduced" and cl["C3"]["verdict"] == "inconclusive"
     m, spread = exp.flat_metrics(runs)
     assert m["grpo.episode2.oracle"] == pytest.approx(float(np.mean(up - 0.2))) and "rules.k" in spread

@@ -170,11 +170,13 @@ def _fake(seeds=(1, 2, 3), q=None, wr=None, margin=0.3, grad=(1.0, 0.5)):
 
 def test_claims_reproduce_when_drift_wins_and_gate_on_the_control(cfg):
     win = {("drift", 2): 0.2, ("iterdpo", 1): 0.1}
-    out = {c["id"]: c["verdict"] for c in X.claims(_fake(q=win, wr=win), cfg)}
+    out = {c["id"]: c["verdict"] for c in X.PAPER.claims(_fake(q=win, wr=win), cfg)}
     assert out["PC"] == REPRODUCED and out["C1"] == REPRODUCED and out["C5"] == REPRODUCED
     assert out["C4"] == INCONCLUSIVE  # equal diversity: the interval is [0, 0]
     # IterDPO round 1 no better than π_0 on the judge: PC fails, everything else is gated to inconclusive
-    out = {c["id"]: c["verdict"] for c in X.claims(_fake(q=win, wr={("drift", 2): 0.2, ("iterdpo", 1): -0.1}), cfg)}
+    out = {
+        c["id"]: c["verdict"] for c in X.PAPER.claims(_fake(q=win, wr={("drift", 2): 0.2, ("iterdpo", 1): -0.1}), cfg)
+    }
     assert out["PC"] != REPRODUCED and out["C1"] == INCONCLUSIVE and out["C5"] == INCONCLUSIVE
 
 

@@ -10,8 +10,8 @@ from executed_notebooks import fresh_cache_with_shared_sft, shared_cache
 
 from replicate.core.config import ConfigError, compose
 from replicate.metrics.evaluation import sequence_logps
-from replicate.papers import evolve as E
-from replicate.papers import evolve_claims as EC
+from replicate.papers.evolve import claims as EC
+from replicate.papers.evolve import experiment as E
 from replicate.training import iterative as I
 from replicate.training.toy_stages import build_world, setup_torch, sft_model
 from replicate.worlds.tokenizer import build_tokenizer
@@ -214,7 +214,7 @@ def test_one_round_is_deterministic(env, tmp_path, tmp_path_factory, monkeypatch
     for d in ("a", "b"):  # two fresh caches: everything after the session's SFT model is computed twice
         monkeypatch.setenv("REPLICATE_CACHE_DIR", str(fresh_cache_with_shared_sft(tmp_path / d, tmp_path_factory)))
         world = build_world(cfg1)
-        res = E._job(E.OmegaConf.to_container(cfg1, resolve=True), int(cfg1.seed), "evolve")
+        res = E._job(cfg1, "evolve")
         outs.append(({k: v for k, v in res["records"][1].items() if k != "dir"}, res["refine"]))
         assert world.prompts == build_world(cfg1).prompts
     assert outs[0] == outs[1]

@@ -138,19 +138,21 @@ QUALITIES = {
 
 
 def test_claims_reproduced_when_the_world_behaves_like_the_paper(cfg):
-    cl = {c["id"]: c for c in X.claims(_runs(QUALITIES), cfg)}
+    cl = {c["id"]: c for c in X.PAPER.claims(_runs(QUALITIES), cfg)}
     assert [cl[k]["verdict"] for k in ("PC", "C1", "C2", "C3", "C4")] == [REPRODUCED] * 5
 
 
 def test_measurably_worse_is_not_reproduced_and_ties_are_inconclusive(cfg):
-    cl = {c["id"]: c for c in X.claims(_runs({**QUALITIES, "plain": 0.9, "ism_k1": 0.7}), cfg)}
+    cl = {c["id"]: c for c in X.PAPER.claims(_runs({**QUALITIES, "plain": 0.9, "ism_k1": 0.7}), cfg)}
     assert cl["PC"]["verdict"] == REPRODUCED
     assert cl["C1"]["verdict"] == NOT_REPRODUCED  # the plain mix is clearly better
     assert cl["C2"]["verdict"] == INCONCLUSIVE  # k = 1 equal in quality: the interval straddles 0
 
 
 def test_a_failed_positive_control_gates_everything(cfg):
-    cl = {c["id"]: c for c in X.claims(_runs({**QUALITIES, "initial": 0.68}), cfg)}  # gain 0.02 < the 0.05 margin
+    cl = {
+        c["id"]: c for c in X.PAPER.claims(_runs({**QUALITIES, "initial": 0.68}), cfg)
+    }  # gain 0.02 < the 0.05 margin
     assert cl["PC"]["verdict"] == NOT_REPRODUCED
     assert all(cl[k]["verdict"] == INCONCLUSIVE for k in ("C1", "C2", "C3", "C4"))
     assert cl["C1"]["evidence"]["ungated_verdict"] == REPRODUCED

@@ -1,4 +1,4 @@
-"""PAR (papers/par.py, par_claims.py): config errors before compute, checkpoint selection, and the claims on
+"""PAR (papers/par/): config errors before compute, checkpoint selection, and the claims on
 evaluation curves with known structure."""
 
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 from replicate.core.config import ConfigError, compose
 from replicate.metrics.verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
 from replicate.papers import par as exp
-from replicate.papers import par_claims as pc
+from replicate.papers.par import claims as pc
 
 
 @pytest.mark.parametrize(

@@ -35,7 +35,7 @@ def test_parallel_run_all_equals_serial(tmp_path, monkeypatch):
     numbers from two independent runs in two different processes (fresh spawned workers, and this test process with
     whatever it ran before), so nothing depends on a process's state (its RNGs, its history, its import order)."""
     from replicate.core.config import compose
-    from replicate.papers import simpo as exp
+    from replicate.papers.simpo import experiment as exp
 
     base = [
         "scale=ci",

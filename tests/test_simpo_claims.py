@@ -4,7 +4,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from replicate.metrics.verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
-from replicate.papers import simpo_claims as C
+from replicate.papers.simpo import claims as C
 
 N = 300
 CFG = OmegaConf.create({"paper": {"settings": ["base", "instruct"], "gamma_sweep": [0.0, 0.5, 4.0]}})

@@ -11,7 +11,7 @@ from executed_notebooks import fresh_cache_with_shared_sft, shared_cache
 
 from replicate.core.config import ConfigError, compose
 from replicate.papers import temporal_self_rewarding as exp
-from replicate.papers import temporal_self_rewarding_claims as tc
+from replicate.papers.temporal_self_rewarding import claims as tc
 from replicate.training import self_judge as SJ
 from replicate.worlds.tokenizer import build_tokenizer
 from replicate.worlds.toy_lm import Judge
@@ -180,7 +180,7 @@ def test_same_config_and_seed_give_identical_rounds(ci_runs):
     assert a[sd]["sr"][0]["eval"]["responses"] == a[sd]["tsr"][0]["eval"]["responses"]
     ids = [
         c["id"]
-        for c in exp.claims(
+        for c in exp.PAPER.claims(
             a, compose("temporal-self-rewarding", ["scale=ci", "paper.sr.rounds=1", "paper.tsr.rounds=1"])
         )
     ]

@@ -10,7 +10,8 @@ from trl import DPOConfig, DPOTrainer
 
 from replicate.metrics.evaluation import sequence_logps
 from replicate.models.lm import build_tiny_llama
-from replicate.training.trl_hook import PreferenceTrainer, _without_identity_indices
+from replicate.training.trl_hook import PreferenceTrainer
+from replicate.training.trl_internals import without_identity_indices as _without_identity_indices
 from replicate.worlds.tokenizer import build_tokenizer
 
 
@@ -232,7 +233,7 @@ def test_small_vocab_log_softmax_gives_trls_fused_head_log_probs_and_gradients(s
         torch.manual_seed(1)
         for p in t.model.parameters():
             p.add_(0.05 * torch.randn_like(p))
-    assert H._small_vocab(t.model)
+    assert H.small_vocab(t.model)
     out = {}
     for limit in (H.SMALL_VOCAB, 0):  # plain log-softmax, then TRL's fused head
         H.SMALL_VOCAB = limit

@@ -33,7 +33,7 @@ def main_check(argv: list[str]) -> int:
             raise ConfigError(f"conf/paper/{paper}.yaml check.subset: only {{n_seeds: 1}} is supported, got {subset}")
         overrides.append("scale.n_seeds=1")
         seed = int(cfg.seed)
-    run_notebook(paper, overrides, html=False, log_output=False)
+    run_notebook(paper, overrides, html=False, log_output=False, progress=True)  # one line; library output: build/logs
     problems = check(
         paper,
         cfg.scale.name,

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 from ..core.config import ConfigError, compose
-from ..core.paths import ROOT
+from ..core.paths import ROOT, build_dir
 
-BUILD = Path(os.environ.get("REPLICATE_BUILD_DIR", ROOT / "build"))
+BUILD = build_dir()
 
 
 def notebook_for(paper: str) -> Path:
@@ -26,6 +26,9 @@ def run_notebook(
     paper: str, overrides: list[str], *, html: bool = True, log_output: bool = False, progress: bool = False
 ) -> Path:
     cfg = compose(paper, overrides)  # fails fast on bad input, before any compute
+    from ..papers.interface import load
+
+    load(paper).validate(cfg)  # the paper's own settings, still before the kernel starts
     if cfg.scale.name == "paper" and paper == "simpo":
         raise ConfigError(
             "scale=paper trains the papers' own 7-9B models on GPUs, outside the notebooks: "
@@ -50,16 +53,19 @@ def run_notebook(
     src = out.with_suffix(".src.ipynb")
     select_cells(nb, src, real=bool(cfg.scale.get("real", False)), paper=paper)
     try:
+        kw = dict(parameters={"overrides": list(overrides)}, cwd=str(ROOT), log_output=log_output, progress_bar=False,
+                  kernel_name="python3")  # fmt: skip
         with _kernel_draws_inline():
-            pm.execute_notebook(
-                str(src),
-                str(tmp),
-                parameters={"overrides": list(overrides)},
-                cwd=str(ROOT),
-                log_output=log_output,
-                progress_bar=progress,
-                kernel_name="python3",
-            )
+            if progress:  # the terminal shows one bar (cells, a stage graph's jobs); library output goes to the log
+                from papermill.engines import papermill_engines
+
+                from .console import Console, papermill_engine
+
+                with Console(paper, cfg.scale.name) as console:
+                    papermill_engines.register("replicate", papermill_engine(console))
+                    pm.execute_notebook(str(src), str(tmp), **kw, engine_name="replicate")
+            else:
+                pm.execute_notebook(str(src), str(tmp), **kw)
     finally:
         src.unlink(missing_ok=True)
     os.replace(tmp, out)
@@ -115,22 +121,30 @@ def main_run(argv: list[str]) -> int:
         return 2
     from papermill.exceptions import PapermillExecutionError
 
+    from .console import log_file
+
+    cfg = compose(argv[0], argv[1:])
+    log = log_file(argv[0], cfg.scale.name)
+    print(f"running notebooks/{argv[0]}.ipynb at scale={cfg.scale.name}; library output: {_rel(log)}", file=sys.stderr)
     try:
         out = run_notebook(argv[0], argv[1:], progress=True)
     except PapermillExecutionError as e:  # the notebook's own error, without papermill's traceback
         print(
             f"error: notebooks/{argv[0]}.ipynb stopped in cell {e.exec_count}: {e.ename}: {e.evalue}\n"
-            f"(partial executed copy: {BUILD / 'notebooks'}/{argv[0]}-*.tmp.ipynb)",
+            f"(partial executed copy: {BUILD / 'notebooks'}/{argv[0]}-*.tmp.ipynb; library output: {_rel(log)})",
             file=sys.stderr,
         )
         return 1
-    print(f"executed notebook: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} (+ .html)")
-    cfg = compose(argv[0], argv[1:])
+    print(f"executed notebook: {_rel(out)} (+ .html)")
     from ..core.io import read_json
     from ..metrics.claims import claims_markdown, metrics_path
 
     m = metrics_path(argv[0], cfg.scale.name, cfg.results_dir)
     if m.exists():
-        print(f"metrics: {m.relative_to(ROOT) if m.is_relative_to(ROOT) else m}\n")
+        print(f"metrics: {_rel(m)}\n")
         print(claims_markdown(read_json(m)["claims"]))
     return 0
+
+
+def _rel(p: Path) -> Path:
+    return p.relative_to(ROOT) if p.is_relative_to(ROOT) else p

@@ -33,12 +33,9 @@ def compose(paper: str, overrides: list[str] | tuple[str, ...] = (), *, check_ha
     """Compose ``conf/config.yaml`` for ``paper`` with Hydra overrides, then validate.
 
     Raises ConfigError (never a Hydra traceback) for an unknown paper, an unknown key or group
-    option, or a scale that needs hardware this machine does not have.
+    option, a value of the wrong type or out of range (``core.schema``), or a scale that needs hardware this
+    machine does not have.
     """
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
     known = papers()
     if paper not in known:
         raise ConfigError(f"unknown paper {paper!r}; known papers: {', '.join(known)}")
@@ -56,6 +53,17 @@ def compose(paper: str, overrides: list[str] | tuple[str, ...] = (), *, check_ha
             opts = group_options(key)
             if value not in opts and not (key == "setup" and value == "null"):
                 raise ConfigError(f"{key}={value!r} is not an option; choose one of: {', '.join(opts)}")
+    cfg = _hydra_compose(paper, overrides)
+    check_types(paper, cfg, overrides)
+    validate(cfg, check_hardware=check_hardware)
+    return _absolute_paths(cfg)
+
+
+def _hydra_compose(paper: str, overrides: list[str]) -> DictConfig:
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
@@ -66,8 +74,27 @@ def compose(paper: str, overrides: list[str] | tuple[str, ...] = (), *, check_ha
     finally:
         GlobalHydra.instance().clear()
     OmegaConf.set_struct(cfg, True)
-    validate(cfg, check_hardware=check_hardware)
-    return _absolute_paths(cfg)
+    return cfg
+
+
+def check_types(paper: str, cfg: DictConfig, overrides: list[str]) -> None:
+    """Every key of the composed config has the type and range its group's schema allows (``core.schema``), and
+    every ``paper.*`` override keeps the type of the paper's own value: ConfigError naming the key otherwise."""
+    from . import schema
+
+    try:
+        value_overrides = [o for o in overrides if "=" in o and o.split("=", 1)[0].lstrip("+~").startswith("paper.")]
+        if value_overrides:  # the paper's YAML is its schema: compare with what the groups chosen here compose to
+            groups = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") in GROUPS]
+            default = _hydra_compose(paper, groups).paper
+            for o in value_overrides:
+                key = o.split("=", 1)[0].lstrip("+~")
+                schema.check_paper_override(
+                    default, key.removeprefix("paper."), OmegaConf.select(cfg, key), added=o.startswith("+")
+                )
+        schema.check(cfg)
+    except schema.SchemaError as e:
+        raise ConfigError(str(e)) from None
 
 
 def _absolute_paths(cfg: DictConfig) -> DictConfig:

@@ -7,6 +7,9 @@ and 20.7 s, i.e. 10.3 s per run; so the cores are better spent on two jobs at on
 writes its result through ``core.io.cached`` under a content key, and the caller reads results by key.
 
 ``workers=1`` runs everything in this process, in submission order (tests, debugging, a GPU).
+
+``log``: a file that receives everything the worker processes write to stdout and stderr (library progress bars,
+trainer dicts, warnings), so that it reaches neither the notebook nor the terminal; ``training.runner`` names it.
 """
 
 from __future__ import annotations
@@ -18,11 +21,27 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, log: str | None = None) -> None:
+    if log is not None:  # before the imports below, whose warnings are part of the noise
+        redirect_output(log)
     import torch
 
     torch.set_num_threads(threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def redirect_output(log: str | os.PathLike) -> None:
+    """Send this process's stdout and stderr, Python's and the file descriptors C libraries write to, to ``log``."""
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # lives as long as the process
+    sys.stderr = open(2, "w", buffering=1, closefd=False)
 
 
 class Workers:
@@ -32,16 +51,26 @@ class Workers:
     op) can deadlock, and a notebook kernel is such a process. ``fn`` must be importable (module level).
     """
 
-    def __init__(self, workers: int, threads: int = 1):
+    def __init__(self, workers: int, threads: int = 1, *, log: str | os.PathLike | None = None):
         if workers < 1 or threads < 1:
             raise ValueError(f"workers and threads must be ≥ 1, got {workers} and {threads}")
         self.workers, self.threads = int(workers), int(threads)
+        self.log = None if log is None else str(log)
         self._pool: ProcessPoolExecutor | None = None
+
+    @classmethod
+    def from_cfg(cls, cfg, *, log: str | os.PathLike | None = None) -> Workers:
+        """The pool ``hardware.workers`` × ``hardware.torch_threads`` asks for (each at least 1)."""
+        hw = cfg.hardware
+        return cls(int(hw.get("workers", 1) or 1), int(hw.get("torch_threads") or 1), log=log)
 
     def __enter__(self) -> Workers:
         if self.workers > 1:
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(self.threads,)
+                self.workers,
+                mp_context=mp.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self.threads, self.log),
             )
         return self
 

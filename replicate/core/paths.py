@@ -7,3 +7,10 @@ Everything that reads or writes under the checkout (``conf/``, ``results/``, ``b
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def build_dir() -> Path:
+    """Where generated, uncommitted files go (executed notebooks, logs): ``REPLICATE_BUILD_DIR``, else ``build/``."""
+    import os
+
+    return Path(os.environ.get("REPLICATE_BUILD_DIR", ROOT / "build"))

@@ -15,21 +15,20 @@ import numpy as np
 import torch
 
 from ..losses import dpo_loss
-from ..metrics.claims import ExperimentResult as Result
 from ..metrics.claims import claim
 from ..metrics.density_ratio import density_ratio_reward, pairwise_accuracy
-from ..worlds import tabular as T
-from .objectives_report import render
+from ..worlds import tabular
+from .interface import Paper
+from .objectives_report import TabularResult as Result
+from .objectives_report import render, tabular_metrics, validate_tabular
 
-PAPER = "cdr"
 
-
-@T.single_threaded
-def run(cfg) -> Result:
+@tabular.single_threaded
+def run(cfg, progress: bool = True) -> Result:
     from scipy.stats import spearmanr
 
     p, w = cfg.paper, cfg.paper.world
-    world, q = T.make_bt_world(
+    world, q = tabular.make_bt_world(
         w.n_prompts, w.n_candidates, seed=cfg.seed, bt_scale=w.quality_scale, ref_scale=w.base_scale
     )
     M, N = world.M, world.N
@@ -43,7 +42,7 @@ def run(cfg) -> Result:
         a = torch.randint(0, N, (M, K), generator=g)
         b = (a + torch.randint(1, N, (M, K), generator=g)) % N
         mm = torch.arange(M)[:, None].expand(M, K)
-        first = torch.rand(M, K, generator=g, dtype=T.DTYPE) < torch.sigmoid(
+        first = torch.rand(M, K, generator=g, dtype=tabular.DTYPE) < torch.sigmoid(
             (q[mm, a] - q[mm, b]) / w.judge_temperature
         )
         data.append((mm, torch.where(first, a, b), torch.where(first, b, a)))
@@ -57,7 +56,7 @@ def run(cfg) -> Result:
             total = total + dpo_loss(lp[mm, cw], lp[mm, cl], base_lp[mm, cw], base_lp[mm, cl], beta=p.beta).mean()
         return total
 
-    z, _ = T.fit(
+    z, _ = tabular.fit(
         world.ref_logits[None].expand(len(specs), -1, -1).clone(),
         loss,
         steps=int(cfg.scale.tabular.inner_steps),
@@ -115,7 +114,15 @@ def run(cfg) -> Result:
     }
     for k, v in strength.items():
         m[f"strength.{k}"] = v
-    c = p.claims
+    return Result(m, {"rows": rows})
+
+
+def claims(res: Result, cfg) -> list[dict]:
+    """The paper's claims on the exact quantities of ``run``'s result (no compute)."""
+    m, c, rows = res.metrics, cfg.paper.claims, res.series["rows"]
+    rho, pval = m["spearman_gap_accuracy"], m["spearman_pvalue"]
+    high, low = m["accuracy.high_gap_third"], m["accuracy.low_gap_third"]
+    acc_ratio, acc_strong_alone = m["strongest_over_base.accuracy"], m["strongest_alone.accuracy"]
     claims = [
         claim(
             "cdr.C2_accuracy_grows_with_gap",
@@ -141,7 +148,7 @@ def run(cfg) -> Result:
             {"ratio": acc_ratio, "strong_alone": acc_strong_alone},
         ),
     ]
-    return Result(m, claims, {"rows": rows})
+    return claims
 
 
 LINKS = {
@@ -178,4 +185,11 @@ def plot(res: Result):
     return fig
 
 
-render_table = render  # make tables; also what lists this paper in docs/objectives.md
+PAPER = Paper(
+    name="cdr",
+    validate=validate_tabular,
+    run=run,
+    metrics=tabular_metrics,
+    claims=claims,
+    render_table=render,  # make tables; also what lists this paper in docs/objectives.md
+)

@@ -15,32 +15,31 @@ from __future__ import annotations
 
 import math
 
-from ..metrics.claims import ExperimentResult as Result
 from ..metrics.claims import claim
-from ..worlds import tabular as T
-from . import nash_game as G
-from .objectives_report import render
+from ..worlds import tabular
+from . import nash_game
+from .interface import Paper
+from .objectives_report import TabularResult as Result
+from .objectives_report import render, tabular_metrics, validate_tabular
 from .sppo import game_world, step_size
 
-PAPER = "dno"
 
-
-@T.single_threaded
-def run(cfg) -> Result:
+@tabular.single_threaded
+def run(cfg, progress: bool = True) -> Result:
     p, sc = cfg.paper, cfg.scale.tabular
     Tn, s = sc.iterations, step_size(cfg)
     world = game_world(cfg)
-    ne = T.nash_all(world.P)
+    ne = tabular.nash_all(world.P)
     arms = {
         "hedge": ("hedge", {"step": s}),
         "dno_regression": ("dno_regression", {"step": s}),
         "dno_practical": ("dno_practical", {"step": s, "margin": p.margin}),
         "dpo": ("dpo", {"step": s}),
     }
-    trajs = G.run_methods(world, arms, iterations=Tn, inner_steps=G.inner_steps(cfg), lr=p.lr)
-    gaps = {k: G.gaps(world, v) for k, v in trajs.items()}
+    trajs = nash_game.run_methods(world, arms, iterations=Tn, inner_steps=nash_game.inner_steps(cfg), lr=p.lr)
+    gaps = {k: nash_game.gaps(world, v) for k, v in trajs.items()}
     improve = {
-        k: [float(T.preference(world.P, v.policies[t + 1], v.policies[t]).min()) for t in range(Tn)]
+        k: [float(tabular.preference(world.P, v.policies[t + 1], v.policies[t]).min()) for t in range(Tn)]
         for k, v in trajs.items()
     }
     bound = math.sqrt(2 * math.log(world.N) / Tn)
@@ -50,7 +49,7 @@ def run(cfg) -> Result:
         "iterations": Tn,
         "eta": 1.0 / s,
         "margin": float(p.margin),
-        "nash.lp_gap": float(T.duality_gap(world.P, ne).max()),
+        "nash.lp_gap": float(tabular.duality_gap(world.P, ne).max()),
         "ref.gap": gaps["dpo"]["last"][0],
         "hedge_bound": bound,
         "dno_regression.max_step_err_vs_spi": max(trajs["dno_regression"].closed_form_err),
@@ -58,9 +57,14 @@ def run(cfg) -> Result:
     for k in arms:
         m[f"{k}.gap_last"] = gaps[k]["last"][-1]
         m[f"{k}.gap_avg"] = gaps[k]["avg"][-1]
-        m[f"{k}.gap_last_tail"] = G.tail_mean(gaps[k]["last"])
+        m[f"{k}.gap_last_tail"] = nash_game.tail_mean(gaps[k]["last"])
         m[f"{k}.min_pref_next_over_prev"] = min(improve[k])
-    c = p.claims
+    return Result(m, {"gaps": gaps, "improve": improve, "bound": bound, "iterations": Tn})
+
+
+def claims(res: Result, cfg) -> list[dict]:
+    """The paper's claims on the exact quantities of ``run``'s result (no compute)."""
+    m, bound, c = res.metrics, res.series["bound"], cfg.paper.claims
     claims = [
         claim(
             "dno.regression_is_soft_policy_iteration",
@@ -119,7 +123,7 @@ def run(cfg) -> Result:
             {"dno_regression": m["dno_regression.gap_last_tail"], "dpo": m["dpo.gap_last_tail"]},
         ),
     ]
-    return Result(m, claims, {"gaps": gaps, "improve": improve, "bound": bound, "iterations": Tn})
+    return claims
 
 
 LINKS = {
@@ -153,4 +157,11 @@ def plot(res: Result):
     return fig
 
 
-render_table = render  # make tables; also what lists this paper in docs/objectives.md
+PAPER = Paper(
+    name="dno",
+    validate=validate_tabular,
+    run=run,
+    metrics=tabular_metrics,
+    claims=claims,
+    render_table=render,  # make tables; also what lists this paper in docs/objectives.md
+)

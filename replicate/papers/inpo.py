@@ -10,57 +10,58 @@ and the unregularised one by linear programming.
 
 from __future__ import annotations
 
-from ..metrics.claims import ExperimentResult as Result
 from ..metrics.claims import claim
-from ..worlds import tabular as T
-from . import nash_game as G
-from .objectives_report import render
+from ..worlds import tabular
+from . import nash_game
+from .interface import Paper
+from .objectives_report import TabularResult as Result
+from .objectives_report import render, tabular_metrics, validate_tabular
 from .sppo import game_world, step_size
 
-PAPER = "inpo"
 
-
-@T.single_threaded
-def run(cfg) -> Result:
+@tabular.single_threaded
+def run(cfg, progress: bool = True) -> Result:
     p, sc = cfg.paper, cfg.scale.tabular
     Tn, s = sc.iterations, step_size(cfg)
     eta = 1.0 / s
     tau = eta * p.tau_over_eta
     world = game_world(cfg)
-    ne = T.nash_all(world.P)
-    rne = T.regularized_nash(world.P, world.ref, tau)
+    ne = tabular.nash_all(world.P)
+    rne = tabular.regularized_nash(world.P, world.ref, tau)
     arms = {
         "inpo": ("inpo", {"step": s, "tau": tau, "eta_schedule": lambda t: eta}),
         "inpo_thm4": ("inpo", {"step": s, "tau": tau, "eta_schedule": lambda t: tau * (t + 2) / 2}),
         "inpo_tau0": ("inpo", {"step": s, "tau": 0.0, "eta_schedule": lambda t: eta}),
         "dpo": ("dpo", {"step": s}),
     }
-    trajs = G.run_methods(world, arms, iterations=Tn, inner_steps=G.inner_steps(cfg), lr=p.lr)
-    gaps = {k: G.gaps(world, v) for k, v in trajs.items()}
-    kls = {k: [float(T.kl(rne, pi).mean()) for pi in trajs[k].policies] for k in ("inpo", "inpo_thm4")}
-    move = {k: float(T.tv(v.policies[-1], v.policies[-2]).mean()) for k, v in trajs.items()}
+    trajs = nash_game.run_methods(world, arms, iterations=Tn, inner_steps=nash_game.inner_steps(cfg), lr=p.lr)
+    gaps = {k: nash_game.gaps(world, v) for k, v in trajs.items()}
+    kls = {k: [float(tabular.kl(rne, pi).mean()) for pi in trajs[k].policies] for k in ("inpo", "inpo_thm4")}
+    move = {k: float(tabular.tv(v.policies[-1], v.policies[-2]).mean()) for k, v in trajs.items()}
     eta_sweep = []
     for e in p.eta_sweep:
         e = eta if e == "auto" else float(e)
         t_ = e * p.tau_over_eta
-        r_ = T.regularized_nash(world.P, world.ref, t_)
+        r_ = tabular.regularized_nash(world.P, world.ref, t_)
         pis = {"const": world.ref, "thm4": world.ref}
         for t in range(Tn):
             pis = {
-                "const": T.omd_step(pis["const"], world.ref, world.P, eta=e, tau=t_),
-                "thm4": T.omd_step(pis["thm4"], world.ref, world.P, eta=t_ * (t + 2) / 2, tau=t_),
+                "const": tabular.omd_step(pis["const"], world.ref, world.P, eta=e, tau=t_),
+                "thm4": tabular.omd_step(pis["thm4"], world.ref, world.P, eta=t_ * (t + 2) / 2, tau=t_),
             }
         eta_sweep.append(
             {
                 "eta": e,
                 "tau": t_,
-                "reg_nash_gap": float(T.duality_gap(world.P, r_).mean()),
-                **{f"{k}.kl_T": float(T.kl(r_, v).mean()) for k, v in pis.items()},
-                **{f"{k}.gap_last": float(T.duality_gap(world.P, v).mean()) for k, v in pis.items()},
+                "reg_nash_gap": float(tabular.duality_gap(world.P, r_).mean()),
+                **{f"{k}.kl_T": float(tabular.kl(r_, v).mean()) for k, v in pis.items()},
+                **{f"{k}.gap_last": float(tabular.duality_gap(world.P, v).mean()) for k, v in pis.items()},
             }
         )
     sweep = [tau / 2**i for i in range(p.tau_sweep_halvings + 1)]
-    sweep_gap = [float(T.duality_gap(world.P, T.regularized_nash(world.P, world.ref, tt)).mean()) for tt in sweep]
+    sweep_gap = [
+        float(tabular.duality_gap(world.P, tabular.regularized_nash(world.P, world.ref, tt)).mean()) for tt in sweep
+    ]
 
     m = {
         "world.n_prompts": world.M,
@@ -68,10 +69,12 @@ def run(cfg) -> Result:
         "iterations": Tn,
         "eta": eta,
         "tau": tau,
-        "nash.lp_gap": float(T.duality_gap(world.P, ne).max()),
+        "nash.lp_gap": float(tabular.duality_gap(world.P, ne).max()),
         "ref.gap": gaps["inpo"]["last"][0],
-        "reg_nash.gap": float(T.duality_gap(world.P, rne).mean()),
-        "reg_nash.reg_exploitability": float(T.regularized_exploitability(world.P, world.ref, tau, rne).abs().max()),
+        "reg_nash.gap": float(tabular.duality_gap(world.P, rne).mean()),
+        "reg_nash.reg_exploitability": float(
+            tabular.regularized_exploitability(world.P, world.ref, tau, rne).abs().max()
+        ),
         "inpo.max_step_err_vs_omd": max(trajs["inpo"].closed_form_err),
         "inpo_thm4.max_step_err_vs_omd": max(trajs["inpo_thm4"].closed_form_err),
         "inpo.kl_to_reg_nash": kls["inpo"][-1],
@@ -82,7 +85,7 @@ def run(cfg) -> Result:
     for k in arms:
         m[f"{k}.gap_last"] = gaps[k]["last"][-1]
         m[f"{k}.gap_avg"] = gaps[k]["avg"][-1]
-        m[f"{k}.gap_last_tail"] = G.tail_mean(gaps[k]["last"])
+        m[f"{k}.gap_last_tail"] = nash_game.tail_mean(gaps[k]["last"])
         m[f"{k}.last_move_tv"] = move[k]
     for i, row in enumerate(eta_sweep):
         for k, v in row.items():
@@ -90,7 +93,14 @@ def run(cfg) -> Result:
     for i, (tt, gg) in enumerate(zip(sweep, sweep_gap)):
         m[f"tau_sweep.{i}.tau"], m[f"tau_sweep.{i}.reg_nash_gap"] = tt, gg
 
-    c = p.claims
+    series = {"gaps": gaps, "kls": kls, "sweep": list(zip(sweep, sweep_gap)), "eta_sweep": eta_sweep, "iterations": Tn}
+    return Result(m, series)
+
+
+def claims(res: Result, cfg) -> list[dict]:
+    """The paper's claims on the exact quantities of ``run``'s result (no compute)."""
+    m, c = res.metrics, cfg.paper.claims
+    tau, eta_sweep = m["tau"], res.series["eta_sweep"]
     claims = [
         claim(
             "inpo.P6_loss_minimiser_is_omd",
@@ -157,8 +167,7 @@ def run(cfg) -> Result:
             },
         )
     )
-    series = {"gaps": gaps, "kls": kls, "sweep": list(zip(sweep, sweep_gap)), "eta_sweep": eta_sweep, "iterations": Tn}
-    return Result(m, claims, series)
+    return claims
 
 
 LINKS = {
@@ -191,4 +200,11 @@ def plot(res: Result):
     return fig
 
 
-render_table = render  # make tables; also what lists this paper in docs/objectives.md
+PAPER = Paper(
+    name="inpo",
+    validate=validate_tabular,
+    run=run,
+    metrics=tabular_metrics,
+    claims=claims,
+    render_table=render,  # make tables; also what lists this paper in docs/objectives.md
+)

@@ -15,10 +15,11 @@ import torch
 
 from ..losses import cpo_loss, dpo_loss, ipo_loss, simpo_loss
 from ..losses.lcpo import LOGITS, e_step, lcpo_from_logit
-from ..metrics.claims import ExperimentResult as Result
 from ..metrics.claims import claim
-from ..worlds import tabular as T
-from .objectives_report import render
+from ..worlds import tabular
+from .interface import Paper
+from .objectives_report import TabularResult as Result
+from .objectives_report import render, tabular_metrics, validate_tabular
 
 PAPER = "lcpo"
 BASES = ("dpo", "ipo", "simpo", "cpo")
@@ -26,7 +27,7 @@ BASES = ("dpo", "ipo", "simpo", "cpo")
 
 def make_data(cfg, design):
     w = cfg.paper.world
-    world, r = T.make_bt_world(
+    world, r = tabular.make_bt_world(
         design.n_prompts,
         w.n_candidates,
         seed=cfg.seed,
@@ -42,7 +43,7 @@ def make_data(cfg, design):
     m = torch.arange(M)[:, None].expand(M, K)
     win = torch.where(r[m, a] > r[m, b], a, b)
     lose = torch.where(r[m, a] > r[m, b], b, a)
-    u = torch.rand(M, K, generator=g, dtype=T.DTYPE)
+    u = torch.rand(M, K, generator=g, dtype=tabular.DTYPE)
     return world, r, m.reshape(-1), win.reshape(-1), lose.reshape(-1), u.reshape(-1)
 
 
@@ -92,21 +93,20 @@ def auroc(scores_pos, scores_neg):
     return float(((d > 0).double() + 0.5 * (d == 0).double()).mean())
 
 
-def run(cfg) -> Result:
-    with T.single_thread():
-        metrics, claims, series = {}, [], {}
+def run(cfg, progress: bool = True) -> Result:
+    with tabular.single_thread():
+        metrics, series = {}, {}
         for design in cfg.paper.designs:
             res = _run(cfg, design)
             metrics.update(res.metrics)
-            claims += res.claims
             series[design.name] = res.series
-        return Result(metrics, claims, series)
+        return Result(metrics, series)
 
 
 def _run(cfg, design) -> Result:
     p = cfg.paper
     world, r, m, win, lose, u = make_data(cfg, design)
-    eps = torch.tensor([float(e) for e in p.noise_rates], dtype=T.DTYPE)
+    eps = torch.tensor([float(e) for e in p.noise_rates], dtype=tabular.DTYPE)
     E = len(eps)
     flip = u[None, :] < eps[:, None]  # (E, n) nested flips
     cw = torch.where(flip, lose[None], win[None])  # observed chosen
@@ -117,7 +117,7 @@ def _run(cfg, design) -> Result:
     nw, nl = lens[mm, cw], lens[mm, cl]
     runs = [(b, v) for b in BASES for v in ("plain", "lcpo")]
     hps = {b: p.losses[b] for b in BASES}
-    eta = {run: torch.full((E,), float(p.em.eta0), dtype=T.DTYPE) for run in runs if run[1] == "lcpo"}
+    eta = {run: torch.full((E,), float(p.em.eta0), dtype=tabular.DTYPE) for run in runs if run[1] == "lcpo"}
     last_w = {}
 
     def loss(z):  # z: (len(runs), E, M, N)
@@ -138,7 +138,7 @@ def _run(cfg, design) -> Result:
         return total
 
     init = world.ref_logits[None, None].expand(len(runs), E, -1, -1).clone()
-    z, _ = T.fit(init, loss, steps=int(cfg.scale.tabular.inner_steps), lr=p.lr)
+    z, _ = tabular.fit(init, loss, steps=int(cfg.scale.tabular.inner_steps), lr=p.lr)
     metrics = {
         "world.n_prompts": world.M,
         "world.n_candidates": world.N,
@@ -162,7 +162,26 @@ def _run(cfg, design) -> Result:
         metrics[f"{b}.{v}.degradation"] = acc[(b, v, 0)] - acc[(b, v, E - 1)]
     for b in BASES:
         metrics[f"{b}.lcpo.max_eta_err"] = max(metrics[f"{b}.lcpo.eps_{float(e):g}.eta_err"] for e in eps)
-    c = p.claims
+    tag = design.name
+    metrics = {f"{tag}.{k}": v for k, v in metrics.items()}
+    series = {
+        "eps": [float(e) for e in eps],
+        "acc": {f"{b}.{v}": [acc[(b, v, e)] for e in range(E)] for b, v in runs},
+        "eta": {b: [float(eta[(b, "lcpo")][e]) for e in range(E)] for b in BASES},
+    }
+    return Result(metrics, series)
+
+
+def claims(res: Result, cfg) -> list[dict]:
+    """The paper's claims on the exact quantities of ``run``'s result (no compute), per data design."""
+    return [cl for design in cfg.paper.designs for cl in _design_claims(res, cfg, design)]
+
+
+def _design_claims(res: Result, cfg, design) -> list[dict]:
+    tag, c, sr = design.name, cfg.paper.claims, res.series[design.name]
+    metrics = {k[len(tag) + 1 :]: v for k, v in res.metrics.items() if k.startswith(f"{tag}.")}
+    eps, E = sr["eps"], len(sr["eps"])
+    acc = {(b, v, e): sr["acc"][f"{b}.{v}"][e] for b in BASES for v in ("plain", "lcpo") for e in range(E)}
     claims = [
         claim(
             "lcpo.C4_noise_rate_recovered",
@@ -202,17 +221,10 @@ def _run(cfg, design) -> Result:
             {b: acc[(b, "lcpo", 0)] - acc[(b, "plain", 0)] for b in BASES},
         )
     )
-    tag = design.name
-    metrics = {f"{tag}.{k}": v for k, v in metrics.items()}
     for cl in claims:
         cl["id"] = cl["id"].replace("lcpo.", f"lcpo.{tag}.", 1)
         cl["text"] = f"[{tag}: {design.pairs_per_prompt} labelled pairs per prompt] " + cl["text"]
-    series = {
-        "eps": [float(e) for e in eps],
-        "acc": {f"{b}.{v}": [acc[(b, v, e)] for e in range(E)] for b, v in runs},
-        "eta": {b: [float(eta[(b, "lcpo")][e]) for e in range(E)] for b in BASES},
-    }
-    return Result(metrics, claims, series)
+    return claims
 
 
 NAMES = {"dpo": "DPO", "ipo": "IPO", "simpo": "SimPO", "cpo": "CPO"}
@@ -252,4 +264,11 @@ def plot(res: Result):
     return fig
 
 
-render_table = render  # make tables; also what lists this paper in docs/objectives.md
+PAPER = Paper(
+    name="lcpo",
+    validate=validate_tabular,
+    run=run,
+    metrics=tabular_metrics,
+    claims=claims,
+    render_table=render,  # make tables; also what lists this paper in docs/objectives.md
+)

@@ -20,7 +20,7 @@ import torch
 
 from ..losses import dpo_loss
 from ..losses.nash import dno_loss, dno_regression_loss, inpo_loss, sppo_regression
-from ..worlds import tabular as T
+from ..worlds import tabular
 
 
 def auto_step(n_candidates: int, iterations: int) -> float:
@@ -44,13 +44,13 @@ def _log(pi):
     return torch.log(pi.clamp_min(1e-300))
 
 
-def step_loss(method: str, world: T.World, pi_t: torch.Tensor, hp: dict, t: int):
+def step_loss(method: str, world: tabular.World, pi_t: torch.Tensor, hp: dict, t: int):
     """The exact expected loss of iteration t (a function of logits) and the closed-form target (or None)."""
     P, ref = world.P, world.ref
     lp_t = _log(pi_t)
     s = hp["step"]
     if method == "sppo":
-        w = T.win_rates(P, pi_t)
+        w = tabular.win_rates(P, pi_t)
 
         def loss(z):  # y ~ π_t, regression of Eq. 4.7 with exact P(y ≻ π_t)
             lp = torch.log_softmax(z, -1)
@@ -58,51 +58,51 @@ def step_loss(method: str, world: T.World, pi_t: torch.Tensor, hp: dict, t: int)
                 pi_t * sppo_regression(lp.reshape(-1), lp_t.reshape(-1), w.reshape(-1), eta=s).reshape(lp.shape)
             ).sum() / lp.shape[0]
 
-        return loss, T.hedge_step(pi_t, P, s)
+        return loss, tabular.hedge_step(pi_t, P, s)
     if method in ("dpo", "dno_practical"):
-        W = T.pair_weights(pi_t, P)
+        W = tabular.pair_weights(pi_t, P)
         if method == "dno_practical":  # keep large-margin pairs only (|r_t(y1) − r_t(y2)| ≥ margin)
-            r = T.win_rates(P, pi_t)
+            r = tabular.win_rates(P, pi_t)
             keep = ((r[:, :, None] - r[:, None, :]).abs() >= hp["margin"]).to(W.dtype)
             W = pi_t[:, :, None] * pi_t[:, None, :] * P * keep
             W = W / W.sum((-1, -2), keepdim=True).clamp_min(1e-300)
-        c_t, r_t = T.pairs(lp_t)
+        c_t, r_t = tabular.pairs(lp_t)
         fn = dno_loss if method == "dno_practical" else (lambda *a, eta: dpo_loss(*a, beta=eta))
 
         def loss(z):
-            c, rj = T.pairs(torch.log_softmax(z, -1))
-            return T.expected(fn(c, rj, c_t, r_t, eta=1.0 / s), W)
+            c, rj = tabular.pairs(torch.log_softmax(z, -1))
+            return tabular.expected(fn(c, rj, c_t, r_t, eta=1.0 / s), W)
 
         return loss, None
     if method == "inpo":
         eta = hp["eta_schedule"](t)
         tau = hp["tau"]
-        W = T.pair_weights(pi_t, P)
-        c_t, r_t = T.pairs(lp_t)
-        c_ref, r_ref = T.pairs(world.ref_logp)
+        W = tabular.pair_weights(pi_t, P)
+        c_t, r_t = tabular.pairs(lp_t)
+        c_ref, r_ref = tabular.pairs(world.ref_logp)
 
         def loss(z):
-            c, rj = T.pairs(torch.log_softmax(z, -1))
-            return T.expected(inpo_loss(c, rj, c_ref, r_ref, c_t, r_t, eta=eta, tau=tau), W)
+            c, rj = tabular.pairs(torch.log_softmax(z, -1))
+            return tabular.expected(inpo_loss(c, rj, c_ref, r_ref, c_t, r_t, eta=eta, tau=tau), W)
 
-        return loss, T.omd_step(pi_t, ref, P, eta=eta, tau=tau)
+        return loss, tabular.omd_step(pi_t, ref, P, eta=eta, tau=tau)
     if method == "dno_regression":
-        r = T.win_rates(P, pi_t)
+        r = tabular.win_rates(P, pi_t)
         W = pi_t[:, :, None] * pi_t[:, None, :] * (1 - torch.eye(P.shape[-1], dtype=P.dtype))
         W = W / W.sum((-1, -2), keepdim=True)
-        c_t, r_t = T.pairs(lp_t)
-        rc, rr = T.pairs(r)
+        c_t, r_t = tabular.pairs(lp_t)
+        rc, rr = tabular.pairs(r)
 
         def loss(z):
-            c, rj = T.pairs(torch.log_softmax(z, -1))
-            return T.expected(dno_regression_loss(c, rj, c_t, r_t, rc, rr, eta=1.0 / s), W)
+            c, rj = tabular.pairs(torch.log_softmax(z, -1))
+            return tabular.expected(dno_regression_loss(c, rj, c_t, r_t, rc, rr, eta=1.0 / s), W)
 
-        return loss, T.hedge_step(pi_t, P, s)
+        return loss, tabular.hedge_step(pi_t, P, s)
     raise ValueError(f"unknown method {method!r}")
 
 
 def run_methods(
-    world: T.World,
+    world: tabular.World,
     arms: dict[str, tuple[str, dict]],
     *,
     iterations: int,
@@ -123,12 +123,12 @@ def run_methods(
     for t in range(iterations):
         for name, (m, hp) in arms.items():
             if m == "hedge":
-                trajs[name].policies.append(T.hedge_step(trajs[name].policies[-1], world.P, hp["step"]))
+                trajs[name].policies.append(tabular.hedge_step(trajs[name].policies[-1], world.P, hp["step"]))
         if not trained:
             continue
         steps = [step_loss(arms[n][0], world, trajs[n].policies[-1], arms[n][1], t) for n in trained]
         init = torch.stack([_log(trajs[n].policies[-1]) for n in trained])
-        z, n_steps = T.fit(
+        z, n_steps = tabular.fit(
             init,
             lambda z, steps=steps: sum(fn(z[k]) for k, (fn, _) in enumerate(steps)),
             steps=inner_steps,
@@ -156,15 +156,15 @@ def tail_mean(xs: list[float]) -> float:
     return float(sum(xs[len(xs) // 2 :]) / len(xs[len(xs) // 2 :]))
 
 
-def gaps(world: T.World, traj: Trajectory) -> dict[str, list[float]]:
+def gaps(world: tabular.World, traj: Trajectory) -> dict[str, list[float]]:
     """Mean (over prompts) duality gap of the last and of the average iterate after each iteration."""
-    last = [float(T.duality_gap(world.P, p).mean()) for p in traj.policies]
-    avg = [float(T.duality_gap(world.P, traj.average(k + 1)).mean()) for k in range(len(traj.policies))]
+    last = [float(tabular.duality_gap(world.P, p).mean()) for p in traj.policies]
+    avg = [float(tabular.duality_gap(world.P, traj.average(k + 1)).mean()) for k in range(len(traj.policies))]
     return {"last": last, "avg": avg}
 
 
 def likelihood_changes(
-    world: T.World, traj_pi_t: torch.Tensor, new_pi: torch.Tensor, pairs_idx
+    world: tabular.World, traj_pi_t: torch.Tensor, new_pi: torch.Tensor, pairs_idx
 ) -> tuple[float, float]:
     """Mean change of log π(y_w|x) and log π(y_l|x) over (prompt, chosen, rejected) index triples."""
     m, w, r = pairs_idx

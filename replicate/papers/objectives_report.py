@@ -11,9 +11,36 @@ measured evidence, and the verdict computed from it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import pandas as pd
 
+from ..core.config import ConfigError
 from ..metrics.claims import claims_markdown, load_reported
+from .interface import Metrics
+
+
+@dataclass
+class TabularResult:
+    """What an objective replication's ``run(cfg)`` returns: its exact metrics, and the series its plots draw."""
+
+    metrics: dict
+    series: dict = field(default_factory=dict)
+
+
+def tabular_metrics(res: TabularResult, cfg) -> Metrics:
+    """An objective replication's numbers: exact, one seed (no seed spread)."""
+    return Metrics(dict(res.metrics))
+
+
+def validate_tabular(cfg) -> None:
+    """The tabular world's iteration budget of this scale (``scale.tabular``) must be usable."""
+    t = cfg.scale.get("tabular")
+    if t is None:
+        raise ConfigError(f"scale={cfg.scale.name} has no tabular budget (scale.tabular.iterations, inner_steps)")
+    for k in ("iterations", "inner_steps"):
+        if int(t[k]) < 1:
+            raise ConfigError(f"scale.tabular.{k}={t[k]} must be ≥ 1")
 
 
 def side_by_side(paper: str, claims: list[dict], links: dict[str, list[str]]) -> pd.DataFrame:
@@ -50,7 +77,7 @@ def render(doc: dict, metric_keys: list[str] | None = None) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["side_by_side", "render", "claims_markdown"]
+__all__ = ["TabularResult", "claims_markdown", "render", "side_by_side", "tabular_metrics", "validate_tabular"]
 
 
 # --------------------------------------------------------------------------- docs/objectives.md
@@ -59,12 +86,11 @@ BEGIN, END = "<!-- BEGIN GENERATED: objectives results -->", "<!-- END GENERATED
 
 def objective_papers() -> list[str]:
     """The papers (from ``conf/paper/``) whose module renders its table with ``render`` above."""
-    from importlib import import_module
-
-    from ..core.config import paper_module, papers
+    from ..core.config import papers
     from . import objectives_report as this  # not __main__'s copy under `python -m`: the papers hold this one's render
+    from .interface import load
 
-    return [p for p in papers() if getattr(import_module(paper_module(p)), "render_table", None) is this.render]
+    return [p for p in papers() if load(p).render_table is this.render]
 
 
 def results_section(scale: str = "tiny") -> str:

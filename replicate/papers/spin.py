@@ -15,21 +15,20 @@ import math
 import torch
 
 from ..losses.nash import spin_loss
-from ..metrics.claims import ExperimentResult as Result
 from ..metrics.claims import claim
-from ..worlds import tabular as T
-from . import nash_game as G
-from .objectives_report import render
-
-PAPER = "spin"
+from ..worlds import tabular
+from . import nash_game
+from .interface import Paper
+from .objectives_report import TabularResult as Result
+from .objectives_report import render, tabular_metrics, validate_tabular
 
 
 def make_world(cfg):
     w = cfg.paper.world
     g = torch.Generator().manual_seed(cfg.seed)
-    q = torch.randn(w.n_prompts, w.n_candidates, generator=g, dtype=T.DTYPE) * w.data_scale
+    q = torch.randn(w.n_prompts, w.n_candidates, generator=g, dtype=tabular.DTYPE) * w.data_scale
     p_data = torch.softmax(q, -1)
-    pi0 = torch.softmax(torch.log(p_data) + w.sft_noise * torch.randn(q.shape, generator=g, dtype=T.DTYPE), -1)
+    pi0 = torch.softmax(torch.log(p_data) + w.sft_noise * torch.randn(q.shape, generator=g, dtype=tabular.DTYPE), -1)
     return p_data, pi0
 
 
@@ -37,15 +36,15 @@ def spin_expected_loss(z, pi_t, p_data, lam):
     """E_{y ~ p_data, y' ~ π_t} ℓ(λ log π(y)/π_t(y) − λ log π(y')/π_t(y')), logistic ℓ, averaged over prompts."""
     lp, lpt = torch.log_softmax(z, -1), torch.log(pi_t)
     W = p_data[:, :, None] * pi_t[:, None, :]  # (real i, generated j)
-    c, r = T.pairs(lp)
-    ct, rt = T.pairs(lpt)
-    return T.expected(spin_loss(c, r, ct, rt, beta=lam), W)
+    c, r = tabular.pairs(lp)
+    ct, rt = tabular.pairs(lpt)
+    return tabular.expected(spin_loss(c, r, ct, rt, beta=lam), W)
 
 
-@T.single_threaded
-def run(cfg) -> Result:
+@tabular.single_threaded
+def run(cfg, progress: bool = True) -> Result:
     p, sc = cfg.paper, cfg.scale.tabular
-    Tn, steps = sc.iterations, G.inner_steps(cfg)
+    Tn, steps = sc.iterations, nash_game.inner_steps(cfg)
     p_data, pi0 = make_world(cfg)
     lams = [float(x) for x in p.trained_lambdas]
     pis = {lam: [pi0] for lam in lams}
@@ -57,21 +56,21 @@ def run(cfg) -> Result:
         def loss(z):
             return sum(spin_expected_loss(z[k], pis[lam][-1], p_data, lam) for k, lam in enumerate(lams))
 
-        z, _ = T.fit(init, loss, steps=steps, lr=p.lr)
+        z, _ = tabular.fit(init, loss, steps=steps, lr=p.lr)
         for k, lam in enumerate(lams):
             new = torch.softmax(z[k], -1)
-            closed = T.spin_step(pis[lam][-1], p_data, lam)
+            closed = tabular.spin_step(pis[lam][-1], p_data, lam)
             errs[lam].append(float((torch.log_softmax(z[k], -1) - torch.log(closed)).abs().max()))
             end_loss[lam].append(float(spin_expected_loss(z[k], pis[lam][-1], p_data, lam)))
             pis[lam].append(new)
-    tv = {lam: [float(T.tv(x, p_data).mean()) for x in pis[lam]] for lam in lams}
+    tv = {lam: [float(tabular.tv(x, p_data).mean()) for x in pis[lam]] for lam in lams}
     # exact (closed-form) iterations for the λ sweep, no training
     sweep = {}
     for lam in [float(x) for x in p.lambda_sweep]:
-        x, out = torch.log(pi0), [float(T.tv(pi0, p_data).mean())]
+        x, out = torch.log(pi0), [float(tabular.tv(pi0, p_data).mean())]
         for _ in range(Tn):  # in log space: for λ < ½ the log-probabilities grow like (1 − 1/λ)^t
             x = torch.log_softmax(x + (torch.log(p_data) - x) / lam, -1)
-            out.append(float(T.tv(torch.exp(x), p_data).mean()))
+            out.append(float(tabular.tv(torch.exp(x), p_data).mean()))
         sweep[lam] = out
     m = {
         "world.n_prompts": int(p_data.shape[0]),
@@ -94,7 +93,14 @@ def run(cfg) -> Result:
     dec = [tv2[i] - tv2[i + 1] for i in range(min(3, len(tv2) - 1))] + [float("nan")] * 3
     for i in range(3):
         m[f"lambda_2.dTV_{i + 1}"] = dec[i]
-    c = p.claims
+    return Result(m, {"tv": tv, "sweep": sweep, "end_loss": end_loss, "iterations": Tn})
+
+
+def claims(res: Result, cfg) -> list[dict]:
+    """The paper's claims on the exact quantities of ``run``'s result (no compute)."""
+    p, m, c = cfg.paper, res.metrics, cfg.paper.claims
+    lams = [float(x) for x in p.trained_lambdas]
+    dec = [m[f"lambda_2.dTV_{i + 1}"] for i in range(3)]
     stable = [lam for lam in lams if lam > 0.5]
     lp_ = float(p.paper_lambda)
     kp = f"lambda_{lp_:g}"
@@ -141,7 +147,7 @@ def run(cfg) -> Result:
             {"dTV_1": dec[0], "dTV_2": dec[1], "dTV_3": dec[2]},
         ),
     ]
-    return Result(m, claims, {"tv": tv, "sweep": sweep, "end_loss": end_loss, "iterations": Tn})
+    return claims
 
 
 LINKS = {
@@ -169,4 +175,11 @@ def plot(res: Result):
     return fig
 
 
-render_table = render  # make tables; also what lists this paper in docs/objectives.md
+PAPER = Paper(
+    name="spin",
+    validate=validate_tabular,
+    run=run,
+    metrics=tabular_metrics,
+    claims=claims,
+    render_table=render,  # make tables; also what lists this paper in docs/objectives.md
+)

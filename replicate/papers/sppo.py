@@ -18,23 +18,22 @@ import torch
 
 from ..losses import dpo_loss
 from ..losses.nash import sppo_loss
-from ..metrics.claims import ExperimentResult as Result
 from ..metrics.claims import claim
-from ..worlds import tabular as T
-from . import nash_game as G
-from .objectives_report import render
-
-PAPER = "sppo"
+from ..worlds import tabular
+from . import nash_game
+from .interface import Paper
+from .objectives_report import TabularResult as Result
+from .objectives_report import render, tabular_metrics, validate_tabular
 
 
 def step_size(cfg) -> float:
     s = cfg.paper.step
-    return G.auto_step(cfg.paper.world.n_candidates, cfg.scale.tabular.iterations) if s == "auto" else float(s)
+    return nash_game.auto_step(cfg.paper.world.n_candidates, cfg.scale.tabular.iterations) if s == "auto" else float(s)
 
 
-def game_world(cfg, n_prompts=None) -> T.World:
+def game_world(cfg, n_prompts=None) -> tabular.World:
     w = cfg.paper.world
-    return T.make_game_world(
+    return tabular.make_game_world(
         n_prompts or w.n_prompts,
         w.n_candidates,
         seed=cfg.seed,
@@ -45,7 +44,7 @@ def game_world(cfg, n_prompts=None) -> T.World:
     )
 
 
-def sample_pairs(world: T.World, pi: torch.Tensor, k: int, seed: int):
+def sample_pairs(world: tabular.World, pi: torch.Tensor, k: int, seed: int):
     """SPPO's data step per prompt: K samples from π, P̂(y_i ≻ π) = (1/K) Σ_k P(y_i ≻ y_k) (self included),
     y_w = argmax P̂, y_l = argmin P̂; prompts whose K samples are all the same response are dropped.
     Returns (prompt idx, y_w, y_l, P̂_w, P̂_l) tensors."""
@@ -65,7 +64,7 @@ def likelihood_experiment(cfg, step: float) -> dict:
     lc = cfg.paper.likelihood
     world = game_world(cfg, n_prompts=lc.n_prompts)
     g = torch.Generator().manual_seed(cfg.seed + 1)
-    phi = torch.randn(world.M, world.N, lc.n_features, generator=g, dtype=T.DTYPE)
+    phi = torch.randn(world.M, world.N, lc.n_features, generator=g, dtype=tabular.DTYPE)
     m, yw, yl, pw, pl = sample_pairs(world, world.ref, lc.k_samples, cfg.seed + 2)
     ref_lp = world.ref_logp
 
@@ -81,9 +80,9 @@ def likelihood_experiment(cfg, step: float) -> dict:
         return sppo_loss(lp[m, yw], lp[m, yl], ref_lp[m, yw], ref_lp[m, yl], pw, pl, eta=step).mean()
 
     out = {"n_pairs": int(len(m))}
-    theta0 = torch.zeros(lc.n_features, dtype=T.DTYPE)
+    theta0 = torch.zeros(lc.n_features, dtype=tabular.DTYPE)
     for name, fn in (("dpo", dpo), ("sppo", sppo)):
-        theta, _ = T.fit(theta0, fn, steps=cfg.scale.tabular.inner_steps, lr=cfg.paper.lr)
+        theta, _ = tabular.fit(theta0, fn, steps=cfg.scale.tabular.inner_steps, lr=cfg.paper.lr)
         d = logp(theta) - ref_lp
         dw, dl = d[m, yw], d[m, yl]
         out[f"{name}.dlogp_chosen"] = float(dw.mean())
@@ -95,38 +94,38 @@ def likelihood_experiment(cfg, step: float) -> dict:
 
 def dpo_sanity(cfg) -> dict:
     sc = cfg.paper.dpo_sanity
-    world, r = T.make_bt_world(sc.n_prompts, cfg.paper.world.n_candidates, seed=cfg.seed + 3)
-    W = T.pair_weights(world.ref, world.P)
-    cr, rr = T.pairs(world.ref_logp)
+    world, r = tabular.make_bt_world(sc.n_prompts, cfg.paper.world.n_candidates, seed=cfg.seed + 3)
+    W = tabular.pair_weights(world.ref, world.P)
+    cr, rr = tabular.pairs(world.ref_logp)
 
     def loss(z):
-        c, rj = T.pairs(torch.log_softmax(z, -1))
-        return T.expected(dpo_loss(c, rj, cr, rr, beta=sc.beta), W)
+        c, rj = tabular.pairs(torch.log_softmax(z, -1))
+        return tabular.expected(dpo_loss(c, rj, cr, rr, beta=sc.beta), W)
 
-    z, _ = T.fit(world.ref_logits, loss, steps=cfg.scale.tabular.inner_steps, lr=cfg.paper.lr)
-    target = T.dpo_optimum(world.ref, r, sc.beta)
+    z, _ = tabular.fit(world.ref_logits, loss, steps=cfg.scale.tabular.inner_steps, lr=cfg.paper.lr)
+    target = tabular.dpo_optimum(world.ref, r, sc.beta)
     return {
         "dpo_sanity.max_abs_logp_err": float((torch.log_softmax(z, -1) - torch.log(target)).abs().max()),
-        "dpo_sanity.tv": float(T.tv(torch.softmax(z, -1), target).max()),
+        "dpo_sanity.tv": float(tabular.tv(torch.softmax(z, -1), target).max()),
     }
 
 
-@T.single_threaded
-def run(cfg) -> Result:
+@tabular.single_threaded
+def run(cfg, progress: bool = True) -> Result:
     p, sc = cfg.paper, cfg.scale.tabular
     Tn, s = sc.iterations, step_size(cfg)
     world = game_world(cfg)
-    ne = T.nash_all(world.P)
+    ne = tabular.nash_all(world.P)
     arms = {"hedge": ("hedge", {"step": s}), "sppo": ("sppo", {"step": s}), "dpo": ("dpo", {"step": s})}
-    trajs = G.run_methods(world, arms, iterations=Tn, inner_steps=G.inner_steps(cfg), lr=p.lr)
-    gaps = {k: G.gaps(world, v) for k, v in trajs.items()}
+    trajs = nash_game.run_methods(world, arms, iterations=Tn, inner_steps=nash_game.inner_steps(cfg), lr=p.lr)
+    gaps = {k: nash_game.gaps(world, v) for k, v in trajs.items()}
     bound = math.sqrt(2 * math.log(world.N) / Tn)
     metrics = {
         "world.n_prompts": world.M,
         "world.n_candidates": world.N,
         "iterations": Tn,
         "step": s,
-        "nash.lp_gap": float(T.duality_gap(world.P, ne).max()),
+        "nash.lp_gap": float(tabular.duality_gap(world.P, ne).max()),
         "ref.gap": gaps["sppo"]["last"][0],
         "hedge_bound": bound,
         "sppo.max_step_err_vs_hedge": max(trajs["sppo"].closed_form_err),
@@ -134,13 +133,20 @@ def run(cfg) -> Result:
     for k in arms:
         metrics[f"{k}.gap_last"] = gaps[k]["last"][-1]
         metrics[f"{k}.gap_avg"] = gaps[k]["avg"][-1]
-        metrics[f"{k}.gap_last_tail"] = G.tail_mean(gaps[k]["last"])
+        metrics[f"{k}.gap_last_tail"] = nash_game.tail_mean(gaps[k]["last"])
         metrics[f"{k}.gap_last_min"] = min(gaps[k]["last"])
     metrics.update(likelihood_experiment(cfg, s))
     metrics.update(dpo_sanity(cfg))
 
-    tol = p.claims
-    claims = [
+    series = {"gaps": gaps, "bound": bound, "iterations": Tn}
+    return Result(metrics, series)
+
+
+def claims(res: Result, cfg) -> list[dict]:
+    """The paper's claims on the exact quantities of ``run``'s result (no compute)."""
+    metrics, bound, tol = res.metrics, res.series["bound"], cfg.paper.claims
+
+    return [
         claim(
             "sppo.C7_average_converges",
             "SPPO's average iterate approaches the Nash equilibrium: its duality gap "
@@ -203,8 +209,6 @@ def run(cfg) -> Result:
             {"tv": metrics["dpo_sanity.tv"], "max_abs_logp_err": metrics["dpo_sanity.max_abs_logp_err"]},
         ),
     ]
-    series = {"gaps": gaps, "bound": bound, "iterations": Tn}
-    return Result(metrics, claims, series)
 
 
 LINKS = {
@@ -232,4 +236,11 @@ def plot(res: Result):
     return fig
 
 
-render_table = render  # make tables; also what lists this paper in docs/objectives.md
+PAPER = Paper(
+    name="sppo",
+    validate=validate_tabular,
+    run=run,
+    metrics=tabular_metrics,
+    claims=claims,
+    render_table=render,  # make tables; also what lists this paper in docs/objectives.md
+)

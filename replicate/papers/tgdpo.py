@@ -15,12 +15,11 @@ import torch
 
 from ..losses import dpo_loss
 from ..losses.token_level import tgdpo_loss, tgdpo_weights
-from ..metrics.claims import ExperimentResult as Result
 from ..metrics.claims import claim
-from ..worlds import tabular as T
-from .objectives_report import render
-
-PAPER = "tgdpo"
+from ..worlds import tabular
+from .interface import Paper
+from .objectives_report import TabularResult as Result
+from .objectives_report import render, tabular_metrics, validate_tabular
 
 
 def make_world(cfg):
@@ -30,15 +29,15 @@ def make_world(cfg):
     key = torch.zeros(M, L, dtype=torch.bool)
     for m in range(M):
         key[m, torch.randperm(L, generator=g)[: w.n_key]] = True
-    r_tok = torch.randn(M, L, V, generator=g, dtype=T.DTYPE) * w.key_scale * key[..., None]
-    ref_logits = torch.randn(M, L, V, generator=g, dtype=T.DTYPE) * w.ref_scale
+    r_tok = torch.randn(M, L, V, generator=g, dtype=tabular.DTYPE) * w.key_scale * key[..., None]
+    ref_logits = torch.randn(M, L, V, generator=g, dtype=tabular.DTYPE) * w.ref_scale
     # pairs from π_ref, BT labels on the true sequence reward
     ref = torch.softmax(ref_logits, -1)
     K = w.pairs_per_prompt
     y1 = torch.multinomial(ref.reshape(-1, V), K, replacement=True, generator=g).reshape(M, L, K).permute(0, 2, 1)
     y2 = torch.multinomial(ref.reshape(-1, V), K, replacement=True, generator=g).reshape(M, L, K).permute(0, 2, 1)
     R1, R2 = seq_reward(r_tok, y1), seq_reward(r_tok, y2)
-    first = torch.rand(M, K, generator=g, dtype=T.DTYPE) < torch.sigmoid(R1 - R2)
+    first = torch.rand(M, K, generator=g, dtype=tabular.DTYPE) < torch.sigmoid(R1 - R2)
     yw = torch.where(first[..., None], y1, y2)
     yl = torch.where(first[..., None], y2, y1)
     return {"key": key, "r_tok": r_tok, "ref_logits": ref_logits, "yw": yw, "yl": yl}
@@ -73,8 +72,8 @@ def change_on(logits, ref_logits, mask):
     return float(d[mask].mean())
 
 
-@T.single_threaded
-def run(cfg) -> Result:
+@tabular.single_threaded
+def run(cfg, progress: bool = True) -> Result:
     p = cfg.paper
     W = make_world(cfg)
     ref_logits, r_tok, key, yw, yl = W["ref_logits"], W["r_tok"], W["key"], W["yw"], W["yl"]
@@ -108,7 +107,7 @@ def run(cfg) -> Result:
             snap["early"] = z.clone()
 
     track_dpo = tracker("dpo", lambda z: z)
-    z_dpo, _ = T.fit(ref_logits, dpo, steps=steps, lr=p.lr, callback=dpo_cb)
+    z_dpo, _ = tabular.fit(ref_logits, dpo, steps=steps, lr=p.lr, callback=dpo_cb)
     alphas = [float(a) for a in p.alphas]
     # token-reward models: the final DPO policy (primary) and, post hoc, its early checkpoint
     rms = {"": z_dpo, "early_": snap["early"]}
@@ -124,7 +123,7 @@ def run(cfg) -> Result:
         )
 
     cbs = [tracker(f"tgdpo_{pre}a{a:g}", lambda z, i=i: z[i]) for i, (pre, a) in enumerate(arms)]
-    z_tg, _ = T.fit(
+    z_tg, _ = tabular.fit(
         ref_logits[None].expand(len(arms), -1, -1, -1).clone(),
         tg,
         steps=steps,
@@ -158,7 +157,14 @@ def run(cfg) -> Result:
         m[f"{name}.change_filler"] = change_on(z, ref_logits, ~key)
         m[f"{name}.key_over_filler"] = m[f"{name}.change_key"] / max(m[f"{name}.change_filler"], 1e-12)
     gain = {n: m[f"{n}.reward"] - R0 for n in models}
-    c = p.claims
+    return Result(m, {"curves": curves, "ref": R0, "optimal": best, "gain": gain})
+
+
+def claims(res: Result, cfg) -> list[dict]:
+    """The paper's claims on the exact quantities of ``run``'s result (no compute)."""
+    p, m, c = cfg.paper, res.metrics, cfg.paper.claims
+    alphas = [float(a) for a in p.alphas]
+    R0, best, gain = res.series["ref"], res.series["optimal"], res.series["gain"]
     claims = []
     for pre, tag in (
         ("", ""),
@@ -199,7 +205,7 @@ def run(cfg) -> Result:
                 {"dpo": gain["dpo"], a0: gain[a0], a1: gain[a1]},
             ),
         ]
-    return Result(m, claims, {"curves": curves, "ref": R0, "optimal": best})
+    return claims
 
 
 LINKS = {
@@ -223,4 +229,11 @@ def plot(res: Result):
     return fig
 
 
-render_table = render  # make tables; also what lists this paper in docs/objectives.md
+PAPER = Paper(
+    name="tgdpo",
+    validate=validate_tabular,
+    run=run,
+    metrics=tabular_metrics,
+    claims=claims,
+    render_table=render,  # make tables; also what lists this paper in docs/objectives.md
+)

@@ -69,7 +69,7 @@ def fit(cfg, start, data, method: dict, tmp: Path) -> Path:
     plain (merged) checkpoint to ``tmp/model`` and the trainer's log to ``tmp/history.json``."""
     from trl import DPOConfig, SFTConfig, SFTTrainer
 
-    from ..training.trl_hook import PreferenceTrainer, _history, common_args
+    from ..training.trl_hook import PreferenceTrainer, common_args, log_history
 
     ft = cfg.scale.finetune
     engines.release()  # one GPU: no generation engine or policy-as-judge may hold memory while a policy trains
@@ -118,7 +118,7 @@ def fit(cfg, start, data, method: dict, tmp: Path) -> Path:
         out = out.merge_and_unload()  # a plain checkpoint: vLLM and from_pretrained load it as they load the start
     out.save_pretrained(tmp / "model")  # full: the fp32 master weights, so no update is rounded away on saving
     tok.save_pretrained(tmp / "model")
-    atomic_write_json(tmp / "history.json", _history(trainer))
+    atomic_write_json(tmp / "history.json", log_history(trainer))
     atomic_write_json(tmp / "geometry.json", g)
     del trainer, model, out
     free()

@@ -34,8 +34,8 @@ from omegaconf import OmegaConf, open_dict
 from tqdm.auto import tqdm
 
 from ..core.config import ConfigError, to_dict
-from ..core.io import atomic_write_json, cache_dir, cached, content_hash, read_json
-from ..training import pair_rules as R
+from ..core.io import atomic_write_json, cache_dir, cached, code_fingerprint, content_hash, read_json
+from ..training import pair_rules
 from .data import chat, messages, raw_rows, text
 from .engines import generate
 from .fit import fit, geometry
@@ -114,7 +114,10 @@ def fresh(m: dict) -> bool:
 
 def round_keys(cfg, m: dict) -> list[dict]:
     rules = content_hash(
-        [Path(R.__file__).with_name(f).read_text() for f in ("pair_rules.py", "iterative.py", "self_judge.py")]
+        [
+            code_fingerprint(Path(pair_rules.__file__).with_name(f))
+            for f in ("pair_rules.py", "iterative.py", "self_judge.py")
+        ]
     )
     trained = {k: v for k, v in m.items() if k not in ("label", "eval_refine")}  # what decides the rounds
     key = stage_key(
@@ -210,7 +213,7 @@ def self_scores(cfg, model_dir, prompts: list, candidates: list[list[str]], *, t
         id_key(model_dir),
         content_hash([prompts, candidates]),
         JUDGE,
-        content_hash(Path(R.__file__).with_name("self_judge.py").read_text()),
+        content_hash(Path(pair_rules.__file__).with_name("self_judge.py").read_text()),
     )
 
     def compute(tmp: Path):
@@ -300,7 +303,7 @@ def drift_round(cfg, m, t, prev, items, tmp):
         for it in items
     ]
     pos = [c[0] for c in sample(cfg, m, prev, convs, offset=t, tag="drift-hindsight")]
-    pairs = R.drift_pairs(
+    pairs = pair_rules.drift_pairs(
         {"prompt": [it["prompt"] for it in items], "rejected": [it["rejected"] for it in items]}, pos
     )
     return pairs, _lengths(pairs)
@@ -310,7 +313,7 @@ def iterdpo_round(cfg, m, t, prev, items, tmp):
     """Iterative DPO: the judge's best vs worst of ``n`` samples of π_{t−1} (``pair_rules.sr_pairs``: ties dropped)."""
     xs = [it["prompt"] for it in items]
     cands = sample(cfg, m, prev, xs, n=int(m["n"]), offset=t, tag="iterdpo")
-    pairs = R.sr_pairs(xs, cands, judge_scores(cfg, xs, cands, tag="iterdpo"))
+    pairs = pair_rules.sr_pairs(xs, cands, judge_scores(cfg, xs, cands, tag="iterdpo"))
     return pairs, _lengths(pairs)
 
 
@@ -319,7 +322,7 @@ def sr_round(cfg, m, t, prev, items, tmp):
     xs = [it["prompt"] for it in items]
     cands = sample(cfg, m, prev, xs, n=int(m["n"]), offset=t, tag="sr")
     scores = self_scores(cfg, prev, xs, cands, tag="sr")
-    pairs = R.sr_pairs(xs, cands, scores)
+    pairs = pair_rules.sr_pairs(xs, cands, scores)
     return pairs, {**_lengths(pairs), "mean_self_score": float(np.mean(scores)) if scores.size else float("nan")}
 
 
@@ -329,14 +332,14 @@ def tsr_round(cfg, m, t, prev, items, tmp):
     k, xs = int(m["k"]), [it["prompt"] for it in items]
     cur = sample(cfg, m, prev, xs, n=k, offset=10 * t + 1, tag="tsr-current")
     past = sample(cfg, m, cfg.model.name_or_path, xs, n=k, offset=10 * t + 2, tag="tsr-past")
-    p1 = R.anchored_pairs(
+    p1 = pair_rules.anchored_pairs(
         xs, cur, self_scores(cfg, prev, xs, cur, tag="tsr"), past, self_scores(cfg, prev, xs, past, tag="tsr")
     )
     if not p1["prompt"]:
         return p1, {"n_pairs_phase1": 0, "rejected_from_past": float("nan"), "chosen_from_future": float("nan")}
     fit_pairs(cfg, prev, p1, m, tmp / "future")
     fut = sample(cfg, m, tmp / "future" / "model", p1["prompt"], n=k, offset=10 * t + 3, tag="tsr-future")
-    pairs = R.future_guided(p1, fut, self_scores(cfg, prev, p1["prompt"], fut, tag="tsr"))
+    pairs = pair_rules.future_guided(p1, fut, self_scores(cfg, prev, p1["prompt"], fut, tag="tsr"))
     shutil.rmtree(tmp / "future")  # M_f is discarded after the round (Algorithm 1)
     return pairs, {
         **_lengths(pairs),
@@ -387,7 +390,7 @@ def evolve_round(cfg, m, t, prev, items, tmp):
         for ch, y in zip(chains, ys):
             ch.append(y)
     scores = judge_scores(cfg, xs, chains, tag="evolve")
-    pairs = R.refine_pairs(xs, chains, scores, lambda x, y: refine_context(x, y, ask))
+    pairs = pair_rules.refine_pairs(xs, chains, scores, lambda x, y: refine_context(x, y, ask))
     return pairs, {**_lengths(pairs), "chain_score": np.nanmean(scores, 0).tolist() if scores.size else []}
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from ..core.config import to_dict
-from ..core.io import content_hash
+from ..core.io import code_fingerprint, content_hash
 from ..core.paths import ROOT
 from ..core.provenance import package_versions
 
@@ -17,7 +17,11 @@ CODE = (
     "models/lm.py",
     "losses",
     "training/trl_hook.py",
-    *(f"real/{m}.py" for m in ("methods", "keys", "data", "engines", "fit", "scorers", "judges", "iterative", "rl")),
+    "training/trl_internals.py",
+    *(
+        f"real/{m}.py"
+        for m in ("methods", "keys", "data", "engines", "fit", "policy", "scorers", "judges", "iterative", "rl")
+    ),
 )
 
 
@@ -42,7 +46,7 @@ def stage_key(cfg, *parts) -> dict:
         files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
     return {
         "versions": package_versions(("torch", "transformers", "trl", "peft", "datasets", "tokenizers")),
-        "code": content_hash([(str(f.relative_to(pkg)), f.read_text()) for f in files]),
+        "code": content_hash([(str(f.relative_to(pkg)), code_fingerprint(f)) for f in files]),
         "cuda": torch.cuda.is_available(),
         "hardware": {k: v for k, v in to_dict(cfg.hardware).items() if k != "workers"},
         "seed": int(cfg.seed),

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.config import ConfigError, to_dict
-from ..core.io import atomic_write_json, cached, content_hash, read_json
+from ..core.io import atomic_write_json, cached, code_fingerprint, content_hash, read_json
 from ..training.shaping import NEEDS_REF, SHAPINGS, Shaping, length_penalty
 from .data import open_dataset
 from .engines import generate
@@ -262,7 +262,7 @@ def _code() -> str:
     """The code an RL stage depends on beyond keys.CODE (the shapings and the toy RL module's settings)."""
     from ..training import rl, shaping
 
-    return content_hash([Path(rl.__file__).read_text(), Path(shaping.__file__).read_text()])
+    return content_hash([code_fingerprint(rl.__file__), code_fingerprint(shaping.__file__)])
 
 
 # ----------------------------------------------------------------------------- the run
@@ -294,7 +294,7 @@ def _grpo(cfg, s: dict, tmp: Path, progress: bool) -> None:
     from trl import GRPOTrainer
 
     from ..training.rl import grpo_config
-    from ..training.trl_hook import _history
+    from ..training.trl_hook import log_history
     from . import engines
     from .fit import free
 
@@ -345,7 +345,7 @@ def _grpo(cfg, s: dict, tmp: Path, progress: bool) -> None:
         out = out.merge_and_unload(adapter_names=["default"])
     out.save_pretrained(tmp / "model")
     tok.save_pretrained(tmp / "model")
-    atomic_write_json(tmp / "history.json", _history(trainer))
+    atomic_write_json(tmp / "history.json", log_history(trainer))
     atomic_write_json(tmp / "rl.json", {"prompts": len(xs), "steps": steps(s), "rule_weight": w, "settings": s})
     del trainer, model, out
     free()

@@ -1,18 +1,18 @@
 """``make tables``: results/tables/<paper>.md and docs/deviations.md, rendered from files only.
 
-Sits above ``papers`` (layer 5) because a paper may shape its own table: ``render_table(metrics_doc)``
-in ``replicate.papers.<paper_module>``, found by name (``core.config.paper_module``), never by a list.
+Sits above ``papers`` (layer 5) because a paper shapes its own table: ``PAPER.render_table(metrics_doc)`` of its
+module (``papers.interface.load``), found by the paper's name, never by a list.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
 from pathlib import Path
 
-from ..core.config import paper_module
+from ..core.config import papers
 from ..core.io import atomic_write_text, read_json
 from ..core.paths import ROOT
 from ..metrics.claims import RESULTS, claims_markdown, format_value
+from ..papers.interface import load
 from ..real import report as real_report
 
 
@@ -29,12 +29,8 @@ def render_tables(paper: str | None = None) -> list[Path]:
             "_Rendered by `make tables` from "
             f"`results/reproduced/{pdir.name}/*/metrics.json` and `results/reported/{pdir.name}.csv`._\n",
         ]
-        renderer = None
-        try:
-            renderer = getattr(import_module(paper_module(pdir.name)), "render_table", None)
-        except ModuleNotFoundError as e:  # a paper without a module gets the plain table; a broken import is an error
-            if e.name != paper_module(pdir.name):
-                raise
+        # a results folder without a paper (conf/paper/<name>.yaml) gets the plain table; a broken paper is an error
+        renderer = load(pdir.name).render_table if pdir.name in papers() else None
         for sdir in sorted(d for d in pdir.iterdir() if d.is_dir()):
             doc = read_json(sdir / "metrics.json")
             parts.append(f"\n## scale = {sdir.name}\n")

@@ -45,8 +45,9 @@ from ..core.config import ConfigError
 from ..core.io import atomic_write_json, cached, content_hash, read_json
 from ..metrics.evaluation import evaluate_policy, sequence_logps
 from ..worlds.toy_lm import Judge, oracle_quality
-from . import data as D
+from .data import preference_dataset
 from .toy_stages import World, load_policy, stage_key
+from .trl_internals import clear_metrics
 
 _CODE = ("training/iterative.py",)
 REQUIRED = ("prompt", "chosen", "rejected")
@@ -214,7 +215,9 @@ def validate_pairs(pairs: dict) -> int:
 def _trainer(policy, tokenizer, pairs: dict, hw, spec: TrainSpec, seed: int, out: Path):
     from trl import DPOConfig
 
-    from .trl_hook import PreferenceTrainer, common_args
+    from .trl_hook import PreferenceTrainer, common_args, quiet_libraries
+
+    quiet_libraries()
 
     args = DPOConfig(
         **common_args(
@@ -233,7 +236,7 @@ def _trainer(policy, tokenizer, pairs: dict, hw, spec: TrainSpec, seed: int, out
         max_length=tokenizer.model_max_length,
         beta=float(spec.loss_kwargs.get("beta", 0.1)),
     )
-    ds = D.preference_dataset({k: pairs[k] for k in REQUIRED})
+    ds = preference_dataset({k: pairs[k] for k in REQUIRED})
     # precompute with no ref_model: TRL computes the reference log-probs with the policy itself before the first
     # step, so the reference is exactly π_{t−1} (the alignment-handbook default DRIFT and SPIN use) and no copy is kept
     return PreferenceTrainer(
@@ -260,7 +263,7 @@ def dpo_grad_norm(trainer, n: int, batch_size: int = 64) -> float:
         (loss * (len(batch["ref_chosen_logps"]) / total)).backward()
     sq = sum(float((p.grad.detach() ** 2).sum()) for p in model.parameters() if p.grad is not None)
     model.zero_grad(set_to_none=True)
-    trainer._metrics["eval"].clear()
+    clear_metrics(trainer, "eval")  # the probe's forward passes are no training metrics
     return float(np.sqrt(sq))
 
 

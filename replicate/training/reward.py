@@ -8,7 +8,7 @@ from pathlib import Path
 from datasets import Dataset
 from trl import RewardConfig, RewardTrainer
 
-from .trl_hook import _history, common_args
+from .trl_hook import common_args, log_history, quiet_libraries
 
 
 def train_reward_model(
@@ -25,6 +25,7 @@ def train_reward_model(
     out: Path,
 ):
     """``dataset``: TRL's conversational preference format (``training.data.preference_dataset``)."""
+    quiet_libraries()
     args = RewardConfig(
         **common_args(
             hw,
@@ -40,4 +41,4 @@ def train_reward_model(
     )
     trainer = RewardTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
     trainer.train()
-    return trainer.model, _history(trainer)
+    return trainer.model, log_history(trainer)

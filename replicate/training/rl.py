@@ -41,7 +41,8 @@ from datasets import Dataset
 from transformers import PrinterCallback, TrainerCallback
 
 from ..worlds.toy_lm import Judge, oracle_quality
-from .trl_hook import common_args
+from .trl_hook import common_args, quiet_libraries
+from .trl_internals import with_reference_path
 
 # The modules whose code determines an RL stage's output (for a paper's stage_key(code=...)).
 CODE = (
@@ -310,17 +311,6 @@ def grpo_config(hw, s: GRPOSettings, *, seed: int, out: Path):
     )
 
 
-def _with_reference_path(model, out: Path):
-    """TRL builds the KL reference by reloading ``model.config._name_or_path``; a policy built in memory (tests)
-    has none, so save the starting weights once and point the config at them."""
-    src = getattr(model.config, "_name_or_path", "") or ""
-    if not (Path(src).is_dir() and (Path(src) / "config.json").exists()):
-        ref = out / "reference"
-        model.save_pretrained(ref)
-        model.config._name_or_path = str(ref)
-    return model
-
-
 def train_grpo(
     policy,
     tokenizer,
@@ -340,8 +330,9 @@ def train_grpo(
     Returns ``(trained model, RLCurves)``."""
     from trl import GRPOTrainer
 
+    quiet_libraries()
     out = Path(out)
-    model = _with_reference_path(copy.deepcopy(policy), out)
+    model = with_reference_path(copy.deepcopy(policy), out)
     args = grpo_config(hw, settings, seed=seed, out=out)
     if weights is not None:
         args.reward_weights = [float(w) for w in weights]

@@ -10,7 +10,7 @@ M_i scoring its own samples): a capability of the toy policy, trained and measur
                  the toy world's judge (``eft_target``: the stand-in for GPT-4-labelled EFT data) on the SFT policy's
                  own samples, mixed with IFT rows (instruction → response) so generation stays where it was
 
-Adaptive Inference-Time Compute's "redo?" self-evaluation (``papers/adaptive_compute.py``) is the precedent: same
+Adaptive Inference-Time Compute's "redo?" self-evaluation (``papers/adaptive_compute/experiment.py``) is the precedent: same
 query layout (no assistant tag before the answer: a tiny model trained to answer after "<a>" answers digits to every
 prompt), an absolute 0–5 grade instead of a relative n/y.
 """

@@ -27,7 +27,7 @@ from ..core.config import to_dict
 from ..core.io import atomic_write_json, cached, read_json
 from ..models.sampling import generate
 from ..worlds.toy_lm import FILLERS, oracle_quality, split_response
-from . import data as D
+from .data import preference_dataset
 from .toy_stages import World, sft_model, stage_key
 
 CODE = ("training/toy_reward.py", "models/reward.py", "models/token_reward.py", "training/reward.py")
@@ -130,7 +130,7 @@ def toy_reward_model(cfg, world: World, rm_cfg):
         rm, hist = train_reward_model(
             rm,
             world.tokenizer,
-            D.preference_dataset(pairs),
+            preference_dataset(pairs),
             cfg.hardware,
             seed=int(cfg.seed),
             lr=float(rm_cfg.lr),

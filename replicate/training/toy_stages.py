@@ -21,13 +21,13 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ..core.config import to_dict
-from ..core.io import atomic_write_json, cached, content_hash
+from ..core.io import atomic_write_json, cached, code_fingerprint, content_hash
 from ..core.paths import ROOT
 from ..core.provenance import package_versions
 from ..models.lm import build_model
 from ..worlds.tokenizer import build_tokenizer
 from ..worlds.toy_lm import Judge, judge_from_cfg, make_prompts, persona_from_cfg, persona_responses
-from . import data as D
+from .data import sft_dataset
 
 
 @dataclass
@@ -72,7 +72,8 @@ def build_world(cfg) -> World:
     return World(build_tokenizer(), judge_from_cfg(cfg.judge, seed), prompts, reference)
 
 
-# The code that determines a stage's output: editing any of it invalidates the cache. Paths under replicate/;
+# The code that determines a stage's output: changing what any of it does invalidates the cache (its syntax tree
+# is hashed, ``core.io.code_fingerprint``: comments, docstrings and formatting are not). Paths under replicate/;
 # a folder means every .py file below it.
 CODE = (
     "worlds/toy_lm.py",
@@ -82,6 +83,7 @@ CODE = (
     "losses",
     "training/data.py",
     "training/trl_hook.py",
+    "training/trl_internals.py",
     "training/toy_stages.py",
     "metrics/evaluation.py",
     "metrics/winrate.py",
@@ -94,7 +96,7 @@ def code_hash(extra: tuple[str, ...] = ()) -> str:
     for m in CODE + tuple(extra):
         path = pkg / m
         files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
-    return content_hash([(str(f.relative_to(pkg)), f.read_text()) for f in files])
+    return content_hash([(str(f.relative_to(pkg)), code_fingerprint(f)) for f in files])
 
 
 def stage_key(cfg, *parts, world: dict | None = None, code: tuple[str, ...] = ()) -> dict:
@@ -136,7 +138,7 @@ def sft_model(cfg, world: World):
         model, hist = sft(
             model,
             world.tokenizer,
-            D.sft_dataset(world.prompts["sft"], responses),
+            sft_dataset(world.prompts["sft"], responses),
             cfg.hardware,
             seed=int(cfg.seed),
             lr=float(cfg.toy_world.sft.lr),

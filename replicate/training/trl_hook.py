@@ -13,17 +13,26 @@ import os
 import warnings
 from pathlib import Path
 
-import datasets
 import torch
 from datasets import Dataset
 from datasets.fingerprint import Hasher
 from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
 from ..losses import LOSSES
+from .trl_internals import DPOInternals, check_trl_version, log_metric
 
-warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*deprecated.*")
-os.environ.setdefault("TQDM_DISABLE", "1")  # TRL's per-run bars; our own bars pass disable= explicitly
-datasets.disable_progress_bars()  # one tokenization bar per run would drown the notebook
+
+def quiet_libraries() -> None:
+    """Before a trainer is built: TRL's and datasets' per-run progress bars off, one known deprecation warning
+    filtered (each run would print them; the runner's log keeps what is left). Process-wide, so called by the
+    functions that train, not at import."""
+    import datasets
+
+    warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*deprecated.*")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # TRL's per-run bars; our own bars pass disable= explicitly
+    datasets.disable_progress_bars()  # one tokenization bar per run would drown the notebook
+    check_trl_version()
+
 
 _NON_MODEL_KEYS = {"completion_mask", "ref_chosen_logps", "ref_rejected_logps"}
 ROWS_PER_GROUP = 16  # a [chosen; rejected] batch is run as groups of ≥ 16 rows of similar length, at most 4
@@ -82,6 +91,7 @@ def common_args(
 
 def sft(model, tokenizer, dataset: Dataset, hw, *, seed: int, lr: float, batch_size: int, steps: int, out: Path):
     """Supervised fine-tuning on completions only (TRL SFTTrainer, prompt–completion format)."""
+    quiet_libraries()
     args = SFTConfig(
         **common_args(
             hw,
@@ -97,13 +107,15 @@ def sft(model, tokenizer, dataset: Dataset, hw, *, seed: int, lr: float, batch_s
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
     trainer.train()
-    return trainer.model, _history(trainer)
+    return trainer.model, log_history(trainer)
 
 
-class PreferenceTrainer(DPOTrainer):
-    """DPOTrainer with the loss swapped for any registered pure loss (the one hook)."""
+class PreferenceTrainer(DPOInternals, DPOTrainer):
+    """DPOTrainer with the loss swapped for any registered pure loss (the one hook). The two private DPOTrainer
+    methods it changes are in ``trl_internals.DPOInternals``; here is what they ask of it."""
 
     def __init__(self, *args, loss: str, loss_kwargs: dict | None = None, **kwargs):
+        quiet_libraries()
         if loss not in LOSSES:
             raise ValueError(f"unknown loss {loss!r}; registered: {sorted(LOSSES)}")
         self.loss_spec = LOSSES[loss]
@@ -126,38 +138,31 @@ class PreferenceTrainer(DPOTrainer):
             kwargs["ref_model"] = copy.deepcopy(model).eval()
         if cfg is not None and not self.loss_spec.needs_reference:
             # With precompute on and no ref_model, DPOTrainer builds no reference; our
-            # _precompute_ref_logps below then skips the reference pass entirely.
+            # DPOInternals._precompute_ref_logps (trl_internals) then skips the reference pass entirely.
             cfg.precompute_ref_log_probs = True
         super().__init__(*args, **kwargs)
 
-    def _prepare_dataset(self, dataset, *args, **kwargs):
-        """TRL's preparation, minus the indices mapping its max-length filter leaves when it drops no row: with the
-        mapping, every later ``add_column``/``concatenate_datasets`` of the reference log-probs rewrote the whole
-        dataset through ``flatten_indices`` (≈ 0.8 s a tiny dataset the first time; the rows are the same either way)."""
-        return _without_identity_indices(super()._prepare_dataset(dataset, *args, **kwargs))
+    def needs_reference_pass(self) -> bool:
+        return self.loss_spec.needs_reference
 
-    def _precompute_ref_logps(self, dataset, name, batch_size):
-        if self.loss_spec.needs_reference:
-            # TRL caches the reference pass under the dataset's fingerprint, which after its own max-length
-            # filter (a lambda closing over the whole config: output_dir, lr, β) differs from run to run, so
-            # runs on the same pairs from the same start recomputed it. Key it on what determines it instead.
-            a = self.args
-            cols = [c for c in ("prompt_ids", "chosen_ids", "rejected_ids") if c in dataset.column_names]
-            dataset._fingerprint = Hasher.hash(
-                (
-                    _token_ids_hash(dataset, cols),
-                    self._precompute_model_hash,
-                    batch_size,
-                    a.max_length,
-                    a.truncation_mode,
-                    a.pad_to_multiple_of,
-                    getattr(a, "padding_free", None),
-                    _small_vocab(self.ref_model or self.model),
-                )
+    def reference_fingerprint(self, dataset, batch_size: int, model_hash) -> str:
+        """What determines the reference pass over ``dataset`` (TRL caches it under the dataset's fingerprint, which
+        after its own max-length filter, a lambda closing over the whole config, differs from run to run): so runs on
+        the same pairs from the same start share it."""
+        a = self.args
+        cols = [c for c in ("prompt_ids", "chosen_ids", "rejected_ids") if c in dataset.column_names]
+        return Hasher.hash(
+            (
+                token_ids_hash(dataset, cols),
+                model_hash,
+                batch_size,
+                a.max_length,
+                a.truncation_mode,
+                a.pad_to_multiple_of,
+                getattr(a, "padding_free", None),
+                small_vocab(self.ref_model or self.model),
             )
-            return super()._precompute_ref_logps(dataset, name, batch_size)
-        zeros = [0.0] * len(dataset)
-        return dataset.add_column("ref_chosen_logps", zeros).add_column("ref_rejected_logps", zeros)
+        )
 
     def sequence_logps(self, model, inputs):
         """Summed response-token log-probs and response lengths of the [chosen; rejected] batch, the rows run in
@@ -185,7 +190,7 @@ class PreferenceTrainer(DPOTrainer):
         policy equal to its reference has a log-ratio of exactly 0), where that path applies; else TRL's."""
         if (
             self.ld_alpha is not None
-            or not _small_vocab(model)
+            or not small_vocab(model)
             or (self.ref_model is None and hasattr(self.model, "peft_config"))
         ):
             return super().compute_ref_log_probs(model, inputs)
@@ -197,7 +202,7 @@ class PreferenceTrainer(DPOTrainer):
     def _logps(model, model_kwargs, mask):
         ids = model_kwargs["input_ids"]
         shift_mask = mask[:, 1:]
-        if _small_vocab(model):  # log p(y_t | y_<t) = z_{y_t} − logsumexp(z): the same value as TRL's fused head
+        if small_vocab(model):  # log p(y_t | y_<t) = z_{y_t} − logsumexp(z): the same value as TRL's fused head
             logits = model(**model_kwargs, use_cache=False).logits[:, -shift_mask.size(1) - 1 : -1].float()
             per_token = logits.log_softmax(-1).gather(-1, ids[:, 1:, None]).squeeze(-1)
         else:
@@ -232,16 +237,18 @@ class PreferenceTrainer(DPOTrainer):
             if k not in batch:
                 batch[k] = inputs[k]
         loss = self.loss_spec(batch, **self.loss_kwargs).mean()
-        m = self._metrics[mode]
-        m["logps/chosen"].append(chosen_logps.detach().mean().item())
-        m["logps/rejected"].append(rejected_logps.detach().mean().item())
-        m["avg_logps/margin"].append(
-            (chosen_logps / chosen_len - rejected_logps / rejected_len).detach().mean().item()
+        log_metric(self, mode, "logps/chosen", chosen_logps.detach().mean().item())
+        log_metric(self, mode, "logps/rejected", rejected_logps.detach().mean().item())
+        log_metric(
+            self,
+            mode,
+            "avg_logps/margin",
+            (chosen_logps / chosen_len - rejected_logps / rejected_len).detach().mean().item(),
         )
         return (loss, None) if return_outputs else loss
 
 
-def _token_ids_hash(dataset: Dataset, cols: list[str]) -> str:
+def token_ids_hash(dataset: Dataset, cols: list[str]) -> str:
     """SHA-256 of the token-id columns, row order and any indices mapping (TRL's filter) included, read from the
     Arrow buffers: hashing them as Python lists (``Hasher``) took ≈ 0.4 s per run."""
     import hashlib
@@ -258,23 +265,7 @@ def _token_ids_hash(dataset: Dataset, cols: list[str]) -> str:
     return h.hexdigest()
 
 
-def _without_identity_indices(dataset):
-    """``dataset`` without its indices mapping when that mapping is row i → i (a filter that kept every row)."""
-    import copy
-
-    import numpy as np
-
-    idx = getattr(dataset, "_indices", None)
-    if idx is None or idx.num_rows != dataset.data.num_rows:
-        return dataset
-    if not np.array_equal(idx.column(0).to_numpy(), np.arange(idx.num_rows)):
-        return dataset
-    out = copy.deepcopy(dataset)  # as Dataset.filter builds its result: the Arrow table is shared, not copied
-    out._indices = None
-    return out
-
-
-def _small_vocab(model) -> bool:
+def small_vocab(model) -> bool:
     config = getattr(model, "config", None)
     vocab = getattr(config.get_text_config(), "vocab_size", None) if config is not None else None
     return vocab is not None and vocab <= SMALL_VOCAB
@@ -298,6 +289,7 @@ def train_preference(
     max_length: int | None = None,
 ):
     """One preference run through the hook. SimPO App. B: cosine schedule, 10% warmup, 1 epoch."""
+    quiet_libraries()
     args = DPOConfig(
         **common_args(
             hw,
@@ -318,8 +310,9 @@ def train_preference(
         model=model, args=args, train_dataset=dataset, processing_class=tokenizer, loss=loss, loss_kwargs=loss_kwargs
     )
     trainer.train()
-    return trainer.model, _history(trainer)
+    return trainer.model, log_history(trainer)
 
 
-def _history(trainer) -> list[dict]:
+def log_history(trainer) -> list[dict]:
+    """What TRL logged during training (losses, learning rate, our metrics), one dict per logging step."""
     return [h for h in trainer.state.log_history]

@@ -18,14 +18,3 @@ def world_for(cfg) -> World:
         _WORLDS.clear()
         _WORLDS[k] = build_world(cfg)
     return _WORLDS[k]
-
-
-def job_setup(plain: dict, seed: int):
-    """(cfg, world) for one job of a worker process: the plain config with ``seed``, torch threads set, the world."""
-    from omegaconf import OmegaConf
-
-    from .toy_stages import setup_torch, with_seed
-
-    cfg = with_seed(OmegaConf.create(plain), seed)
-    setup_torch(cfg)
-    return cfg, world_for(cfg)

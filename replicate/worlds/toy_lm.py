@@ -27,7 +27,7 @@ FILLERS = (" sure", " done", " okay", " yes!")  # length without value; every un
 FILLER_LEN = 5
 
 
-def _word(rng: np.random.Generator, lo: int = 3, hi: int = 5) -> str:
+def random_word(rng: np.random.Generator, lo: int = 3, hi: int = 5) -> str:
     return "".join(rng.choice(list(LETTERS), size=int(rng.integers(lo, hi + 1))))
 
 
@@ -56,7 +56,7 @@ WORD_SKILLS: dict[str, Callable[[str], str]] = {
 
 
 def _count_args(rng):
-    w = _word(rng, 4, 6)
+    w = random_word(rng, 4, 6)
     return f"{rng.choice(list(w))}{w}"  # first letter is the one to count
 
 
@@ -90,11 +90,11 @@ def solve(prompt: str) -> str:
 
 def make_prompt(rng: np.random.Generator, composition_rate: float = 0.25) -> str:
     if rng.random() < composition_rate:
-        return f"{rng.choice(COMPOSITIONS)}:{_word(rng)}"
+        return f"{rng.choice(COMPOSITIONS)}:{random_word(rng)}"
     skill = str(rng.choice(SKILLS))
     if skill in OTHER_SKILLS:
         return f"{skill}:{OTHER_SKILLS[skill][0](rng)}"
-    return f"{skill}:{_word(rng)}"
+    return f"{skill}:{random_word(rng)}"
 
 
 def make_prompts(n: int, seed: int, composition_rate: float = 0.25) -> list[str]:
@@ -111,7 +111,7 @@ def split_response(response: str) -> tuple[str, str]:
     return ans, (" " + tail if tail else "")
 
 
-def _valid_tail(tail: str) -> bool:
+def valid_tail(tail: str) -> bool:
     if len(tail) % FILLER_LEN:
         return False
     return all(tail[i : i + FILLER_LEN] in FILLERS for i in range(0, len(tail), FILLER_LEN))
@@ -129,7 +129,7 @@ def oracle_quality(prompt: str, response: str, malformed_penalty: float = 0.3) -
     """q(x, y) ∈ [0, 1]: correctness of the answer; filler adds nothing, junk after it costs."""
     ans, tail = split_response(response)
     q = answer_similarity(ans, solve(prompt))
-    if tail and not _valid_tail(tail):
+    if tail and not valid_tail(tail):
         q -= malformed_penalty
     return float(min(1.0, max(0.0, q)))
 
@@ -182,7 +182,7 @@ def persona_from_cfg(name: str, d) -> Persona:
 # The judge: GPT-4-Turbo's stand-in, with every flaw a config value
 
 
-def _unit_hash(*parts: str) -> float:
+def unit_hash(*parts: str) -> float:
     """A deterministic U(0,1) from strings: judge noise and presentation order depend on content only."""
     h = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
     return (int.from_bytes(h, "little") + 0.5) / 2**64
@@ -207,7 +207,7 @@ class Judge:
     def logit(self, prompt: str, a: str, b: str, a_first: bool, q_a: float | None = None, q_b: float | None = None):
         q_a = oracle_quality(prompt, a) if q_a is None else q_a
         q_b = oracle_quality(prompt, b) if q_b is None else q_b
-        u = _unit_hash(str(self.seed), prompt, a, b, str(a_first))
+        u = unit_hash(str(self.seed), prompt, a, b, str(a_first))
         eps = self.noise * float(ndtri(u))  # standard normal quantile of a content hash
         pos = self.position_bias if a_first else -self.position_bias
         return (
@@ -230,12 +230,12 @@ class Judge:
         """P(a ≻ b). The presentation order is drawn from the content when not given (as AlpacaEval
         randomizes it per example). ``q_a``/``q_b``: the responses' oracle qualities, if already known."""
         if a_first is None:
-            a_first = _unit_hash("order", str(self.seed), prompt, a, b) < 0.5
+            a_first = unit_hash("order", str(self.seed), prompt, a, b) < 0.5
         return 1.0 / (1.0 + math.exp(-self.logit(prompt, a, b, a_first, q_a, q_b)))
 
     def label(self, prompt: str, a: str, b: str) -> bool:
         """A binary preference sampled from prob(): True if a wins."""
-        return _unit_hash("label", str(self.seed), prompt, a, b) < self.prob(prompt, a, b)
+        return unit_hash("label", str(self.seed), prompt, a, b) < self.prob(prompt, a, b)
 
     def rank(self, prompt: str, responses: Sequence[str]) -> np.ndarray:
         """Round-robin pairwise scores (PairRM-style): mean P(y_i ≻ y_j) over j ≠ i, both orders."""

@@ -1,0 +1,67 @@
+"""Instruct-SkillMix in miniature: ``world`` (skills, k-skill combinations, prompts, shirkers), ``experiment`` (data
+and every SFT arm, cached), ``claims`` (numbers and verdicts).
+
+``PAPER`` is its interface (``replicate.papers.interface``); the other names are what its notebook and tests read.
+"""
+
+from ...training.toy_stages import build_world, seeds, setup_torch
+from ..interface import Metrics, Paper, toy_world_only
+from . import claims
+from .claims import arm_names, flat_metrics, render_table, summary
+from .experiment import arm_data, arms, budget, coverage_by_seed, datasets, run_all, validate
+from .world import (
+    PAIR_SKILLS,
+    SKILL_PAIRS,
+    coverage,
+    pair_eval_prompts,
+    sample_combinations,
+    shirker_response,
+    skill_inventory,
+    skillmix_prompts,
+    with_shirkers,
+)
+
+
+def metrics(results, cfg) -> Metrics:
+    """Seed means for metrics.json, with each seed's value for ``make check``'s tolerances."""
+    values, spread = flat_metrics(results, coverage_by_seed(cfg))
+    return Metrics(values, seeds(cfg), spread)
+
+
+PAPER = Paper(
+    name="instruct-skillmix",
+    validate=toy_world_only(validate),
+    run=run_all,
+    metrics=metrics,
+    claims=claims.claims,
+    render_table=render_table,
+)
+
+__all__ = [
+    "PAPER",
+    "claims",
+    "metrics",
+    "PAIR_SKILLS",
+    "SKILL_PAIRS",
+    "arm_data",
+    "arm_names",
+    "arms",
+    "budget",
+    "build_world",
+    "coverage",
+    "coverage_by_seed",
+    "datasets",
+    "flat_metrics",
+    "pair_eval_prompts",
+    "render_table",
+    "run_all",
+    "sample_combinations",
+    "seeds",
+    "setup_torch",
+    "shirker_response",
+    "skill_inventory",
+    "skillmix_prompts",
+    "summary",
+    "validate",
+    "with_shirkers",
+]
