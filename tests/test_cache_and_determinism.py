@@ -104,17 +104,19 @@ def test_deviations_page_is_current():
                 assert ln.strip() in page, f"{path.name}: {ln.strip()[:60]} missing from docs/deviations.md"
 
 
-def test_compare_tolerance_from_seed_spread_and_ties_do_not_flip():
-    ci = lambda v, lo, hi: {"id": "C1", "verdict": v, "evidence": {"ci_lo": lo, "ci_hi": hi, "se": 0.5}}
+def test_compare_tolerance_is_not_widened_by_the_seed_spread_and_ties_do_not_flip():
+    ci = lambda v, d, lo, hi: {"id": "C1", "verdict": v, "evidence": {"diff": d, "ci_lo": lo, "ci_hi": hi, "se": 0.5}}
     exp = {
         "metrics": {"x.win_rate": 50.0},
         "seed_spread": {"x.win_rate": [48.0, 50.0, 52.0]},
-        "claims": [ci("reproduced", 0.2, 3.0)],
+        "claims": [ci("reproduced", 1.6, 0.2, 3.0)],
     }
-    # 4 standard errors of a 3-seed mean with sd 2: ±4.62 points, wider than the hand-set 1.0
-    near = {"metrics": {"x.win_rate": 54.0}, "claims": [ci("inconclusive", -0.1, 2.8)]}
+    # a seed mean 4 points off is a problem, however wide the seeds spread (the old rule allowed ±4.62)
+    assert any("x.win_rate" in p for p in compare({**exp, "metrics": {"x.win_rate": 54.0}}, exp, {"*win_rate*": 1.0}))
+    # a tie: the lower bound crossed 0 by less than one standard error, the effect moved by less than half of itself
+    near = {"metrics": {"x.win_rate": 50.5}, "claims": [ci("inconclusive", 1.4, -0.1, 2.8)]}
     assert compare(near, exp, {"*win_rate*": 1.0}) == []
-    far = {"metrics": {"x.win_rate": 55.0}, "claims": [ci("not reproduced", -3.0, -1.0)]}
+    far = {"metrics": {"x.win_rate": 55.0}, "claims": [ci("not reproduced", -2.0, -3.0, -1.0)]}
     problems = compare(far, exp, {"*win_rate*": 1.0})
     assert any("x.win_rate" in p for p in problems) and any("C1" in p for p in problems)
     assert any("missing" in p for p in compare({"metrics": {"x.win_rate": 50.0}, "claims": []}, exp))

@@ -16,7 +16,7 @@ from replicate.papers import interface
 PAPERS = papers()
 PAPERS_DIR = ROOT / "replicate" / "papers"
 # Modules of replicate/papers/ that are no paper: what papers share, and the interface itself
-SHARED = {"interface", "nash_game", "objectives_report", "real_model"}
+SHARED = {"interface", "nash_game", "objectives_report"}
 
 
 @pytest.mark.parametrize("paper", PAPERS)

@@ -87,10 +87,22 @@ class Finetune:
     mode: Literal["lora", "full"]
     lora: LoRA
     steps: int = field(metadata=COUNT)
+    global_batch_size: int = field(metadata=COUNT)  # per device × devices × accumulation (derived, must divide)
     batch_size: int = field(metadata=COUNT)
-    grad_accum: int = field(metadata=COUNT)
     max_length: int = field(metadata=COUNT)
     lr_scale: float = field(metadata=POSITIVE)
+
+
+@dataclass
+class VLLM:
+    gpu_memory_utilization: float = field(metadata=RANGE(0, 1, lo_open=True))
+    enforce_eager: bool
+
+
+@dataclass
+class Logging:
+    report_to: Literal["tensorboard", "wandb", "trackio", "none"]
+    logging_steps: int = field(metadata=COUNT)
 
 
 @dataclass
@@ -106,6 +118,8 @@ class Scale:
     real: bool = False
     finetune: Finetune | None = None
     generator: Literal["auto", "hf", "vllm"] | None = None
+    vllm: VLLM | None = None
+    logging: Logging | None = None
 
 
 # ----------------------------------------------------------------------------------------------- model

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..worlds.public_data import data_path
-from . import winrate as W
+from . import winrate
 
 BASELINE = "gpt4_1106_preview"
 AE = "alpaca_eval/"
@@ -33,7 +33,7 @@ class AnnotationsError(ValueError):
 
 def load_weights(snapshot: str = "HEAD") -> pd.DataFrame:
     """Published GLM weights (columns length = φ, difficulty = ψ, model = θ)."""
-    return W.load_weights(data_path(WEIGHTS[snapshot]))
+    return winrate.load_weights(data_path(WEIGHTS[snapshot]))
 
 
 @cache
@@ -62,10 +62,10 @@ def pseudo_gamed_rows(weights: pd.DataFrame | None = None, difficulty: pd.Series
     L = load_lengths()
     parts = []
     for gm in GAMED_BASELINES:
-        sdl = W.std_delta_len(L[gm].to_numpy(), L[BASELINE].to_numpy())
+        sdl = winrate.std_delta_len(L[gm].to_numpy(), L[BASELINE].to_numpy())
         wg = w.loc[gm]
-        pref = W.logistic(wg["model"] + wg["length"] * np.tanh(sdl) + wg["difficulty"] * g.loc[L.index].to_numpy())
-        parts.append(W.gamed_rows(pref, L[gm].to_numpy(), L[BASELINE].to_numpy(), g.loc[L.index].to_numpy()))
+        pref = winrate.logistic(wg["model"] + wg["length"] * np.tanh(sdl) + wg["difficulty"] * g.loc[L.index].to_numpy())
+        parts.append(winrate.gamed_rows(pref, L[gm].to_numpy(), L[BASELINE].to_numpy(), g.loc[L.index].to_numpy()))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -129,7 +129,7 @@ def annotation_metrics(df: pd.DataFrame, glm: str = "auto") -> dict:
         if off is not None:
             out = _estimated_metrics(df, "minimal")  # raw win rates and lengths; LC replaced by the official one
             out = {**{k: v for k, v in out.items() if k != "note"}, **off, "glm": "official", "glm_weights": None}
-            if W.is_extreme_change(out["win_rate"], out["length_controlled_winrate"]):
+            if winrate.is_extreme_change(out["win_rate"], out["length_controlled_winrate"]):
                 out["note"] = "LC differs extremely from the raw win rate (alpaca_eval's sanity warning)"
             return out
         if glm == "official":
@@ -156,16 +156,16 @@ def _estimated_metrics(df: pd.DataFrame, glm: str) -> dict:
             glm = "v1"
     if glm == "minimal":
         gamma = gamed = None
-    r = W.lc_win_rate(
+    r = winrate.lc_win_rate(
         df["preference"].to_numpy(),
         len_m,
         len_b,
         gamma,
         gamed if glm == "v1" else None,
-        reg_lambda=W.DEFAULT_LAMBDA if glm == "v1" else None,
+        reg_lambda=winrate.DEFAULT_LAMBDA if glm == "v1" else None,
         encoding="alpaca_eval",
     )
-    valid = np.isfinite(W.from_alpaca_eval(df["preference"]))
+    valid = np.isfinite(winrate.from_alpaca_eval(df["preference"]))
     out = {
         "win_rate": r["win_rate"],
         "standard_error": r["standard_error"],
@@ -178,7 +178,7 @@ def _estimated_metrics(df: pd.DataFrame, glm: str) -> dict:
         "glm": glm,
         "glm_weights": r["glm"].as_weights(),
     }
-    if W.is_extreme_change(out["win_rate"], out["length_controlled_winrate"]):
+    if winrate.is_extreme_change(out["win_rate"], out["length_controlled_winrate"]):
         note = (
             note + "; " if note else ""
         ) + "LC differs extremely from the raw win rate (alpaca_eval's sanity warning)"
@@ -200,13 +200,13 @@ def lc_bootstrap_se(df: pd.DataFrame, *, n_boot: int = 100, seed: int = 0) -> fl
     lcs = []
     for _ in range(n_boot):
         i = rng.integers(len(df), size=len(df))
-        r = W.lc_win_rate(
+        r = winrate.lc_win_rate(
             p[i],
             len_m[i],
             len_b[i],
             None if gamma is None else gamma[i],
             gamed,
-            reg_lambda=W.DEFAULT_LAMBDA if gamma is not None else None,
+            reg_lambda=winrate.DEFAULT_LAMBDA if gamma is not None else None,
             encoding="alpaca_eval",
         )
         lcs.append(r["lc_win_rate"])

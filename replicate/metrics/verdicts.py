@@ -358,7 +358,7 @@ def part_ids(evidence: dict) -> list[str]:
 
 def claim_parts(claim: dict) -> list[dict]:
     """A claim's parts as {id, verdict, evidence} (a claim without parts is its own only part)."""
-    ev = claim["evidence"]
+    ev = claim.get("evidence", {})
     ids = part_ids(ev)
     if not ids:
         return [{"id": claim["id"], "verdict": claim["verdict"], "evidence": ev}]
