@@ -234,7 +234,9 @@ def test_tensorboard_falls_back_clearly_when_absent(env, local, monkeypatch, cap
         out["report_to"] == ["tensorboard"]
         and "build/logs/simpo/small/dpo-" in __import__("os").environ["TENSORBOARD_LOGGING_DIR"]
     )
-    with pytest.raises(ConfigError, match="scale.logging.report_to='mlflow'.*one of tensorboard, wandb, trackio, none"):
+    with pytest.raises(
+        ConfigError, match="scale.logging.report_to='mlflow'.*one of tensorboard, wandb, trackio, none"
+    ):
         compose("simpo", [*small_overrides(local, env), "scale.logging.report_to=mlflow"])  # the schema, at compose
 
 

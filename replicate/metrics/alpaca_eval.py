@@ -64,7 +64,9 @@ def pseudo_gamed_rows(weights: pd.DataFrame | None = None, difficulty: pd.Series
     for gm in GAMED_BASELINES:
         sdl = winrate.std_delta_len(L[gm].to_numpy(), L[BASELINE].to_numpy())
         wg = w.loc[gm]
-        pref = winrate.logistic(wg["model"] + wg["length"] * np.tanh(sdl) + wg["difficulty"] * g.loc[L.index].to_numpy())
+        pref = winrate.logistic(
+            wg["model"] + wg["length"] * np.tanh(sdl) + wg["difficulty"] * g.loc[L.index].to_numpy()
+        )
         parts.append(winrate.gamed_rows(pref, L[gm].to_numpy(), L[BASELINE].to_numpy(), g.loc[L.index].to_numpy()))
     return pd.concat(parts, ignore_index=True)
 
