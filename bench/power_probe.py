@@ -53,7 +53,7 @@ def headroom(cfg, world, sft, n: int = 16) -> dict:
 
 def main(argv: list[str]) -> int:
     from replicate.core.config import compose
-    from replicate.metrics.verdicts import paired_bootstrap
+    from replicate.metrics.verdicts import paired_ci
     from replicate.papers import simpo
     from replicate.worlds.toy_lm import oracle_quality
 
@@ -77,7 +77,7 @@ def main(argv: list[str]) -> int:
             )
         for m in ("dpo", "simpo"):
             for name, i in (("raw WR", 0), ("oracle q", 1)):
-                ci = paired_bootstrap(res[m][i] - res["sft"][i])
+                ci = paired_ci(res[m][i] - res["sft"][i])
                 print(
                     f"  {setting} {m} − sft, {name}: {ci['diff']:+.3f} [{ci['lo']:+.3f}, {ci['hi']:+.3f}] "
                     f"z={ci['diff'] / ci['se']:.1f}"

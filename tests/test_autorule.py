@@ -220,7 +220,9 @@ def test_claims_on_fixed_runs():
     up = np.linspace(0.2, 0.4, 30)
     g = _fake_run({0: up, 1: up + 0.2, 2: up + 0.2, 4: up})  # rises, then loses it all
     a = _fake_run({0: up, 1: up + 0.1, 2: up + 0.1, 4: up + 0.15})  # rises and keeps rising
-    runs = {1: {"rules": rules, "grpo": g, "autorule": a}, 2: {"rules": rules, "grpo": g, "autorule": a}}
+    runs = {
+        sd: {"rules": rules, "grpo": g, "autorule": a} for sd in (1, 2, 3)
+    }  # three seeds: the minimum for a verdict
     cl = {c["id"]: c for c in exp.PAPER.claims(runs, cfg)}
     assert cl["PC"]["verdict"] == "reproduced" and cl["PC"]["evidence"]["diff"] == pytest.approx(0.2)
     assert cl["C3"]["verdict"] == "reproduced" and cl["C3"]["evidence"]["diff"] == pytest.approx(0.05 + 0.2)
@@ -229,7 +231,7 @@ def test_claims_on_fixed_runs():
     assert cl == {c["id"]: c for c in exp.PAPER.claims(runs, cfg)}  # deterministic
     # the control fails (no early rise): every other claim becomes inconclusive
     flat = _fake_run({0: up, 1: up - 0.1, 2: up - 0.1, 4: up - 0.2})
-    runs = {1: {"rules": rules, "grpo": flat, "autorule": a}, 2: {"rules": rules, "grpo": flat, "autorule": a}}
+    runs = {sd: {"rules": rules, "grpo": flat, "autorule": a} for sd in (1, 2, 3)}
     cl = {c["id"]: c for c in exp.PAPER.claims(runs, cfg)}
     assert cl["PC"]["verdict"] == "not reproduced" and cl["C3"]["verdict"] == "inconclusive"
     m, spread = exp.flat_metrics(runs)

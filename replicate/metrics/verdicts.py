@@ -262,10 +262,6 @@ def paired_ci_lc(groups: Sequence[dict], *, level: float = 1 - ALPHA) -> dict:
     return seed_interval(per_seed, level=level, n_prompts=n)
 
 
-# The names these had while the interval was a two-level bootstrap, until every caller is moved.
-paired_bootstrap, paired_bootstrap_lc = paired_ci, paired_ci_lc
-
-
 def equivalence(estimate: float, se: float, target: float, *, margin: float, alpha: float = ALPHA) -> tuple[str, dict]:
     """Does ``estimate`` (with standard error ``se``) agree with a published ``target`` within ``±margin``?
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...metrics.verdicts import all_of, gate_on_control, interval_claim, paired_bootstrap
+from ...metrics.verdicts import all_of, gate_on_control, interval_claim, paired_ci
 from ...models.search import adaptive_sampling, best_of_n, pick, prune_then_select, pruned_token_share
 
 SELECTORS = ("oracle", "judge", "rm", "self_eval")
@@ -243,7 +243,7 @@ def summary(runs: dict, cfg):
 
 
 def _claim(cid: str, ps: dict, d, rule: str, effect: float | None = None, evidence: dict | None = None) -> dict:
-    ci = paired_bootstrap([d(x) for x in ps.values()])
+    ci = paired_ci([d(x) for x in ps.values()])
     return interval_claim(cid, "", ci, rule=rule, effect=effect, evidence=evidence)
 
 

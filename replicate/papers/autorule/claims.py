@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...metrics.verdicts import comparative_claim, gate_on_control, interval_claim, lc_group, paired_bootstrap_lc
+from ...metrics.verdicts import comparative_claim, gate_on_control, interval_claim, lc_group, paired_ci_lc
 from .experiment import ARMS
 
 
@@ -68,7 +68,7 @@ def claims(runs: dict, cfg) -> list[dict]:
         "C1",
         "AutoRule (RM + rule reward) gets a higher length-controlled win rate than GRPO with the same RM alone "
         "(paper: +28.6 % relative on AlpacaEval 2.0)",
-        paired_bootstrap_lc([lc_group(runs[sd]["autorule"]["final"], runs[sd]["grpo"]["final"]) for sd in sds]),
+        paired_ci_lc([lc_group(runs[sd]["autorule"]["final"], runs[sd]["grpo"]["final"]) for sd in sds]),
         rule="LC(autorule) − LC(grpo) > 0 (points, vs the reference policy on the eval prompts, end of training)",
     )
     chance = float(cfg.paper.claims.agreement_chance)

@@ -14,8 +14,8 @@ from ...metrics.verdicts import (
     gate_on_control,
     interval_claim,
     lc_group,
-    paired_bootstrap,
-    paired_bootstrap_lc,
+    paired_ci,
+    paired_ci_lc,
 )
 
 CURVE = ("oracle_quality", "win_rate", "lc_win_rate", "avg_length", "diversity")
@@ -87,7 +87,7 @@ def eval_diff(cid: str, res: dict, a: tuple, b: tuple, key: str, effect: float |
 
 def lc_diff(cid: str, res: dict, a: tuple, b: tuple) -> dict:
     groups = [lc_group(_eval(res, sd, *a), _eval(res, sd, *b)) for sd in _seeds(res)]
-    return interval_claim(cid, "", paired_bootstrap_lc(groups), rule=f"lc({a[0]} r{a[1]}) − lc({b[0]} r{b[1]}) > 0")
+    return interval_claim(cid, "", paired_ci_lc(groups), rule=f"lc({a[0]} r{a[1]}) − lc({b[0]} r{b[1]}) > 0")
 
 
 def item_margins(recs: list[dict], t: int, n_items: int) -> np.ndarray:
@@ -105,7 +105,7 @@ def hindsight_gain(res: dict, t: int = 1) -> dict:
         - np.asarray(res["runs"][(sd, "drift")][t]["extras"]["q_negative"])
         for sd in _seeds(res)
     ]
-    return paired_bootstrap(d)
+    return paired_ci(d)
 
 
 def conditioning_gain(res: dict, t: int = 1) -> dict:
@@ -115,7 +115,7 @@ def conditioning_gain(res: dict, t: int = 1) -> dict:
     for sd in _seeds(res):
         ex = res["runs"][(sd, "drift")][t]["extras"]
         d.append(np.asarray(ex["q_positive"][: len(ex["q_unconditioned"])]) - np.asarray(ex["q_unconditioned"]))
-    return paired_bootstrap(d)
+    return paired_ci(d)
 
 
 def claims(res: dict, cfg) -> list[dict]:

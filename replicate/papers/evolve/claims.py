@@ -14,8 +14,8 @@ from ...metrics.verdicts import (
     gate_on_control,
     interval_claim,
     lc_group,
-    paired_bootstrap,
-    paired_bootstrap_lc,
+    paired_ci,
+    paired_ci_lc,
 )
 
 ARMS = ("evolve", "iterdpo")
@@ -147,7 +147,7 @@ def summary(runs: dict):
 
 
 def _ci(runs: dict, d) -> dict:
-    return paired_bootstrap([d(r) for r in runs.values()])
+    return paired_ci([d(r) for r in runs.values()])
 
 
 def claims(runs: dict, cfg) -> list[dict]:
@@ -223,7 +223,7 @@ def claims(runs: dict, cfg) -> list[dict]:
                 interval_claim(
                     "lc",
                     "",
-                    paired_bootstrap_lc([lc_group(last_e(r)["refined"], last_i(r)["direct"]) for r in runs.values()]),
+                    paired_ci_lc([lc_group(last_e(r)["refined"], last_i(r)["direct"]) for r in runs.values()]),
                     rule=f"LC WR(EVOLVE round {T}, y^J) − LC WR(iterative DPO round {T}) > 0 (points)",
                 ),
                 interval_claim(

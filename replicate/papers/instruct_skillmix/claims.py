@@ -11,7 +11,7 @@ from ...metrics.verdicts import (
     gate_on_control,
     interval_claim,
     lc_group,
-    paired_bootstrap_lc,
+    paired_ci_lc,
 )
 from .experiment import budget
 from .world import PAIR_SKILLS
@@ -86,7 +86,7 @@ def q_diff(cid: str, runs: dict, a: str, b: str, split: str, effect: float | Non
 def lc_diff(cid: str, runs: dict, a: str, b: str, split: str = "general") -> dict:
     """LC win rate (vs the reference policy) of arm a minus arm b, the GLM refit on each bootstrap resample."""
     groups = [lc_group(runs[(sd, a)]["eval"][split], runs[(sd, b)]["eval"][split]) for sd in _seeds(runs)]
-    return interval_claim(cid, "", paired_bootstrap_lc(groups), rule=f"lc({a}) − lc({b}) > 0 on {split} prompts")
+    return interval_claim(cid, "", paired_ci_lc(groups), rule=f"lc({a}) − lc({b}) > 0 on {split} prompts")
 
 
 def claims(runs: dict, cfg) -> list[dict]:

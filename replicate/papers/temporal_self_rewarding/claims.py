@@ -15,8 +15,8 @@ from ...metrics.verdicts import (
     gate_on_control,
     interval_claim,
     lc_group,
-    paired_bootstrap,
-    paired_bootstrap_lc,
+    paired_ci,
+    paired_ci_lc,
 )
 
 ARMS = ("sr", "tsr")
@@ -117,7 +117,7 @@ def _agree(arms, arm, t, key) -> np.ndarray:
 def _claim(cid, diffs, rule, effect=None) -> dict:
     """An interval claim on per-seed paired differences; with no differences at all, inconclusive (NaN interval)."""
     nan = float("nan")
-    ci = paired_bootstrap(diffs) if diffs else {"diff": nan, "lo": nan, "hi": nan, "n_seeds": 0, "n_prompts": 0}
+    ci = paired_ci(diffs) if diffs else {"diff": nan, "lo": nan, "hi": nan, "n_seeds": 0, "n_prompts": 0}
     return interval_claim(cid, "", ci, rule=rule, effect=effect)
 
 
@@ -194,7 +194,7 @@ def claims(runs: dict, cfg) -> list[dict]:
             rule="the self-judged gap each arm's rule forms in its last round, same probe prompts",
         )
     )
-    lc = paired_bootstrap_lc([lc_group(a["tsr"][T]["eval"], a["sr"][R]["eval"]) for a in runs.values()])
+    lc = paired_ci_lc([lc_group(a["tsr"][T]["eval"], a["sr"][R]["eval"]) for a in runs.values()])
     out.append(
         all_of(
             "A3",

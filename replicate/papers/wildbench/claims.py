@@ -8,6 +8,7 @@ import pandas as pd
 
 from ...metrics.claims import claim, load_reported
 from ...metrics.correlation import aligned, correlation
+from ...metrics.verdicts import RECOMPUTATION
 from ..interface import Metrics
 from ..lc_alpacaeval.experiment import reported_vs_reproduced
 from .experiment import load_scores
@@ -217,6 +218,7 @@ def claims(res: dict, cfg) -> list[dict]:
                 "reward": max(cp["reward"], ch["reward"]),
                 "task_macro": max(cp["task_macro_reward"], ch["task_macro_reward"]),
             },
+            kind=RECOMPUTATION,
         ),
         claim(
             "W2",
@@ -234,6 +236,7 @@ def claims(res: dict, cfg) -> list[dict]:
                 "n_per_example_matched": m["score_check.per_example.n_matched"],
                 "max": m["score_check.per_example.max_abs_diff"],
             },
+            kind=RECOMPUTATION,
         ),
         claim(
             "W3",
@@ -247,6 +250,7 @@ def claims(res: dict, cfg) -> list[dict]:
                 "much_changed": cp["K_much_changed"] + ch["K_much_changed"],
                 "slight_increased": cp["K_slight_increased"] + ch["K_slight_increased"],
             },
+            kind=RECOMPUTATION,
         ),
         claim(
             "W4",
@@ -254,6 +258,7 @@ def claims(res: dict, cfg) -> list[dict]:
             all(round(ours, 3) == paper for r in EXTERNAL_ROWS for _, ours, paper in cells(r)),
             "every cell, rounded to 3 decimals, equals the paper's",
             {"max_abs_diff": m["claims.table3_external_max_abs_diff"]},
+            kind=RECOMPUTATION,
         ),
         claim(
             "W5a",
@@ -261,6 +266,7 @@ def claims(res: dict, cfg) -> list[dict]:
             _within(res, rep, ["WB-Reward-mix K=inf"], 0.01),
             "every cell within 0.01",
             {c: ours for c, ours, _ in cells("WB-Reward-mix K=inf")},
+            kind=RECOMPUTATION,
         ),
         claim(
             "W5b",
@@ -268,6 +274,7 @@ def claims(res: dict, cfg) -> list[dict]:
             _within(res, rep, ["WB-Reward-mix K=500"], 0.01),
             "every cell within 0.01",
             {c: ours for c, ours, _ in cells("WB-Reward-mix K=500")},
+            kind=RECOMPUTATION,
         ),
         claim(
             "W6",
@@ -275,6 +282,7 @@ def claims(res: dict, cfg) -> list[dict]:
             _within(res, rep, ["WB-Score"], 0.01),
             "every cell within 0.01",
             {c: ours for c, ours, _ in cells("WB-Score")},
+            kind=RECOMPUTATION,
         ),
         claim(
             "W7",
@@ -282,6 +290,7 @@ def claims(res: dict, cfg) -> list[dict]:
             ours_order == paper_order,
             "same ordering of P-Cor top over the five benchmarks",
             {"ours": " > ".join(ours_order)},
+            kind=RECOMPUTATION,
         ),
         claim(
             "W9",
@@ -296,6 +305,7 @@ def claims(res: dict, cfg) -> list[dict]:
                 "rank_llama2_70b": float(lr.loc["Llama-2-70b-chat-hf", "mix_rank"]),
                 "rank_llama3_70b": float(lr.loc["Meta-Llama-3-70B-Instruct", "mix_rank"]),
             },
+            kind=RECOMPUTATION,
         ),
         claim(
             "W8",
@@ -303,6 +313,7 @@ def claims(res: dict, cfg) -> list[dict]:
             k_drop <= 0.01,
             "no correlation (P-top, P, S, K) drops by more than 0.01 from K = ∞ to K = 500",
             {"max_drop": k_drop},
+            kind=RECOMPUTATION,
         ),
     ]
 
