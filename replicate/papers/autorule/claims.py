@@ -63,6 +63,7 @@ def claims(runs: dict, cfg) -> list[dict]:
         "the end of the first episode, before the second episode in which hacking is claimed",
         [per_prompt(r, "oracle", "episode1") - per_prompt(r, "oracle", "start") for r in g("grpo")],
         rule="q(grpo, end of episode 1) − q(SFT) > 0 on held-out dev prompts (paired per prompt)",
+        metric="q",
     )
     lc = interval_claim(
         "C1",
@@ -70,6 +71,8 @@ def claims(runs: dict, cfg) -> list[dict]:
         "(paper: +28.6 % relative on AlpacaEval 2.0)",
         paired_ci_lc([lc_group(runs[sd]["autorule"]["final"], runs[sd]["grpo"]["final"]) for sd in sds]),
         rule="LC(autorule) − LC(grpo) > 0 (points, vs the reference policy on the eval prompts, end of training)",
+        # no control measures LC (there is no SFT evaluation against the reference policy): gated inconclusive
+        metric="lc",
     )
     chance = float(cfg.paper.claims.agreement_chance)
     agree = comparative_claim(
@@ -89,6 +92,7 @@ def claims(runs: dict, cfg) -> list[dict]:
             for a, b in zip(g("autorule"), g("grpo"))
         ],
         rule="Δq_episode2(autorule) − Δq_episode2(grpo) > 0 (paired per held-out prompt)",
+        metric="q",
         evidence={
             "grpo_dq_episode2": float(
                 np.mean(

@@ -82,7 +82,11 @@ def eval_diff(cid: str, res: dict, a: tuple, b: tuple, key: str, effect: float |
     d = [np.asarray(_eval(res, sd, *a)[key], float) - np.asarray(_eval(res, sd, *b)[key], float) for sd in _seeds(res)]
     if key == "preferences":
         d = [100 * x for x in d]
-    return comparative_claim(cid, "", d, rule=f"{key}({a[0]} r{a[1]}) − {key}({b[0]} r{b[1]}) > 0", effect=effect)
+    # the quantity the gate checks the control on (verdicts.gate_on_control); distinct answers have no control part
+    metric = {"preferences": "wr", "oracle_qualities": "q"}.get(key)
+    return comparative_claim(
+        cid, "", d, rule=f"{key}({a[0]} r{a[1]}) − {key}({b[0]} r{b[1]}) > 0", effect=effect, metric=metric
+    )
 
 
 def lc_diff(cid: str, res: dict, a: tuple, b: tuple) -> dict:
@@ -132,7 +136,12 @@ def claims(res: dict, cfg) -> list[dict]:
         "iterative DPO (judge-labelled best vs worst) beats its start π_0 on the judge's win rate",
         [
             interval_claim(
-                "hindsight.q", "", hindsight_gain(res), rule="q(y⁺) − q(y⁻) on round-1 DSAT items", effect=pc_eff
+                "hindsight.q",
+                "",
+                hindsight_gain(res),
+                rule="q(y⁺) − q(y⁻) on round-1 DSAT items",
+                effect=pc_eff,
+                metric="q",
             ),
             eval_diff("iterdpo_r1.wr", res, ("iterdpo", 1), ("iterdpo", 0), "preferences"),
         ],

@@ -170,9 +170,26 @@ def claims(runs: dict, cfg) -> list[dict]:
                     _ci(runs, lambda r: wr(last_i(r)["direct"]) - wr(first(r)["direct"])),
                     rule=f"WR(iterative DPO round {T}, y⁰) − WR(π_0, y⁰) > 0 (points)",
                     effect=pc_gain,
-                )
+                    metric="wr",
+                ),
+                # C3 and C4 are judged on LC and oracle quality too: the control must move those as well
+                interval_claim(
+                    "iterdpo.lc",
+                    "",
+                    paired_ci_lc([lc_group(last_i(r)["direct"], first(r)["direct"]) for r in runs.values()]),
+                    rule=f"LC WR(iterative DPO round {T}, y⁰) − LC WR(π_0, y⁰) > 0 (points)",
+                    metric="lc",
+                ),
+                interval_claim(
+                    "iterdpo.q",
+                    "",
+                    _ci(runs, lambda r: _q(last_i(r)["direct"]) - _q(first(r)["direct"])),
+                    rule=f"q(iterative DPO round {T}, y⁰) − q(π_0, y⁰) > 0",
+                    metric="q",
+                ),
             ],
-            rule=f"raw judge WR vs the reference policy, direct answers, interval not below {pc_gain:g} points",
+            rule=f"direct answers: raw judge WR vs the reference policy not below {pc_gain:g} points, and LC and "
+            "oracle quality above π_0's",
         )
     ]
     eps = float(c.c1_max_gain)
@@ -225,18 +242,21 @@ def claims(runs: dict, cfg) -> list[dict]:
                     "",
                     paired_ci_lc([lc_group(last_e(r)["refined"], last_i(r)["direct"]) for r in runs.values()]),
                     rule=f"LC WR(EVOLVE round {T}, y^J) − LC WR(iterative DPO round {T}) > 0 (points)",
+                    metric="lc",
                 ),
                 interval_claim(
                     "wr",
                     "",
                     _ci(runs, lambda r: wr(last_e(r)["refined"]) - wr(last_i(r)["direct"])),
                     rule="raw WR difference > 0 (points)",
+                    metric="wr",
                 ),
                 interval_claim(
                     "q",
                     "",
                     _ci(runs, lambda r: _q(last_e(r)["refined"]) - _q(last_i(r)["direct"])),
                     rule="oracle quality difference > 0",
+                    metric="q",
                 ),
             ],
             rule="EVOLVE's refined answers vs iterative DPO's direct answers on the same prompts",
@@ -253,6 +273,7 @@ def claims(runs: dict, cfg) -> list[dict]:
                     "",
                     _ci(runs, lambda r: _q(last_e(r)["direct"]) - _q(last_i(r)["direct"])),
                     rule=f"q(EVOLVE round {T}, y⁰) − q(iterative DPO round {T}, y⁰) > 0",
+                    metric="q",
                 )
             ],
             rule="oracle quality of direct answers, paired per prompt",

@@ -74,9 +74,19 @@ def claims(runs: dict, cfg) -> list[dict]:
                     "",
                     _diff(pp("vanilla", "oracle", "early"), pp("vanilla", "oracle", "start")),
                     rule="q(vanilla, early) − q(SFT) > 0",
-                )
+                    metric="q",
+                ),
+                # C1, C3 and C4 are judged on the win rate against SFT: the control must move it too
+                comparative_claim(
+                    "win",
+                    "",
+                    _diff(pp("vanilla", "win", "early"), pp("vanilla", "win", "start")),
+                    rule="win(vanilla, early) − win(SFT) > 0",
+                    metric="win",
+                ),
             ],
-            rule=f"oracle quality at the first checkpoint after {ef:.0%} of training minus the SFT start's, per prompt",
+            rule=f"oracle quality and win rate vs SFT at the first checkpoint after {ef:.0%} of training minus the SFT "
+            "start's, per prompt",
         ),
         all_of(
             "H",
@@ -103,7 +113,11 @@ def claims(runs: dict, cfg) -> list[dict]:
             "PAR's average win rate against the SFT model is above every other shaping's",
             [
                 comparative_claim(
-                    m, "", _diff(pp("par", "win", "avg"), pp(m, "win", "avg")), rule=f"avgwin(par) − avgwin({m}) > 0"
+                    m,
+                    "",
+                    _diff(pp("par", "win", "avg"), pp(m, "win", "avg")),
+                    rule=f"avgwin(par) − avgwin({m}) > 0",
+                    metric="win",
                 )
                 for m in others
             ],
@@ -119,12 +133,14 @@ def claims(runs: dict, cfg) -> list[dict]:
                     "",
                     _diff(pp("par", "oracle", "end"), pp("par", "oracle", "start")),
                     rule="q(par, end) − q(SFT) > 0",
+                    metric="q",
                 ),
                 comparative_claim(
                     "vs_vanilla",
                     "",
                     _diff(pp("par", "oracle", "end"), pp("vanilla", "oracle", "end")),
                     rule="q(par, end) − q(vanilla, end) > 0",
+                    metric="q",
                 ),
             ],
             rule="oracle quality after 2 epochs",
@@ -138,12 +154,16 @@ def claims(runs: dict, cfg) -> list[dict]:
                     "",
                     _diff(pp(c.par_one_ref, "win", "avg"), pp("par", "win", "avg"), delta),
                     rule=f"avgwin(M=1) − avgwin(M=10) + {delta:g} > 0",
+                    metric="win",
+                    needs=delta,
                 ),
                 comparative_claim(
                     "below",
                     "",
                     _diff(pp("par", "win", "avg"), pp(c.par_one_ref, "win", "avg"), delta),
                     rule=f"avgwin(M=10) − avgwin(M=1) + {delta:g} > 0",
+                    metric="win",
+                    needs=delta,
                 ),
             ],
             rule=f"equivalence: both one-sided differences with margin {delta:g} above zero",
@@ -158,6 +178,8 @@ def claims(runs: dict, cfg) -> list[dict]:
                     _diff(pp("par", "win", "avg"), pp(m, "win", "avg")),
                     effect=float(c.win_margin),
                     rule=f"avgwin(par) − avgwin({m}) ≥ {float(c.win_margin):g}",
+                    metric="win",
+                    needs=float(c.win_margin),
                 )
                 for m in others
             ],
