@@ -93,7 +93,7 @@ def test_the_walkthrough_adds_a_paper_by_touching_only_its_own_files(tmp_path):
 
     assert "toy-coin" in cli("-m", "replicate", "papers").split()
     out = cli("-m", "replicate", "run", "toy-coin")  # make replicate-toy-coin
-    assert "C1: The bias is recovered within 3 standard errors | ✅ reproduced" in out
+    assert "C1: The bias is recovered within 3 standard errors | empirical | ✅ reproduced" in out
     cli("-m", "replicate", "tables", "toy-coin")  # make tables
     assert "| estimate | SE | flips |" in (repo / "results" / "tables" / "toy-coin.md").read_text()
     cli("-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_toy_coin.py")

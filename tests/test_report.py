@@ -321,8 +321,11 @@ def test_site_of_the_executed_notebooks(real):
     for paper, nb in notebooks.items():
         row = rows[(paper, "ci")]
         counts = site.verdict_counts(results / "reproduced" / paper / "ci" / "metrics.json")
-        assert row[2:5] == [str(counts[v]) for v in site.VERDICTS] and sum(counts.values()) > 0, paper
-        assert row[5] == "table" and row[6] == "notebook", f"{paper}: {row}"
+        emp, rec = counts[site.EMPIRICAL], counts[site.RECOMPUTATION]
+        assert row[2:5] == [str(emp[v]) for v in site.VERDICTS], paper  # empirical: the three verdicts
+        assert row[5:7] == [str(rec[v]) for v in site.VERDICTS[:2]], paper  # recomputations: match or not
+        assert sum(emp.values()) + sum(rec.values()) > 0, paper
+        assert row[7] == "table" and row[8] == "notebook", f"{paper}: {row}"
         page = (index.parent / "notebooks" / f"{paper}-ci.html").read_text()
         shown = json.loads(nb.read_text())
         pngs = sum("image/png" in o.get("data", {}) for c in shown["cells"] for o in c.get("outputs", []))
