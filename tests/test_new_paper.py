@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COPIED = ("replicate", "conf", "docs", "results", "tests", "pyproject.toml", "CONTRIBUTING.md")
+COPIED = ("replicate", "conf", "docs", "results", "tests", "pyproject.toml", "CONTRIBUTING.md", "README.md")
 IGNORED = ("build/", "__pycache__", ".pytest_cache")
 
 
@@ -111,6 +111,8 @@ def test_the_walkthrough_adds_a_paper_by_touching_only_its_own_files(tmp_path):
     after = snapshot(repo)
     changed = {p for p in before if p in after and before[p] != after[p]} | (set(before) - set(after))
     added = set(after) - set(before)
-    assert changed <= {"docs/deviations.md"}, changed  # make tables rewrites the deviations page
+    # make tables rewrites the deviations page and the README's generated paper index, which gains the new row
+    assert changed <= {"docs/deviations.md", "README.md"}, changed
+    assert "toy-coin" in (repo / "README.md").read_text().split("<!-- paper index")[1]
     allowed = set(files) | {"results/reproduced/toy-coin/tiny/metrics.json", "results/tables/toy-coin.md"}
     assert added == allowed, added ^ allowed
