@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 COPIED = ("replicate", "conf", "docs", "results", "tests", "pyproject.toml", "CONTRIBUTING.md", "README.md")
 IGNORED = ("build/", "__pycache__", ".pytest_cache")
@@ -56,6 +58,8 @@ def snapshot(root: Path) -> dict[str, str]:
     }
 
 
+# slow: it runs the walkthrough's commands in subprocesses (≈ 100 CPU-seconds); `make check` runs it in CI
+@pytest.mark.slow
 def test_the_walkthrough_adds_a_paper_by_touching_only_its_own_files(tmp_path):
     files = walkthrough_files((ROOT / "CONTRIBUTING.md").read_text())
     assert set(files) == {
