@@ -5,7 +5,11 @@ import os
 import subprocess
 import sys
 
+import pytest
 
+
+# slow: a real `replicate run` in a subprocess with its notebook kernel; `make check` runs it in CI
+@pytest.mark.slow
 def test_the_terminal_shows_cells_and_the_log_gets_the_kernels_output(tmp_path):
     build = tmp_path / "build"
     env = {**os.environ, "REPLICATE_BUILD_DIR": str(build), "REPLICATE_CACHE_DIR": str(tmp_path / "cache")}

@@ -30,6 +30,8 @@ def test_spawned_workers_use_one_thread_each_and_return_results():
     assert out == [(1, 0), (1, 1), (1, 4), (1, 9)]
 
 
+# slow: trains every SimPO arm twice, serially and on two workers; `make check` runs it in CI
+@pytest.mark.slow
 def test_parallel_run_all_equals_serial(tmp_path, monkeypatch):
     """The same jobs through 2 worker processes and inline (fresh caches each) give identical results: each job's
     numbers from two independent runs in two different processes (fresh spawned workers, and this test process with
