@@ -14,6 +14,7 @@ from replicate.metrics.verdicts import (
     all_of,
     comparative_claim,
     decide,
+    format_ci,
     gate_on_control,
     holm_rejects,
     interval_claim,
@@ -246,6 +247,15 @@ def test_seed_interval_rejects_bad_input():
     for bad in ([], [1.0, float("nan")], [[1.0, 2.0]]):
         with pytest.raises(ValueError):
             seed_interval(bad)
+
+
+def test_format_ci_prints_the_interval_or_says_one_seed_has_none():
+    # two seeds 0 and 1: mean 0.5, sd/√2 = 0.5, half-width t_{0.975, 1} · 0.5
+    two = seed_interval([0.0, 1.0])
+    half = stats.t.ppf(0.975, 1) * 0.5
+    assert format_ci(two) == f"{0.5:+.3f} [{0.5 - half:+.3f}, {0.5 + half:+.3f}]"
+    assert format_ci(seed_interval([0.25])) == "+0.250 [one seed: no interval]"  # make check's one-seed subset
+    assert format_ci(seed_interval([0.25, 0.75]), ".1f").startswith("0.5 [")
 
 
 def test_verdict_stability():

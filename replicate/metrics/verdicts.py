@@ -107,6 +107,14 @@ def paired_ci(diffs, *, level: float = 1 - ALPHA) -> dict:
     return seed_interval([g.mean() for g in groups], level=level, n_prompts=sum(g.size for g in groups))
 
 
+def format_ci(ci: dict, fmt: str = "+.3f") -> str:
+    """``+0.123 [+0.010, +0.236]`` from a ``paired_ci``/``seed_interval`` dict; with one seed (bounds None)
+    ``+0.123 [one seed: no interval]``, so notebooks print the same line at ``make check``'s one-seed subset."""
+    if ci.get("lo") is None or ci.get("hi") is None:
+        return f"{ci['diff']:{fmt}} [one seed: no interval]"
+    return f"{ci['diff']:{fmt}} [{ci['lo']:{fmt}}, {ci['hi']:{fmt}}]"
+
+
 def paired_interval(d, level: float = 1 - ALPHA, seed: int = 0) -> tuple[float, float | None, float | None]:
     """``(estimate, lo, hi)`` of the mean of paired differences ``d`` (shape (n_seeds, n_prompts): method −
     baseline on the same seed and prompt), by the t interval over seeds.
