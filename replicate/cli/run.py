@@ -2,7 +2,8 @@
 
 The notebook receives the override list as its only parameter and composes the same config
 itself (so it also runs by hand in Jupyter). Executed copies and HTML renderings land in
-``build/notebooks/<paper>-<scale>.{ipynb,html}``.
+``build/notebooks/<paper>-<scale>.{ipynb,html}``; at ``scale=tiny`` a copy without volatile metadata also goes
+beside the results, ``results/notebooks/<paper>-tiny.ipynb`` (``reporting.published``), for a reader who runs nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from ..core.config import ConfigError, compose
 from ..core.paths import ROOT, build_dir
+from ..reporting import published
 
 BUILD = build_dir()
 
@@ -69,6 +71,8 @@ def run_notebook(
     finally:
         src.unlink(missing_ok=True)
     os.replace(tmp, out)
+    if cfg.scale.name in published.SCALES:  # readable without running: beside the metrics.json this run wrote
+        published.publish(out, paper, cfg.scale.name, Path(cfg.results_dir).parent / "notebooks")
     if html:
         from nbconvert import HTMLExporter
 
