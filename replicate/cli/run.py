@@ -140,6 +140,8 @@ def main_run(argv: list[str]) -> int:
         )
         return 1
     print(f"executed notebook: {_rel(out)} (+ .html)")
+    if cfg.scale.name in published.SCALES:
+        print(f"readable copy: {_rel(Path(cfg.results_dir).parent / 'notebooks' / out.name)}")
     from ..core.io import read_json
     from ..metrics.claims import claims_markdown, metrics_path
 
