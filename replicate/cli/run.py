@@ -35,7 +35,7 @@ def run_notebook(
         raise ConfigError(
             "scale=paper trains the papers' own 7-9B models on GPUs, outside the notebooks: "
             "`replicate pipeline simpo scale=paper hardware=multi_gpu_zero3 setup=simpo_llama3_instruct` "
-            "(train → generate → judge → metrics; README); notebooks run ci/tiny/small"
+            "(train → generate → judge → metrics; docs/running.md); notebooks run ci/tiny/small"
         )
     if cfg.scale.get(
         "real", False
