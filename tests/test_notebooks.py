@@ -41,20 +41,14 @@ APPENDIX = r"Appendix: the same on a real model"
 PENDING_ARC = {
     "adaptive-compute": "LM-world notebook, not converted yet: its real-model block still sits before its method",
     "autorule": "LM-world notebook, not converted yet: its real-model block still sits before its method",
-    "cdr": "tabular notebook, not converted yet (conversion ran out of time in issue 25's session)",
     "cheating-null-models": "evaluation notebook, not converted yet (conversion ran out of time in issue 25's session)",
-    "dno": "tabular notebook, not converted yet (conversion ran out of time in issue 25's session)",
     "drift": "LM-world notebook, not converted yet: its real-model block still sits before its method",
     "evolve": "LM-world notebook, not converted yet: its real-model block still sits before its method",
-    "inpo": "tabular notebook, not converted yet (conversion ran out of time in issue 25's session)",
     "instruct-skillmix": "LM-world notebook, not converted yet: its real-model block still sits before its method",
     "lc-alpacaeval": "evaluation notebook, not converted yet (conversion ran out of time in issue 25's session)",
-    "lcpo": "tabular notebook, not converted yet (conversion ran out of time in issue 25's session)",
     "par": "LM-world notebook, not converted yet: its real-model block still sits before its method",
     "simpo": "LM-world notebook, not converted yet: its real-model block still sits before its method",
-    "spin": "tabular notebook, not converted yet (conversion ran out of time in issue 25's session)",
     "temporal-self-rewarding": "LM-world notebook, not converted yet: its real-model block still sits before its method",
-    "tgdpo": "tabular notebook, not converted yet (conversion ran out of time in issue 25's session)",
     "wildbench": "evaluation notebook, not converted yet (conversion ran out of time in issue 25's session)",
 }
 
