@@ -41,15 +41,12 @@ APPENDIX = r"Appendix: the same on a real model"
 PENDING_ARC = {
     "adaptive-compute": "LM-world notebook, not converted yet: its real-model block still sits before its method",
     "autorule": "LM-world notebook, not converted yet: its real-model block still sits before its method",
-    "cheating-null-models": "evaluation notebook, not converted yet (conversion ran out of time in issue 25's session)",
     "drift": "LM-world notebook, not converted yet: its real-model block still sits before its method",
     "evolve": "LM-world notebook, not converted yet: its real-model block still sits before its method",
     "instruct-skillmix": "LM-world notebook, not converted yet: its real-model block still sits before its method",
-    "lc-alpacaeval": "evaluation notebook, not converted yet (conversion ran out of time in issue 25's session)",
     "par": "LM-world notebook, not converted yet: its real-model block still sits before its method",
     "simpo": "LM-world notebook, not converted yet: its real-model block still sits before its method",
     "temporal-self-rewarding": "LM-world notebook, not converted yet: its real-model block still sits before its method",
-    "wildbench": "evaluation notebook, not converted yet (conversion ran out of time in issue 25's session)",
 }
 
 
