@@ -39,6 +39,12 @@ def test_groups_verdicts_with_effects_intervals_and_units():
     assert "never counted): I1" in text
 
 
+def test_units_named_by_claim_apply_to_its_parts():
+    doc = _doc()
+    text = findings.render(doc, units={"PC": "pts", "PC.base.len": "chars"})
+    assert "base.wr: +7.74 pts" in text and "base.len: +8.85 chars" in text
+
+
 def test_an_inconclusive_claim_says_why():
     text = findings.render(_doc())
     c3 = next(line for line in text.splitlines() if "**C3**" in line)

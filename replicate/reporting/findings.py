@@ -31,21 +31,24 @@ HEADINGS = {
 RECOMPUTED = {REPRODUCED: "matches", NOT_REPRODUCED: "differs", INCONCLUSIVE: "inconclusive"}
 
 
-def units(part_id: str, evidence: dict, named: dict[str, str] | None = None) -> str:
-    """The unit of a part's difference: the notebook's own name for it (``named``, by part id, then by the claim id
-    before the first dot), else the one its ``metric`` implies; '' where none is known."""
+def units(part_id: str, evidence: dict, named: dict[str, str] | None = None, claim_id: str | None = None) -> str:
+    """The unit of a part's difference: the notebook's own name for it (``named``: by ``<claim>.<part>``, by part id,
+    then by claim id), else the one its ``metric`` implies; '' where none is known."""
     named = named or {}
-    if part_id in named or part_id.split(".", 1)[0] in named:
-        return named.get(part_id, named.get(part_id.split(".", 1)[0], ""))
+    for key in (f"{claim_id}.{part_id}", part_id, claim_id):
+        if key in named:
+            return named[key]
     metric = evidence.get("metric") or part_id.rsplit(".", 1)[-1]
     return UNITS.get(str(metric), "")
 
 
-def effect(part_id: str, evidence: dict, named: dict[str, str] | None = None) -> str | None:
+def effect(
+    part_id: str, evidence: dict, named: dict[str, str] | None = None, claim_id: str | None = None
+) -> str | None:
     """``+7.74 points [+6.58, +8.95]`` from a part's interval evidence; None when the part has no interval."""
     if "diff" not in evidence or "ci_lo" not in evidence:
         return None
-    unit = units(part_id, evidence, named)
+    unit = units(part_id, evidence, named, claim_id)
     unit = f" {unit}" if unit else ""
     if evidence["ci_lo"] is None or evidence["ci_hi"] is None:
         return f"{evidence['diff']:+.3g}{unit} (one seed: no interval)"
@@ -76,8 +79,8 @@ def _line(claim: dict, named: dict[str, str] | None) -> str:
     ev = claim.get("evidence", {})
     effects = []
     for p in claim_parts(claim):
-        part = p["id"] if p["id"] != claim["id"] else claim["id"]
-        if (e := effect(part, p["evidence"], named)) is not None:
+        part = p["id"]
+        if (e := effect(part, p["evidence"], named, claim["id"])) is not None:
             label = "" if p["id"] == claim["id"] else f"{p['id']}: "
             effects.append(f"{label}{e}")
     text = f"**{claim['id']}** — {claim['text']}"
@@ -96,7 +99,7 @@ def render(doc: dict, units: dict[str, str] | None = None) -> str:
     """Markdown: the verdicts of a metrics document (``{"paper", "scale", "claims"}``), grouped reproduced → not
     reproduced → inconclusive, each claim with its effect, interval and units; recomputations of published numbers
     and identities (true by construction, never counted) listed apart. ``units``: the unit of a claim's (or a part's)
-    difference where its metric does not say, e.g. ``{"C1": "LC points"}``."""
+    difference where its metric does not say, e.g. ``{"C1": "LC points", "C7.acc": "reward accuracy"}``."""
     claims = doc["claims"]
     if not claims:
         raise ValueError(f"{doc.get('paper', '?')}: no claims to summarise")
@@ -143,7 +146,7 @@ def summary(doc: dict):
                     "diff": ev.get("diff"),
                     "ci_lo": ev.get("ci_lo"),
                     "ci_hi": ev.get("ci_hi"),
-                    "units": units(p["id"], ev),
+                    "units": units(p["id"], ev, claim_id=c["id"]),
                 }
             )
     return pd.DataFrame(rows)
