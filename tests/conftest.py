@@ -80,10 +80,6 @@ ALLOWED_SKIPS = {
     "tests/test_real_model.py::test_gpu_only_options_on_cpu_fail_clearly": (
         "checks the CPU-only error messages; on a machine with a GPU there is nothing to check"
     ),
-    "tests/test_notebooks.py::test_one_teaching_arc[": (
-        "notebooks not yet converted to the teaching arc, each named with its reason in PENDING_ARC (the test fails "
-        "once a pending notebook follows the arc, so the list only shrinks)"
-    ),
     "tests/test_notebooks.py::test_code_cells_call_the_public_api_only[drift]": (
         "DRIFT's gradient check still builds a trainer through a private name (PENDING_PRIVATE says why)"
     ),

@@ -36,18 +36,9 @@ ARC = (
     ("save", r"Save"),
 )
 APPENDIX = r"Appendix: the same on a real model"
-# Notebooks not yet converted to the arc, each with its reason; remove an entry when its notebook is converted
-# (CONTRIBUTING.md says how). The test fails on an entry whose notebook already follows the arc.
-PENDING_ARC = {
-    "adaptive-compute": "LM-world notebook, not converted yet: its real-model block still sits before its method",
-    "autorule": "LM-world notebook, not converted yet: its real-model block still sits before its method",
-    "drift": "LM-world notebook, not converted yet: its real-model block still sits before its method",
-    "evolve": "LM-world notebook, not converted yet: its real-model block still sits before its method",
-    "instruct-skillmix": "LM-world notebook, not converted yet: its real-model block still sits before its method",
-    "par": "LM-world notebook, not converted yet: its real-model block still sits before its method",
-    "simpo": "LM-world notebook, not converted yet: its real-model block still sits before its method",
-    "temporal-self-rewarding": "LM-world notebook, not converted yet: its real-model block still sits before its method",
-}
+# Notebooks not yet converted to the arc, each with its reason (none today: every notebook follows it); an entry
+# skips its notebook, and the test fails on an entry whose notebook already follows the arc (CONTRIBUTING.md).
+PENDING_ARC: dict[str, str] = {}
 
 
 def _code(nb: dict) -> list[dict]:
