@@ -20,6 +20,7 @@ UNITS = {
     "lc": "points",
     "win_rate": "points",
     "lc_win_rate": "points",
+    "win": "win rate (0–1)",  # PAR's judge win rate against the SFT start, a share
     "q": "oracle quality (0–1)",
     "len": "characters",
 }
