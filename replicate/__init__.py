@@ -1,7 +1,7 @@
 """replicate: reproducible, tiny-scale-first replications of LLM preference-learning papers.
 
 Subpackages, bottom to top; a module imports only from its own layer or lower ones
-(tests/test_layout.py; README.md, "Layout"):
+(tests/test_layout.py; docs/architecture.md, "Layout"):
 
   0 core       config (Hydra composition, validation), io (atomic writes, hashes, stage cache), provenance, paths
   1 worlds     toy_lm (toy instruction world: skills, oracle, judges), tokenizer, tabular (preference game), public_data

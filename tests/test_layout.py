@@ -1,5 +1,5 @@
 """The package's import graph: no cycles, every module in a layer, no import upward, and the loss
-registry below every loss family. The layer table is the one in README.md's Layout section."""
+registry below every loss family. The layer table is the one in docs/architecture.md (Layout)."""
 
 import ast
 from pathlib import Path

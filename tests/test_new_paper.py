@@ -118,5 +118,9 @@ def test_the_walkthrough_adds_a_paper_by_touching_only_its_own_files(tmp_path):
     # make tables rewrites the deviations page and the README's generated paper index, which gains the new row
     assert changed <= {"docs/deviations.md", "README.md"}, changed
     assert "toy-coin" in (repo / "README.md").read_text().split("<!-- paper index")[1]
-    allowed = set(files) | {"results/reproduced/toy-coin/tiny/metrics.json", "results/tables/toy-coin.md"}
+    allowed = set(files) | {
+        "results/reproduced/toy-coin/tiny/metrics.json",
+        "results/tables/toy-coin.md",
+        "results/notebooks/toy-coin-tiny.ipynb",  # the executed notebook a reader opens without running it
+    }
     assert added == allowed, added ^ allowed

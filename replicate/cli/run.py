@@ -2,7 +2,8 @@
 
 The notebook receives the override list as its only parameter and composes the same config
 itself (so it also runs by hand in Jupyter). Executed copies and HTML renderings land in
-``build/notebooks/<paper>-<scale>.{ipynb,html}``.
+``build/notebooks/<paper>-<scale>.{ipynb,html}``; at ``scale=tiny`` a copy without volatile metadata also goes
+beside the results, ``results/notebooks/<paper>-tiny.ipynb`` (``reporting.published``), for a reader who runs nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from ..core.config import ConfigError, compose
 from ..core.paths import ROOT, build_dir
+from ..reporting import published
 
 BUILD = build_dir()
 
@@ -33,7 +35,7 @@ def run_notebook(
         raise ConfigError(
             "scale=paper trains the papers' own 7-9B models on GPUs, outside the notebooks: "
             "`replicate pipeline simpo scale=paper hardware=multi_gpu_zero3 setup=simpo_llama3_instruct` "
-            "(train → generate → judge → metrics; README); notebooks run ci/tiny/small"
+            "(train → generate → judge → metrics; docs/running.md); notebooks run ci/tiny/small"
         )
     if cfg.scale.get(
         "real", False
@@ -69,6 +71,8 @@ def run_notebook(
     finally:
         src.unlink(missing_ok=True)
     os.replace(tmp, out)
+    if cfg.scale.name in published.SCALES:  # readable without running: beside the metrics.json this run wrote
+        published.publish(out, paper, cfg.scale.name, Path(cfg.results_dir).parent / "notebooks")
     if html:
         from nbconvert import HTMLExporter
 
@@ -136,6 +140,8 @@ def main_run(argv: list[str]) -> int:
         )
         return 1
     print(f"executed notebook: {_rel(out)} (+ .html)")
+    if cfg.scale.name in published.SCALES:
+        print(f"readable copy: {_rel(Path(cfg.results_dir).parent / 'notebooks' / out.name)}")
     from ..core.io import read_json
     from ..metrics.claims import claims_markdown, metrics_path
 

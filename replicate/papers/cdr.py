@@ -159,9 +159,10 @@ LINKS = {
 
 def plot(res: Result):
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     rows = res.series["rows"]
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    fig, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
     base = [r for r in rows if r["weak"] == "base"]
     other = [r for r in rows if r["weak"] != "base"]
     ax.scatter(
@@ -181,7 +182,9 @@ def plot(res: Result):
         title=f"density-ratio reward vs gap (ρ = {res.metrics['spearman_gap_accuracy']:.2f})",
     )
     ax.legend(fontsize=8)
-    fig.tight_layout()
+    for a in fig.axes:  # iterations and optimiser steps are whole numbers
+        if a.get_xlabel().startswith(("iteration", "Adam step")):
+            a.xaxis.set_major_locator(MaxNLocator(integer=True))
     return fig
 
 

@@ -136,9 +136,10 @@ LINKS = {
 
 def plot(res: Result):
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     g, Tn = res.series["gaps"], res.series["iterations"]
-    fig, ax = plt.subplots(1, 3, figsize=(14, 3.6))
+    fig, ax = plt.subplots(1, 3, figsize=(14, 3.6), layout="constrained")
     it = range(1, Tn + 2)
     for k, col in (("hedge", "0.6"), ("dno_regression", "C0"), ("dno_practical", "C2"), ("dpo", "C3")):
         ax[0].plot(it, g[k]["last"], color=col, label=k)
@@ -153,7 +154,9 @@ def plot(res: Result):
     ax[2].axhline(0.5, color="k", ls=":")
     ax[2].set(title="min over prompts of P(π_t+1 ≻ π_t)", xlabel="iteration t")
     ax[1].legend(fontsize=8)
-    fig.tight_layout()
+    for a in fig.axes:  # iterations and optimiser steps are whole numbers
+        if a.get_xlabel().startswith(("iteration", "Adam step")):
+            a.xaxis.set_major_locator(MaxNLocator(integer=True))
     return fig
 
 

@@ -180,9 +180,10 @@ LINKS = {
 
 def plot(res: Result):
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     g, Tn = res.series["gaps"], res.series["iterations"]
-    fig, ax = plt.subplots(1, 3, figsize=(14, 3.6))
+    fig, ax = plt.subplots(1, 3, figsize=(14, 3.6), layout="constrained")
     it = range(1, Tn + 2)
     for k, col in (("inpo", "C0"), ("inpo_thm4", "C2"), ("inpo_tau0", "C1"), ("dpo", "C3")):
         ax[0].plot(it, g[k]["last"], color=col, label=k)
@@ -196,7 +197,9 @@ def plot(res: Result):
     tt, gg = zip(*res.series["sweep"])
     ax[2].loglog(tt, gg, "o-")
     ax[2].set(title="gap of the regularised equilibrium", xlabel="τ", ylabel="duality gap of π*_τ")
-    fig.tight_layout()
+    for a in fig.axes:  # iterations and optimiser steps are whole numbers
+        if a.get_xlabel().startswith(("iteration", "Adam step")):
+            a.xaxis.set_major_locator(MaxNLocator(integer=True))
     return fig
 
 

@@ -243,9 +243,10 @@ LINKS.update(
 
 def plot(res: Result):
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     designs = list(res.series)
-    fig, ax = plt.subplots(len(designs), 2, figsize=(11, 3.6 * len(designs)), squeeze=False)
+    fig, ax = plt.subplots(len(designs), 2, figsize=(11, 3.6 * len(designs)), squeeze=False, layout="constrained")
     for row, d in enumerate(designs):
         sr = res.series[d]
         eps = sr["eps"]
@@ -260,7 +261,9 @@ def plot(res: Result):
         ax[row, 1].set(title=f"{d}: EM reliability η̂", xlabel="label-flip rate ε", ylim=(0.5, 1.02))
         ax[row, 0].legend(fontsize=7, ncol=2)
         ax[row, 1].legend(fontsize=8)
-    fig.tight_layout()
+    for a in fig.axes:  # iterations and optimiser steps are whole numbers
+        if a.get_xlabel().startswith(("iteration", "Adam step")):
+            a.xaxis.set_major_locator(MaxNLocator(integer=True))
     return fig
 
 

@@ -159,9 +159,10 @@ LINKS = {
 
 def plot(res: Result):
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     Tn = res.series["iterations"]
-    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
     for lam, out in res.series["sweep"].items():
         ax[0].semilogy(range(Tn + 1), [max(v, 1e-16) for v in out], "o-" if lam == 0.1 else "-", label=f"λ = {lam:g}")
     ax[0].set(title="exact SPIN iterations: TV(π_t, p_data)", xlabel="iteration t")
@@ -171,7 +172,9 @@ def plot(res: Result):
     ax[1].axhline(math.log(2), color="k", ls=":", label="log 2")
     ax[1].set(title="SPIN loss at the end of each iteration", xlabel="iteration t")
     ax[1].legend(fontsize=8)
-    fig.tight_layout()
+    for a in fig.axes:  # iterations and optimiser steps are whole numbers
+        if a.get_xlabel().startswith(("iteration", "Adam step")):
+            a.xaxis.set_major_locator(MaxNLocator(integer=True))
     return fig
 
 

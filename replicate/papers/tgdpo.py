@@ -217,15 +217,18 @@ LINKS = {
 
 def plot(res: Result):
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    fig, ax = plt.subplots(figsize=(6, 3.8))
+    fig, ax = plt.subplots(figsize=(6, 3.8), layout="constrained")
     for i, (name, curve) in enumerate(res.series["curves"].items()):
         k, v = zip(*curve)
         ax.plot(k, v, "o-", ms=3, color=f"C{i}", label=name)
     ax.axhline(res.series["ref"], color="0.5", ls=":", label="π_ref")
     ax.set(title="true reward of the policy during training", xlabel="Adam step", ylabel="E_π[R*]")
     ax.legend(fontsize=8)
-    fig.tight_layout()
+    for a in fig.axes:  # iterations and optimiser steps are whole numbers
+        if a.get_xlabel().startswith(("iteration", "Adam step")):
+            a.xaxis.set_major_locator(MaxNLocator(integer=True))
     return fig
 
 

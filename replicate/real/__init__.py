@@ -18,10 +18,22 @@ pipeline (``scale=paper``). One job per module, in the order data flows:
     gpu_check    ``make gpu-check``: every stage above on a randomly initialised Qwen2.5-0.5B-shaped model
 
 Notebooks use the names below (``from replicate import real``): ``real.applies``, ``real.run``, ``real.summary``,
-``real.save``, ``real.render_table``.
+``real.save``, ``real.render_table``, and for a notebook's appendix ``real.example`` (one instruction, every method's
+answer) and ``real.report_markdown`` (a saved run's claims and table).
 """
 
-from .report import claims, flat_metrics, render_table, save, summary
+from .report import claims, example, flat_metrics, render_table, report_markdown, save, summary
 from .runner import applies, run, trained
 
-__all__ = ["applies", "claims", "flat_metrics", "render_table", "run", "save", "summary", "trained"]
+__all__ = [
+    "applies",
+    "claims",
+    "example",
+    "flat_metrics",
+    "render_table",
+    "report_markdown",
+    "run",
+    "save",
+    "summary",
+    "trained",
+]

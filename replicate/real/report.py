@@ -202,3 +202,23 @@ def render_table(doc: dict) -> str:
             f"{g('win_rate'):.1f} | {g('standard_error'):.1f} | {g('avg_length'):.0f} | {paper('AE2 LC')} | {paper('AE2 WR')} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def example(res: dict, i: int = 0, width: int = 300) -> str:
+    """One instruction and every method's answer to it, with the judge's P(answer ≻ baseline): what the claims
+    compare, for a reader to look at before the numbers (the appendix of every notebook with a ``real:`` block)."""
+    first = next(iter(res.values()))
+    lines = [f"instruction: {first['instructions'][i][:width]}"]
+    for m, r in res.items():
+        lines.append(f"--- {m} (P(≻ baseline) = {r['preferences'][i]:.2f}): {r['outputs'][i][:width]}")
+    return "\n".join(lines)
+
+
+def report_markdown(path: str | Path) -> str:
+    """A real-model ``metrics.json`` as a reader sees it: every claim with its verdict, then the table beside the
+    paper's numbers."""
+    from ..core.io import read_json
+    from ..metrics.claims import claims_markdown
+
+    doc = read_json(Path(path))
+    return claims_markdown(doc["claims"]) + "\n\n" + render_table(doc)

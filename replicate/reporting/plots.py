@@ -55,13 +55,18 @@ def claim_parts(claims: list[dict]) -> list[dict]:
     return rows
 
 
-def interval_plot(claims: list[dict], title: str = ""):
+def interval_plot(claims: list[dict], title: str = "", units: dict[str, str] | None = None):
     """A forest plot: each comparison's difference and 95% interval in units of its standard error, so that
-    win-rate points, oracle quality and characters share one axis; colour = that comparison's verdict."""
+    win-rate points, oracle quality and characters share one axis; colour = that comparison's verdict (the key is
+    drawn), and each row is labelled at the right with its effect in its own units (points, characters, …), the
+    numbers a reader knows. ``units``: as :func:`replicate.reporting.findings.render`'s."""
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    from .findings import units as unit_of
 
     rows = [r for r in claim_parts(claims) if r["ci_lo"] is not None]  # one seed: no interval to draw
-    fig, ax = plt.subplots(figsize=(7, 0.28 * len(rows) + 1.2))
+    fig, ax = plt.subplots(figsize=(8.5, 0.28 * len(rows) + 1.6), layout="constrained")
     for i, r in enumerate(rows[::-1]):
         se = r["se"] if r["se"] else 1.0
         ax.errorbar(
@@ -73,8 +78,27 @@ def interval_plot(claims: list[dict], title: str = ""):
             ms=4,
             capsize=2,
         )
+        unit = unit_of(r["part"] or r["claim"], {}, units, r["claim"])
+        ax.text(
+            1.01,
+            i,
+            f"{r['diff']:+.3g} [{r['ci_lo']:+.3g}, {r['ci_hi']:+.3g}] {unit}".rstrip(),
+            transform=ax.get_yaxis_transform(),
+            va="center",
+            fontsize=7,
+        )
     ax.set_yticks(range(len(rows)), [f"{r['claim']} {r['part']}".strip() for r in rows[::-1]], fontsize=8)
     ax.axvline(0, color="k", lw=0.6)
-    ax.set_xlabel("difference / its standard error (95% interval)")
-    ax.set_title(title or "claims: paired differences (green reproduced, red not, grey inconclusive)", fontsize=9)
+    ax.set_xlabel("difference / its standard error (95% interval); right: the difference in its own units")
+    ax.set_title(title or "claims: paired differences", fontsize=9)
+    shown = [v for v in _COLORS if any(r["verdict"] == v for r in rows)]
+    ax.legend(
+        [Line2D([], [], color=_COLORS[v], marker="o", ls="") for v in shown],
+        shown,
+        fontsize=7,
+        loc="lower left",
+        bbox_to_anchor=(0, 1.02, 1, 0.1),
+        ncol=len(shown),
+        frameon=False,
+    )
     return fig

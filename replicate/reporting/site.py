@@ -2,7 +2,8 @@
 
     <out>/index.html                     every paper of conf/paper/, per scale: verdict counts and links
     <out>/tables/<paper>.html            results/tables/<paper>.md as HTML, with the paper's figures
-    <out>/notebooks/<paper>-<scale>.html build/notebooks/<paper>-<scale>.ipynb converted by nbconvert
+    <out>/notebooks/<paper>-<scale>.html build/notebooks/<paper>-<scale>.ipynb converted by nbconvert, or, where this
+                                         machine has not run it, the committed results/notebooks/<paper>-<scale>.ipynb
     <out>/figures/<name>                 results/figures/<paper>_*.png, copied (the site is relocatable)
 
 Built in a temporary directory beside ``out`` and renamed into place, so a failed build leaves the
@@ -53,13 +54,17 @@ def verdict_counts(metrics_file: Path) -> dict[str, Counter]:
         raise ValueError(f"{metrics_file}: {e}") from None
 
 
-def _notebooks(build_dir: Path, paper: str) -> dict[str, Path]:
-    """scale -> executed notebook; scale names have no '-', so `cheating-null-models-tiny` splits unambiguously."""
+def _notebooks(build_dir: Path, paper: str, results_dir: Path | None = None) -> dict[str, Path]:
+    """scale -> executed notebook: this machine's run (build/notebooks/) where there is one, else the published one
+    (results/notebooks/, committed: ``reporting.published``). Scale names have no '-', so
+    `cheating-null-models-tiny` splits unambiguously."""
     found = {}
-    for nb in (build_dir / "notebooks").glob(f"{paper}-*.ipynb"):
-        scale = nb.stem[len(paper) + 1 :]
-        if scale and "-" not in scale and "." not in scale:  # skips papermill's partial *.tmp.ipynb
-            found[scale] = nb
+    dirs = [build_dir / "notebooks"] + ([results_dir / "notebooks"] if results_dir is not None else [])
+    for d in dirs:
+        for nb in d.glob(f"{paper}-*.ipynb"):
+            scale = nb.stem[len(paper) + 1 :]
+            if scale and "-" not in scale and "." not in scale:  # skips papermill's partial *.tmp.ipynb
+                found.setdefault(scale, nb)
     return found
 
 
@@ -99,7 +104,7 @@ def _write_site(site: Path, results_dir: Path, build_dir: Path, papers: list[str
     rows = []
     for paper in papers:
         metrics = {p.parent.name: p for p in sorted((results_dir / "reproduced" / paper).glob("*/metrics.json"))}
-        notebooks = _notebooks(build_dir, paper)
+        notebooks = _notebooks(build_dir, paper, results_dir)
         figures = _figures(results_dir / "figures", paper)
         for f in figures:
             shutil.copy2(f, site / "figures" / f.name)

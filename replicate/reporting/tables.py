@@ -74,3 +74,13 @@ def render_deviations() -> Path:
     out = ROOT / "docs" / "deviations.md"
     atomic_write_text(out, "\n".join(lines) + "\n")
     return out
+
+
+def deviations(paper: str) -> str:
+    """A paper's departures as a Markdown list: every ``# DEVIATION:`` comment of ``conf/paper/<paper>.yaml`` (the
+    lines docs/deviations.md quotes), for the notebook's Deviations section."""
+    path = ROOT / "conf" / "paper" / f"{paper}.yaml"
+    if not path.exists():
+        raise ValueError(f"no conf/paper/{paper}.yaml")
+    found = [ln.split("DEVIATION:", 1)[1].strip() for ln in path.read_text().splitlines() if "DEVIATION:" in ln]
+    return "\n".join(f"- {d}" for d in found) or f"(no `# DEVIATION:` line in conf/paper/{paper}.yaml)"

@@ -1,0 +1,153 @@
+"""A notebook's "What we found": a reader's summary of a paper's verdicts, rendered from its metrics document.
+
+Every number in it is read from the claims that ``metrics.json`` holds (the same list ``PAPER.save`` writes), so a
+notebook's reading can never drift from what it measured: a claim's verdict, its effect with the 95 % interval and
+its units, and — when it is inconclusive — why (the positive control's gate, or too few seeds). How a verdict is
+decided: docs/statistics.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..core.io import read_json
+from ..metrics.verdicts import IDENTITY, INCONCLUSIVE, NOT_REPRODUCED, RECOMPUTATION, REPRODUCED, claim_parts
+
+# The units a reader knows, by the quantity a claim (or a part) is judged on (its ``metric``, or the last segment
+# of the part's id, e.g. ``base.wr``): win rates in percentage points, the oracle's score, answer length.
+UNITS = {
+    "wr": "points",
+    "lc": "points",
+    "win_rate": "points",
+    "lc_win_rate": "points",
+    "win": "win rate (0–1)",  # PAR's judge win rate against the SFT start, a share
+    "q": "oracle quality (0–1)",
+    "len": "characters",
+}
+HEADINGS = {
+    REPRODUCED: "Reproduced",
+    NOT_REPRODUCED: "Not reproduced",
+    INCONCLUSIVE: "Inconclusive",
+}
+RECOMPUTED = {REPRODUCED: "matches", NOT_REPRODUCED: "differs", INCONCLUSIVE: "inconclusive"}
+
+
+def units(part_id: str, evidence: dict, named: dict[str, str] | None = None, claim_id: str | None = None) -> str:
+    """The unit of a part's difference: the notebook's own name for it (``named``: by ``<claim>.<part>``, by part id,
+    then by claim id), else the one its ``metric`` implies; '' where none is known."""
+    named = named or {}
+    for key in (f"{claim_id}.{part_id}", part_id, claim_id):
+        if key in named:
+            return named[key]
+    metric = evidence.get("metric") or part_id.rsplit(".", 1)[-1]
+    return UNITS.get(str(metric), "")
+
+
+def effect(
+    part_id: str, evidence: dict, named: dict[str, str] | None = None, claim_id: str | None = None
+) -> str | None:
+    """``+7.74 points [+6.58, +8.95]`` from a part's interval evidence; None when the part has no interval."""
+    if "diff" not in evidence or "ci_lo" not in evidence:
+        return None
+    unit = units(part_id, evidence, named, claim_id)
+    unit = f" {unit}" if unit else ""
+    if evidence["ci_lo"] is None or evidence["ci_hi"] is None:
+        return f"{evidence['diff']:+.3g}{unit} (one seed: no interval)"
+    return f"{evidence['diff']:+.3g}{unit} [{evidence['ci_lo']:+.3g}, {evidence['ci_hi']:+.3g}]"
+
+
+def _why_inconclusive(ev: dict) -> str:
+    reasons = []
+    if reason := ev.get("gate_reason"):
+        was = f", ungated it read *{ev['ungated_verdict']}*" if "ungated_verdict" in ev else ""
+        reasons.append(f"the positive control does not license it ({reason}{was})")
+    if note := ev.get("note"):
+        reasons.append(str(note))
+    return "; ".join(reasons) or "the interval straddles zero: at this power the data cannot tell"
+
+
+def _values(ev: dict) -> str:
+    """The numbers behind an exact claim (no interval): ``key=value`` for its scalar evidence."""
+    shown = [
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in ev.items()
+        if not isinstance(v, (list, dict))
+    ]
+    return ", ".join(shown)
+
+
+def _line(claim: dict, named: dict[str, str] | None) -> str:
+    ev = claim.get("evidence", {})
+    effects = []
+    for p in claim_parts(claim):
+        part = p["id"]
+        if (e := effect(part, p["evidence"], named, claim["id"])) is not None:
+            label = "" if p["id"] == claim["id"] else f"{p['id']}: "
+            effects.append(f"{label}{e}")
+    text = f"**{claim['id']}** — {claim['text']}"
+    if effects:
+        text += f". Effect (95 % interval): {'; '.join(effects)}"
+    if claim["verdict"] == INCONCLUSIVE:
+        text += f". Why inconclusive: {_why_inconclusive(ev)}"
+    elif claim.get("kind") == RECOMPUTATION:
+        text += f" ({RECOMPUTED[claim['verdict']]}; rule `{claim['rule']}`: {_values(ev)})"
+    elif not effects:
+        text += f" (rule `{claim['rule']}`: {_values(ev)})"
+    return f"* {text}."
+
+
+def render(doc: dict, units: dict[str, str] | None = None) -> str:
+    """Markdown: the verdicts of a metrics document (``{"paper", "scale", "claims"}``), grouped reproduced → not
+    reproduced → inconclusive, each claim with its effect, interval and units; recomputations of published numbers
+    and identities (true by construction, never counted) listed apart. ``units``: the unit of a claim's (or a part's)
+    difference where its metric does not say, e.g. ``{"C1": "LC points", "C7.acc": "reward accuracy"}``."""
+    claims = doc["claims"]
+    if not claims:
+        raise ValueError(f"{doc.get('paper', '?')}: no claims to summarise")
+    measured = [c for c in claims if c.get("kind", "empirical") not in (RECOMPUTATION, IDENTITY)]
+    recomputed = [c for c in claims if c.get("kind") == RECOMPUTATION]
+    identities = [c for c in claims if c.get("kind") == IDENTITY]
+    count = {v: sum(c["verdict"] == v for c in measured) for v in HEADINGS}
+    out = [
+        f"**{doc.get('paper', '?')} at scale={doc.get('scale', '?')}**: {len(measured)} measured claims — "
+        + ", ".join(f"{count[v]} {v}" for v in HEADINGS)
+        + (f"; {len(recomputed)} recomputations of published numbers" if recomputed else "")
+        + "."
+    ]
+    for v, heading in HEADINGS.items():
+        group = [c for c in measured if c["verdict"] == v]
+        if group:
+            out += ["", f"{heading}:", "", *(_line(c, units) for c in group)]
+    if recomputed:
+        out += ["", "Published numbers recomputed from public data:", "", *(_line(c, units) for c in recomputed)]
+    if identities:
+        out += ["", "Checks true by construction (shown, never counted): " + ", ".join(c["id"] for c in identities)]
+    return "\n".join(out)
+
+
+def render_file(path: str | Path, units: dict[str, str] | None = None) -> str:
+    """:func:`render` of a ``metrics.json`` on disk."""
+    return render(read_json(Path(path)), units)
+
+
+def summary(doc: dict):
+    """The same verdicts as a tidy table: one row per claim part (claim, part, verdict, diff, ci_lo, ci_hi, units)."""
+    import pandas as pd
+
+    rows = []
+    for c in doc["claims"]:
+        for p in claim_parts(c):
+            ev = p["evidence"]
+            rows.append(
+                {
+                    "claim": c["id"],
+                    "part": "" if p["id"] == c["id"] else p["id"],
+                    "kind": c.get("kind", "empirical"),
+                    "verdict": p["verdict"],
+                    "diff": ev.get("diff"),
+                    "ci_lo": ev.get("ci_lo"),
+                    "ci_hi": ev.get("ci_hi"),
+                    "units": units(p["id"], ev, claim_id=c["id"]),
+                }
+            )
+    return pd.DataFrame(rows)
