@@ -18,7 +18,7 @@ def test_short_enough_to_be_a_door():
 
 
 def test_the_toy_world_example_prints_what_the_readme_shows():
-    section = README.split("## A toy world in five lines", 1)[1].split("\n## ", 1)[0]
+    section = README.split("## A toy world in a few lines", 1)[1].split("\n## ", 1)[0]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     shown = re.search(r"```text\n(.*?)```", section, re.S).group(1)
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout

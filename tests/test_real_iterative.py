@@ -140,6 +140,7 @@ def overrides(paper, local, tmp_path):  # noqa: F811
     )
 
 
+@pytest.mark.slow  # a notebook per paper on a local checkpoint, minutes of CPU: make check runs it (make test ≤ 10 min)
 @pytest.mark.parametrize("paper", list(PAPERS))
 def test_small_scale_runs_the_notebook_on_a_local_model(env, data, paper):  # noqa: F811
     import replicate.cli.run as run

@@ -109,6 +109,7 @@ def test_ultrafeedback_rows_become_trl_conversations():
     }
 
 
+@pytest.mark.slow  # the whole SimPO notebook on a local checkpoint, a minute of CPU: make check runs it
 def test_small_scale_runs_the_simpo_notebook_on_a_local_model(env, local):
     import importlib
 

@@ -188,6 +188,7 @@ def v_prompt(x, y, rule):
     return VERIFY.format(x=x, y=y, rule=rule)
 
 
+@pytest.mark.slow  # two notebooks with TRL's GRPO on a local checkpoint, a minute of CPU: make check runs them
 @pytest.mark.parametrize(
     "paper,claims,grpo",
     [("par", ["PC", "C1", "C2"], ["vanilla", "par", "sigmoid"]), ("autorule", ["PC", "C1"], ["grpo", "autorule"])],

@@ -42,7 +42,12 @@ def main(argv: list[str] | None = None) -> int:
             from ..reporting.paper_index import update_readme, update_results_page
             from ..reporting.tables import render_deviations, render_tables
 
-            for p in [*render_tables(rest[0] if rest else None), render_deviations(), update_readme(), update_results_page()]:
+            for p in [
+                *render_tables(rest[0] if rest else None),
+                render_deviations(),
+                update_readme(),
+                update_results_page(),
+            ]:
                 print(f"wrote {p}")
             return 0
         if cmd == "winrate":

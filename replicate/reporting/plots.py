@@ -39,6 +39,7 @@ def claim_parts(claims: list[dict]) -> list[dict]:
                     "claim": c["id"],
                     "part": "",
                     "verdict": c["verdict"],
+                    "metric": ev.get("metric"),
                     **{k: ev[k] for k in ("diff", "ci_lo", "ci_hi", "se")},
                 }
             )
@@ -49,6 +50,7 @@ def claim_parts(claims: list[dict]) -> list[dict]:
                         "claim": c["id"],
                         "part": p,
                         "verdict": ev[f"{p}.verdict"],
+                        "metric": ev.get(f"{p}.metric"),
                         **{k: ev[f"{p}.{k}"] for k in ("diff", "ci_lo", "ci_hi", "se")},
                     }
                 )
@@ -78,7 +80,7 @@ def interval_plot(claims: list[dict], title: str = "", units: dict[str, str] | N
             ms=4,
             capsize=2,
         )
-        unit = unit_of(r["part"] or r["claim"], {}, units, r["claim"])
+        unit = unit_of(r["part"] or r["claim"], {"metric": r["metric"]}, units, r["claim"])
         ax.text(
             1.01,
             i,
@@ -91,6 +93,9 @@ def interval_plot(claims: list[dict], title: str = "", units: dict[str, str] | N
     ax.axvline(0, color="k", lw=0.6)
     ax.set_xlabel("difference / its standard error (95% interval); right: the difference in its own units")
     ax.set_title(title or "claims: paired differences", fontsize=9)
+    if not rows:  # make check's one-seed subset: a plot that says why it is empty, not an error
+        ax.text(0.5, 0.5, "one seed: no interval over training noise to draw", ha="center", transform=ax.transAxes)
+        return fig
     shown = [v for v in _COLORS if any(r["verdict"] == v for r in rows)]
     ax.legend(
         [Line2D([], [], color=_COLORS[v], marker="o", ls="") for v in shown],

@@ -1,0 +1,28 @@
+"""The claims' forest plot draws what the claims hold: one row per interval, and — with one seed, as make check's
+subset runs the LM papers — no rows and a sentence saying why, rather than an error."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from replicate.metrics.verdicts import interval_claim, paired_ci  # noqa: E402
+from replicate.reporting.plots import interval_plot  # noqa: E402
+
+
+def _claim(per_seed: list[list[float]]) -> dict:
+    return interval_claim("C1", "A beats B", paired_ci(per_seed), rule="A − B > 0", metric="q")
+
+
+def test_one_row_per_interval_with_its_effect_in_units():
+    fig = interval_plot([_claim([[0.1, 0.3], [0.2, 0.4], [0.3, 0.5]])])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["C1"]
+    assert any("oracle quality" in t.get_text() for t in ax.texts)
+    assert ax.get_legend() is not None
+
+
+def test_one_seed_draws_no_rows_and_says_why():
+    fig = interval_plot([_claim([[0.1, 0.3]])])
+    ax = fig.axes[0]
+    assert ax.get_yticklabels() == [] or [t.get_text() for t in ax.get_yticklabels()] == []
+    assert any("one seed" in t.get_text() for t in ax.texts)
