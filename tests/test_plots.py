@@ -18,7 +18,7 @@ def test_one_row_per_interval_with_its_effect_in_units():
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["C1"]
     assert any("oracle quality" in t.get_text() for t in ax.texts)
-    assert ax.get_legend() is not None
+    assert fig.legends and [t.get_text() for t in fig.legends[0].get_texts()] == ["reproduced"]
 
 
 def test_one_seed_draws_no_rows_and_says_why():

@@ -97,12 +97,11 @@ def interval_plot(claims: list[dict], title: str = "", units: dict[str, str] | N
         ax.text(0.5, 0.5, "one seed: no interval over training noise to draw", ha="center", transform=ax.transAxes)
         return fig
     shown = [v for v in _COLORS if any(r["verdict"] == v for r in rows)]
-    ax.legend(
+    fig.legend(  # the verdict colour key, below the axis label, where it overlaps neither title nor rows
         [Line2D([], [], color=_COLORS[v], marker="o", ls="") for v in shown],
         shown,
         fontsize=7,
-        loc="lower left",
-        bbox_to_anchor=(0, 1.02, 1, 0.1),
+        loc="outside lower center",
         ncol=len(shown),
         frameon=False,
     )
