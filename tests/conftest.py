@@ -80,9 +80,6 @@ ALLOWED_SKIPS = {
     "tests/test_real_model.py::test_gpu_only_options_on_cpu_fail_clearly": (
         "checks the CPU-only error messages; on a machine with a GPU there is nothing to check"
     ),
-    "tests/test_notebooks.py::test_code_cells_call_the_public_api_only[drift]": (
-        "DRIFT's gradient check still builds a trainer through a private name (PENDING_PRIVATE says why)"
-    ),
 }
 _skipped: list[tuple[str, str]] = []
 

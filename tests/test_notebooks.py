@@ -108,13 +108,7 @@ def test_one_teaching_arc(paper):
 
 
 # Private names a notebook still reaches, each with its reason; the test fails on an entry that is no longer needed.
-PENDING_PRIVATE = {
-    "drift": (
-        "the gradient check builds a round's trainer with training.iterative._trainer; a public builder belongs in "
-        "training/iterative.py, which is in the iterative stages' cache key (changing it now would invalidate the "
-        "cached rounds of the tiny re-runs in progress)"
-    ),
-}
+PENDING_PRIVATE: dict[str, str] = {}
 
 
 def private_access(source: str) -> list[str]:

@@ -212,7 +212,9 @@ def validate_pairs(pairs: dict) -> int:
 # Stage 4: one round of preference training, reference = the policy it starts from
 
 
-def _trainer(policy, tokenizer, pairs: dict, hw, spec: TrainSpec, seed: int, out: Path):
+def round_trainer(policy, tokenizer, pairs: dict, hw, spec: TrainSpec, seed: int, out: Path):
+    """The TRL trainer of one round, built but not run: reference = ``policy`` (its log-probs precomputed), the loss
+    of ``spec`` through the preference hook. ``train_round`` runs it; a notebook probes it (``dpo_grad_norm``)."""
     from trl import DPOConfig
 
     from .trl_hook import PreferenceTrainer, common_args, quiet_libraries
@@ -274,7 +276,7 @@ def train_round(policy, tokenizer, pairs: dict, hw, spec: TrainSpec, *, seed: in
     Returns (π_t, info): info has TRL's ``history``, the reference log-probs the trainer used (``ref_chosen_logps``,
     ``ref_rejected_logps``: the hand-off check) and, with ``grad_probe`` > 0, ``grad_norm`` at the round's start."""
     validate_pairs(pairs)
-    trainer = _trainer(policy, tokenizer, pairs, hw, spec, seed, out)
+    trainer = round_trainer(policy, tokenizer, pairs, hw, spec, seed, out)
     info = {
         "ref_chosen_logps": [float(x) for x in trainer.train_dataset["ref_chosen_logps"]],
         "ref_rejected_logps": [float(x) for x in trainer.train_dataset["ref_rejected_logps"]],

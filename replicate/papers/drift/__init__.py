@@ -10,7 +10,7 @@ from ...training.toy_stages import seeds, setup_torch, sft_model
 from ...training.world_cache import world_for
 from ..interface import Metrics, Paper, toy_world_only
 from . import claims
-from .claims import arm_list, conditioning_gain, curves, flat_metrics, hindsight_gain, render_table
+from .claims import arm_list, conditioning_gain, curves, examples, flat_metrics, hindsight_gain, render_table
 from .experiment import deployment_logs, revision_data, run_all, specs, validate
 from .world import feedback, hindsight_conversation, revise
 
@@ -34,6 +34,7 @@ __all__ = [
     "PAPER",
     "claims",
     "metrics",
+    "examples",
     "arm_list",
     "at_scale",
     "conditioning_gain",

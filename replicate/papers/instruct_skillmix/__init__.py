@@ -7,7 +7,7 @@ and every SFT arm, cached), ``claims`` (numbers and verdicts).
 from ...training.toy_stages import build_world, seeds, setup_torch
 from ..interface import Metrics, Paper, toy_world_only
 from . import claims
-from .claims import arm_names, flat_metrics, render_table, summary
+from .claims import arm_names, examples, flat_metrics, per_seed, render_table, summary
 from .experiment import arm_data, arms, budget, coverage_by_seed, datasets, run_all, validate
 from .world import (
     PAIR_SKILLS,
@@ -41,6 +41,8 @@ __all__ = [
     "PAPER",
     "claims",
     "metrics",
+    "per_seed",
+    "examples",
     "PAIR_SKILLS",
     "SKILL_PAIRS",
     "arm_data",

@@ -73,6 +73,26 @@ def summary(runs: dict):
     return pd.DataFrame(rows)
 
 
+def per_seed(runs: dict):
+    """One row per seed, arm and split (general, pairs): the evaluation metrics, tidy for plots and groupbys."""
+    import pandas as pd
+
+    rows = [
+        {"seed": sd, "arm": a, "split": s, **{k: float(r["eval"][s][k]) for k in METRICS}}
+        for (sd, a), r in sorted(runs.items())
+        for s in SPLITS
+    ]
+    return pd.DataFrame(rows)
+
+
+def examples(runs: dict, seed: int, arms, split: str = "pairs", n: int = 6):
+    """The first ``n`` prompts of ``split`` with each of ``arms``' answers for ``seed``."""
+    from ...reporting.examples import examples_frame
+
+    evs = {a: runs[(seed, a)]["eval"][split] for a in arms}
+    return examples_frame(next(iter(evs.values()))["prompts"], evs, n)
+
+
 def q_diff(cid: str, runs: dict, a: str, b: str, split: str, effect: float | None = None) -> dict:
     """Oracle quality of arm a minus arm b on the same prompts, per seed (``split``: general or pairs)."""
     d = [
