@@ -100,7 +100,7 @@ def test_lpref_through_the_hook_matches_the_closed_form(env, tmp_path):
     ref = sft_model(cfg, world)
     pol = copy.deepcopy(ref)
     spec = I.TrainSpec(loss="dpo", loss_kwargs={"beta": beta}, lr=1e-3, batch_size=n)
-    trainer = I._trainer(pol, tok, {k: pairs[k] for k in I.REQUIRED}, cfg.hardware, spec, 0, tmp_path)
+    trainer = I.round_trainer(pol, tok, {k: pairs[k] for k in I.REQUIRED}, cfg.hardware, spec, 0, tmp_path)
     # the reference log-probs TRL precomputed on c_ref prompts are ours (the special tokens inside are read as such)
     rw, _ = sequence_logps(ref, tok, pairs["prompt"], pairs["chosen"])
     rl, _ = sequence_logps(ref, tok, pairs["prompt"], pairs["rejected"])

@@ -3,8 +3,8 @@ the DRIFT and Instruct-SkillMix notebooks): right columns, right values, the sam
 
 import numpy as np
 
+from replicate.metrics.examples import examples_frame
 from replicate.papers import instruct_skillmix as ism
-from replicate.reporting.examples import examples_frame
 from replicate.worlds.toy_lm import solve
 
 

@@ -136,7 +136,7 @@ def test_grad_norm_vanishes_for_identical_pairs_and_is_linear_in_beta(env, tmp_p
     def norm(pairs, beta):
         spec = replace(TRAIN, loss_kwargs={"beta": beta})
         return I.dpo_grad_norm(
-            I._trainer(sft_model(cfg, world), world.tokenizer, pairs, cfg.hardware, spec, 0, tmp_path), 16, 8
+            I.round_trainer(sft_model(cfg, world), world.tokenizer, pairs, cfg.hardware, spec, 0, tmp_path), 16, 8
         )
 
     g1, g2 = norm(diff, 0.1), norm(diff, 0.3)

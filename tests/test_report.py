@@ -68,7 +68,7 @@ def built(tmp_path_factory):
     (results / "figures" / "alpha_curve_tiny.png").write_bytes(png)
     nb = nbformat.v4.new_notebook(
         cells=[
-            nbformat.v4.new_markdown_cell("# alpha"),
+            nbformat.v4.new_markdown_cell("# alpha\n\nThe toy world: [docs/design.md](../docs/design.md)"),
             nbformat.v4.new_code_cell(
                 "plot()",
                 execution_count=1,
@@ -151,6 +151,7 @@ def test_index_has_each_papers_verdict_counts(built):
     assert by_key[("alpha", "tiny")][8] == "notebook" and by_key[("alpha", "tiny")][9] == "alpha_curve_tiny"
     assert rows[-1][0] == "beta" and "no results yet" in rows[-1][1]
     assert sorted(str(f.relative_to(index.parent)) for f in index.parent.rglob("*") if f.is_file()) == [
+        "docs/design.md",  # the notebook links to it: copied where the link points
         "figures/alpha_curve_tiny.png",
         "index.html",
         "notebooks/alpha-tiny.html",
@@ -306,7 +307,8 @@ def test_site_in_a_headless_browser(built, browser):
     _, index = built
     problems, pages = crawl(browser, index)
     assert problems == []
-    assert pages == 4  # index, table page, notebook, figure: each linked page was opened
+    # index, table page, notebook, figure, and the repository page the notebook links to (copied into the site)
+    assert pages == 5
     browser.load(index.as_uri())
     assert browser.eval("document.querySelectorAll('tbody tr').length") == 3
 

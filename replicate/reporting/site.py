@@ -5,6 +5,8 @@
     <out>/notebooks/<paper>-<scale>.html build/notebooks/<paper>-<scale>.ipynb converted by nbconvert, or, where this
                                          machine has not run it, the committed results/notebooks/<paper>-<scale>.ipynb
     <out>/figures/<name>                 results/figures/<paper>_*.png, copied (the site is relocatable)
+    <out>/docs/…, <out>/tests/…          the repository files a notebook links to (its paper page, the design),
+                                         copied to where the link points, so no link in the site is dead
 
 Built in a temporary directory beside ``out`` and renamed into place, so a failed build leaves the
 previous site (or none), never a half-written one.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -95,6 +98,24 @@ def _table_page(md_file: Path, paper: str, figures: list[Path]) -> str:
     return _page(f"{paper}: reproduced vs reported", "\n".join(body))
 
 
+_HREF = re.compile(r'href="([^"#:?]+)(?:#[^"]*)?"')
+
+
+def _copy_linked_files(site: Path, page_dir: Path, html_text: str, repo_dir: Path) -> None:
+    """Copy into the site the repository files a page links to by relative path (a notebook's
+    ``../docs/papers/<paper>.md``), at the same place relative to the page, so the link works in the site as it does
+    in the repository; links that would leave the site, or name no file in the repository, are left alone."""
+    for href in set(_HREF.findall(html_text)):
+        target = (page_dir / href).resolve()
+        source = (repo_dir / href).resolve()
+        if target.exists() or not source.is_file() or not target.is_relative_to(site.resolve()):
+            continue
+        if not source.is_relative_to(ROOT.resolve()):
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+
+
 def _write_site(site: Path, results_dir: Path, build_dir: Path, papers: list[str]) -> None:
     from nbconvert import HTMLExporter
 
@@ -131,6 +152,7 @@ def _write_site(site: Path, results_dir: Path, build_dir: Path, papers: list[str
                 name = f"{paper}-{scale}.html"
                 body, _ = exporter.from_filename(str(notebooks[scale]))
                 (site / "notebooks" / name).write_text(body)
+                _copy_linked_files(site, site / "notebooks", body, ROOT / "notebooks")
                 notebook = _link(f"notebooks/{name}", "notebook")
             else:  # say so rather than link a page that does not exist
                 notebook = f'<span class="missing">not executed (make replicate-{html.escape(paper)})</span>'

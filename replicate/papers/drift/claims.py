@@ -76,7 +76,7 @@ def _last(res: dict) -> int:
 def examples(res: dict, prompts, seed: int, t: int | None = None, n: int = 6):
     """The first ``n`` evaluation prompts with each arm's answer after round ``t`` (default: the last) for ``seed``
     (``prompts``: the world's evaluation prompts, in the order the evaluations hold them)."""
-    from ...reporting.examples import examples_frame
+    from ...metrics.examples import examples_frame
 
     t = _last(res) if t is None else t
     return examples_frame(prompts, {a: _eval(res, seed, a, t) for a in arm_list(res)}, n)

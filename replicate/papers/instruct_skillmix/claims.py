@@ -87,7 +87,7 @@ def per_seed(runs: dict):
 
 def examples(runs: dict, seed: int, arms, split: str = "pairs", n: int = 6):
     """The first ``n`` prompts of ``split`` with each of ``arms``' answers for ``seed``."""
-    from ...reporting.examples import examples_frame
+    from ...metrics.examples import examples_frame
 
     evs = {a: runs[(seed, a)]["eval"][split] for a in arms}
     return examples_frame(next(iter(evs.values()))["prompts"], evs, n)
