@@ -5,13 +5,23 @@ from pathlib import Path
 
 import pytest
 
+from replicate.core.config import compose, to_dict
 from replicate.core.io import atomic_write_json, cached, content_hash
+from replicate.core.provenance import config_hash
 from replicate.metrics.claims import claim, compare, write_metrics
 
 
 def test_content_hash_ignores_dict_order():
     assert content_hash({"a": 1, "b": [1, 2]}) == content_hash({"b": [1, 2], "a": 1})
     assert content_hash({"a": 1}) != content_hash({"a": 2})
+
+
+def test_config_hash_is_the_same_in_every_checkout_and_moves_with_any_setting():
+    base = to_dict(compose("simpo", []))
+    elsewhere = {**base, "results_dir": "/elsewhere/results/reproduced", "figures_dir": "/elsewhere/results/figures"}
+    assert config_hash(elsewhere) == config_hash(base)  # where a run writes is not what it computes
+    assert config_hash(to_dict(compose("simpo", ["seed=43"]))) != config_hash(base)
+    assert config_hash(to_dict(compose("simpo", ["hardware.workers=1"]))) != config_hash(base)
 
 
 def test_interrupted_stage_resumes_and_finished_stage_is_reused(tmp_path, monkeypatch):

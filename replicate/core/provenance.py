@@ -60,6 +60,16 @@ def cpu() -> dict:
     }
 
 
+# Where a run writes, not what it computes: left out of the config hash, so one config hashes the same in every
+# checkout (they are absolute paths under the checkout's root).
+OUTPUT_KEYS = ("results_dir", "figures_dir")
+
+
+def config_hash(cfg: dict) -> str:
+    """The hash of everything in ``cfg`` that can change a number (``OUTPUT_KEYS`` excluded)."""
+    return content_hash({k: v for k, v in cfg.items() if k not in OUTPUT_KEYS})
+
+
 def provenance(cfg: dict, *, seed: int | None = None, scale: str | None = None) -> dict:
     """Everything needed to say where a number came from.
 
@@ -67,7 +77,7 @@ def provenance(cfg: dict, *, seed: int | None = None, scale: str | None = None) 
     write byte-identical metrics files on the same machine.
     """
     return {
-        "config_hash": content_hash(cfg),
+        "config_hash": config_hash(cfg),
         "seed": seed if seed is not None else cfg.get("seed"),
         "scale": scale if scale is not None else cfg.get("scale", {}).get("name"),
         "versions": package_versions(),
