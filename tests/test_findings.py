@@ -2,6 +2,7 @@
 its effect, 95 % interval and units, and the reason an inconclusive claim is inconclusive."""
 
 import pytest
+import yaml
 
 from replicate.metrics.claims import claim
 from replicate.metrics.verdicts import all_of, gate_on_control, interval_claim
@@ -67,3 +68,57 @@ def test_summary_is_tidy():
     df = findings.summary(_doc())
     assert list(df.columns) == ["claim", "part", "kind", "verdict", "diff", "ci_lo", "ci_hi", "units"]
     assert df.set_index(["claim", "part"]).loc[("PC", "base.len"), "units"] == "characters"
+
+
+def _independent(tmp_path, text):
+    path = tmp_path / "independent.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_independent_runs_say_whether_our_verdict_agrees(tmp_path):
+    path = _independent(
+        tmp_path,
+        "toy:\n"
+        "  - {source: 'a #1', found: 'X lost', claim: C1, points_to: not reproduced}\n"
+        "  - {source: 'b #2', found: 'X won', claim: PC, points_to: not reproduced}\n"
+        "  - {source: 'c #3', found: 'noise is 1 point'}\n",
+    )
+    claims = _doc()["claims"]
+    text = findings.render_independent("toy", claims, path)
+    lines = text.splitlines()
+    assert "docs/papers/toy.md §5" in lines[0]
+    assert (
+        lines[2] == "* a #1: X lost. It points to *not reproduced* for our C1, which reads *not reproduced*: agrees."
+    )
+    assert lines[3].endswith("our PC, which reads *reproduced*: disagrees.")
+    assert lines[4].endswith("bears on none of our tiny-scale claims.")
+    c3 = _independent(tmp_path, "toy:\n  - {source: s, found: f, claim: C3, points_to: reproduced}\n")
+    assert findings.render_independent("toy", claims, c3).endswith(
+        "which reads *inconclusive*: no comparison until ours is decided."
+    )
+
+
+def test_independent_runs_are_checked(tmp_path):
+    claims = _doc()["claims"]
+    assert "none known" in findings.render_independent("other", claims, _independent(tmp_path, "toy: []\n"))
+    for bad in (
+        "toy:\n  - {source: s, found: f, claim: C9, points_to: reproduced}\n",  # no such claim
+        "toy:\n  - {source: s, found: f, claim: C1}\n",  # a claim without the verdict it points to
+        "toy:\n  - {source: s, found: f, claim: C1, points_to: maybe}\n",
+    ):
+        with pytest.raises(ValueError):
+            findings.render_independent("toy", claims, _independent(tmp_path, bad))
+
+
+@pytest.mark.parametrize("paper", sorted(yaml.safe_load(findings.INDEPENDENT.read_text())))
+def test_every_declared_independent_run_names_a_committed_claim(paper):
+    """Each entry of results/reported/independent.yaml bears on a claim the paper's committed metrics hold, and the
+    paper's own page discusses its re-runs."""
+    from replicate.core.io import read_json
+    from replicate.core.paths import ROOT
+
+    doc = read_json(ROOT / "results" / "reproduced" / paper / "tiny" / "metrics.json")
+    text = findings.render_independent(paper, doc["claims"])
+    assert text.count("\n* ") == len(findings.independent_runs(paper))
+    assert "## 5. Independent re-runs" in (ROOT / "docs" / "papers" / f"{paper}.md").read_text()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core.io import read_json
+from ..core.paths import ROOT
 from ..metrics.verdicts import IDENTITY, INCONCLUSIVE, NOT_REPRODUCED, RECOMPUTATION, REPRODUCED, claim_parts
 
 # The units a reader knows, by the quantity a claim (or a part) is judged on (its ``metric``, or the last segment
@@ -30,6 +31,8 @@ HEADINGS = {
     INCONCLUSIVE: "Inconclusive",
 }
 RECOMPUTED = {REPRODUCED: "matches", NOT_REPRODUCED: "differs", INCONCLUSIVE: "inconclusive"}
+# Third parties' re-runs of each paper, with the verdict each would give one of our claims (its sources inside).
+INDEPENDENT = ROOT / "results" / "reported" / "independent.yaml"
 
 
 def units(part_id: str, evidence: dict, named: dict[str, str] | None = None, claim_id: str | None = None) -> str:
@@ -96,11 +99,60 @@ def _line(claim: dict, named: dict[str, str] | None) -> str:
     return f"* {text}."
 
 
+def independent_runs(paper: str, path: Path = INDEPENDENT) -> list[dict]:
+    """The independent re-runs known for ``paper`` (``results/reported/independent.yaml``), each a dict with
+    ``source``, ``found`` and, where it bears on one of our claims, ``claim`` and the ``points_to`` verdict."""
+    import yaml
+
+    runs = (yaml.safe_load(path.read_text()) or {}).get(paper, [])
+    for r in runs:
+        if not {"source", "found"} <= set(r) or ("claim" in r) != ("points_to" in r):
+            raise ValueError(f"{path}: {paper}: an entry needs source and found, and claim with points_to: {r}")
+        if r.get("points_to", REPRODUCED) not in (REPRODUCED, NOT_REPRODUCED):
+            raise ValueError(f"{path}: {paper}: points_to must be {REPRODUCED!r} or {NOT_REPRODUCED!r}: {r}")
+    return runs
+
+
+def agreement(ours: str, theirs: str) -> str:
+    """Whether our verdict on a claim agrees with the one an independent re-run points to."""
+    if ours == INCONCLUSIVE:
+        return "no comparison until ours is decided"
+    return "agrees" if ours == theirs else "disagrees"
+
+
+def render_independent(paper: str, claims: list[dict], path: Path = INDEPENDENT) -> str:
+    """Markdown: the independent re-runs of ``paper`` and, for each that bears on one of our claims, whether our
+    verdict agrees; a line saying none is known otherwise (docs/papers/<paper>.md §5 discusses them)."""
+    page = f"docs/papers/{paper}.md §5"
+    runs = independent_runs(paper, path)
+    if not runs:
+        return (
+            f"Independent re-runs: none known ({page}), so there is no outside result to set these verdicts against."
+        )
+    verdicts = {c["id"]: c["verdict"] for c in claims}
+    out = [f"Independent re-runs ({page}), and whether our verdict agrees:", ""]
+    for r in runs:
+        line = f"* {r['source']}: {r['found']}."
+        if "claim" in r:
+            if r["claim"] not in verdicts:
+                raise ValueError(f"{path}: {paper}: claim {r['claim']!r} is not one of this run's claims")
+            ours = verdicts[r["claim"]]
+            line += (
+                f" It points to *{r['points_to']}* for our {r['claim']}, which reads *{ours}*: "
+                f"{agreement(ours, r['points_to'])}."
+            )
+        else:
+            line += " It bears on none of our tiny-scale claims."
+        out.append(line)
+    return "\n".join(out)
+
+
 def render(doc: dict, units: dict[str, str] | None = None) -> str:
     """Markdown: the verdicts of a metrics document (``{"paper", "scale", "claims"}``), grouped reproduced → not
     reproduced → inconclusive, each claim with its effect, interval and units; recomputations of published numbers
     and identities (true by construction, never counted) listed apart. ``units``: the unit of a claim's (or a part's)
-    difference where its metric does not say, e.g. ``{"C1": "LC points", "C7.acc": "reward accuracy"}``."""
+    difference where its metric does not say, e.g. ``{"C1": "LC points", "C7.acc": "reward accuracy"}``. Ends with the
+    independent re-runs of ``doc["paper"]`` and whether our verdicts agree with them (:func:`render_independent`)."""
     claims = doc["claims"]
     if not claims:
         raise ValueError(f"{doc.get('paper', '?')}: no claims to summarise")
@@ -122,6 +174,8 @@ def render(doc: dict, units: dict[str, str] | None = None) -> str:
         out += ["", "Published numbers recomputed from public data:", "", *(_line(c, units) for c in recomputed)]
     if identities:
         out += ["", "Checks true by construction (shown, never counted): " + ", ".join(c["id"] for c in identities)]
+    if "paper" in doc:
+        out += ["", render_independent(doc["paper"], claims)]
     return "\n".join(out)
 
 
