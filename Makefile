@@ -47,7 +47,7 @@ setup: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip "setuptools>=68,<81"   # <81: alpaca_eval 0.6.6 (lock) imports pkg_resources, removed in setuptools 81
+	$(BIN)/python -m pip install --quiet --upgrade pip "setuptools>=77,<81"   # <81: alpaca_eval 0.6.6 (lock) imports pkg_resources, removed in setuptools 81
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
