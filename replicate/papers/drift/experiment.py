@@ -90,6 +90,7 @@ def deployment_logs(cfg, world: World) -> dict:
                 out["sat"]["prompt"].append(p), out["sat"]["response"].append(y)
         demo = persona_from_cfg("demonstrator", cfg.toy_world.demonstrator)
         # SPIN's "real" responses: the SFT data distribution (the demonstrator) on the same DSAT prompts
+        # DEVIATION (conf/paper/drift.yaml, arms): π_0 was fit to this distribution: SPIN has little to gain from it
         out["dsat"]["demonstration"] = persona_responses(demo, out["dsat"]["prompt"], int(cfg.seed) * 1000 + 603)
         atomic_write_json(tmp / "logs.json", out)
 

@@ -19,7 +19,7 @@ def feedback(prompt: str, response: str) -> str | None:
         return None
     for i, (a, b) in enumerate(zip(ans, truth)):
         if a != b:
-            return f"no, {i + 1} is {b}"
+            return f"no, {i + 1} is {b}"  # DEVIATION (conf/paper/drift.yaml, logs): names the right character
     return "no, too long" if len(ans) > len(truth) else "no, too short"
 
 
