@@ -151,6 +151,7 @@ def references(cfg, world: World) -> dict:
         lens = [len(world.tokenizer(y, add_special_tokens=False)["input_ids"]) + 1 for y in flat_y]  # + end-of-turn
         if penalty(cfg) is not None:
             scores = length_penalty(scores, lens, *penalty(cfg))
+        # DEVIATION (conf/paper/par.yaml, rl.top_p): the baseline at top_p, the evaluated policies at 1.0 (HeldOutEval)
         base = [y[0] for y in generate(pol, world.tokenizer, ps["eval"], seed=int(cfg.seed) + 404, **kw)]
         atomic_write_json(
             tmp / "refs.json",
