@@ -20,7 +20,7 @@ SKILL_PAIRS = tuple((a, b) for a in PAIR_SKILLS for b in PAIR_SKILLS if a != b) 
 
 def skill_inventory(k: int) -> tuple[str, ...]:
     """Stage 1: the skill list a k-combination is drawn from (k = 1: every skill; k = 2: the composable ones)."""
-    if k == 1:
+    if k == 1:  # DEVIATION (conf/paper/instruct-skillmix.yaml, skills.k_ablation): not the same list as k = 2
         return SKILLS
     if k == 2:
         return PAIR_SKILLS
