@@ -106,12 +106,36 @@ def test_compare_flags_tolerance_and_verdict_flips():
 def test_deviations_page_is_current():
     """docs/deviations.md lists every DEVIATION in conf/ (run `make tables` after editing conf/)."""
     from replicate.core.paths import ROOT
+    from replicate.reporting.tables import deviations_page
 
     page = (ROOT / "docs" / "deviations.md").read_text()
+    assert page == deviations_page(), "docs/deviations.md is stale: run make tables"
     for path in (ROOT / "conf").rglob("*.yaml"):
         for ln in path.read_text().splitlines():
-            if "DEVIATION" in ln:
-                assert ln.strip() in page, f"{path.name}: {ln.strip()[:60]} missing from docs/deviations.md"
+            if "# DEVIATION" in ln:
+                assert ln.split("# DEVIATION", 1)[1].strip() in page, f"{path.name}: {ln.strip()[:60]} missing"
+
+
+def test_a_wrapped_deviation_comment_is_quoted_whole(tmp_path):
+    """A DEVIATION comment wrapped over lines (continuation comments in the same column) reads whole on the page and
+    in a notebook's Deviations; a comment in another column, or the next key, ends it."""
+    from replicate.reporting.tables import deviation_comments
+
+    p = tmp_path / "x.yaml"
+    p.write_text(
+        "lr: 1.0e-3     # DEVIATION: a tiny model from scratch\n"
+        "               # needs larger steps\n"
+        "steps: 4       # DEVIATION: short\n"
+        "# an unrelated comment\n"
+        "  # DEVIATION: block style\n"
+        "  # continued\n"
+        "k: 1\n"
+    )
+    assert deviation_comments(p) == [
+        (1, "DEVIATION: a tiny model from scratch needs larger steps"),
+        (3, "DEVIATION: short"),
+        (5, "DEVIATION: block style continued"),
+    ]
 
 
 def test_compare_tolerance_is_not_widened_by_the_seed_spread_and_ties_do_not_flip():

@@ -54,8 +54,34 @@ def render_tables(paper: str | None = None) -> list[Path]:
     return out
 
 
+def deviation_comments(path: Path) -> list[tuple[int, str]]:
+    """(line number, text) of every ``# DEVIATION`` comment in a YAML file, with the comment lines that continue it: the
+    pure-comment lines right below whose ``#`` sits in the same column (a long comment wrapped over lines)."""
+    lines = path.read_text().splitlines()
+    out = []
+    for i, ln in enumerate(lines):
+        if "DEVIATION" not in ln or "#" not in ln[: ln.index("DEVIATION")]:
+            continue
+        col = ln.rindex("#", 0, ln.index("DEVIATION"))  # where the comment starts
+        text = ln[col + 1 :].strip()
+        for nxt in lines[i + 1 :]:
+            if not nxt.lstrip().startswith("#") or nxt.index("#") != col or "DEVIATION" in nxt:
+                break
+            text += " " + nxt[col + 1 :].strip()
+        out.append((i + 1, text))
+    return out
+
+
 def render_deviations() -> Path:
-    """docs/deviations.md: every `# DEVIATION:` line in conf/, grouped by file (rebuilt by `make tables`)."""
+    """docs/deviations.md: every `# DEVIATION:` comment in conf/ (with its continuation lines), grouped by file
+    (rebuilt by `make tables`)."""
+    out = ROOT / "docs" / "deviations.md"
+    atomic_write_text(out, deviations_page())
+    return out
+
+
+def deviations_page() -> str:
+    """The text of docs/deviations.md."""
     conf = ROOT / "conf"
     lines = [
         "# Deviations from the papers",
@@ -64,16 +90,14 @@ def render_deviations() -> Path:
         "",
     ]
     for path in sorted(conf.rglob("*.yaml")):
-        hits = [(i, ln.strip()) for i, ln in enumerate(path.read_text().splitlines(), 1) if "DEVIATION" in ln]
+        hits = deviation_comments(path)
         if not hits:
             continue
         lines.append(f"## `{path.relative_to(ROOT)}`\n")
         for i, ln in hits:
-            lines.append(f"- line {i}: `{ln}`")
+            lines.append(f"- line {i}: {ln}")
         lines.append("")
-    out = ROOT / "docs" / "deviations.md"
-    atomic_write_text(out, "\n".join(lines) + "\n")
-    return out
+    return "\n".join(lines) + "\n"
 
 
 def deviations(paper: str) -> str:
@@ -82,5 +106,5 @@ def deviations(paper: str) -> str:
     path = ROOT / "conf" / "paper" / f"{paper}.yaml"
     if not path.exists():
         raise ValueError(f"no conf/paper/{paper}.yaml")
-    found = [ln.split("DEVIATION:", 1)[1].strip() for ln in path.read_text().splitlines() if "DEVIATION:" in ln]
+    found = [t.split("DEVIATION:", 1)[1].strip() for _, t in deviation_comments(path) if "DEVIATION:" in t]
     return "\n".join(f"- {d}" for d in found) or f"(no `# DEVIATION:` line in conf/paper/{paper}.yaml)"
