@@ -154,3 +154,27 @@ def test_compare_tolerance_is_not_widened_by_the_seed_spread_and_ties_do_not_fli
     problems = compare(far, exp, {"*win_rate*": 1.0})
     assert any("x.win_rate" in p for p in problems) and any("C1" in p for p in problems)
     assert any("missing" in p for p in compare({"metrics": {"x.win_rate": 50.0}, "claims": []}, exp))
+
+
+def test_provenance_dirty_means_code_or_config_not_results(tmp_path, monkeypatch):
+    """``dirty`` in provenance: a tracked file outside results/ differs from the commit. Results written by an
+    earlier run (what every paper's run leaves behind) do not make the next run's provenance dirty."""
+    import subprocess
+
+    from replicate.core import provenance
+
+    def git(*a):
+        subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "results").mkdir()
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "results" / "metrics.json").write_text("{}\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init")
+    monkeypatch.setattr(provenance, "ROOT", tmp_path)
+    assert provenance.git_commit()["dirty"] is False
+    (tmp_path / "results" / "metrics.json").write_text('{"a": 1}\n')
+    assert provenance.git_commit()["dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert provenance.git_commit()["dirty"] is True

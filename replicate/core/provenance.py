@@ -32,7 +32,11 @@ def git_commit() -> dict:
             return ""
 
     commit = git("rev-parse", "HEAD") or None
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no")) if commit else None
+    # dirty: the code or configs differ from the commit; results/ is left out, since it is what runs write (a paper
+    # re-run after another would otherwise read dirty for the other's fresh metrics)
+    dirty = (
+        bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results")) if commit else None
+    )
     return {"commit": commit, "dirty": dirty}
 
 
