@@ -4,7 +4,7 @@ SimPO App. B tuned each baseline's own knobs (Table 3 ranges) and the learning r
 comparison at tiny scale:
 
 * every method gets the same number of configurations: its grid in ``conf/method/<m>.yaml: search`` (16 each: the
-  method's own knobs × three learning rates; SimPO's β and γ/β cover the paper's ranges, β 2–10 and γ/β 0.3–0.8);
+  method's own knobs × four learning rates; SimPO's β and γ/β cover the paper's ranges, β 2–10 and γ/β 0.3–0.8);
 * every configuration trains on the pairs and for the steps the replication runs with (the same ``scale``);
 * it is scored by the LC win rate on the *dev* prompts (``paper.tune.n_dev`` of them; the evaluation split is never
   generated for, judged or read), averaged over the tuning seeds (``paper.tune``) — never evaluation seeds, so the
