@@ -32,6 +32,8 @@ def main_check(argv: list[str]) -> int:
         if set(subset) != {"n_seeds"} or int(subset["n_seeds"]) != 1:
             raise ConfigError(f"conf/paper/{paper}.yaml check.subset: only {{n_seeds: 1}} is supported, got {subset}")
         overrides.append("scale.n_seeds=1")
+        if "power" in cfg.paper:  # seed 42 alone: no extra seeds for the arms a paper gives more (SimPO's paper.power)
+            overrides.append("paper.power.arms=[]")
         seed = int(cfg.seed)
     run_notebook(paper, overrides, html=False, log_output=False, progress=True)  # one line; library output: build/logs
     problems = check(

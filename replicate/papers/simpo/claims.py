@@ -17,8 +17,10 @@ METRICS = ("win_rate", "lc_win_rate", "avg_length", "oracle_quality")
 HELDOUT = ("agreement", "simpo_reward_accuracy", "dpo_reward_accuracy")
 
 
-def _seeds(runs: dict) -> list[int]:
-    return sorted({k[0] for k in runs})
+def _seeds(runs: dict, *variants) -> list[int]:
+    """The seeds of the runs; with ``variants`` ((setting, method, tag) each), those on which all of them ran (the
+    arms of ``paper.power`` run on more seeds than the others, so a comparison pairs the seeds both arms have)."""
+    return sorted({k[0] for k in runs if not variants or all((k[0], *v) in runs for v in variants)})
 
 
 def _name(s: str, m: str, tag: str = "") -> str:
@@ -35,8 +37,8 @@ def summary(runs: dict):
 
     rows = []
     for s, m, tag in _variants(runs):
-        rs = [runs[(sd, s, m, tag)] for sd in _seeds(runs)]
-        row = {"setting": s, "method": m, "variant": tag or "-"}
+        rs = [runs[(sd, s, m, tag)] for sd in _seeds(runs, (s, m, tag))]
+        row = {"setting": s, "method": m, "variant": tag or "-", "seeds": len(rs)}
         row.update({k: float(np.mean([r["eval"][k] for r in rs])) for k in METRICS})
         row.update(
             {
@@ -84,13 +86,13 @@ _PER_PROMPT = {
 }
 
 
-def _per_prompt(runs, v, what: str) -> list[np.ndarray]:
-    return [_PER_PROMPT[what](_ev(runs, sd, v)) for sd in _seeds(runs)]
+def _per_prompt(runs, v, what: str, sds: list[int]) -> list[np.ndarray]:
+    return [_PER_PROMPT[what](_ev(runs, sd, v)) for sd in sds]
 
 
-def _per_pair(runs, v, what: str = "agree") -> list[np.ndarray]:
+def _per_pair(runs, v, what: str, sds: list[int]) -> list[np.ndarray]:
     # agreement: the average log-likelihood ranks chosen above rejected; SimPO's reward β·that has the same sign
-    return [(np.asarray(runs[(sd, *v)]["heldout"]["reward_margins"]) > 0).astype(float) for sd in _seeds(runs)]
+    return [(np.asarray(runs[(sd, *v)]["heldout"]["reward_margins"]) > 0).astype(float) for sd in sds]
 
 
 def _z(ci: dict) -> dict:
@@ -100,7 +102,8 @@ def _z(ci: dict) -> dict:
 def diff(cid: str, runs, a, b, what: str) -> dict:
     """``what`` ∈ wr (raw win rate, points), q (oracle quality), len (characters), agree (held-out pairs): A − B."""
     get = _per_pair if what == "agree" else _per_prompt
-    d = [x - y for x, y in zip(get(runs, a, what), get(runs, b, what))]
+    sds = _seeds(runs, a, b)
+    d = [x - y for x, y in zip(get(runs, a, what, sds), get(runs, b, what, sds))]
     ci = paired_ci(d)
     # held-out agreement has no positive control of its own (no method is known to raise it): its parts name no
     # metric, so the control's overall verdict alone licenses them
@@ -117,7 +120,7 @@ def diff(cid: str, runs, a, b, what: str) -> dict:
 def lc_diff(cid: str, runs, a, b, needs: float | None = None) -> dict:
     """LC win rate of A − B (points); ``needs``: the paper's margin for this comparison, which the positive control's
     LC resolution must reach for the claim to be licensed (``verdicts.gate_on_control``)."""
-    ci = paired_ci_lc([lc_group(_ev(runs, sd, a), _ev(runs, sd, b)) for sd in _seeds(runs)])
+    ci = paired_ci_lc([lc_group(_ev(runs, sd, a), _ev(runs, sd, b)) for sd in _seeds(runs, a, b)])
     return interval_claim(
         cid, "", ci, rule=f"lc({_name(*a)}) − lc({_name(*b)}) > 0", evidence=_z(ci), metric="lc", needs=needs
     )
@@ -249,10 +252,13 @@ def render_table(doc: dict) -> str:
     rep = load_reported("simpo")
     paper_setting = PAPER_SETTING
     n = len(doc.get("seeds", [])) or 1
+    spread = doc.get("seed_spread", {})
     lines = [
-        f"_Means over {n} seed(s); the claims below carry the intervals._\n",
-        "| setting | method | LC WR (ours) | WR (ours) | avg len | oracle q | agreement | AE2 LC (paper) | AE2 WR (paper) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"_Means over the seeds in the `seeds` column ({n} unless `paper.power` gives a row more); the claims below "
+        "carry the intervals._\n",
+        "| setting | method | seeds | LC WR (ours) | WR (ours) | avg len | oracle q | agreement | AE2 LC (paper) | "
+        "AE2 WR (paper) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in ("base", "instruct"):
         for meth in METHODS_TABLE4:
@@ -268,7 +274,7 @@ def render_table(doc: dict) -> str:
                 ]
                 pl, pw = _v(row, "AE2 LC"), _v(row, "AE2 WR")
             lines.append(
-                f"| {s} | {meth} | {m[f'{k}.lc_win_rate']:.1f} | {m[f'{k}.win_rate']:.1f} | "
+                f"| {s} | {meth} | {len(spread.get(f'{k}.lc_win_rate', ())) or n} | {m[f'{k}.lc_win_rate']:.1f} | {m[f'{k}.win_rate']:.1f} | "
                 f"{m[f'{k}.avg_length']:.1f} | {m[f'{k}.oracle_quality']:.3f} | "
                 f"{m.get(f'{k}.agreement', float('nan')):.3f} | {pl} | {pw} |"
             )

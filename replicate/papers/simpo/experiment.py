@@ -38,8 +38,12 @@ _CODE = ("papers/simpo/experiment.py",)  # this module's stages determine the ca
 
 
 def validate(cfg) -> None:
-    """Bad input raises ConfigError before any compute: the settings, every Table 4 method, the γ sweep."""
+    """Bad input raises ConfigError before any compute: the settings, every Table 4 method, the γ sweep, the arms
+    given extra seeds."""
     p = cfg.paper
+    power = p.get("power") or {}
+    if bad := [m for m in power.get("arms", ()) if m not in METHODS_TABLE4]:
+        raise ConfigError(f"paper.power.arms: {bad} are not Table 4 methods {list(METHODS_TABLE4)}")
     unknown = [s for s in p.settings if s not in ("base", "instruct")]
     if not p.settings or unknown:
         raise ConfigError(f"paper.settings={list(p.settings)}: choose one or both of base, instruct")
@@ -277,6 +281,25 @@ def _job(cfg, stage):
     return run_method(cfg, world, preference_pairs(cfg, world), setting, method, **json.loads(override))
 
 
+def extra_seeds_cfg(cfg):
+    """The config of the extra seeds ``paper.power`` gives the arms that PC and C1 compare (the seeds right after
+    the evaluation seeds), or None when this scale has none."""
+    power = cfg.paper.get("power") or {}
+    n = int((power.get("extra_seeds") or {}).get(str(cfg.scale.name), 0))
+    if n <= 0 or not power.get("arms"):
+        return None
+    out = with_seed(cfg, int(cfg.seed) + int(cfg.scale.n_seeds))
+    out.scale.n_seeds = n
+    return out
+
+
+def extra_stages(cfg) -> dict:
+    """The stage graph of an extra seed: its SFT model and pairs, then the Table 4 runs of ``paper.power.arms``."""
+    arms = set(cfg.paper.power.arms)
+    runs = [(s, m, {}) for s in cfg.paper.settings for m in METHODS_TABLE4 if m in arms]
+    return {"prep": (), **{_stage(*j): ("prep",) for j in runs}}
+
+
 def prepare(cfg, progress: bool = True) -> None:
     """SFT model and preference pairs of every seed (cached), seeds in parallel. A core left idle while the last
     seed's SFT trains starts the finished seeds' runs; those finish into the cache, where ``run_all`` finds them."""
@@ -294,7 +317,8 @@ def pair_stats_by_seed(cfg) -> dict:
 
 
 def run_all(cfg, progress: bool = True) -> dict:
-    """Every job of ``table_jobs`` for every seed: {(seed, setting, method, tag): result}.
+    """Every job of ``table_jobs`` for every seed: {(seed, setting, method, tag): result}; the Table 4 runs of
+    ``paper.power.arms`` also for the extra seeds (``extra_seeds_cfg``).
 
     A seed's runs start as soon as its SFT model and pairs exist, so both cores stay busy (``training.runner``).
     Jobs that resolve to the same configuration (the γ sweep's γ = tuned value is the main SimPO run) run once."""
@@ -306,4 +330,11 @@ def run_all(cfg, progress: bool = True) -> dict:
         for sd in seeds(cfg):
             for tag in tags[k]:
                 out[(sd, job[0], job[1], tag)] = res[(sd, _stage(*job))]
+    if (extra := extra_seeds_cfg(cfg)) is not None:  # the arms PC and C1 compare, on more seeds (paper.power)
+        more = run_stages(
+            extra, _job, extra_stages(cfg), desc="SimPO: SFT, DPO, SimPO on the extra seeds", progress=progress
+        )
+        for (sd, stage), r in more.items():
+            if stage != "prep":
+                out[(sd, stage[1], stage[2], "")] = r
     return {k: out[k] for k in sorted(out, key=lambda k: (k[0], k[1], METHODS_TABLE4.index(k[2]), k[3]))}
