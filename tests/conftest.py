@@ -60,6 +60,9 @@ import os  # noqa: E402
 
 # Figures are drawn headless in the test processes; a notebook kernel gets its inline backend (cli/run.py).
 os.environ["MPLBACKEND"] = "Agg"
+# Training curves off in the test processes (and the notebook kernels they start): thousands of tiny runs would each
+# write TensorBoard events. tests/test_run_logs.py turns them on and checks they change no weight.
+os.environ.setdefault("REPLICATE_REPORT_TO", "none")
 
 
 @pytest.fixture(scope="session")

@@ -217,6 +217,7 @@ def round_trainer(policy, tokenizer, pairs: dict, hw, spec: TrainSpec, seed: int
     of ``spec`` through the preference hook. ``train_round`` runs it; a notebook probes it (``dpo_grad_norm``)."""
     from trl import DPOConfig
 
+    from .run_logs import without_printer
     from .trl_hook import PreferenceTrainer, common_args, quiet_libraries
 
     quiet_libraries()
@@ -241,7 +242,7 @@ def round_trainer(policy, tokenizer, pairs: dict, hw, spec: TrainSpec, seed: int
     ds = preference_dataset({k: pairs[k] for k in REQUIRED})
     # precompute with no ref_model: TRL computes the reference log-probs with the policy itself before the first
     # step, so the reference is exactly π_{t−1} (the alignment-handbook default DRIFT and SPIN use) and no copy is kept
-    return PreferenceTrainer(
+    trainer = PreferenceTrainer(
         model=policy,
         args=args,
         train_dataset=ds,
@@ -249,6 +250,7 @@ def round_trainer(policy, tokenizer, pairs: dict, hw, spec: TrainSpec, seed: int
         loss=spec.loss,
         loss_kwargs=dict(spec.loss_kwargs),
     )
+    return without_printer(trainer)
 
 
 def dpo_grad_norm(trainer, n: int, batch_size: int = 64) -> float:

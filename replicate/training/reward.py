@@ -8,6 +8,7 @@ from pathlib import Path
 from datasets import Dataset
 from trl import RewardConfig, RewardTrainer
 
+from .run_logs import without_printer
 from .trl_hook import common_args, log_history, quiet_libraries
 
 
@@ -39,6 +40,6 @@ def train_reward_model(
         ),
         max_length=tokenizer.model_max_length,
     )
-    trainer = RewardTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+    trainer = without_printer(RewardTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer))
     trainer.train()
     return trainer.model, log_history(trainer)

@@ -19,6 +19,7 @@ from datasets.fingerprint import Hasher
 from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
 from ..losses import LOSSES
+from .run_logs import report_args, without_printer
 from .trl_internals import DPOInternals, check_trl_version, log_metric
 
 
@@ -76,9 +77,8 @@ def common_args(
         max_steps=max_steps if max_steps else -1,
         lr_scheduler_type=scheduler,
         warmup_steps=warmup,
-        logging_steps=10_000,
         save_strategy="no",
-        report_to=[],
+        **report_args(output_dir),  # curves to TensorBoard under build/logs (training/run_logs.py); never the outputs
         seed=seed,
         data_seed=seed,
         bf16=bool(hw.bf16),
@@ -105,7 +105,7 @@ def sft(model, tokenizer, dataset: Dataset, hw, *, seed: int, lr: float, batch_s
         ),
         max_length=tokenizer.model_max_length,
     )
-    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+    trainer = without_printer(SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer))
     trainer.train()
     return trainer.model, log_history(trainer)
 
@@ -306,8 +306,15 @@ def train_preference(
         max_length=max_length or tokenizer.model_max_length,
         beta=float(loss_kwargs.get("beta", 0.1)),
     )
-    trainer = PreferenceTrainer(
-        model=model, args=args, train_dataset=dataset, processing_class=tokenizer, loss=loss, loss_kwargs=loss_kwargs
+    trainer = without_printer(
+        PreferenceTrainer(
+            model=model,
+            args=args,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            loss=loss,
+            loss_kwargs=loss_kwargs,
+        )
     )
     trainer.train()
     return trainer.model, log_history(trainer)
