@@ -6,47 +6,29 @@ paper-scale launch) reports through TRL's ``report_to``, TensorBoard by default 
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import time
 from pathlib import Path
 
 from ..core.config import ConfigError
-from ..core.paths import ROOT
+from ..core.paths import build_dir
+from ..training.run_logs import TENSORBOARD_PIN as TENSORBOARD_PIN  # the note's pin, re-exported
+from ..training.run_logs import resolve
 
-TENSORBOARD_PIN = "tensorboard==2.21.0"  # the version to add to requirements.lock (not installed here)
 _warned: set = set()
 
 
 def logs_root() -> Path:
-    return Path(os.environ.get("REPLICATE_BUILD_DIR", ROOT / "build")) / "logs"
+    return build_dir() / "logs"
 
 
 def report_to(cfg) -> list[str]:
     """``scale.logging.report_to`` as TRL's list; TensorBoard falls back to none, with one line saying so, when the
-    ``tensorboard`` package is absent (curves then live in ``history.json`` only)."""
+    ``tensorboard`` package is absent (curves then live in ``history.json`` only); checked by the toy trainers' own
+    ``training.run_logs.resolve``."""
     want = str((cfg.scale.get("logging") or {}).get("report_to", "tensorboard"))
-    if want not in ("tensorboard", "wandb", "trackio", "none"):
-        raise ConfigError(f"scale.logging.report_to must be tensorboard, wandb, trackio or none, got {want!r}")
-    if want == "none":
-        return []
-    module = {"tensorboard": "tensorboard", "wandb": "wandb", "trackio": "trackio"}[want]
-    if importlib.util.find_spec(module) is None and not (
-        want == "tensorboard" and importlib.util.find_spec("tensorboardX")
-    ):
-        if want != "tensorboard":
-            raise ConfigError(f"scale.logging.report_to={want} but the {want} package is not installed")
-        if want not in _warned:
-            _warned.add(want)
-            print(
-                f"note: training curves are not written to TensorBoard: the tensorboard package is not installed "
-                f"(pip install {TENSORBOARD_PIN}); they stay in each stage's history.json "
-                "(scale.logging.report_to=none silences this)",
-                file=sys.stderr,
-            )
-        return []
-    return [want]
+    got = resolve(want, "scale.logging.report_to", noted=_warned, error=ConfigError)
+    return [] if got == "none" else [got]
 
 
 def trainer_logs(cfg, tmp: Path, run: str | None = None) -> dict:

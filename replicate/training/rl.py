@@ -38,9 +38,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from datasets import Dataset
-from transformers import PrinterCallback, TrainerCallback
+from transformers import TrainerCallback
 
 from ..worlds.toy_lm import Judge, oracle_quality
+from .run_logs import without_printer
 from .trl_hook import common_args, quiet_libraries
 from .trl_internals import with_reference_path
 
@@ -345,7 +346,7 @@ def train_grpo(
         processing_class=tokenizer,
         callbacks=[curves, *callbacks],
     )
-    trainer.remove_callback(PrinterCallback)  # with tqdm off, Trainer prints every log dict (one per step)
+    without_printer(trainer)  # with tqdm off, Trainer prints every log dict (one per step)
     trainer.train()
     trainer.model.eval()
     return trainer.model, curves

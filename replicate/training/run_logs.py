@@ -24,24 +24,39 @@ from ..core.paths import build_dir
 
 LOGGING_STEPS = 10  # toy runs are 30–600 steps: a curve of 3–60 points
 TARGETS = ("tensorboard", "wandb", "trackio", "none")
+TENSORBOARD_PIN = "tensorboard==2.21.0"  # as requirements.lock pins it
 _noted: set[str] = set()
 
 
-def target() -> str:
-    """``REPLICATE_REPORT_TO`` (default ``tensorboard``); an unknown value is refused before any training."""
-    want = os.environ.get("REPLICATE_REPORT_TO", "tensorboard").strip().lower()
+def resolve(want: str, setting: str, *, noted: set[str] | None = None, error: type[Exception] = ValueError) -> str:
+    """A ``report_to`` target, named by ``setting`` in messages, checked before any training: one of ``TARGETS`` with
+    its package importable (TensorBoard through tensorboardX too). An absent tensorboard falls back to ``none`` with
+    one note per process (``noted``: the targets already noted); wandb or trackio absent is an ``error``. Shared by
+    the toy trainers (:func:`target`) and the real path (``real/logs.py``)."""
     if want not in TARGETS:
-        raise ValueError(f"REPLICATE_REPORT_TO={want!r}: choose one of {', '.join(TARGETS)}")
-    if want != "none" and importlib.util.find_spec(want) is None:
+        raise error(f"{setting}={want!r}: choose one of {', '.join(TARGETS)}")
+    if want == "none":
+        return want
+    if importlib.util.find_spec(want) is None and not (
+        want == "tensorboard" and importlib.util.find_spec("tensorboardX")
+    ):
         if want != "tensorboard":
-            raise ValueError(f"REPLICATE_REPORT_TO={want} but the {want} package is not installed")
-        if want not in _noted:  # tensorboard is in the lock file; a bare environment still trains, without curves
-            _noted.add(want)
+            raise error(f"{setting}={want} but the {want} package is not installed")
+        noted = _noted if noted is None else noted
+        if want not in noted:  # a bare environment still trains, without curves
+            noted.add(want)
             print(
-                "note: the tensorboard package is not installed; toy training curves are not written", file=sys.stderr
+                f"note: training curves are not written to TensorBoard: the tensorboard package is not installed "
+                f"(pip install {TENSORBOARD_PIN}); {setting}=none silences this",
+                file=sys.stderr,
             )
         return "none"
     return want
+
+
+def target() -> str:
+    """``REPLICATE_REPORT_TO`` (default ``tensorboard``), checked by :func:`resolve`."""
+    return resolve(os.environ.get("REPLICATE_REPORT_TO", "tensorboard").strip().lower(), "REPLICATE_REPORT_TO")
 
 
 def run_name(output_dir: str | Path) -> str:
