@@ -5,7 +5,13 @@ import pytest
 import yaml
 
 from replicate.metrics.claims import claim
-from replicate.metrics.verdicts import all_of, gate_on_control, interval_claim
+from replicate.metrics.verdicts import (
+    all_of,
+    capability_control,
+    gate_on_capabilities,
+    gate_on_control,
+    interval_claim,
+)
 from replicate.reporting import findings
 
 
@@ -30,6 +36,26 @@ def _doc():
     return {"paper": "toy", "scale": "tiny", "claims": gate_on_control([pc, c1, c3, exact, ident])}
 
 
+def test_capability_controls_come_first_uncounted_with_what_they_gate():
+    doc = _doc()
+    absent = capability_control(
+        interval_claim("K1", "feedback-conditioned answers beat y⁻", _ci(-0.1, -0.2, -0.01), rule="d>0", metric="q"),
+        capability="revision after feedback",
+        gates=["C3"],
+    )
+    rm = capability_control(
+        interval_claim("K2", "RM agrees with the oracle", _ci(0.1, 0.05, 0.15), rule="d>0"), capability="RM", gates=[]
+    )
+    doc["claims"] = gate_on_capabilities(doc["claims"] + [absent, rm])
+    text = findings.render(doc)
+    assert text.startswith("**toy at scale=tiny**: 4 measured claims")  # the controls are not counted
+    head, claims = text.split("Reproduced:", 1)
+    assert "**K1** (revision after feedback): *absent*" in head and "-0.1 oracle quality (0–1) [-0.2, -0.01]" in head
+    assert "So C3 read inconclusive" in head and "**K2** (RM): *present*" in head and "licenses no claim" in head
+    assert "capability control K1 (revision after feedback) is absent" in claims
+    assert "**K1**" not in claims
+
+
 def test_groups_verdicts_with_effects_intervals_and_units():
     text = findings.render(_doc(), units={"C1": "LC points"})
     assert text.startswith("**toy at scale=tiny**: 4 measured claims — 2 reproduced, 1 not reproduced, 1 inconclusive")
@@ -49,7 +75,7 @@ def test_units_named_by_claim_apply_to_its_parts():
 def test_an_inconclusive_claim_says_why():
     text = findings.render(_doc())
     c3 = next(line for line in text.splitlines() if "**C3**" in line)
-    assert "Why inconclusive: the positive control does not license it (PC has no reproduced part on lc" in c3
+    assert "Why inconclusive: its controls do not license it (PC has no reproduced part on lc" in c3
     assert "ungated it read *reproduced*" in c3
 
 

@@ -12,9 +12,11 @@ from replicate.metrics.verdicts import (
     NOT_REPRODUCED,
     REPRODUCED,
     all_of,
+    capability_control,
     comparative_claim,
     decide,
     format_ci,
+    gate_on_capabilities,
     gate_on_control,
     holm_rejects,
     interval_claim,
@@ -227,6 +229,37 @@ def test_gate_licenses_by_metric_and_resolution():
     assert gated["C1"]["verdict"] == INCONCLUSIVE and gated["R"]["verdict"] == NOT_REPRODUCED
     with pytest.raises(ValueError):
         gate_on_control([c_lc])
+
+
+def test_capability_controls_gate_what_needs_them_and_are_never_counted():
+    revise = capability_control(_part("REV", 0.3, 0.05), capability="revision", gates=["C1", "C2"])
+    judge = capability_control(_part("JUDGE", -0.01, 0.05), capability="self-judging", gates=["C2"])
+    rm = capability_control(_part("RM", 0.01, 0.05), capability="reward model", gates=[])
+    c1, c2, c3 = _part("C1", -1.0, 0.1), _part("C2", 1.0, 0.1), _part("C3", 1.0, 0.1)
+    out = gate_on_capabilities([c1, revise, c2, judge, c3, rm])
+    assert [c["id"] for c in out] == ["REV", "JUDGE", "RM", "C1", "C2", "C3"]  # controls first, order kept
+    got = {c["id"]: c for c in out}
+    assert got["REV"]["verdict"] == REPRODUCED and got["JUDGE"]["verdict"] == INCONCLUSIVE
+    assert got["C1"]["verdict"] == NOT_REPRODUCED  # licensed by the present capability
+    assert got["C3"]["verdict"] == REPRODUCED  # gated by no control
+    # a missing capability never reads "not reproduced": the claim is inconclusive, with the reason and its old verdict
+    assert got["C2"]["verdict"] == INCONCLUSIVE and got["C2"]["evidence"]["gated_by"] == "JUDGE"
+    assert "JUDGE (self-judging) is not shown" in got["C2"]["evidence"]["gate_reason"]
+    assert got["C2"]["evidence"]["ungated_verdict"] == REPRODUCED
+    # reasons accumulate with the positive control's
+    pc_fail = {"id": "PC", "verdict": INCONCLUSIVE, "evidence": {}}
+    both = {c["id"]: c for c in gate_on_capabilities(gate_on_control([pc_fail, c2, judge]))}
+    assert both["C2"]["evidence"]["gated_by"] == "PC, JUDGE"
+    assert both["C2"]["evidence"]["ungated_verdict"] == REPRODUCED
+    assert both["C2"]["evidence"]["gate_reason"].startswith("PC is inconclusive; capability control JUDGE")
+    # never counted; bad declarations refused
+    assert count_verdicts(out)["empirical"] == {REPRODUCED: 1, NOT_REPRODUCED: 1, INCONCLUSIVE: 1}
+    with pytest.raises(ValueError, match="unknown claims"):
+        gate_on_capabilities([capability_control(_part("K", 1.0, 0.1), capability="x", gates=["C9"])])
+    with pytest.raises(ValueError, match="other controls"):
+        gate_on_capabilities([revise, c2, capability_control(_part("C1", 1.0, 0.1), capability="x", gates=["REV"])])
+    with pytest.raises(ValueError, match="empirical"):
+        capability_control(claim("R", "", True, "", {}, kind="recomputation"), capability="x", gates=[])
 
 
 def test_kinds_are_counted_apart_and_identities_never():

@@ -21,6 +21,8 @@ Claims (``docs/statistics.md``):
   side); otherwise *inconclusive*.
 - The positive control licenses a claim when it is reproduced on every quantity the claim is judged on, with a
   resolution as fine as the smallest effect the claim needs (``verdicts.gate_on_control``).
+- A capability control (``role: control``) tests whether the toy model can do what a mechanism needs; it gates the
+  claims that need it and is never counted (``verdicts.gate_on_capabilities``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from .verdicts import (  # noqa: F401  (INCONCLUSIVE: re-exported with the other
     RECOMPUTATION,
     REPRODUCED,
     VERDICTS,
+    is_control,
     part_ids,
     verdict_stable,
 )
@@ -89,9 +92,12 @@ def claim(cid: str, text: str, holds: bool, rule: str, evidence: dict[str, Any],
 
 def count_verdicts(claims: list[dict]) -> dict[str, Counter]:
     """Verdicts per kind: ``{"empirical": Counter, "recomputation": Counter}``. Identities are never counted
-    (a statement true by construction is a check, not a replication); a claim without a kind is empirical."""
+    (a statement true by construction is a check, not a replication), nor are capability controls (they test the
+    toy model, not the paper); a claim without a kind is empirical."""
     out = {EMPIRICAL: Counter(), RECOMPUTATION: Counter()}
     for c in claims:
+        if is_control(c):
+            continue
         kind = c.get("kind", EMPIRICAL)
         if kind not in KINDS:
             raise ValueError(f"claim {c.get('id')}: unknown kind {kind!r}; expected one of {KINDS}")
@@ -322,8 +328,14 @@ def claims_markdown(claims: list[dict]) -> str:
     lines = ["| claim | kind | verdict | rule | evidence |", "|---|---|---|---|---|"]
     for c in claims:
         mark = _MARK.get(c["verdict"], "❔")
+        # a capability control says what it tests and what it gates, and is marked apart from the paper's claims
+        kind = (
+            f"capability control ({c['capability']}; gates {', '.join(c['gates']) or 'nothing'})"
+            if is_control(c)
+            else c.get("kind", EMPIRICAL)
+        )
         lines.append(
-            f"| {c['id']}: {c['text']} | {c.get('kind', EMPIRICAL)} | {mark} {c['verdict']} | `{c['rule']}` | "
+            f"| {c['id']}: {c['text']} | {kind} | {mark} {c['verdict']} | `{c['rule']}` | "
             f"{evidence_markdown(c['evidence'])} |"
         )
     return "\n".join(lines)

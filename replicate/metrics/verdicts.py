@@ -24,6 +24,11 @@ step-down procedure across the parts; else inconclusive.
 A paper's positive control gates the rest (``gate_on_control``): a claim is licensed only when the control
 is reproduced on every quantity the claim is judged on, and resolves an effect as small as the smallest one
 the claim needs; otherwise the claim is ``inconclusive``, with the reason.
+
+A capability control (``capability_control``) asks whether the toy model can do what a mechanism needs at all
+(revise after feedback, judge its own samples, gain from RL with a perfect reward). It is read before the claims
+and gates the ones that need it (``gate_on_capabilities``): where the capability is absent they read
+``inconclusive``, never ``not reproduced``. Controls are reported with their intervals and never counted as claims.
 """
 
 from __future__ import annotations
@@ -381,6 +386,19 @@ def _halfwidth(ev: dict) -> float | None:
     return None if lo is None or hi is None else (hi - lo) / 2
 
 
+def _gated(c: dict, control_id: str, reasons: list[str]) -> dict:
+    """``c`` with ``control_id``'s reasons added to its gate (a claim may be gated by several controls: the
+    reasons accumulate, and the first verdict the gate replaced is kept as ``ungated_verdict``)."""
+    if not reasons:
+        return c
+    ev = dict(c["evidence"])
+    ev["gated_by"] = ", ".join(filter(None, [ev.get("gated_by"), control_id]))
+    ev["gate_reason"] = "; ".join(filter(None, [ev.get("gate_reason"), *reasons]))
+    if c["verdict"] != INCONCLUSIVE:
+        ev["ungated_verdict"] = c["verdict"]
+    return {**c, "verdict": INCONCLUSIVE, "evidence": ev}
+
+
 def gate_on_control(claims: list[dict], control_id: str = "PC") -> list[dict]:
     """License each claim by the positive control; an unlicensed claim becomes inconclusive, with the reason.
 
@@ -388,6 +406,7 @@ def gate_on_control(claims: list[dict], control_id: str = "PC") -> list[dict]:
     judged on, the control has a reproduced part on that quantity whose interval half-width — the smallest effect
     this replication resolves — is no larger than the smallest effect (``needs``) a part on that quantity needs.
     Parts that name no metric are licensed by the control's verdict alone. The original verdict is kept.
+    Capability controls (``role: control``) are not gated by it: they are read before it.
     """
     ctrl = next((c for c in claims if c["id"] == control_id), None)
     if ctrl is None:
@@ -398,7 +417,7 @@ def gate_on_control(claims: list[dict], control_id: str = "PC") -> list[dict]:
             by_metric.setdefault(m, []).append(p)
     out = []
     for c in claims:
-        if c["id"] == control_id or c.get("kind", EMPIRICAL) != EMPIRICAL:
+        if c["id"] == control_id or c.get("kind", EMPIRICAL) != EMPIRICAL or c.get("role") == CONTROL:
             out.append(c)
             continue
         reasons = [] if ctrl["verdict"] == REPRODUCED else [f"{control_id} is {ctrl['verdict']}"]
@@ -415,14 +434,52 @@ def gate_on_control(claims: list[dict], control_id: str = "PC") -> list[dict]:
             resolves = min(_halfwidth(p["evidence"]) for p in ok)
             if resolves > need:
                 reasons.append(f"{control_id} resolves ±{resolves:.3g} on {m}; the claim needs {need:.3g}")
-        if reasons and c["verdict"] != INCONCLUSIVE:
-            c = {**c, "verdict": INCONCLUSIVE,
-                 "evidence": {**c["evidence"], "ungated_verdict": c["verdict"], "gated_by": control_id,
-                              "gate_reason": "; ".join(reasons)}}  # fmt: skip
-        elif reasons:
-            c = {**c, "evidence": {**c["evidence"], "gated_by": control_id, "gate_reason": "; ".join(reasons)}}
-        out.append(c)
+        out.append(_gated(c, control_id, reasons))
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Capability controls: can the toy world's model do what a mechanism needs at all?
+
+CONTROL = "control"  # a claim's role: a capability control (read before the claims, gates them, never counted)
+CAPABILITY = {REPRODUCED: "present", NOT_REPRODUCED: "absent", INCONCLUSIVE: "not shown"}
+
+
+def capability_control(claim: dict, *, capability: str, gates: Sequence[str]) -> dict:
+    """Mark an empirical claim as the capability control of a mechanism (``capability``, e.g. "revision after
+    feedback"): reproduced means the toy model has the capability, so the claims in ``gates`` can be judged;
+    absent or not shown, they read inconclusive (:func:`gate_on_capabilities`). ``gates`` may be empty: a control
+    reported for what it says about the run (a reward model's agreement with the oracle) that licenses nothing."""
+    if claim.get("kind", EMPIRICAL) != EMPIRICAL:
+        raise ValueError(f"capability control {claim['id']}: must be empirical, not {claim.get('kind')!r}")
+    return {**claim, "role": CONTROL, "capability": capability, "gates": list(gates)}
+
+
+def is_control(claim: dict) -> bool:
+    return claim.get("role") == CONTROL
+
+
+def gate_on_capabilities(claims: list[dict]) -> list[dict]:
+    """Each claim named in a capability control's ``gates`` is licensed only when that control is reproduced;
+    otherwise it reads inconclusive with the reason (a missing capability is never a *not reproduced*). Returns
+    the controls first, in their order, then the other claims in theirs: a reader meets the controls first."""
+    controls = [c for c in claims if is_control(c)]
+    ids = {c["id"] for c in claims}
+    for k in controls:
+        if unknown := [g for g in k["gates"] if g not in ids or g == k["id"]]:
+            raise ValueError(f"capability control {k['id']} gates unknown claims {unknown}")
+        if gated_controls := [g for g in k["gates"] if is_control(next(c for c in claims if c["id"] == g))]:
+            raise ValueError(f"capability control {k['id']} gates other controls {gated_controls}")
+    out = []
+    for c in claims:
+        if is_control(c):
+            continue
+        for k in controls:
+            if c["id"] in k["gates"] and k["verdict"] != REPRODUCED:
+                why = f"capability control {k['id']} ({k['capability']}) is {CAPABILITY[k['verdict']]}"
+                c = _gated(c, k["id"], [why])
+        out.append(c)
+    return controls + out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,7 +12,16 @@ from pathlib import Path
 
 from ..core.io import read_json
 from ..core.paths import ROOT
-from ..metrics.verdicts import IDENTITY, INCONCLUSIVE, NOT_REPRODUCED, RECOMPUTATION, REPRODUCED, claim_parts
+from ..metrics.verdicts import (
+    CAPABILITY,
+    IDENTITY,
+    INCONCLUSIVE,
+    NOT_REPRODUCED,
+    RECOMPUTATION,
+    REPRODUCED,
+    claim_parts,
+    is_control,
+)
 
 # The units a reader knows, by the quantity a claim (or a part) is judged on (its ``metric``, or the last segment
 # of the part's id, e.g. ``base.wr``): win rates in percentage points, the oracle's score, answer length.
@@ -63,7 +72,7 @@ def _why_inconclusive(ev: dict) -> str:
     reasons = []
     if reason := ev.get("gate_reason"):
         was = f", ungated it read *{ev['ungated_verdict']}*" if "ungated_verdict" in ev else ""
-        reasons.append(f"the positive control does not license it ({reason}{was})")
+        reasons.append(f"its controls do not license it ({reason}{was})")
     if note := ev.get("note"):
         reasons.append(str(note))
     return "; ".join(reasons) or "the interval straddles zero: at this power the data cannot tell"
@@ -96,6 +105,28 @@ def _line(claim: dict, named: dict[str, str] | None) -> str:
         text += f" ({RECOMPUTED[claim['verdict']]}; rule `{claim['rule']}`: {_values(ev)})"
     elif not effects:
         text += f" (rule `{claim['rule']}`: {_values(ev)})"
+    return f"* {text}."
+
+
+def _control_line(control: dict, named: dict[str, str] | None) -> str:
+    """A capability control: what it tests, whether the capability is present, its effect, and what it gates."""
+    effects = [
+        ("" if p["id"] == control["id"] else f"{p['id']}: ") + e
+        for p in claim_parts(control)
+        if (e := effect(p["id"], p["evidence"], named, control["id"])) is not None
+    ]
+    text = f"**{control['id']}** ({control['capability']}): *{CAPABILITY[control['verdict']]}* — {control['text']}"
+    if effects:
+        text += f". Effect (95 % interval): {'; '.join(effects)}"
+    if note := control.get("evidence", {}).get("note"):
+        text += f" ({note})"
+    gates = control.get("gates") or []
+    if not gates:
+        text += ". Reported only: it licenses no claim"
+    elif control["verdict"] == REPRODUCED:
+        text += f". Licenses {', '.join(gates)}"
+    else:
+        text += f". So {', '.join(gates)} read inconclusive"
     return f"* {text}."
 
 
@@ -156,7 +187,8 @@ def render(doc: dict, units: dict[str, str] | None = None) -> str:
     claims = doc["claims"]
     if not claims:
         raise ValueError(f"{doc.get('paper', '?')}: no claims to summarise")
-    measured = [c for c in claims if c.get("kind", "empirical") not in (RECOMPUTATION, IDENTITY)]
+    controls = [c for c in claims if is_control(c)]
+    measured = [c for c in claims if c.get("kind", "empirical") not in (RECOMPUTATION, IDENTITY) and not is_control(c)]
     recomputed = [c for c in claims if c.get("kind") == RECOMPUTATION]
     identities = [c for c in claims if c.get("kind") == IDENTITY]
     count = {v: sum(c["verdict"] == v for c in measured) for v in HEADINGS}
@@ -166,6 +198,13 @@ def render(doc: dict, units: dict[str, str] | None = None) -> str:
         + (f"; {len(recomputed)} recomputations of published numbers" if recomputed else "")
         + "."
     ]
+    if controls:
+        out += [
+            "",
+            "Capability controls (can the toy model do what the mechanism needs? read first; never counted):",
+            "",
+        ]
+        out += [_control_line(c, units) for c in controls]
     for v, heading in HEADINGS.items():
         group = [c for c in measured if c["verdict"] == v]
         if group:
