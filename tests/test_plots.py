@@ -5,7 +5,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from replicate.metrics.verdicts import interval_claim, paired_ci  # noqa: E402
+from replicate.metrics.verdicts import capability_control, gate_on_capabilities, interval_claim, paired_ci  # noqa: E402
 from replicate.reporting.plots import interval_plot  # noqa: E402
 
 
@@ -26,3 +26,15 @@ def test_one_seed_draws_no_rows_and_says_why():
     ax = fig.axes[0]
     assert ax.get_yticklabels() == [] or [t.get_text() for t in ax.get_yticklabels()] == []
     assert any("one seed" in t.get_text() for t in ax.texts)
+
+
+def test_capability_controls_are_labelled_and_set_apart_above_the_claims():
+    ctrl = capability_control(
+        interval_claim("K_rl", "oracle GRPO raises q", paired_ci([[0.1], [0.2], [0.3]]), rule="d > 0", metric="q"),
+        capability="RL",
+        gates=["C1"],
+    )
+    fig = interval_plot(gate_on_capabilities([_claim([[0.1, 0.3], [0.2, 0.4], [0.3, 0.5]]), ctrl]))
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["C1", "K_rl (control)"]  # bottom to top: control on top
+    assert [ln.get_ydata()[0] for ln in ax.lines if ln.get_linestyle() == "--"] == [0.5]

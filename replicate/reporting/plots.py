@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from ..core.paths import ROOT
-from ..metrics.verdicts import part_ids
+from ..metrics.verdicts import is_control, part_ids
 
 FIGURES = ROOT / "results" / "figures"
 
@@ -38,6 +38,7 @@ def claim_parts(claims: list[dict]) -> list[dict]:
                 {
                     "claim": c["id"],
                     "part": "",
+                    "control": is_control(c),
                     "verdict": c["verdict"],
                     "metric": ev.get("metric"),
                     **{k: ev[k] for k in ("diff", "ci_lo", "ci_hi", "se")},
@@ -49,6 +50,7 @@ def claim_parts(claims: list[dict]) -> list[dict]:
                     {
                         "claim": c["id"],
                         "part": p,
+                        "control": is_control(c),
                         "verdict": ev[f"{p}.verdict"],
                         "metric": ev.get(f"{p}.metric"),
                         **{k: ev[f"{p}.{k}"] for k in ("diff", "ci_lo", "ci_hi", "se")},
@@ -89,8 +91,11 @@ def interval_plot(claims: list[dict], title: str = "", units: dict[str, str] | N
             va="center",
             fontsize=7,
         )
-    ax.set_yticks(range(len(rows)), [f"{r['claim']} {r['part']}".strip() for r in rows[::-1]], fontsize=8)
+    labels = [f"{r['claim']} {r['part']}".strip() + (" (control)" if r["control"] else "") for r in rows[::-1]]
+    ax.set_yticks(range(len(rows)), labels, fontsize=8)
     ax.axvline(0, color="k", lw=0.6)
+    if 0 < (n_ctrl := sum(r["control"] for r in rows)) < len(rows):  # capability controls sit above the claims
+        ax.axhline(len(rows) - n_ctrl - 0.5, color="k", lw=0.6, ls="--")
     ax.set_xlabel("difference / its standard error (95% interval); right: the difference in its own units")
     ax.set_title(title or "claims: paired differences", fontsize=9)
     if not rows:  # make check's one-seed subset: a plot that says why it is empty, not an error
