@@ -28,7 +28,7 @@ def _runs():
             runs[(sd, a)] = {
                 "eval": {
                     s: {k: float(rng.uniform()) for k in ism.claims.METRICS} | {"prompts": ["rev:ab"]}
-                    for s in ("general", "pairs")
+                    for s in ism.claims.SPLITS
                 }
             }
     return runs
@@ -37,7 +37,7 @@ def _runs():
 def test_skillmix_per_seed_is_tidy_and_agrees_with_the_summary():
     runs = _runs()
     ps = ism.per_seed(runs)
-    assert len(ps) == 3 * 2 * 2 and set(ps.columns) >= {"seed", "arm", "split", "oracle_quality"}
+    assert len(ps) == 3 * 2 * len(ism.claims.SPLITS) and set(ps.columns) >= {"seed", "arm", "split", "oracle_quality"}
     assert (
         ps.loc[(ps.seed == 43) & (ps.arm == "ism") & (ps.split == "pairs"), "win_rate"].item()
         == (runs[(43, "ism")]["eval"]["pairs"]["win_rate"])

@@ -18,7 +18,9 @@ def cfg():
 def test_skill_pairs_are_the_ordered_pairs_of_distinct_word_skills():
     assert len(X.SKILL_PAIRS) == 6 * 5 == len(set(X.SKILL_PAIRS))
     assert all(a != b and a in WORD_SKILLS and b in WORD_SKILLS for a, b in X.SKILL_PAIRS)
-    assert X.skill_inventory(1) == SKILLS and X.skill_inventory(2) == tuple(WORD_SKILLS)
+    assert X.skill_inventory(1) == X.skill_inventory(2) == X.INVENTORY == tuple(WORD_SKILLS)
+    with pytest.raises(ConfigError, match="at most two"):
+        X.skill_inventory(3)
 
 
 def test_k2_combinations_cover_every_pair_uniformly():
@@ -29,7 +31,42 @@ def test_k2_combinations_cover_every_pair_uniformly():
     assert (cov[off] > 0).all()  # all 30 pairs
     # Binomial(3000, 1/30): mean 100, sd ≈ 9.8; every count within 5 sd
     assert abs(cov[off].mean() - 100) < 1e-9 and np.abs(cov[off] - 100).max() < 50
-    assert all(len(c) == 1 and c[0] in SKILLS for c in X.sample_combinations(50, 1, seed=0))
+    singles = X.sample_combinations(600, 1, seed=0)
+    assert all(len(c) == 1 for c in singles) and {c[0] for c in singles} == set(X.INVENTORY)
+
+
+def test_every_arm_draws_from_the_same_skill_inventory(cfg):
+    """The paper draws k = 1 and k = 2 from one skill list; so does every arm here, the plain mix included. On the
+    old design (k = 1 over all nine skills, the plain mix over the world's whole mix) count/add/max leak in."""
+    data = X.draw_datasets(cfg, held=set())
+    used = {}
+    for arm in X.arms(cfg):
+        ps, _, _ = X.arm_data(cfg, data, arm)
+        assert len(ps) == arm["n"] and all(X.in_inventory(p) for p in ps), arm["name"]
+        used[arm["name"]] = {s for p in ps for s in X.skills_of(p)}
+    assert all(u == set(X.INVENTORY) for u in used.values()), used
+    assert not set(SKILLS) - set(X.INVENTORY) & set().union(*used.values())  # count/add/max in no arm
+    k1 = X.arm_data(cfg, data, next(a for a in X.arms(cfg) if a["name"] == "ism_k1"))[0]
+    assert not any(X.is_composition(p) for p in k1) and all(X.is_composition(p) for p in data["ism_k2"]["prompts"])
+
+
+def test_plain_prompts_are_the_everyday_mix_within_the_inventory():
+    ps = X.plain_prompts(400, seed=3, exclude={"rev:abc"})
+    assert len(ps) == 400 and all(X.in_inventory(p) for p in ps) and "rev:abc" not in ps
+    comp = np.mean([X.is_composition(p) for p in ps])
+    assert 0.2 < comp < 0.5  # 0.25 / (0.25 + 0.75 · 6/9) = 1/3 of the in-inventory everyday mix
+    assert ps == X.plain_prompts(400, seed=3, exclude={"rev:abc"})
+
+
+def test_eval_splits_partition_the_evaluation_prompts_by_inventory():
+    class W:
+        prompts = {"eval": ["rev:ab", "count:aab", "sort+rev:cd", "add:1+2", "max:193"]}
+        reference = {"eval": ["ba", "1", "dc", "3", "9"]}
+
+    sp = X.eval_splits(W, {"pair_eval": {"prompts": ["rot+dup:ab"], "reference": ["bc"]}})
+    assert sp["general"] == (["rev:ab", "sort+rev:cd"], ["ba", "dc"])
+    assert sp["uncovered"] == (["count:aab", "add:1+2", "max:193"], ["1", "3", "9"])
+    assert sp["pairs"] == (["rot+dup:ab"], ["bc"])
 
 
 def test_prompts_need_both_skills_and_avoid_held_out_prompts():
@@ -101,11 +138,14 @@ def test_arms_and_bad_input(cfg):
 N = 300
 
 
-def _eval(rng, quality: float):
+def _eval(rng, quality: float, prompts=None, comp_quality: float | None = None):
     lens = rng.poisson(8, N) + 1
     ref = rng.poisson(14, N) + 1
     pref = 1 / (1 + np.exp(-(4 * quality + 0.5 * np.tanh((lens - ref) / 10) + rng.normal(0, 0.5, N))))
-    q = np.clip(quality + rng.normal(0, 0.1, N), 0, 1)
+    prompts = prompts or [f"sort+rev:abc{i}" if i % 4 == 0 else f"rev:abc{i}" for i in range(N)]
+    comp = np.array([X.is_composition(p) for p in prompts])
+    mean = np.where(comp & (comp_quality is not None), comp_quality if comp_quality is not None else 0, quality)
+    q = np.clip(mean + rng.normal(0, 0.1, N), 0, 1)
     return {
         "preferences": pref.tolist(),
         "responses": ["x" * int(n) for n in lens],
@@ -115,14 +155,28 @@ def _eval(rng, quality: float):
         "lc_win_rate": 0.0,
         "avg_length": lens.mean(),
         "oracle_quality": q.mean(),
-        "prompts": [f"sort+rev:abc{i}" if i % 4 == 0 else f"rev:abc{i}" for i in range(N)],
+        "prompts": prompts,
     }
 
 
-def _runs(q: dict):
+UNCOVERED = [f"count:a{'b' * (i % 5)}a{i}" for i in range(N)]
+
+
+def _runs(q: dict, uncovered: dict | None = None, comp: dict | None = None):
+    """Hand-made runs: quality per arm on the general and pair prompts; ``uncovered``: per arm on the uncovered
+    prompts (default: the same); ``comp``: per arm on the general split's compositions (default: the same)."""
     rng = np.random.default_rng(0)
+    u, c = uncovered or {}, comp or {}
     return {
-        (sd, a): {"eval": {"general": _eval(rng, v), "pairs": _eval(rng, v)}} for sd in (1, 2, 3) for a, v in q.items()
+        (sd, a): {
+            "eval": {
+                "general": _eval(rng, v, comp_quality=c.get(a)),
+                "pairs": _eval(rng, v),
+                "uncovered": _eval(rng, u.get(a, v), prompts=UNCOVERED),
+            }
+        }
+        for sd in (1, 2, 3)
+        for a, v in q.items()
     }
 
 
@@ -158,10 +212,23 @@ def test_a_failed_positive_control_gates_everything(cfg):
     assert cl["C1"]["evidence"]["ungated_verdict"] == REPRODUCED
 
 
-def test_flat_metrics_split_compositions_and_coverage():
-    runs = _runs(QUALITIES)
+def test_flat_metrics_report_singles_compositions_forgetting_and_coverage():
+    # ism: 0.7 on single skills, 0.9 on compositions; on the uncovered prompts it falls from the start's 0.3 to 0.1
+    runs = _runs(QUALITIES, uncovered={"ism": 0.1, "ism_k1": 0.3}, comp={"ism": 0.9})
     cov = {sd: X.coverage(X.sample_combinations(600, 2, seed=sd)) for sd in (1, 2, 3)}
     m, spread = X.flat_metrics(runs, cov)
-    assert m["coverage.pairs_covered"] == 30 and "ism.general.oracle_quality_composition" in m
-    assert len(spread["ism.general.lc_win_rate"]) == 3
-    assert "| ism |" in X.render_table({"metrics": m, "seeds": [1, 2, 3]})
+    assert m["coverage.pairs_covered"] == 30
+    assert abs(m["ism.general.oracle_quality_single"] - 0.7) < 0.02
+    assert abs(m["ism.general.oracle_quality_composition"] - 0.88) < 0.03  # 0.9 clipped at 1 by the noise
+    assert abs(m["plain.general.oracle_quality_composition"] - m["plain.general.oracle_quality_single"]) < 0.03
+    assert abs(m["forgetting.ism.q_uncovered"] + 0.2) < 0.02 and len(spread["forgetting.ism.q_uncovered"]) == 3
+    assert abs(m["forgetting.ism_k1.q_uncovered"]) < 0.02 and "forgetting.initial.q_uncovered" not in m
+    assert abs(m["ism.uncovered.oracle_quality"] - 0.1) < 0.02 and len(spread["ism.general.lc_win_rate"]) == 3
+    fg = X.forgetting_extra(runs)
+    assert fg["ism"]["hi"] < 0 < fg["ism_k1"]["hi"] and fg["ism_k1"]["lo"] < 0  # forgets; does not
+    table = X.render_table({"metrics": m, "seeds": [1, 2, 3], "extra": {"forgetting": fg}})
+    row = next(r for r in table.splitlines() if r.startswith("| ism |"))
+    assert (
+        f"| {m['ism.general.oracle_quality_single']:.3f} | {m['ism.general.oracle_quality_composition']:.3f} |" in row
+    )
+    assert f"{fg['ism']['diff']:+.3f} [" in row

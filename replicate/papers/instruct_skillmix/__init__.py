@@ -7,17 +7,32 @@ and every SFT arm, cached), ``claims`` (numbers and verdicts).
 from ...training.toy_stages import build_world, seeds, setup_torch
 from ..interface import Metrics, Paper, toy_world_only
 from . import claims
-from .claims import arm_names, examples, flat_metrics, per_seed, render_table, summary
-from .experiment import arm_data, arms, budget, coverage_by_seed, datasets, run_all, validate
+from .claims import arm_names, examples, flat_metrics, forgetting, forgetting_extra, per_seed, render_table, summary
+from .experiment import (
+    arm_data,
+    arms,
+    budget,
+    coverage_by_seed,
+    datasets,
+    draw_datasets,
+    eval_splits,
+    run_all,
+    validate,
+)
 from .world import (
+    INVENTORY,
     PAIR_SKILLS,
     SKILL_PAIRS,
     coverage,
+    in_inventory,
+    is_composition,
     pair_eval_prompts,
+    plain_prompts,
     sample_combinations,
     shirker_response,
     skill_inventory,
     skillmix_prompts,
+    skills_of,
     with_shirkers,
 )
 
@@ -25,7 +40,7 @@ from .world import (
 def metrics(results, cfg) -> Metrics:
     """Seed means for metrics.json, with each seed's value for ``make check``'s tolerances."""
     values, spread = flat_metrics(results, coverage_by_seed(cfg))
-    return Metrics(values, seeds(cfg), spread)
+    return Metrics(values, seeds(cfg), spread, extra={"forgetting": forgetting_extra(results)})
 
 
 PAPER = Paper(
@@ -43,6 +58,7 @@ __all__ = [
     "metrics",
     "per_seed",
     "examples",
+    "INVENTORY",
     "PAIR_SKILLS",
     "SKILL_PAIRS",
     "arm_data",
@@ -53,6 +69,14 @@ __all__ = [
     "coverage",
     "coverage_by_seed",
     "datasets",
+    "draw_datasets",
+    "eval_splits",
+    "forgetting",
+    "forgetting_extra",
+    "in_inventory",
+    "is_composition",
+    "plain_prompts",
+    "skills_of",
     "flat_metrics",
     "pair_eval_prompts",
     "render_table",

@@ -2,18 +2,19 @@
 
 The paper's pipeline, stage by stage (card: ../shared/papers/instruct-skillmix.md):
 
-1. *Skill extraction* — here the toy world's skill inventory (``worlds.toy_lm.SKILLS``); its k = 2 combinations
-   are the ordered pairs of distinct composable (word) skills, which ``solve`` chains (``"sort+rev"``).
+1. *Skill extraction* — here one skill list, ``world.INVENTORY``: the toy world's composable (word) skills, which
+   ``solve`` chains (``"sort+rev"``); k = 1 and k = 2 both draw from it, as the paper draws both from one list.
 2. *Data generation* — for each example draw a random k-subset as ``1_generate_data.py`` does (shuffle the global
    list, take the first k: combinations repeat, order is random) and let the generator (the teacher persona,
-   strong and concise) write the answer. Optionally replace the first share of responses with shirker answers
+   ``paper.teacher``) write the answer. Optionally replace the first share of responses with shirker answers
    (``2_generate_junk_data.py``).
 3. *Vanilla SFT* of the base model (here the shared toy SFT policy) on that data, against SFT on a plain mix of
-   the same size written by the weaker demonstrator; the shirker ablation; a data-size curve.
+   the same size and skills written by the weaker demonstrator; the shirker ablation; a data-size curve.
 
-Every arm trains with ``training.trl_hook.sft`` and is evaluated with ``metrics.evaluation.evaluate_policy`` on the
-world's evaluation prompts (the AlpacaEval stand-in) and on held-out skill-pair prompts; claims are judged on
-seed-paired per-prompt differences (``metrics.verdicts``), gated on the positive control ``PC``.
+Every arm trains with ``training.trl_hook.sft`` and is evaluated with ``metrics.evaluation.evaluate_policy`` on three
+splits (``eval_splits``): the world's evaluation prompts within the inventory (the AlpacaEval stand-in, where the
+claims are judged), the rest of them (what continued SFT forgets) and held-out skill-pair prompts (the positive
+control); claims are judged on seed-paired per-prompt differences (``metrics.verdicts``), gated on ``PC``.
 """
 
 from __future__ import annotations
@@ -27,14 +28,12 @@ from ...training.data import sft_dataset
 from ...training.runner import run_stages
 from ...training.toy_stages import World, seeds, sft_model, stage_key, with_seed
 from ...training.world_cache import world_for
-from ...worlds.toy_lm import (
-    make_prompts,
-    persona_from_cfg,
-    persona_responses,
-)
+from ...worlds.toy_lm import persona_from_cfg, persona_responses
 from .world import (
     coverage,
+    in_inventory,
     pair_eval_prompts,
+    plain_prompts,
     skillmix_prompts,
     with_shirkers,
 )
@@ -122,25 +121,33 @@ def datasets(cfg, world: World) -> dict:
     )
 
     def compute(tmp: Path):
-        seed = int(cfg.seed)
-        pe = pair_eval_prompts(int(b.n_pair_eval), seed * 1000 + 501)
-        ref = persona_from_cfg("reference", cfg.toy_world.reference)
-        out = {"pair_eval": {"prompts": pe, "reference": persona_responses(ref, pe, seed * 1000 + 502)}}
-        held = set(pe) | set(world.prompts["eval"]) | set(world.prompts["dev"])
-        teacher = persona_from_cfg("teacher", cfg.paper.teacher)
-        for k in sorted({int(cfg.paper.skills.k), int(cfg.paper.skills.k_ablation)}):
-            ps, combos = skillmix_prompts(int(b.n_data), k, seed * 1000 + 510 + k, held)
-            out[f"ism_k{k}"] = {
-                "prompts": ps,
-                "combos": [list(c) for c in combos],
-                "responses": persona_responses(teacher, ps, seed * 1000 + 520 + k),
-            }
-        demo = persona_from_cfg("demonstrator", cfg.toy_world.demonstrator)
-        ps = [p for p in make_prompts(3 * int(b.n_data), seed * 1000 + 530) if p not in held][: int(b.n_data)]
-        out["plain"] = {"prompts": ps, "responses": persona_responses(demo, ps, seed * 1000 + 531)}
-        atomic_write_json(tmp / "data.json", out)
+        held = set(world.prompts["eval"]) | set(world.prompts["dev"])
+        atomic_write_json(tmp / "data.json", draw_datasets(cfg, held))
 
     return read_json(cached("skillmix-data", key, compute) / "data.json")
+
+
+def draw_datasets(cfg, held: set) -> dict:
+    """``datasets``' content for ``cfg.seed``, a pure function of the config: the held-out pair prompts and every
+    arm's source data, none of it in ``held`` (the world's evaluation and dev prompts) or in the held-out pairs. Every
+    source draws from the one skill inventory (``world.INVENTORY``)."""
+    b, seed = budget(cfg), int(cfg.seed)
+    pe = pair_eval_prompts(int(b.n_pair_eval), seed * 1000 + 501)
+    ref = persona_from_cfg("reference", cfg.toy_world.reference)
+    out = {"pair_eval": {"prompts": pe, "reference": persona_responses(ref, pe, seed * 1000 + 502)}}
+    held = set(pe) | set(held)
+    teacher = persona_from_cfg("teacher", cfg.paper.teacher)
+    for k in sorted({int(cfg.paper.skills.k), int(cfg.paper.skills.k_ablation)}):
+        ps, combos = skillmix_prompts(int(b.n_data), k, seed * 1000 + 510 + k, held)
+        out[f"ism_k{k}"] = {
+            "prompts": ps,
+            "combos": [list(c) for c in combos],
+            "responses": persona_responses(teacher, ps, seed * 1000 + 520 + k),
+        }
+    demo = persona_from_cfg("demonstrator", cfg.toy_world.demonstrator)
+    ps = plain_prompts(int(b.n_data), seed * 1000 + 530, held)
+    out["plain"] = {"prompts": ps, "responses": persona_responses(demo, ps, seed * 1000 + 531)}
+    return out
 
 
 def arm_data(cfg, data: dict, arm: dict) -> tuple[list[str], list[str], list[bool]]:
@@ -154,14 +161,25 @@ def arm_data(cfg, data: dict, arm: dict) -> tuple[list[str], list[str], list[boo
     return ps, rs, flags
 
 
+def eval_splits(world: World, data: dict) -> dict:
+    """{split: (prompts, reference answers)}: ``general`` — the world's evaluation prompts (the AlpacaEval stand-in)
+    whose skills are in the inventory every arm draws from, where the claims are judged; ``uncovered`` — the rest of
+    them (count/add/max), which no arm trains on: what continued SFT forgets; ``pairs`` — the held-out skill pairs
+    (the paper's held-out ISM set), where the positive control is judged."""
+    ps, refs = world.prompts["eval"], world.reference["eval"]
+    cov = [in_inventory(p) for p in ps]
+    return {
+        "general": ([p for p, c in zip(ps, cov) if c], [r for r, c in zip(refs, cov) if c]),
+        "pairs": (data["pair_eval"]["prompts"], data["pair_eval"]["reference"]),
+        "uncovered": ([p for p, c in zip(ps, cov) if not c], [r for r, c in zip(refs, cov) if not c]),
+    }
+
+
 def _evaluate(cfg, world: World, data: dict, model) -> dict:
     e, seed = cfg.paper.eval, int(cfg.seed)
     kw = dict(temperature=float(e.temperature), max_new_tokens=int(e.max_new_tokens))
-    pe = data["pair_eval"]
     out = {}
-    for i, (split, ps, ref) in enumerate(
-        (("general", world.prompts["eval"], world.reference["eval"]), ("pairs", pe["prompts"], pe["reference"]))
-    ):
+    for i, (split, (ps, ref)) in enumerate(eval_splits(world, data).items()):
         out[split] = {
             **evaluate_policy(model, world.tokenizer, world.judge, ps, ref, seed=seed + 17 + i, **kw),
             "prompts": list(ps),

@@ -6,25 +6,41 @@ from __future__ import annotations
 import numpy as np
 
 from ...core.config import ConfigError
-from ...worlds.toy_lm import FILLERS, OTHER_SKILLS, SKILLS, WORD_SKILLS, random_word, solve
+from ...worlds.toy_lm import FILLERS, OTHER_SKILLS, WORD_SKILLS, make_prompts, random_word, solve
 
 # ``random_word`` is the world's word distribution (3–5 letters), imported rather than copied so that skill-pair prompts
 # look like the world's own.
 
 
-PAIR_SKILLS = tuple(WORD_SKILLS)  # the composable skills
+# The one skill list every arm draws from, as the paper draws k = 1 and k = 2 from one skills.txt (card, stage 2): the
+# world's composable (word) skills, the only ones ``solve`` can chain into pairs. count/add/max stay out of every
+# arm's data; the evaluation prompts that need them measure what continued SFT forgets (``uncovered``).
+INVENTORY = tuple(WORD_SKILLS)
+PAIR_SKILLS = INVENTORY
 
 
 SKILL_PAIRS = tuple((a, b) for a in PAIR_SKILLS for b in PAIR_SKILLS if a != b)  # 30 ordered pairs
 
 
+def skills_of(prompt: str) -> tuple[str, ...]:
+    """The skills a prompt needs, in order (``"sort+rev:abc"`` → ``("sort", "rev")``)."""
+    return tuple(prompt.split(":", 1)[0].split("+"))
+
+
+def is_composition(prompt: str) -> bool:
+    return len(skills_of(prompt)) > 1
+
+
+def in_inventory(prompt: str) -> bool:
+    """Whether every skill the prompt needs is in ``INVENTORY`` (what the arms' data can cover)."""
+    return all(s in INVENTORY for s in skills_of(prompt))
+
+
 def skill_inventory(k: int) -> tuple[str, ...]:
-    """Stage 1: the skill list a k-combination is drawn from (k = 1: every skill; k = 2: the composable ones)."""
-    if k == 1:  # DEVIATION (conf/paper/instruct-skillmix.yaml, skills.k_ablation): not the same list as k = 2
-        return SKILLS
-    if k == 2:
-        return PAIR_SKILLS
-    raise ConfigError(f"the toy world composes at most two skills per prompt (k ∈ {{1, 2}}), got k={k}")
+    """Stage 1: the skill list a k-combination is drawn from — the same ``INVENTORY`` for every k, as in the paper."""
+    if k not in (1, 2):
+        raise ConfigError(f"the toy world composes at most two skills per prompt (k ∈ {{1, 2}}), got k={k}")
+    return INVENTORY
 
 
 def sample_combinations(n: int, k: int, seed: int) -> list[tuple[str, ...]]:
@@ -58,6 +74,16 @@ def skillmix_prompts(n: int, k: int, seed: int, exclude: set = frozenset()) -> t
             p = combination_prompt(c, rng)
         prompts.append(p)
     return prompts, combos
+
+
+def plain_prompts(n: int, seed: int, exclude: set = frozenset()) -> list[str]:
+    """n prompts of the world's everyday mix (``make_prompts``: skewed to its six fixed compositions and single skills)
+    restricted to ``INVENTORY``, none in ``exclude``: the plain mix covers the same skills as the ISM arms."""
+    for m in (4 * n, 16 * n, 64 * n):  # ≈ 3/4 of the everyday mix is in the inventory; the same stream, longer
+        out = [p for p in make_prompts(m, seed) if p not in exclude and in_inventory(p)][:n]
+        if len(out) == n:
+            return out
+    raise ValueError(f"only {len(out)} of {n} everyday prompts are in the inventory and not excluded")
 
 
 def pair_eval_prompts(n: int, seed: int) -> list[str]:
