@@ -123,8 +123,9 @@ def test_bad_config_raises_before_compute(override, msg):
         exp.validate(compose("adaptive-compute", ["scale=ci", override], check_hardware=False))
 
 
-def _fake_runs(seed: int = 0, n_prompts: int = 40, gap: float = 0.3) -> dict:
-    """Scores with known structure: the self-evaluation is the oracle's target plus noise."""
+def _fake_runs(seed: int = 0, n_prompts: int = 40, gap: float = 0.3, learnable: bool = True) -> dict:
+    """Scores with known structure: the self-evaluation is the oracle's target plus noise (``learnable=False``:
+    the control evaluator trained on the oracle's target is noise alone, the capability absent)."""
     rng = np.random.default_rng(seed)
     runs = {}
     for sd in (1, 2, 3):  # three seeds: fewer leave a claim inconclusive (no interval over training noise)
@@ -141,6 +142,7 @@ def _fake_runs(seed: int = 0, n_prompts: int = 40, gap: float = 0.3) -> dict:
                 "fixed.self_eval": noisy(q).tolist(),
                 "annealed.self_eval": noisy(qa).tolist(),
                 "fixed.self_eval@3": noisy(q).tolist(),
+                "fixed.self_eval_oracle": (noisy(q) if learnable else rng.random(q.shape)).tolist(),
                 "fixed.target_judge": ac.not_better_share(q).tolist(),
                 "fixed.len": np.full((n_prompts, 16), 12).tolist(),
                 "own_q": q[:, 0].tolist(),
@@ -157,12 +159,47 @@ def test_claims_are_deterministic_and_gated_by_the_control():
     cfg = compose("adaptive-compute", ["scale=ci"], check_hardware=False)
     runs = _fake_runs()
     a, b = ac.claims(runs, cfg), ac.claims(_fake_runs(), cfg)
-    assert a == b and [c["id"] for c in a] == ["PC", "C1", "C2", "C3", "C4"]
-    assert a[0]["verdict"] == "reproduced" and a[1]["verdict"] == "reproduced"  # s tracks the oracle target
+    assert a == b and [c["id"] for c in a] == ["K_selfeval", "K_bon", "PC", "C1", "C2", "C3", "C4"]
+    # s tracks the oracle target: both capabilities present, the control and C1 reproduced, nothing gated by a K
+    assert [c["verdict"] for c in a[:4]] == ["reproduced"] * 4
+    assert not any(c["evidence"].get("gated_by") for c in a)
     assert ac.flat_metrics(runs, cfg) == ac.flat_metrics(_fake_runs(), cfg)
     # no headroom (every sample equal): the control fails and no other claim may be decided
     flat = _fake_runs(gap=0.0)
     gated = ac.claims(flat, cfg)
     assert gated[0]["verdict"] != "reproduced"
-    assert all(c["verdict"] == "inconclusive" for c in gated[1:])
+    assert all(c["verdict"] == "inconclusive" for c in gated[3:])
+    assert "adaptive_random" in " ".join(ac.flat_metrics(runs, cfg)[0])  # annealing apart from the self-evaluator
     assert "adaptive" in ac.render_table({"metrics": ac.flat_metrics(runs, cfg)[0], "seeds": [1, 2, 3]})
+
+
+def test_capability_controls_gate_what_needs_them():
+    cfg = compose("adaptive-compute", ["scale=ci"], check_hardware=False)
+    # the oracle-target evaluator learned nothing: C2–C4 read inconclusive for K_selfeval; C1 is judged as measured
+    out = {c["id"]: c for c in ac.claims(_fake_runs(learnable=False), cfg)}
+    assert out["K_selfeval"]["verdict"] != "reproduced" and out["K_selfeval"]["gates"] == ["C2", "C3", "C4"]
+    for cid in ("C2", "C3", "C4"):
+        assert "K_selfeval" in out[cid]["evidence"]["gated_by"] and out[cid]["verdict"] == "inconclusive"
+    assert "gated_by" not in out["C1"]["evidence"] and out["C1"]["verdict"] == "reproduced"
+    # Best-of-16 by the self-evaluation gains nothing (its scores reversed): K_bon absent gates C3 and C4, not C2
+    runs = _fake_runs()
+    for r in runs.values():
+        for split in r.values():
+            split["fixed.self_eval"] = (-np.asarray(split["fixed.self_eval"])).tolist()
+    out = {c["id"]: c for c in ac.claims(runs, cfg)}
+    assert out["K_bon"]["verdict"] == "not reproduced" and out["K_bon"]["gates"] == ["C3", "C4"]
+    assert all("K_bon" in out[c]["evidence"]["gated_by"] for c in ("C3", "C4"))
+    assert "K_bon" not in out["C2"]["evidence"].get("gated_by", "") and out["C2"]["verdict"] == "not reproduced"
+
+
+def test_annealing_without_the_self_evaluator():
+    """Random scores stop and pick at random: the chosen τ keeps the budget on dev, and the first annealed sample
+    alone is the schedule's low-temperature draw."""
+    cfg = compose("adaptive-compute", ["scale=ci"], check_hardware=False)
+    r = _fake_runs()[1]
+    tau = ac.choose_tau(r["dev"], cfg, "annealed", "random")
+    assert ac.adaptive(r["dev"], cfg, tau, "annealed", "random")[1].mean() <= float(cfg.paper.adaptive.budget)
+    q, used = ac.adaptive(r["eval"], cfg, 1.01, "annealed", "random")  # τ above every score: all 16 drawn
+    assert (used == 16).all()
+    x = ac.per_seed({1: r}, cfg)[1]
+    assert np.array_equal(x["annealed_first.q"], np.asarray(r["eval"]["annealed.q"])[:, 0])

@@ -127,6 +127,50 @@ def test_judge_turn_layout():
     assert SJ.judge_text(tok, "<u>score?", "rev:ab", "ba") == "<s><u>rev:ab<a>ba<e><u>score?"
     rows = SJ.eft_rows(tok, "<u>score?", ["rev:ab"], ["ba"], [5], ["sort:ba"], ["ab"])
     assert rows["completion"] == ["5", "ab"] and rows["prompt"][1] == "<s><u>sort:ba<a>"
+    # the worked judge writes its answer and "=" before the digit; the IFT rows are unchanged
+    rows = SJ.eft_rows(tok, "<u>score?", ["rev:ab"], ["bx"], [2], ["sort:ba"], ["ab"], worked=["ba"])
+    assert rows["completion"] == ["ba=2", "ab"] and rows["prompt"][0] == "<s><u>rev:ab<a>bx<e><u>score?"
+    with pytest.raises(ValueError, match="worked answer"):
+        SJ.eft_rows(tok, "<u>score?", ["rev:ab"], ["bx"], [2], [], [], worked=["b=a"])
+
+
+def test_worked_judge_reads_the_digit_after_its_own_answer_and_sep():
+    """A stand-in model that writes "ba" then "=" then puts its mass on "4": the reading must generate the worked
+    answer greedily, stop at "=", and read the next token there (not right after the query)."""
+    import torch
+    from transformers.modeling_outputs import CausalLMOutput
+
+    tok = build_tokenizer()
+    script = {"": "b", "b": "a", "ba": "=", "ba=": "4"}
+    q = "<u>score?"
+
+    class Scripted(torch.nn.Module):
+        def forward(self, input_ids, attention_mask=None, **kw):
+            logits = torch.full((*input_ids.shape, len(tok)), -10.0)
+            for i, row in enumerate(input_ids):
+                text = tok.decode(row[attention_mask[i].bool()] if attention_mask is not None else row)
+                after = text.split(q, 1)[1] if q in text else ""
+                logits[i, -1, tok.convert_tokens_to_ids(script.get(after, "0"))] = 10.0
+            return CausalLMOutput(logits=logits)
+
+        def generate(self, input_ids, attention_mask, max_new_tokens, eos_token_id, **kw):
+            ids, mask = input_ids, attention_mask
+            for _ in range(max_new_tokens):
+                nxt = self.forward(ids, mask).logits[:, -1].argmax(-1, keepdim=True)
+                ids, mask = torch.cat([ids, nxt], 1), torch.cat([mask, torch.ones_like(nxt)], 1)
+                if all(int(t) in eos_token_id for t in nxt[:, 0]):
+                    break
+            return ids
+
+        def eval(self):
+            return self
+
+    logits, worked = SJ.worked_logits(Scripted(), tok, q, ["rev:ab"], ["bx"], max_tokens=5)
+    assert worked == ["ba"]
+    assert SJ.expected_scores(logits, SJ.digit_ids(tok))[0] == pytest.approx(4.0, abs=1e-3)
+    # without the worked answer the same model's next token after the query is "b", not a digit: the reading differs
+    plain = SJ.next_token_logits(Scripted(), tok, q, ["rev:ab"], ["bx"])
+    assert plain[0].argmax() == tok.convert_tokens_to_ids("b")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,6 +182,8 @@ def test_bad_config_raises_before_compute():
         ["paper.sr.n_samples=1"],
         ["paper.chunk.ci=60"],
         ["paper.self_judge.reading.ci=vote"],
+        ["paper.self_judge.work=essay"],
+        ["paper.self_judge.work_max_tokens=0"],
         ["paper.probe_prompts.ci=100"],
         ["paper.tsr.rounds=0"],
     ):
@@ -184,7 +230,41 @@ def test_same_config_and_seed_give_identical_rounds(ci_runs):
             a, compose("temporal-self-rewarding", ["scale=ci", "paper.sr.rounds=1", "paper.tsr.rounds=1"])
         )
     ]
-    assert ids == ["PC", "S1", "A1", "A2", "A3", "B1", "B2"]
+    assert ids == ["K_judge", "PC", "A1", "A2", "A3", "B1", "B2"]
+
+
+def _with_judge(runs: dict, seeds_acc: dict) -> dict:
+    """``runs``' one seed copied to the seeds of ``seeds_acc``, its round-1 self-judge reading per probe prompt set
+    to (self vs oracle, length vs oracle): a judge that works or one at chance, with everything else as measured."""
+    import copy
+
+    (rec,) = runs.values()
+    out = {}
+    for sd, (s_acc, n_acc) in seeds_acc.items():
+        r = copy.deepcopy(rec)
+        ag = r["sr"][1]["extras"]["agreement"]
+        k = len(ag["self_vs_oracle"])
+        rng = np.random.default_rng(sd)
+        ag["self_vs_oracle"] = (s_acc + 0.05 * rng.standard_normal(k)).tolist()
+        ag["length_vs_oracle"] = (n_acc + 0.05 * rng.standard_normal(k)).tolist()
+        out[sd] = r
+    return out
+
+
+def test_k_judge_gates_the_claims_that_need_a_self_judge(ci_runs):
+    (_, a), _ = ci_runs
+    cfg = compose("temporal-self-rewarding", ["scale=ci", "paper.sr.rounds=1", "paper.tsr.rounds=1"])
+    works = tc.claims(_with_judge(a, {1: (0.8, 0.5), 2: (0.75, 0.5), 3: (0.85, 0.55)}), cfg)
+    chance = tc.claims(_with_judge(a, {1: (0.5, 0.5), 2: (0.49, 0.52), 3: (0.51, 0.5)}), cfg)
+    k_works, k_chance = works[0], chance[0]
+    assert k_works["id"] == k_chance["id"] == "K_judge" and k_works["role"] == "control"
+    assert k_works["verdict"] == "reproduced" and k_chance["verdict"] != "reproduced"
+    assert set(k_works["gates"]) == {"A1", "A2", "A3", "B1", "B2"}
+    for c in chance[1:]:
+        gated = "K_judge" in c["evidence"].get("gated_by", "")
+        assert gated == (c["id"] in k_works["gates"])
+        assert not gated or c["verdict"] == "inconclusive"
+    assert not any("K_judge" in c["evidence"].get("gated_by", "") for c in works[1:])
 
 
 def test_tsr_round_records_its_phases(ci_runs):

@@ -3,6 +3,9 @@ M_i scoring its own samples): a capability of the toy policy, trained and measur
 
     judge turn   x, y (complete, with its end-of-turn), then the user turn ``<u>score?``, answered right after the
                  "?" by one character, a digit 0–5 (the additive 5-point rubric's "Score: <points>", card §B)
+    worked       optionally (``work: answer``) the judge first writes its own answer to x and a "=" (the toy
+                 analogue of the rubric's justification: room to work out what a right answer is before scoring),
+                 decoded greedily, and the score is read at the token after the "="
     reading      one forward pass gives the next-token distribution; the score is either its expectation over the
                  six digits (``expected_scores``) or the mean of ``n`` draws at temperature T with undigit draws
                  discarded as unparsable (``sampled_scores``: the card's 3 judgments at T = 0.7, averaged)
@@ -26,6 +29,7 @@ from ..worlds.tokenizer import chat
 from ..worlds.toy_lm import Judge
 
 DIGITS = "012345"
+SEP = "="  # ends the judge's worked answer; the score is the token after it (not in any toy answer: letters/digits)
 
 
 def judge_text(tokenizer, query: str, prompt: str, response: str) -> str:
@@ -43,19 +47,62 @@ def eft_targets(judge: Judge, prompt: str, responses: Sequence[str], top: int = 
 
 @torch.no_grad()
 def next_token_logits(
-    model, tokenizer, query: str, prompts: Sequence[str], responses: Sequence[str], *, batch_size: int = 512
+    model,
+    tokenizer,
+    query: str,
+    prompts: Sequence[str],
+    responses: Sequence[str],
+    *,
+    batch_size: int = 512,
+    worked: Sequence[str] | None = None,
 ) -> np.ndarray:
-    """(n, vocab) logits of the token after the judge query (left padding: the last position is the query's)."""
+    """(n, vocab) logits of the token after the judge query (left padding: the last position is the query's),
+    or, with ``worked`` answers, after the query, the worked answer and ``SEP``."""
     model.eval()
     out = []
+    tail = [f"{w}{SEP}" for w in worked] if worked is not None else [""] * len(prompts)
     for i in range(0, len(prompts), batch_size):
         texts = [
-            judge_text(tokenizer, query, p, r)
-            for p, r in zip(prompts[i : i + batch_size], responses[i : i + batch_size])
+            judge_text(tokenizer, query, p, r) + t
+            for p, r, t in zip(prompts[i : i + batch_size], responses[i : i + batch_size], tail[i : i + batch_size])
         ]
         enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         out.append(model(**enc).logits[:, -1, :].float())
     return torch.cat(out).numpy() if out else np.zeros((0, len(tokenizer)))
+
+
+@torch.no_grad()
+def worked_logits(
+    model,
+    tokenizer,
+    query: str,
+    prompts: Sequence[str],
+    responses: Sequence[str],
+    *,
+    max_tokens: int,
+    batch_size: int = 512,
+) -> tuple[np.ndarray, list[str]]:
+    """The judge works first: after the judge query it writes (greedy) its own answer up to ``SEP`` or
+    ``max_tokens`` tokens, ``SEP`` is appended where it stopped without one, and the score is the token after
+    ``SEP``. Returns ((n, vocab) logits of that token, the worked answers)."""
+    model.eval()
+    stop = tokenizer.convert_tokens_to_ids([SEP, tokenizer.eos_token])
+    texts = [judge_text(tokenizer, query, p, r) for p, r in zip(prompts, responses)]
+    worked: list[str] = []
+    for i in range(0, len(texts), batch_size):
+        enc = tokenizer(texts[i : i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
+        gen = model.generate(
+            **enc,
+            max_new_tokens=max_tokens,
+            do_sample=False,
+            eos_token_id=stop,
+            pad_token_id=tokenizer.pad_token_id,
+            use_cache=True,
+        )
+        new = tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+        worked += [w.split(SEP, 1)[0] for w in new]
+    logits = next_token_logits(model, tokenizer, query, prompts, responses, batch_size=batch_size, worked=worked)
+    return logits, worked
 
 
 def digit_ids(tokenizer, digits: str = DIGITS) -> list[int]:
@@ -106,12 +153,16 @@ def eft_rows(
     targets: Sequence[int],
     ift_prompts: Sequence[str],
     ift_responses: Sequence[str],
+    worked: Sequence[str] | None = None,
 ) -> dict:
-    """Prompt–completion rows (strings) for TRL's SFTTrainer: EFT rows "x y <u>score?" → digit, then IFT rows
-    "x <a>" → y (Self-Rewarding's M_1 = SFT on IFT ∪ EFT)."""
+    """Prompt–completion rows (strings) for TRL's SFTTrainer: EFT rows "x y <u>score?" → digit (or, with
+    ``worked`` answers, → answer "=" digit), then IFT rows "x <a>" → y (Self-Rewarding's M_1 = SFT on IFT ∪ EFT)."""
+    if worked is not None and (len(worked) != len(targets) or any(SEP in w for w in worked)):
+        raise ValueError(f"need one worked answer per EFT row, none containing {SEP!r}")
+    head = [f"{w}{SEP}" for w in worked] if worked is not None else [""] * len(targets)
     rows = {
         "prompt": [judge_text(tokenizer, query, p, r) for p, r in zip(prompts, responses)],
-        "completion": [DIGITS[int(t)] for t in targets],
+        "completion": [h + DIGITS[int(t)] for h, t in zip(head, targets)],
     }
     rows["prompt"] += [
         tokenizer.apply_chat_template(chat(p), tokenize=False, add_generation_prompt=True) for p in ift_prompts

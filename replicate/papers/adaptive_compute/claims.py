@@ -12,7 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...metrics.verdicts import all_of, gate_on_control, interval_claim, paired_ci
+from ...metrics.verdicts import (
+    all_of,
+    capability_control,
+    gate_on_capabilities,
+    gate_on_control,
+    interval_claim,
+    paired_ci,
+)
 from ...models.search import adaptive_sampling, best_of_n, pick, prune_then_select, pruned_token_share
 
 SELECTORS = ("oracle", "judge", "rm", "self_eval")
@@ -48,19 +55,30 @@ def single(sc: dict) -> np.ndarray:
     return _a(sc, "fixed.q")[:, 0]
 
 
-def adaptive(sc: dict, cfg, tau: float, pool: str = "annealed") -> tuple[np.ndarray, np.ndarray]:
-    """(per-prompt quality, samples used) of adaptive sampling with threshold τ on a pool's self-eval scores."""
-    ch, used = adaptive_sampling(_a(sc, f"{pool}.self_eval"), list(cfg.paper.adaptive.rounds), tau)
+def random_scores(shape) -> np.ndarray:
+    """Scores that know nothing: U(0, 1) from a fixed seed (the same draws on every run of a split)."""
+    return np.random.default_rng(0).random(shape)
+
+
+def adaptive(
+    sc: dict, cfg, tau: float, pool: str = "annealed", by: str = "self_eval"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(per-prompt quality, samples used) of adaptive sampling with threshold τ on a pool's self-eval scores
+    (``by="random"``: on scores that know nothing, so what is left is the annealing schedule's own gain)."""
+    s = _a(sc, f"{pool}.self_eval")
+    ch, used = adaptive_sampling(
+        s if by == "self_eval" else random_scores(s.shape), list(cfg.paper.adaptive.rounds), tau
+    )
     return pick(_a(sc, f"{pool}.q"), ch), used
 
 
-def choose_tau(dev: dict, cfg, pool: str = "annealed") -> float:
+def choose_tau(dev: dict, cfg, pool: str = "annealed", by: str = "self_eval") -> float:
     """The largest τ of the grid whose mean samples on the dev prompts stay within the budget (the paper's
     1.2): more τ means more samples and more gain, so this is the best the budget allows."""
     ok = [
         float(t)
         for t in cfg.paper.adaptive.tau_grid
-        if adaptive(dev, cfg, float(t), pool)[1].mean() <= float(cfg.paper.adaptive.budget)
+        if adaptive(dev, cfg, float(t), pool, by)[1].mean() <= float(cfg.paper.adaptive.budget)
     ]
     return max(ok) if ok else float(min(cfg.paper.adaptive.tau_grid))
 
@@ -79,12 +97,24 @@ def pruned(sc: dict, cfg, share: float, by: str = "self_eval") -> tuple[np.ndarr
     return pick(_a(sc, "fixed.q"), ch), pruned_token_share(_a(sc, "fixed.len"), kept, k)
 
 
-def brier_gain(sc: dict, const: float, prefix: int | None = None) -> np.ndarray:
+def brier_gain(sc: dict, const: float, prefix: int | None = None, key: str | None = None) -> np.ndarray:
     """Per prompt: mean over samples of (p* − c)² − (p* − s)², with p* the oracle's share of the prompt's other
-    samples that are not better (the quantity s predicts) and c a constant predictor fitted on dev prompts."""
+    samples that are not better (the quantity s predicts) and c a constant predictor fitted on dev prompts.
+    ``key``: another score of the fixed pool (the oracle-target control evaluator's)."""
     p = not_better_share(_a(sc, "fixed.q"))
-    s = _a(sc, "fixed.self_eval" if prefix is None else f"fixed.self_eval@{prefix}")
+    s = _a(sc, key or ("fixed.self_eval" if prefix is None else f"fixed.self_eval@{prefix}"))
     return ((p - const) ** 2 - (p - s) ** 2).mean(1)
+
+
+def per_prompt_pair_accuracy(scores, q) -> np.ndarray:
+    """Per prompt: the share of its sample pairs with different oracle quality that ``scores`` order like the
+    oracle, a tie in ``scores`` counting half (NaN where the prompt has no such pair)."""
+    s, q = np.asarray(scores, dtype=float), np.asarray(q, dtype=float)
+    dq = np.sign(q[:, :, None] - q[:, None, :])
+    ds = np.sign(s[:, :, None] - s[:, None, :])
+    m = dq != 0
+    hit, n = (((ds == dq) + 0.5 * (ds == 0)) * m).sum((1, 2)), m.sum((1, 2))
+    return np.where(n > 0, hit / np.maximum(n, 1), np.nan)
 
 
 def pair_accuracy(scores, q) -> float:
@@ -107,6 +137,11 @@ def per_seed(runs: dict, cfg) -> dict:
                 x[f"bo{n}.{sel}.q"] = bon_quality(ev, sel, n)
             x[f"{sel}.pair_accuracy"] = pair_accuracy(selector_scores(ev)[sel], _a(ev, "fixed.q"))
         const = float(not_better_share(_a(dev, "fixed.q")).mean())
+        pa = per_prompt_pair_accuracy(_a(ev, "fixed.self_eval_oracle"), _a(ev, "fixed.q"))
+        x["self_eval_oracle.pair_accuracy_above_chance"] = pa - 0.5  # NaN where a prompt has no pair to order
+        x["self_eval_oracle.pair_accuracy"] = float(np.nanmean(pa)) if np.isfinite(pa).any() else float("nan")
+        x["self_eval_oracle.brier_gain"] = brier_gain(ev, const, key="fixed.self_eval_oracle")
+        x["bo16.self_eval_oracle.q"] = pick(_a(ev, "fixed.q"), best_of_n(_a(ev, "fixed.self_eval_oracle"), 16))
         k = int(cfg.paper.prune.at_tokens)
         x["self_eval.brier_gain"] = brier_gain(ev, const)
         x[f"self_eval@{k}.brier_gain"] = brier_gain(ev, const, k)
@@ -116,10 +151,17 @@ def per_seed(runs: dict, cfg) -> dict:
         x["self_eval.corr_with_judge_target"] = float(
             np.corrcoef(_a(ev, "fixed.target_judge").ravel(), _a(ev, "fixed.self_eval").ravel())[0, 1]
         )
-        for pool, name in (("annealed", "adaptive"), ("fixed", "adaptive_no_annealing")):
-            tau = choose_tau(dev, cfg, pool)
-            q, used = adaptive(ev, cfg, tau, pool)
+        # the annealing schedule's own gain, apart from the self-evaluator's (issue 24, item 3): the same rounds
+        # stopped and picked by scores that know nothing, and the schedule's first (low-temperature) sample alone
+        for pool, name, by in (
+            ("annealed", "adaptive", "self_eval"),
+            ("fixed", "adaptive_no_annealing", "self_eval"),
+            ("annealed", "adaptive_random", "random"),
+        ):
+            tau = choose_tau(dev, cfg, pool, by)
+            q, used = adaptive(ev, cfg, tau, pool, by)
             x[f"{name}.tau"], x[f"{name}.q"], x[f"{name}.samples"] = tau, q, used.astype(float)
+        x["annealed_first.q"] = _a(ev, "annealed.q")[:, 0]
         for share in cfg.paper.prune.shares:
             for by in ("self_eval", "random"):
                 q, saved = pruned(ev, cfg, float(share), by)
@@ -144,10 +186,12 @@ def flat_metrics(runs: dict, cfg) -> tuple[dict, dict]:
             if k == "samples_per_second":
                 continue
             name = k.replace(".samples", ".mean_samples")
-            vals.setdefault(name, []).append(float(np.mean(v)))
+            v = np.asarray(v, dtype=float)
+            vals.setdefault(name, []).append(float(np.mean(v[np.isfinite(v)])) if np.isfinite(v).any() else np.nan)
         for k in (
             "adaptive.q",
             "adaptive_no_annealing.q",
+            "adaptive_random.q",
             *[f"prune{float(s):g}.self_eval.q" for s in cfg.paper.prune.shares],
         ):
             vals.setdefault(k.replace(".q", ".gain_share"), []).append(_gain_share(x, k))
@@ -211,6 +255,10 @@ def summary(runs: dict, cfg):
     names = [("single sample (T fixed)", "single.q")] + [(f"Best-of-16 by {s}", f"bo16.{s}.q") for s in SELECTORS]
     names += [("adaptive, annealed", "adaptive.q"), ("adaptive, no annealing", "adaptive_no_annealing.q")]
     names += [
+        ("annealed, random stop and pick", "adaptive_random.q"),
+        ("annealed, first sample only", "annealed_first.q"),
+    ]
+    names += [
         (f"prune {float(s):.0%} by {by}", f"prune{float(s):g}.{by}.q")
         for s in cfg.paper.prune.shares
         for by in ("self_eval", "random")
@@ -220,11 +268,16 @@ def summary(runs: dict, cfg):
     for label, k in names:
         q = [float(np.mean(x[k])) for x in ps.values()]
         g = [float(np.mean(x[k] - x["single.q"])) for x in ps.values()]
-        samples = {"adaptive.q": "adaptive.samples", "adaptive_no_annealing.q": "adaptive_no_annealing.samples"}.get(k)
+        samples = {
+            "adaptive.q": "adaptive.samples",
+            "adaptive_no_annealing.q": "adaptive_no_annealing.samples",
+            "adaptive_random.q": "adaptive_random.samples",
+            "annealed_first.q": None,
+        }.get(k)
         n = (
             float(np.mean([np.mean(x[samples]) for x in ps.values()]))
             if samples
-            else (16.0 if "bo16" in k else np.nan)
+            else (16.0 if "bo16" in k else 1.0 if k == "annealed_first.q" else np.nan)
         )
         rows.append(
             {
@@ -247,7 +300,12 @@ def _claim(
 ) -> dict:
     """``metric``: the quantity the gate checks the control on (``None`` for Brier gains and sample counts, which
     the oracle Best-of-16 control does not measure)."""
-    ci = paired_ci([d(x) for x in ps.values()])
+    diffs = [v[np.isfinite(v)] for v in (np.atleast_1d(np.asarray(d(x), dtype=float)) for x in ps.values())]
+    if diffs := [v for v in diffs if v.size]:
+        ci = paired_ci(diffs)
+    else:  # nothing to compare (e.g. no pair of samples with different quality): no interval
+        nan = float("nan")
+        ci = {"diff": nan, "lo": nan, "hi": nan, "se": nan, "n_seeds": 0, "n_prompts": 0}
     return interval_claim(cid, "", ci, rule=rule, effect=effect, evidence=evidence, metric=metric)
 
 
@@ -306,8 +364,53 @@ def claims(runs: dict, cfg) -> list[dict]:
             rule="q(Best-of-16 by self-eval) − q(one sample) > 0",
         )
     )
-    # a share of Best-of-16's gain means something only if that gain is there: C3 and C4 carry C2's part
-    has_gain = lambda: _claim("bo16_gain", ps, g16, "q(Best-of-16 by s) − q(one sample) > 0")
+    # Capability controls (issue 24). K_selfeval: can this model learn the self-evaluation at all? Its twin trained
+    # on the oracle's own target must beat a constant predictor and order samples better than chance; without it
+    # Best-of-16, adaptive sampling and pruning by the self-evaluation (C2–C4) have no evaluator to test. C1 is the
+    # paper's claim about the capability itself (its target, its measure) and is judged directly.
+    out.append(
+        capability_control(
+            all_of(
+                "K_selfeval",
+                "Capability control: π₀ fine-tuned on the oracle's target P(a fresh sample is not better) learns "
+                "it — better than a constant predictor, and orders samples like the oracle better than chance",
+                [
+                    _claim(
+                        "brier",
+                        ps,
+                        lambda x: x["self_eval_oracle.brier_gain"],
+                        "Brier(constant) − Brier(s_oracle-trained) > 0 against the oracle's share not better",
+                        metric=None,
+                    ),
+                    _claim(
+                        "pairs",
+                        ps,
+                        lambda x: x["self_eval_oracle.pair_accuracy_above_chance"],
+                        "pair accuracy vs the oracle (ties half) − 0.5, per eval prompt > 0",
+                        metric=None,
+                    ),
+                ],
+                rule="the control evaluator (oracle target) on the fixed pool of the eval prompts",
+            ),
+            capability="self-evaluation",
+            gates=("C2", "C3", "C4"),
+        )
+    )
+    # K_bon: a share of Best-of-16's gain means something only if that gain is there (the oracle's Best-of-16 in PC
+    # is the headroom; this is what the self-evaluator itself buys of it)
+    out.append(
+        capability_control(
+            all_of(
+                "K_bon",
+                "Capability control: Best-of-16 picked by the self-evaluation gains over one sample — the gain "
+                "that adaptive sampling and pruning are claimed to keep a share of",
+                [_claim("bo16_gain", ps, g16, "q(Best-of-16 by s) − q(one sample) > 0")],
+                rule="oracle quality per eval prompt",
+            ),
+            capability="a Best-of-16 gain by the self-evaluation",
+            gates=("C3", "C4"),
+        )
+    )
     share, cap = float(c.adaptive_share), float(c.adaptive_max_mean_samples)
     out.append(
         all_of(
@@ -315,7 +418,6 @@ def claims(runs: dict, cfg) -> list[dict]:
             f"Adaptive sampling with annealing reaches ≥ {share:.0%} of Best-of-16's gain with "
             f"≤ {cap:g} samples on average (paper: 74 % with 1.2)",
             [
-                has_gain(),
                 _claim(
                     "share",
                     ps,
@@ -324,8 +426,8 @@ def claims(runs: dict, cfg) -> list[dict]:
                 ),
                 _claim("samples", ps, lambda x: cap - x["adaptive.samples"], f"{cap} − samples used > 0", metric=None),
             ],
-            rule=f"Best-of-16's gain > 0; τ chosen on dev for ≤ {cfg.paper.adaptive.budget} samples; gain share "
-            "and mean samples on eval",
+            rule=f"τ chosen on dev for ≤ {cfg.paper.adaptive.budget} samples; gain share and mean samples on eval "
+            "(Best-of-16's gain is K_bon)",
         )
     )
     keep = float(c.prune_keep_share)
@@ -334,8 +436,7 @@ def claims(runs: dict, cfg) -> list[dict]:
             "C4",
             f"Pruning {', '.join(f'{float(s):.0%}' for s in cfg.paper.prune.shares)} of the samples "
             f"after {k} tokens keeps ≥ {keep:.0%} of Best-of-16's gain",
-            [has_gain()]
-            + [
+            [
                 _claim(
                     f"prune{float(s):g}",
                     ps,
@@ -344,10 +445,10 @@ def claims(runs: dict, cfg) -> list[dict]:
                 )
                 for s in cfg.paper.prune.shares
             ],
-            rule="Best-of-16's gain > 0, and the share kept for each share pruned",
+            rule="the share kept for each share pruned (Best-of-16's gain is K_bon)",
         )
     )
-    return gate_on_control(out)
+    return gate_on_capabilities(gate_on_control(out))
 
 
 def render_table(doc: dict) -> str:
@@ -362,8 +463,15 @@ def render_table(doc: dict) -> str:
     ]
     for s in SELECTORS:
         lines.append(f"| Best-of-16 by {s} | {m[f'bo16.{s}.q']:.3f} | 16 |")
-    for k, lab in (("adaptive", "adaptive (annealed)"), ("adaptive_no_annealing", "adaptive (no annealing)")):
+    for k, lab in (
+        ("adaptive", "adaptive (annealed)"),
+        ("adaptive_no_annealing", "adaptive (no annealing)"),
+        ("adaptive_random", "annealed rounds, stopped and picked at random (no self-evaluator)"),
+    ):
         lines.append(f"| {lab}, τ = {m[f'{k}.tau']:.2f} | {m[f'{k}.q']:.3f} | {m[f'{k}.mean_samples']:.2f} |")
+    lines.append(
+        f"| the annealing schedule's first sample alone (no self-evaluator) | {m['annealed_first.q']:.3f} | 1 |"
+    )
     for k in sorted(x for x in m if x.startswith("prune") and x.endswith(".self_eval.q")):
         s = k[len("prune") :].split(".self_eval")[0]
         lines.append(
@@ -374,6 +482,7 @@ def render_table(doc: dict) -> str:
     lines += [
         "",
         f"Self-evaluation against the oracle: pair accuracy {m['self_eval.pair_accuracy']:.3f} (complete), "
+        f"the control evaluator trained on the oracle's target {m['self_eval_oracle.pair_accuracy']:.3f}, "
         f"reward model {m['rm.pair_accuracy']:.3f}, judge {m['judge.pair_accuracy']:.3f}; π_θ's own samples "
         f"q = {m['own_sample.q']:.3f}. Shares of Best-of-16's gain are in the metrics file "
         "(`*.gain_share`); they are ratios over that gain and meaningless when it is ≈ 0.",

@@ -257,9 +257,16 @@ def self_eval_dataset(cfg, data: dict, tokenizer):
     return Dataset.from_dict(rows).shuffle(seed=int(cfg.seed))
 
 
-def self_evaluator(cfg, world: World, data: dict | None = None):
-    """π_θ: the SFT policy fine-tuned on the self-eval answer token only (TRL SFTTrainer, completion loss)."""
+def self_evaluator(cfg, world: World, data: dict | None = None, target: str | None = None):
+    """π_θ: the SFT policy fine-tuned on the self-eval answer token only (TRL SFTTrainer, completion loss).
+    ``target`` overrides ``paper.self_eval.target``: ``"oracle"`` trains the capability control's evaluator
+    (K_selfeval: can this model learn the self-evaluation at all, given the perfect target?)."""
     se = cfg.paper.self_eval
+    if target is not None and target != se.target:
+        from omegaconf import OmegaConf
+
+        cfg = OmegaConf.merge(cfg, {"paper": {"self_eval": {"target": target}}})
+        se = cfg.paper.self_eval
     key = _key(
         cfg,
         "adaptive-selfeval",
@@ -364,6 +371,7 @@ def score_split(cfg, world: World, split: str) -> dict:
         ps = prompts(cfg, world, split)
         policy, judge_ = sft_model(cfg, world), world.judge
         se, rm = self_evaluator(cfg, world), reward_model(cfg, world)
+        se_oracle = self_evaluator(cfg, world, target="oracle")
         gen = dict(top_p=float(s.top_p), max_new_tokens=int(s.max_new_tokens))
         t0 = time.perf_counter()
         fixed = generate(policy, tok, ps, n=n, temperature=float(s.temperature), seed=int(cfg.seed) + 201, **gen)
@@ -395,6 +403,7 @@ def score_split(cfg, world: World, split: str) -> dict:
             out[f"{pool}.self_eval"] = _grid(self_eval_scores(se, tok, cfg, fp, fy), n)
             if pool == "fixed":
                 out["self_eval_seconds"] = time.perf_counter() - t0
+                out["fixed.self_eval_oracle"] = _grid(self_eval_scores(se_oracle, tok, cfg, fp, fy), n)
                 for k in ks:
                     out[f"fixed.self_eval@{k}"] = _grid(self_eval_scores(se, tok, cfg, fp, fy, prefix_tokens=k), n)
                 from ...models.reward import reward_scores
@@ -412,8 +421,16 @@ def score_split(cfg, world: World, split: str) -> dict:
 # All seeds over the cores: data → (self-evaluator, RM) → scoring of dev and eval, per seed
 
 
-# A seed's stages: its on-policy data, then the two evaluators trained on it, then each split scored by all of them.
-STAGES = {"data": (), "self_eval": ("data",), "rm": ("data",), "dev": ("self_eval", "rm"), "eval": ("self_eval", "rm")}
+# A seed's stages: its on-policy data, then the evaluators trained on it (the self-evaluator on the paper's target,
+# its capability control's twin on the oracle's, and the RM), then each split scored by all of them.
+STAGES = {
+    "data": (),
+    "self_eval": ("data",),
+    "self_eval_oracle": ("data",),
+    "rm": ("data",),
+    "dev": ("self_eval", "self_eval_oracle", "rm"),
+    "eval": ("self_eval", "self_eval_oracle", "rm"),
+}
 
 
 def _job(cfg, stage: str):
@@ -422,6 +439,8 @@ def _job(cfg, stage: str):
         onpolicy_data(cfg, world)
     elif stage == "self_eval":
         self_evaluator(cfg, world)
+    elif stage == "self_eval_oracle":
+        self_evaluator(cfg, world, target="oracle")
     elif stage == "rm":
         reward_model(cfg, world)
     else:

@@ -12,6 +12,8 @@ import numpy as np
 
 from ...metrics.verdicts import (
     all_of,
+    capability_control,
+    gate_on_capabilities,
     gate_on_control,
     interval_claim,
     lc_group,
@@ -22,6 +24,10 @@ from ...metrics.verdicts import (
 ARMS = ("sr", "tsr")
 LABEL = {"sr": "Self-Rewarding", "tsr": "Temporal SR"}
 COST = {"sr": 1, "tsr": 2}  # DPO trainings per round
+# The claims whose mechanism is a self-judge that carries signal: the gap the self-judge measures (A1, A2), the
+# policy improvement its pairs are supposed to buy (A3, B1) and the judging it is supposed to sharpen (B2). With
+# M_0's self-scores at chance, DPO trains on noise-ordered pairs and the gaps are gaps between noise draws.
+GATED_BY_JUDGE = ("A1", "A2", "A3", "B1", "B2")
 
 
 def _a(x) -> np.ndarray:
@@ -154,23 +160,33 @@ def claims(runs: dict, cfg) -> list[dict]:
         )
     ]
 
-    def self_vs_length(a):
-        s, n = _finite(_agree(a, "sr", 1, "self_vs_oracle"), _agree(a, "sr", 1, "length_vs_oracle"))
+    def m0_judge(a, key):
+        s, n = _finite(_agree(a, "sr", 1, "self_vs_oracle"), _agree(a, "sr", 1, key))
         return s - n
 
     out.append(
-        all_of(
-            "S1",
-            "Self-judging is a learned capability, not the oracle in disguise and not length alone: "
-            "M_0's 0–5 self-scores order its own samples like the oracle more often than response length does",
-            [
-                _claim(
-                    "beyond_length",
-                    _diff(runs, self_vs_length),
-                    "pair accuracy vs the oracle of the self-scores − of length, per probe prompt > 0",
-                )
-            ],
-            rule="pair accuracy (ties half) on same-prompt pairs with different oracle quality",
+        capability_control(
+            all_of(
+                "K_judge",
+                "Capability control: M_0 can judge its own samples — its 0–5 self-scores order them like the "
+                "oracle better than chance and better than response length does",
+                [
+                    _claim(
+                        "above_chance",
+                        _diff(runs, lambda a: _finite(_agree(a, "sr", 1, "self_vs_oracle"))[0] - 0.5),
+                        "pair accuracy vs the oracle of M_0's self-scores − 0.5, per probe prompt > 0",
+                    ),
+                    _claim(
+                        "beyond_length",
+                        _diff(runs, lambda a: m0_judge(a, "length_vs_oracle")),
+                        "pair accuracy vs the oracle of the self-scores − of length, per probe prompt > 0",
+                    ),
+                ],
+                rule="pair accuracy (ties half) on same-prompt pairs of M_0's probe samples with different "
+                "oracle quality, read as the rounds read it",
+            ),
+            capability="self-judging",
+            gates=GATED_BY_JUDGE,
         )
     )
     out.append(
@@ -260,7 +276,7 @@ def claims(runs: dict, cfg) -> list[dict]:
             rule="pair accuracy (ties half) per probe prompt",
         )
     )
-    return gate_on_control(out)
+    return gate_on_capabilities(gate_on_control(out))
 
 
 def render_table(doc: dict) -> str:

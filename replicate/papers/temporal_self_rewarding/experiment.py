@@ -27,7 +27,7 @@ from ...training.pair_rules import anchored_pairs, future_guided, sr_pairs  # no
 from ...training.runner import run_stages
 from ...training.toy_stages import World, build_world, load_policy, seeds, setup_torch, sft_model, stage_key, with_seed  # noqa: F401
 from ...training.world_cache import world_for
-from ...worlds.toy_lm import oracle_quality, persona_from_cfg, persona_responses
+from ...worlds.toy_lm import oracle_quality, persona_from_cfg, persona_responses, solve
 
 PAPER = "temporal-self-rewarding"
 _CODE = ("papers/temporal_self_rewarding/experiment.py", "training/self_judge.py", "training/pair_rules.py")
@@ -45,6 +45,8 @@ def validate(cfg) -> None:
         )
     if at_scale(cfg, p.self_judge.reading) not in ("sampled", "expected"):
         raise ConfigError("paper.self_judge.reading must be sampled|expected")
+    if p.self_judge.work not in ("answer", "none") or int(p.self_judge.work_max_tokens) < 1:
+        raise ConfigError("paper.self_judge.work must be answer|none and work_max_tokens ≥ 1")
     if int(p.self_judge.n_judgments) < 1 or float(p.self_judge.temperature) < 0:
         raise ConfigError("paper.self_judge.n_judgments must be ≥ 1 and temperature ≥ 0")
     if int(p.sr.n_samples) < 2 or int(p.tsr.k) < 1:
@@ -150,7 +152,8 @@ def m0(cfg, world: World):
         demo = persona_from_cfg("demonstrator", cfg.toy_world.demonstrator)
         ift_p = world.prompts["sft"][:n_ift]
         ift_y = persona_responses(demo, world.prompts["sft"], int(cfg.seed) + 1)[:n_ift]  # = π_SFT's training answers
-        rows = self_judge.eft_rows(world.tokenizer, sj.query, fp, fy, ft, ift_p, ift_y)
+        worked = [solve(p) for p in fp] if sj.work == "answer" else None  # the labeller's worked answer: the truth
+        rows = self_judge.eft_rows(world.tokenizer, sj.query, fp, fy, ft, ift_p, ift_y, worked=worked)
         ds = Dataset.from_dict(rows).shuffle(seed=int(cfg.seed))
         model, hist = sft(
             sft_model(cfg, world),
@@ -180,7 +183,10 @@ def self_scores(cfg, model, tokenizer, prompts, candidates, *, seed: int, readin
     sj = cfg.paper.self_judge
     fp = [p for p, c in zip(prompts, candidates) for _ in c]
     fy = [y for c in candidates for y in c]
-    logits = self_judge.next_token_logits(model, tokenizer, sj.query, fp, fy)
+    if sj.work == "answer":
+        logits, _ = self_judge.worked_logits(model, tokenizer, sj.query, fp, fy, max_tokens=int(sj.work_max_tokens))
+    else:
+        logits = self_judge.next_token_logits(model, tokenizer, sj.query, fp, fy)
     ids = self_judge.digit_ids(tokenizer)
     if (reading or at_scale(cfg, sj.reading)) == "expected":
         s = self_judge.expected_scores(logits, ids)
