@@ -150,3 +150,22 @@ def test_autorule_k_rl_gates_pc_c1_c3_not_the_rules_claim():
     assert gated["C2"] == REPRODUCED  # about the rules, not RL
     m, _ = ar.flat_metrics(runs(0.1))
     assert m["k_rl.end.oracle"] - m["k_rl.start.oracle"] == pytest.approx(0.1, abs=0.01)
+
+
+def test_extra_control_seeds_widen_k_rl_only():
+    """paper.power.k_rl_seeds: K_rl reads the claims' seeds plus the extra ones, keeps the claims' seeds' own reading
+    in its evidence, and the claims keep their seeds; fewer control seeds than claim seeds is refused."""
+    from replicate.training import rl_control_seeds as S
+
+    cfg = compose("par", [], check_hardware=False)
+    assert S.extra_seeds(cfg) == [45, 46] and S.extra_seeds(compose("par", ["scale=ci"], check_hardware=False)) == []
+    with pytest.raises(ConfigError, match="k_rl_seeds"):
+        S.extra_seeds(compose("par", ["paper.power.k_rl_seeds.tiny=2"], check_hardware=False))
+    runs = _par_runs(0.1)
+    runs[min(runs)]["k_rl_extra"] = {45: curves(0.3, seed=7), 46: curves(0.3, seed=8)}
+    k = S.k_rl(runs, cfg, gates=["PC"])
+    assert k["evidence"]["n_seeds"] == 5 and k["evidence"]["claim_seeds"] == 3
+    assert k["evidence"]["diff"] == pytest.approx((3 * 0.1 + 2 * 0.3) / 5, abs=0.01)
+    assert k["evidence"]["claim_seeds.diff"] == pytest.approx(0.1, abs=0.01)
+    cl = {c["id"]: c for c in par.claims.claims(runs, compose("par", ["scale=ci"], check_hardware=False))}
+    assert cl["PC"]["evidence"]["q.n_seeds"] == 3 and cl["K_rl"]["evidence"]["n_seeds"] == 5  # claims keep their seeds

@@ -13,7 +13,7 @@ from ...metrics.verdicts import (
     lc_group,
     paired_ci_lc,
 )
-from ...training import rl_control
+from ...training import rl_control, rl_control_seeds
 from .experiment import ARMS
 
 # The claims that need RL to move the policy: PC (GRPO on the RM raises q), C1 (the arms' final policies differ), C3
@@ -132,7 +132,7 @@ def claims(runs: dict, cfg) -> list[dict]:
         },
     )
     ctrl = [
-        rl_control.k_rl([runs[sd]["k_rl"] for sd in sds], rl_control.node_of(cfg), gates=K_RL_GATES),
+        rl_control_seeds.k_rl(runs, cfg, gates=K_RL_GATES),
         rl_control.k_rm([runs[sd]["rules"]["rm_report"] for sd in sds], gates=()),
     ]
     return gate_on_capabilities(gate_on_control([*ctrl, pc, lc, agree, hack]))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...metrics.verdicts import all_of, comparative_claim, gate_on_capabilities, gate_on_control
-from ...training import rl_control
+from ...training import rl_control, rl_control_seeds
 
 # Every claim needs RL to move the policy (PC: it improves, H: it hacks, C1–C4: shapings differ in how far): K_rl
 # gates them all. K_rm gates nothing: the claims are about a flawed proxy, and whether this one is usable enough for
@@ -66,7 +66,7 @@ def controls(runs: dict, cfg) -> list[dict]:
     """K_rl (GRPO with the oracle as reward raises held-out q in this budget) and K_rm (the learned RM tracks q)."""
     sds = _seeds(runs)
     return [
-        rl_control.k_rl([runs[sd]["k_rl"] for sd in sds], rl_control.node_of(cfg), gates=K_RL_GATES),
+        rl_control_seeds.k_rl(runs, cfg, gates=K_RL_GATES),
         rl_control.k_rm([runs[sd]["rm"] for sd in sds], gates=()),
     ]
 
