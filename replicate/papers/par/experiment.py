@@ -246,11 +246,19 @@ def _job(cfg, stage: str):
 
 
 def run_all(cfg, progress: bool = True) -> dict:
-    """{seed: {"rm": RM diagnostics, "runs": {method: curves}}} (``training.runner``: a seed's RL runs start as soon as
-    its RM and references exist, so both cores stay busy across seeds)."""
+    """{seed: {"k_rl": the oracle-reward control's curves, "rm": RM diagnostics, "runs": {method: curves}}}
+    (``training.runner``: a seed's RL runs start as soon as its RM and references exist, so both cores stay busy
+    across seeds; K_rl is the stage AutoRule shares, read from the cache when it ran first)."""
     validate(cfg)
     names = list(methods(cfg))
     res = run_stages(
-        cfg, _job, {"prep": (), **{n: ("prep",) for n in names}}, desc="PAR: RM, then GRPO runs", progress=progress
+        cfg,
+        _job,
+        {"k_rl": (), "prep": (), **{n: ("prep",) for n in names}},
+        desc="PAR: K_rl, RM, then GRPO runs",
+        progress=progress,
     )
-    return {sd: {"runs": {n: res[(sd, n)] for n in names}, "rm": res[(sd, "prep")]} for sd in seeds(cfg)}
+    return {
+        sd: {"runs": {n: res[(sd, n)] for n in names}, "rm": res[(sd, "prep")], "k_rl": res[(sd, "k_rl")]}
+        for sd in seeds(cfg)
+    }
