@@ -1,8 +1,8 @@
 """More seeds for the shared K_rl control than a paper's claims run (``paper.power.k_rl_seeds``), as SimPO spends
 seeds on its control (docs/power.md §6, §7).
 
-K_rl's per-seed gains vary between seeds more than its 1024 prompts' standard error (on 3 seeds: +0.051, +0.062,
-+0.020, each ≥ 2 SE), and the t interval over 3 seeds is 4.30·sd/√3 wide; over 5 it is 2.78·sd/√5, half as wide.
+K_rl's per-seed gains vary between seeds more than its 1024 prompts' standard error (on 3 seeds: +0.062, +0.020,
++0.051, each ≥ 2 SE), and the t interval over 3 seeds is 4.30·sd/√3 wide; over 5 it is 2.78·sd/√5, half as wide.
 The extra seeds run the very same cached stage (``rl_control.oracle_rl``, same key per seed, so PAR and AutoRule still
 share them); the claims keep their seeds. Kept apart from ``rl_control`` so that its code, which keys the control's
 runs, is unchanged.
