@@ -150,7 +150,7 @@ def test_valid_configs_pass_and_resolve_per_scale():
     exp.validate(compose("autorule", ["scale=ci"]))
     exp.validate(compose("autorule", ["scale=tiny"]))
     s = exp.rl_settings(compose("autorule", ["scale=tiny"]))
-    assert s.steps == 2 * 64 // 8 and s.num_generations == 8
+    assert s.steps == 2 * 512 // 8 and s.num_generations == 5  # K_rl's budget (conf/capability/k_rl.yaml)
 
 
 def test_one_grpo_step_with_the_rule_reward_changes_the_policy(tmp_path):
@@ -216,12 +216,18 @@ def test_claims_on_fixed_runs():
         "rules": [{"text": "r", "support": 1.0, "variants": ["r"], "check": "correct"}],
         "agreement": {"agreement": 0.8, "ties": 0.1, "n": 5, "per_pair": [1, 1, 1, 1, 0]},
         "rm_accuracy": {"vs_label": 0.6, "vs_oracle": 0.6},
+        "rm_report": {
+            "accuracy": {"vs_oracle": 0.6, "per_pair_vs_oracle": [1.0] * 6 + [0.0] * 4},
+            "answer_margin": 0.5,
+            "filler": {"slope_per_unit": 0.1},
+        },
     }
     up = np.linspace(0.2, 0.4, 30)
+    k_rl = _fake_run({0: up, 1: up + 0.1}, proxy_steps=(0, 1))["curves"]  # K_rl: the oracle reward raises q
     g = _fake_run({0: up, 1: up + 0.2, 2: up + 0.2, 4: up})  # rises, then loses it all
     a = _fake_run({0: up, 1: up + 0.1, 2: up + 0.1, 4: up + 0.15})  # rises and keeps rising
     runs = {
-        sd: {"rules": rules, "grpo": g, "autorule": a} for sd in (1, 2, 3)
+        sd: {"rules": rules, "grpo": g, "autorule": a, "k_rl": k_rl} for sd in (1, 2, 3)
     }  # three seeds: the minimum for a verdict
     cl = {c["id"]: c for c in exp.PAPER.claims(runs, cfg)}
     assert cl["PC"]["verdict"] == "reproduced" and cl["PC"]["evidence"]["diff"] == pytest.approx(0.2)
@@ -231,7 +237,7 @@ def test_claims_on_fixed_runs():
     assert cl == {c["id"]: c for c in exp.PAPER.claims(runs, cfg)}  # deterministic
     # the control fails (no early rise): every other claim becomes inconclusive
     flat = _fake_run({0: up, 1: up - 0.1, 2: up - 0.1, 4: up - 0.2})
-    runs = {sd: {"rules": rules, "grpo": flat, "autorule": a} for sd in (1, 2, 3)}
+    runs = {sd: {"rules": rules, "grpo": flat, "autorule": a, "k_rl": k_rl} for sd in (1, 2, 3)}
     cl = {c["id"]: c for c in exp.PAPER.claims(runs, cfg)}
     assert cl["PC"]["verdict"] == "not reproduced" and cl["C3"]["verdict"] == "inconclusive"
     m, spread = exp.flat_metrics(runs)

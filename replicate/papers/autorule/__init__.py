@@ -4,7 +4,7 @@ stand-ins), ``experiment`` (rules, RM and both GRPO arms, cached), ``claims`` (n
 ``PAPER`` is its interface (``replicate.papers.interface``); the other names are what its notebook and tests read.
 """
 
-from ...training import rl
+from ...training import rl, rl_control_seeds
 from ...training.toy_stages import seeds, setup_torch
 from ...training.world_cache import world_for
 from ..interface import Metrics, Paper, toy_world_only
@@ -19,10 +19,15 @@ def metrics(results, cfg) -> Metrics:
     return Metrics(values, seeds(cfg), spread, extra={"rules": {sd: r["rules"]["rules"] for sd, r in results.items()}})
 
 
+def run(cfg, progress: bool = True) -> dict:
+    """``run_all``, then K_rl's extra seeds (``paper.power.k_rl_seeds``; ``training.rl_control_seeds``)."""
+    return rl_control_seeds.with_extra_seeds(cfg, run_all(cfg, progress), progress)
+
+
 PAPER = Paper(
     name="autorule",
     validate=toy_world_only(validate),
-    run=run_all,
+    run=run,
     metrics=metrics,
     claims=claims.claims,
     render_table=render_table,

@@ -5,8 +5,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...metrics.verdicts import comparative_claim, gate_on_control, interval_claim, lc_group, paired_ci_lc
+from ...metrics.verdicts import (
+    comparative_claim,
+    gate_on_capabilities,
+    gate_on_control,
+    interval_claim,
+    lc_group,
+    paired_ci_lc,
+)
+from ...training import rl_control, rl_control_seeds
 from .experiment import ARMS
+
+# The claims that need RL to move the policy: PC (GRPO on the RM raises q), C1 (the arms' final policies differ), C3
+# (hacking in the second episode). C2 is about the extracted rules against held-out labels and needs no RL. K_rm
+# gates nothing: whether this RM is usable enough for RL to gain is PC's question, measured on the policy.
+K_RL_GATES = ("PC", "C1", "C3")
 
 
 def _eval_at(run: dict, step: int) -> dict:
@@ -38,6 +51,12 @@ def flat_metrics(runs: dict) -> tuple[dict, dict]:
         add("rules.ties", rs["agreement"]["ties"])
         add("rm.accuracy_vs_label", rs["rm_accuracy"]["vs_label"])
         add("rm.accuracy_vs_oracle", rs["rm_accuracy"]["vs_oracle"])
+        add("rm.answer_margin", rs["rm_report"]["answer_margin"])
+        add("rm.filler_slope", rs["rm_report"]["filler"]["slope_per_unit"])
+        ev = r["k_rl"]["eval"]
+        for w, row in (("start", ev[0]), ("end", ev[-1])):
+            for k in ("oracle", "win_rate", "kl", "length"):
+                add(f"k_rl.{w}.{k}", row[k])
         for arm in ARMS:
             run = r[arm]
             for mark, step in marks(run).items():
@@ -112,7 +131,11 @@ def claims(runs: dict, cfg) -> list[dict]:
             ),
         },
     )
-    return gate_on_control([pc, lc, agree, hack])
+    ctrl = [
+        rl_control_seeds.k_rl(runs, cfg, gates=K_RL_GATES),
+        rl_control.k_rm([runs[sd]["rules"]["rm_report"] for sd in sds], gates=()),
+    ]
+    return gate_on_capabilities(gate_on_control([*ctrl, pc, lc, agree, hack]))
 
 
 def curves_frame(runs: dict):
@@ -137,6 +160,9 @@ def render_table(doc: dict) -> str:
         "AlpacaEval 2.0 LC win rate over GRPO with the same RM (abstract); no absolute numbers were found (card)._\n",
         f"Rules kept: {m.get('rules.k', float('nan')):.1f}; agreement with held-out labels "
         f"{m.get('rules.agreement', float('nan')):.3f}; RM accuracy vs labels {m.get('rm.accuracy_vs_label', float('nan')):.3f}.\n",
+        f"K_rl (GRPO with the oracle as reward, same budget): held-out oracle q {m.get('k_rl.start.oracle', float('nan')):.3f} "
+        f"→ {m.get('k_rl.end.oracle', float('nan')):.3f}. RM: correct over one-edit wrong "
+        f"{m.get('rm.answer_margin', float('nan')):.3f}, pay per filler unit {m.get('rm.filler_slope', float('nan')):.3f}.\n",
         "| arm | q start | q early | q ep. 1 | q ep. 2 | RM ep. 1 | RM ep. 2 | LC WR | WR | avg len |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]

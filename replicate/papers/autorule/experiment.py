@@ -25,7 +25,7 @@ from ...core.config import ConfigError, at_scale, to_dict
 from ...core.io import atomic_write_json, cached, read_json
 from ...metrics.evaluation import evaluate_policy
 from ...models.sampling import generate
-from ...training import rl, toy_reward
+from ...training import rl, rl_control, toy_reward
 from ...training.runner import run_stages
 from ...training.toy_stages import World, seeds, sft_model, stage_key
 from ...training.world_cache import world_for
@@ -86,6 +86,19 @@ def validate(cfg) -> None:
             "evaluation runs every early_step steps"
         )
     rl_settings(cfg)  # GRPOSettings validates its own values
+    rl_control.validate(cfg)
+    k, s = rl_control.node_of(cfg), rl_settings(cfg)
+    budget = {"steps": s.steps, **{n: getattr(s, n) for n in BUDGET}}
+    if diff := {n: (v, k[n]) for n, v in budget.items() if v != k[n]}:
+        raise ConfigError(
+            f"paper.rl must run the RL budget its capability control K_rl measured (conf/capability/k_rl.yaml): "
+            f"(paper.rl, k_rl) differ on {diff}"
+        )
+
+
+# What K_rl's oracle-reward runs share with both arms' runs: with less, K_rl would not say whether *this* budget can
+# raise quality (conf/paper/autorule.yaml takes the rest of K_rl's settings too).
+BUDGET = ("prompts_per_step", "num_generations", "lr", "loss_type", "beta", "temperature", "top_p")
 
 
 def _key(cfg, *parts) -> dict:
@@ -121,9 +134,9 @@ def rule_set(cfg, world: World) -> dict:
         out["agreement"] = autorule_rules.rule_agreement(
             rules, data["heldout"], flip=float(ru.flip), seed=int(cfg.seed)
         )
-        out["rm_accuracy"] = toy_reward.pair_accuracy(
-            rl.rm_score(toy_reward.toy_reward_model(cfg, world, rmc), world.tokenizer), data["heldout"]
-        )
+        score = rl.rm_score(toy_reward.toy_reward_model(cfg, world, rmc), world.tokenizer)
+        out["rm_report"] = toy_reward.rm_report(score, data)  # K_rm: agreement, pay for correctness and for filler
+        out["rm_accuracy"] = out["rm_report"]["accuracy"]
         atomic_write_json(tmp / "rules.json", out)
 
     return read_json(cached("autorule-rules", key, compute) / "rules.json")
@@ -256,19 +269,22 @@ def run_arm(cfg, world: World, arm: str) -> dict:
 
 
 # A seed's stages: its RM and rule set, then both GRPO arms.
-STAGES = {"rules": (), **{arm: ("rules",) for arm in ARMS}}
+STAGES = {"k_rl": (), "rules": (), **{arm: ("rules",) for arm in ARMS}}
 
 
 def _job(cfg, stage: str):
     world = world_for(cfg)
+    if stage == "k_rl":  # shared with PAR: the same cache entry whichever paper asks first
+        return rl_control.oracle_rl(cfg, world)
     if stage == "rules":
         return rule_set(cfg, world)
     return run_arm(cfg, world, stage)
 
 
 def run_all(cfg, progress: bool = True) -> dict:
-    """{seed: {"rules": rule_set, "grpo": run, "autorule": run}} (``training.runner``: a seed's arms start once its RM
-    and rules are cached, so both cores stay busy across seeds)."""
+    """{seed: {"k_rl": the oracle-reward control's curves, "rules": rule_set, "grpo": run, "autorule": run}}
+    (``training.runner``: a seed's arms start once its RM and rules are cached, so both cores stay busy across
+    seeds)."""
     validate(cfg)
     res = run_stages(cfg, _job, STAGES, desc="AutoRule: RM + rules, then GRPO arms", progress=progress)
     return {sd: {s: res[(sd, s)] for s in STAGES} for sd in seeds(cfg)}

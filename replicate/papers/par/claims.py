@@ -14,7 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...metrics.verdicts import all_of, comparative_claim, gate_on_control
+from ...metrics.verdicts import all_of, comparative_claim, gate_on_capabilities, gate_on_control
+from ...training import rl_control, rl_control_seeds
+
+# Every claim needs RL to move the policy (PC: it improves, H: it hacks, C1–C4: shapings differ in how far): K_rl
+# gates them all. K_rm gates nothing: the claims are about a flawed proxy, and whether this one is usable enough for
+# RL to gain before it hacks is exactly PC's question, measured on the policy rather than on pairs.
+K_RL_GATES = ("PC", "H", "C1", "C2", "C3", "C4")
 
 
 def _seeds(runs: dict) -> list[int]:
@@ -56,9 +62,19 @@ def _diff(a: list[np.ndarray], b: list[np.ndarray], shift: float = 0.0) -> list[
     return [x - y + shift for x, y in zip(a, b)]
 
 
+def controls(runs: dict, cfg) -> list[dict]:
+    """K_rl (GRPO with the oracle as reward raises held-out q in this budget) and K_rm (the learned RM tracks q)."""
+    sds = _seeds(runs)
+    return [
+        rl_control_seeds.k_rl(runs, cfg, gates=K_RL_GATES),
+        rl_control.k_rm([runs[sd]["rm"] for sd in sds], gates=()),
+    ]
+
+
 def claims(runs: dict, cfg) -> list[dict]:
-    """PC, H (hacking is visible), C1 (PAR's average win rate above every other shaping), C2 (robust after two
-    epochs), C3 (one reference suffices), C4 (≥ 5 points above every competitor); gated on PC."""
+    """The capability controls K_rl and K_rm first, then PC, H (hacking is visible), C1 (PAR's average win rate above
+    every other shaping), C2 (robust after two epochs), C3 (one reference suffices), C4 (≥ 5 points above every
+    competitor); gated on PC, then on K_rl."""
     c = cfg.paper.claims
     ef, delta = float(c.early_fraction), float(c.ref_equivalence)
     pp = lambda m, k, w: per_prompt(runs, m, k, w, ef)
@@ -186,7 +202,7 @@ def claims(runs: dict, cfg) -> list[dict]:
             rule=f"as C1, with the claimed effect {float(c.win_margin):g}",
         ),
     ]
-    return gate_on_control(out)
+    return gate_on_capabilities(gate_on_control(controls(runs, cfg) + out))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,6 +224,11 @@ def flat_metrics(runs: dict, cfg) -> tuple[dict, dict]:
         per_seed.setdefault("rm.filler_slope", []).append(rm["filler"]["slope_per_unit"])
         per_seed.setdefault("rm.answer_margin", []).append(rm["answer_margin"])
         per_seed.setdefault("rm.malformed_gap", []).append(rm["filler"]["malformed_gap"])
+        per_seed.setdefault("rm.answer_over_filler", []).append(rm["answer_margin"] - rm["filler"]["slope_per_unit"])
+        ev = runs[sd]["k_rl"]["eval"]
+        for w, row in (("start", ev[0]), ("end", ev[-1])):
+            for k in ("oracle", "win_rate", "kl", "length"):
+                per_seed.setdefault(f"k_rl.{w}.{k}", []).append(row[k])
         for m, run in runs[sd]["runs"].items():
             ev = run["eval"]
             for w in POINTS:
@@ -261,6 +282,9 @@ def render_table(doc: dict) -> str:
         f"with the judge {m.get('rm.accuracy.vs_judge', float('nan')):.3f}, with the oracle "
         f"{m.get('rm.accuracy.vs_oracle', float('nan')):.3f}; pay per filler unit {m.get('rm.filler_slope', float('nan')):.3f} "
         f"vs a correct answer over a one-edit wrong one {m.get('rm.answer_margin', float('nan')):.3f}.\n",
+        f"K_rl (GRPO with the oracle as reward, same budget): held-out oracle q {m.get('k_rl.start.oracle', float('nan')):.3f} "
+        f"→ {m.get('k_rl.end.oracle', float('nan')):.3f}, length {m.get('k_rl.start.length', float('nan')):.1f} → "
+        f"{m.get('k_rl.end.length', float('nan')):.1f} characters.\n",
         "| shaping | avg win vs SFT | oracle q: early | peak | end | end win | end proxy | end KL | end length |",
         "|---|---|---|---|---|---|---|---|---|",
     ]

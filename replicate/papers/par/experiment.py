@@ -23,7 +23,7 @@ from omegaconf import OmegaConf
 from ...core.config import ConfigError, at_scale, to_dict
 from ...core.io import atomic_write_json, cached, read_json
 from ...models.sampling import generate
-from ...training import rl, toy_reward
+from ...training import rl, rl_control, toy_reward
 from ...training.runner import run_stages
 from ...training.shaping import SHAPINGS, Shaping, length_penalty
 from ...training.toy_stages import World, seeds, setup_torch, sft_model, stage_key, with_seed  # noqa: F401
@@ -95,6 +95,19 @@ def validate(cfg) -> None:
         rl.settings_from(r, steps=steps(cfg))
     except ValueError as e:
         raise ConfigError(f"paper.rl: {e}") from e
+    rl_control.validate(cfg)
+    k = rl_control.node_of(cfg)
+    budget = {"steps": steps(cfg), **{n: r[n] for n in BUDGET}}
+    if diff := {n: (v, k[n]) for n, v in budget.items() if v != k[n]}:
+        raise ConfigError(
+            f"paper.rl must run the RL budget its capability control K_rl measured (conf/capability/k_rl.yaml): "
+            f"(paper.rl, k_rl) differ on {diff}"
+        )
+
+
+# What K_rl's oracle-reward runs share with every shaping's run: with less, K_rl would not say whether *this* budget
+# can raise quality (the other settings are PAR's, and K_rl's are stated in conf/capability/k_rl.yaml).
+BUDGET = ("prompts_per_step", "num_generations", "lr", "loss_type", "beta", "temperature", "top_p")
 
 
 def steps(cfg) -> int:
@@ -224,6 +237,8 @@ def run_method(cfg, world: World, name: str) -> dict:
 
 def _job(cfg, stage: str):
     world = world_for(cfg)
+    if stage == "k_rl":  # shared with AutoRule: the same cache entry whichever paper asks first
+        return rl_control.oracle_rl(cfg, world)
     if stage == "prep":
         references(cfg, world)
         return rm_diagnostics(cfg, world)
@@ -231,11 +246,19 @@ def _job(cfg, stage: str):
 
 
 def run_all(cfg, progress: bool = True) -> dict:
-    """{seed: {"rm": RM diagnostics, "runs": {method: curves}}} (``training.runner``: a seed's RL runs start as soon as
-    its RM and references exist, so both cores stay busy across seeds)."""
+    """{seed: {"k_rl": the oracle-reward control's curves, "rm": RM diagnostics, "runs": {method: curves}}}
+    (``training.runner``: a seed's RL runs start as soon as its RM and references exist, so both cores stay busy
+    across seeds; K_rl is the stage AutoRule shares, read from the cache when it ran first)."""
     validate(cfg)
     names = list(methods(cfg))
     res = run_stages(
-        cfg, _job, {"prep": (), **{n: ("prep",) for n in names}}, desc="PAR: RM, then GRPO runs", progress=progress
+        cfg,
+        _job,
+        {"k_rl": (), "prep": (), **{n: ("prep",) for n in names}},
+        desc="PAR: K_rl, RM, then GRPO runs",
+        progress=progress,
     )
-    return {sd: {"runs": {n: res[(sd, n)] for n in names}, "rm": res[(sd, "prep")]} for sd in seeds(cfg)}
+    return {
+        sd: {"runs": {n: res[(sd, n)] for n in names}, "rm": res[(sd, "prep")], "k_rl": res[(sd, "k_rl")]}
+        for sd in seeds(cfg)
+    }
