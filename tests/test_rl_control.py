@@ -169,3 +169,25 @@ def test_extra_control_seeds_widen_k_rl_only():
     assert k["evidence"]["claim_seeds.diff"] == pytest.approx(0.1, abs=0.01)
     cl = {c["id"]: c for c in par.claims.claims(runs, compose("par", ["scale=ci"], check_hardware=False))}
     assert cl["PC"]["evidence"]["q.n_seeds"] == 3 and cl["K_rl"]["evidence"]["n_seeds"] == 5  # claims keep their seeds
+
+
+@pytest.mark.parametrize("paper", ["par", "autorule"])
+def test_the_check_subset_runs_k_rl_on_seed_42_alone(monkeypatch, paper):
+    """``make check`` re-runs seed 42 alone: K_rl's extra seeds (``paper.power.k_rl_seeds``) must be turned off, or CI
+    trains four more SFT models and RL runs (and an override of a key PAR/AutoRule lack would stop it)."""
+    from omegaconf import open_dict
+
+    from replicate.cli import check as cli_check
+    from replicate.training.rl_control_seeds import extra_seeds
+
+    seen = {}
+    monkeypatch.setattr(cli_check, "run_notebook", lambda p, overrides, **kw: seen.setdefault("o", overrides))
+    monkeypatch.setattr(cli_check, "check", lambda *a, **kw: [])
+    assert cli_check.main_check([paper]) == 0
+    assert extra_seeds(compose(paper, seen["o"])) == [] and "scale.n_seeds=1" in seen["o"]
+    assert extra_seeds(compose(paper, [])) == [45, 46]  # the full run keeps them
+    cfg = compose(paper, [])
+    with open_dict(cfg):
+        cfg.paper.power["new_knob"] = 3  # a power key the subset cannot turn off is refused, not run
+    with pytest.raises(ConfigError, match="new_knob"):
+        cli_check.no_extra_seeds(cfg)

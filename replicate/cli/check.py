@@ -14,6 +14,19 @@ from ..core.config import ConfigError, compose, to_dict
 from ..metrics.claims import check
 from .run import BUILD, run_notebook
 
+# Seed 42 alone: no extra seeds where a paper spends more (``paper.power``): SimPO's compared arms, K_rl's control.
+# (SimPO's ``extra_seeds`` counts seeds for its ``arms``: with no arms it costs nothing, so it needs no override.)
+_NO_EXTRA_SEEDS = {"arms": "[]", "k_rl_seeds": "1", "extra_seeds": None}
+
+
+def no_extra_seeds(cfg) -> list[str]:
+    """The overrides that turn off every extra seed a paper's ``paper.power`` asks for (an unknown key is an error,
+    not a silent extra cost in CI)."""
+    power = to_dict(cfg.paper).get("power") or {}
+    if unknown := [k for k in power if k not in _NO_EXTRA_SEEDS]:
+        raise ConfigError(f"paper.power.{unknown[0]}: make check's seed-42 subset does not know how to turn it off")
+    return [f"paper.power.{k}={_NO_EXTRA_SEEDS[k]}" for k in power if _NO_EXTRA_SEEDS[k] is not None]
+
 
 def main_check(argv: list[str]) -> int:
     if not argv:
@@ -32,8 +45,7 @@ def main_check(argv: list[str]) -> int:
         if set(subset) != {"n_seeds"} or int(subset["n_seeds"]) != 1:
             raise ConfigError(f"conf/paper/{paper}.yaml check.subset: only {{n_seeds: 1}} is supported, got {subset}")
         overrides.append("scale.n_seeds=1")
-        if "power" in cfg.paper:  # seed 42 alone: no extra seeds for the arms a paper gives more (SimPO's paper.power)
-            overrides.append("paper.power.arms=[]")
+        overrides += no_extra_seeds(cfg)
         seed = int(cfg.seed)
     run_notebook(paper, overrides, html=False, log_output=False, progress=True)  # one line; library output: build/logs
     problems = check(
