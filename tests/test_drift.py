@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from replicate.core.config import ConfigError, compose
-from replicate.metrics.verdicts import INCONCLUSIVE, REPRODUCED
+from replicate.metrics.verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
 from replicate.papers import drift as X
 from replicate.training.iterative import render
 from replicate.worlds.tokenizer import CHARS, build_tokenizer
@@ -84,20 +84,40 @@ def test_logs_are_deterministic_dsat_has_feedback_sat_is_scarce(cfg, tmp_path, m
     assert len(a["sat"]["prompt"]) < 0.2 * len(d["prompt"])
 
 
-def test_revision_data_targets_follow_the_hint(cfg):
+def test_revision_data_targets_revise_the_draft(cfg):
+    """The second-turn target is the draft the user complained about, with the named character set right: it depends
+    on the draft, and is better than it whenever the feedback names a character."""
     from replicate.training.toy_stages import build_world
 
     rows = X.revision_data(cfg, build_world(cfg))
     multi = [(p, c) for p, c in zip(rows["prompt"], rows["completion"]) if len(p) == 3]
     assert len(multi) == int(X.at_scale(cfg, cfg.paper.capability.n_dialogues))
     assert len(rows["prompt"]) - len(multi) == round(float(cfg.paper.capability.single_turn_share) * len(multi))
+    n_hint = 0
     for p, c in multi:
-        x, _, f = (m["content"] for m in p)
-        parts = f.split()
-        if parts[2:3] == ["is"]:
-            i = int(parts[1]) - 1
-            ans = c[0]["content"].split(" ")[0]
-            assert i >= len(ans) or ans[i] == solve(x)[i]
+        x, y, f = (m["content"] for m in p)
+        target = c[0]["content"]
+        assert target == X.revise(y, f)
+        if f.split()[2:3] == ["is"]:
+            n_hint += 1
+            assert oracle_quality(x, target) > oracle_quality(x, y)
+            # one edit: the target differs from the draft in exactly the named position
+            assert sum(a != b for a, b in zip(target, y)) == 1 and len(target) == len(y)
+    assert n_hint > len(multi) / 2
+
+
+def test_revision_data_independent_target_ignores_the_draft(cfg):
+    """The earlier design (kept for the sensitivity runs): the demonstrator's own answer with the hint applied."""
+    from replicate.training.toy_stages import build_world
+
+    c = compose("drift", ["scale=ci", "hardware.workers=1", "paper.capability.target=independent"])
+    rows = X.revision_data(c, build_world(c))
+    same = [
+        cc[0]["content"] == X.revise(p[1]["content"], p[2]["content"])
+        for p, cc in zip(rows["prompt"], rows["completion"])
+        if len(p) == 3
+    ]
+    assert sum(same) < len(same) / 2  # equal only where the demonstrator happened to answer as the deployed assistant
 
 
 @pytest.mark.parametrize(
@@ -108,6 +128,8 @@ def test_revision_data_targets_follow_the_hint(cfg):
         "paper.arms=[drift,dpo]",
         "paper.iterdpo.n_samples=1",
         "paper.rounds.ci=0",
+        "paper.pc_rounds.ci=0",
+        "paper.capability.target=demonstrator",
         "paper.eval.n_eval.ci=100000",
     ],
 )
@@ -117,17 +139,18 @@ def test_bad_input_fails_before_compute(override):
         X.validate(cfg)
 
 
-def _fake(seeds=(1, 2, 3), q=None, wr=None, margin=0.3, grad=(1.0, 0.5)):
-    """Hand-made results: per arm, per-prompt qualities and preferences at rounds 0..2; DRIFT's round-1 extras."""
+def _fake(seeds=(1, 2, 3), q=None, wr=None, margin=0.3, grad=(1.0, 0.5), q_positive=0.8):
+    """Hand-made results: per arm, per-prompt qualities and preferences at rounds 0..2 (the control arm ``oracle``:
+    0..1); DRIFT's round-1 extras, its hindsight answers at ``q_positive`` against DSAT answers at 0.4."""
     rng = np.random.default_rng(0)
     q, wr = q or {}, wr or {}
     runs, logs = {}, {}
     n = 60
     for sd in seeds:
         logs[sd] = {"dsat": {"prompt": [f"p{i}" for i in range(n)]}, "sat": {"prompt": []}, "n_logged": n}
-        for a in ("drift", "iterdpo", "spin"):
+        for a in ("drift", "iterdpo", "spin", "oracle"):
             recs = []
-            for t in range(3):
+            for t in range(2 if a == "oracle" else 3):
                 qq = np.clip(0.5 + q.get((a, t), 0.0) + 0.05 * rng.standard_normal(n), 0, 1)
                 pr = np.clip(0.3 + wr.get((a, t), 0.0) + 0.05 * rng.standard_normal(n), 0, 1)
                 ev = {
@@ -158,7 +181,7 @@ def _fake(seeds=(1, 2, 3), q=None, wr=None, margin=0.3, grad=(1.0, 0.5)):
                         grad_norm=grad[0] if a == "drift" else grad[1],
                         extras={
                             "item": list(range(n)),
-                            "q_positive": [0.8] * n,
+                            "q_positive": (q_positive + 0.05 * rng.standard_normal(n)).tolist(),
                             "q_negative": [0.4] * n,
                             "q_unconditioned": [0.7] * 10,
                         },
@@ -169,15 +192,35 @@ def _fake(seeds=(1, 2, 3), q=None, wr=None, margin=0.3, grad=(1.0, 0.5)):
 
 
 def test_claims_reproduce_when_drift_wins_and_gate_on_the_control(cfg):
-    win = {("drift", 2): 0.2, ("iterdpo", 1): 0.1}
+    win = {("drift", 2): 0.2, ("iterdpo", 1): 0.1, ("oracle", 1): 0.1}
     out = {c["id"]: c["verdict"] for c in X.PAPER.claims(_fake(q=win, wr=win), cfg)}
+    assert out["K_revise"] == REPRODUCED
     assert out["PC"] == REPRODUCED and out["C1"] == REPRODUCED and out["C5"] == REPRODUCED
     assert out["C4"] == INCONCLUSIVE  # equal diversity: the interval is [0, 0]
     # IterDPO round 1 no better than π_0 on the judge: PC fails, everything else is gated to inconclusive
-    out = {
-        c["id"]: c["verdict"] for c in X.PAPER.claims(_fake(q=win, wr={("drift", 2): 0.2, ("iterdpo", 1): -0.1}), cfg)
-    }
+    lose = {**win, ("iterdpo", 1): -0.1}
+    out = {c["id"]: c["verdict"] for c in X.PAPER.claims(_fake(q=win, wr=lose), cfg)}
     assert out["PC"] != REPRODUCED and out["C1"] == INCONCLUSIVE and out["C5"] == INCONCLUSIVE
+    # the oracle-labelled round does not raise q: PC (b) fails, and C1's oracle-quality part has no licence
+    out = {c["id"]: c["verdict"] for c in X.PAPER.claims(_fake(q={**win, ("oracle", 1): -0.1}, wr=win), cfg)}
+    assert out["PC"] != REPRODUCED and out["C1"] == INCONCLUSIVE
+
+
+def test_k_revise_is_read_first_and_gates_c1_c4_c5(cfg):
+    """π_0's hindsight answers worse than the DSAT answers: the capability is absent, so C1, C4 and C5 read
+    inconclusive with the reason, PC (which needs no revision) keeps its verdict, and K_revise is a control, first."""
+    win = {("drift", 2): 0.2, ("iterdpo", 1): 0.1, ("oracle", 1): 0.1}
+    cl = X.PAPER.claims(_fake(q=win, wr=win, q_positive=0.3), cfg)
+    by = {c["id"]: c for c in cl}
+    assert cl[0]["id"] == "K_revise" and cl[0]["role"] == "control" and set(cl[0]["gates"]) == {"C1", "C4", "C5"}
+    assert by["K_revise"]["verdict"] == NOT_REPRODUCED and by["K_revise"]["evidence"]["metric"] == "q"
+    assert by["PC"]["verdict"] == REPRODUCED
+    for cid in ("C1", "C4", "C5"):
+        assert by[cid]["verdict"] == INCONCLUSIVE and "K_revise" in by[cid]["evidence"]["gated_by"]
+        assert "revision after feedback" in by[cid]["evidence"]["gate_reason"]
+    assert by["C1"]["evidence"]["ungated_verdict"] == REPRODUCED  # what it would have read: kept, not counted
+    # the control's interval is the paired per-item gain q(y⁺) − q(y⁻)
+    assert by["K_revise"]["evidence"]["diff"] == pytest.approx(-0.1, abs=0.02)
 
 
 def test_flat_metrics_and_table(cfg):

@@ -66,6 +66,47 @@ def test_sft_pairs_order_by_truth_and_drop_ties():
     assert rows["completion"] == ["dcba sure", "dcba sure", "42 done", "42 done"]
 
 
+@pytest.mark.parametrize(
+    "x,draft,expected",
+    [
+        ("rev:abc", "cba sure", "cba sure"),  # right: unchanged (a refinement must not break it)
+        ("rev:abc", "cbb sure", "cba sure"),  # first wrong character set right, filler kept
+        ("rev:abc", "xbx", "cbx"),  # one edit only: the first wrong character
+        ("rev:abc", "cb", "cba"),  # too short: the next right character appended
+        ("rev:abc", "cbaa okay", "cba okay"),  # too long: the surplus character dropped
+        ("rev:abc", "cbb zz", "cbb"),  # a malformed tail is dropped first
+        ("add:10+20", "31", "30"),
+    ],
+)
+def test_refine_target_is_one_edit_toward_the_truth(x, draft, expected):
+    y = E.refine_target(x, draft)
+    assert y == expected
+    assert oracle_quality(x, y) > oracle_quality(x, draft) or oracle_quality(x, draft) == 1.0
+
+
+def test_refine_target_improves_every_wrong_draft():
+    from replicate.worlds.toy_lm import Persona, make_prompts, persona_responses
+
+    ps = make_prompts(400, 7)
+    drafts = persona_responses(Persona("w", 0.2, (0.5, 0.5), 3), ps, 8)
+    q0 = np.array([oracle_quality(x, y) for x, y in zip(ps, drafts)])
+    q1 = np.array([oracle_quality(x, E.refine_target(x, y)) for x, y in zip(ps, drafts)])
+    assert np.all(q1[q0 < 1] > q0[q0 < 1]) and np.all(q1[q0 == 1] == 1)
+    ex = E.refine_examples(ps, drafts)  # y_l = the draft itself, y_w its refinement
+    assert ex["y_l"] == drafts and ex["y_w"] == [E.refine_target(x, y) for x, y in zip(ps, drafts)]
+
+
+def test_sft_examples_are_the_policys_own_drafts(env):
+    """π_0's SFT-stage drafts are samples of the shared SFT policy (on-policy), and their targets refine them."""
+    cfg, world = env
+    pol = sft_model(cfg, world)
+    ex = E.sft_examples(cfg, world, pol)
+    ps = world.prompts["sft"][: int(E.at_scale(cfg, cfg.paper.sft_stage.prompts))]
+    own = [c[0] for c in I.sample(pol, world.tokenizer, ps, seed=int(cfg.seed) * 1000 + 73, **E._gen_kwargs(cfg))]
+    assert ex["prompt"] == ps and ex["y_l"] == own
+    assert ex["y_w"] == [E.refine_target(x, y) for x, y in zip(ps, own)]
+
+
 def test_evolve_pairs_best_and_worst_of_the_chain_as_two_dpo_rows():
     ps = ["rev:abc", "max:1234", "sort:cab"]
     chains = [["cbb", "cba", "cba sure"], ["3", "3", "3"], ["abc", "abd", "abc"]]
@@ -133,6 +174,8 @@ def test_lpref_through_the_hook_matches_the_closed_form(env, tmp_path):
     "override",
     [
         "paper.refine.depth=0",
+        "paper.chat.prompts.ci=100000",
+        "paper.sft_stage.prompts.ci=100000",
         "paper.rounds.ci=5",
         "paper.prompts_per_round.ci=1000",
         "paper.eval.n_eval.ci=999",
@@ -165,7 +208,7 @@ def _block(q, pref):
     }
 
 
-def _fake_runs(evolve_gain_t: float, n=200, seeds=(1, 2, 3)):
+def _fake_runs(evolve_gain_t: float, n=200, seeds=(1, 2, 3), pi0_gain=0.05):
     rng = np.random.default_rng(0)
     runs = {}
     for sd in seeds:
@@ -178,11 +221,13 @@ def _fake_runs(evolve_gain_t: float, n=200, seeds=(1, 2, 3)):
                 "refined": _block(np.clip(d0 + g, 0, 1), np.full(n, p + max(g, 0))),
             }
 
-        start = ev(0.5, 0.0)
+        start = ev(0.5, pi0_gain)
         runs[sd] = {
             "sft": ev(0.5, -0.3),
+            "chat": ev(0.5, -0.1),
             "pi0": start,
-            "iterdpo": {"refine": [start, ev(0.55, 0.0, 0.45), ev(0.6, 0.0, 0.5)]},
+            "pi0_dev": ev(0.5, pi0_gain),
+            "iterdpo": {"refine": [start, ev(0.55, pi0_gain, 0.45), ev(0.6, pi0_gain, 0.5)]},
             "evolve": {"refine": [start, ev(0.55, evolve_gain_t / 2, 0.45), ev(0.6, evolve_gain_t, 0.5)]},
         }
     return runs
@@ -190,17 +235,46 @@ def _fake_runs(evolve_gain_t: float, n=200, seeds=(1, 2, 3)):
 
 def test_claims_follow_the_numbers():
     cfg = compose("evolve", ["scale=ci"])
-    good = {c["id"]: c["verdict"] for c in EC.claims(_fake_runs(0.1), cfg)}
+    out = EC.claims(_fake_runs(0.1), cfg)
+    good = {c["id"]: c["verdict"] for c in out}
     # C4: both arms' direct answers are identical here → a zero difference → inconclusive
     assert good == {
+        "K_refine": "reproduced",
         "PC": "reproduced",
         "C1": "reproduced",
         "C2": "reproduced",
         "C3": "reproduced",
         "C4": "inconclusive",
     }
+    assert out[0]["id"] == "K_refine" and out[0]["role"] == "control" and out[0]["gates"] == ["C2", "C3"]
     flat = {c["id"]: c["verdict"] for c in EC.claims(_fake_runs(-0.1), cfg)}
     assert flat["C2"] == "not reproduced" and flat["PC"] == "reproduced"
+
+
+def test_k_refine_absent_gates_c2_c3_but_not_c1_c4():
+    """π_0 refines for the worse on the dev split: C2 and C3 read inconclusive with the reason; C1 (about a model
+    never taught to refine) and C4 (direct answers) keep their verdicts."""
+    cfg = compose("evolve", ["scale=ci"])
+    by = {c["id"]: c for c in EC.claims(_fake_runs(0.3, pi0_gain=-0.05), cfg)}
+    assert by["K_refine"]["verdict"] == "not reproduced"
+    assert by["K_refine"]["evidence"]["diff"] == pytest.approx(-0.05, abs=0.01)
+    for cid in ("C2", "C3"):
+        assert by[cid]["verdict"] == "inconclusive" and by[cid]["evidence"]["gated_by"] == "K_refine"
+        assert "self-refinement" in by[cid]["evidence"]["gate_reason"]
+    assert by["C2"]["evidence"]["ungated_verdict"] == "reproduced"
+    assert by["C1"]["verdict"] == "reproduced" and "gated_by" not in by["C1"]["evidence"]
+    assert "gated_by" not in by["C4"]["evidence"]
+
+
+def test_c1_is_judged_on_the_chat_model_not_the_shared_sft():
+    cfg = compose("evolve", ["scale=ci"])
+    runs = _fake_runs(0.1)
+    for r in runs.values():
+        r["sft"] = copy.deepcopy(r["pi0_dev"])  # the shared SFT's gain no longer matters
+        d = np.asarray(r["chat"]["direct"]["oracle_qualities"])
+        r["chat"]["refined"]["oracle_qualities"] = np.clip(d + 0.2, 0, 1).tolist()  # the chat model refines well
+    by = {c["id"]: c for c in EC.claims(runs, cfg)}
+    assert by["C1"]["verdict"] == "not reproduced" and "chat.ci_lo" in by["C1"]["evidence"]
 
 
 # ---------------------------------------------------------------------------------------------

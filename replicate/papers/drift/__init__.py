@@ -11,7 +11,7 @@ from ...training.world_cache import world_for
 from ..interface import Metrics, Paper, toy_world_only
 from . import claims
 from .claims import arm_list, conditioning_gain, curves, examples, flat_metrics, hindsight_gain, render_table
-from .experiment import deployment_logs, revision_data, run_all, specs, validate
+from .experiment import CONTROL_ARMS, deployment_logs, revision_data, revision_target, run_all, specs, validate
 from .world import feedback, hindsight_conversation, revise
 
 
@@ -32,6 +32,7 @@ PAPER = Paper(
 
 __all__ = [
     "PAPER",
+    "CONTROL_ARMS",
     "claims",
     "metrics",
     "examples",
@@ -48,6 +49,7 @@ __all__ = [
     "render_table",
     "revise",
     "revision_data",
+    "revision_target",
     "run_all",
     "seeds",
     "setup_torch",

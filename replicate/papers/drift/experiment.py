@@ -31,6 +31,8 @@ from .world import feedback, hindsight_conversation, revise
 
 _CODE = ("papers/drift/experiment.py", "papers/drift/world.py", "training/pair_rules.py")
 ARMS = ("drift", "iterdpo", "spin")
+# the positive control's arm (PC b): IterDPO's rule with the oracle as labeller, run for ``pc_rounds`` round(s) only
+CONTROL_ARMS = ("oracle",)
 
 
 def validate(cfg) -> None:
@@ -44,8 +46,8 @@ def validate(cfg) -> None:
     n_logs, n_pref = int(at_scale(cfg, p.logs.n_prompts)), int(cfg.scale.world.n_pref_prompts)
     if not 1 <= n_logs <= n_pref:
         raise ConfigError(f"paper.logs.n_prompts={n_logs} must be in [1, scale.world.n_pref_prompts={n_pref}]")
-    if int(at_scale(cfg, p.rounds)) < 1:
-        raise ConfigError("paper.rounds must be ≥ 1")
+    if int(at_scale(cfg, p.rounds)) < 1 or int(at_scale(cfg, p.pc_rounds)) < 1:
+        raise ConfigError("paper.rounds and paper.pc_rounds must be ≥ 1")
     if int(p.iterdpo.n_samples) < 2:
         raise ConfigError("paper.iterdpo.n_samples must be ≥ 2 (best vs worst of N)")
     if not 0.0 <= float(p.logs.sat_report_rate) <= 1.0:
@@ -55,6 +57,8 @@ def validate(cfg) -> None:
         raise ConfigError(
             f"paper.capability.n_dialogues={n_cap} exceeds the world's {cfg.scale.world.n_sft} SFT prompts"
         )
+    if p.capability.target not in ("draft", "independent"):
+        raise ConfigError(f"paper.capability.target must be draft or independent, got {p.capability.target!r}")
     if int(at_scale(cfg, p.eval.n_eval)) > int(cfg.scale.world.n_eval):
         raise ConfigError(f"paper.eval.n_eval exceeds scale.world.n_eval={cfg.scale.world.n_eval}")
     for a in p.arms:
@@ -103,8 +107,10 @@ def deployment_logs(cfg, world: World) -> dict:
 
 def revision_data(cfg, world: World) -> dict:
     """Revision dialogues on the world's SFT prompts (disjoint from the log and evaluation prompts): the deployed
-    assistant's wrong answer, the user's feedback, and the reviser's answer (the demonstrator's answer with the hint
-    applied); plus single-turn demonstrator answers (``single_turn_share`` as many) so single-turn skill is kept."""
+    assistant's wrong answer y⁻ (the drafts π_0 revises at deployment are the deployed assistant's, so these are the
+    drafts it will meet), the user's feedback f, and the reviser's revision of that draft (``revise(y⁻, f)``: the
+    draft with the hint applied, so the target depends on the draft and is better than it); plus single-turn
+    demonstrator answers (``single_turn_share`` as many) so single-turn skill is kept."""
     c, seed = cfg.paper.capability, int(cfg.seed)
     n = int(at_scale(cfg, c.n_dialogues))
     ps = world.prompts["sft"]
@@ -118,7 +124,7 @@ def revision_data(cfg, world: World) -> dict:
         if f is None:
             continue
         rows["prompt"].append(hindsight_conversation(p, y, f))
-        rows["completion"].append([{"role": "assistant", "content": revise(d, f)}])
+        rows["completion"].append([{"role": "assistant", "content": revision_target(c, y, d, f)}])
         if len(rows["prompt"]) == n:
             break
     m = int(round(float(c.single_turn_share) * len(rows["prompt"])))
@@ -127,6 +133,18 @@ def revision_data(cfg, world: World) -> dict:
         rows["prompt"].append([{"role": "user", "content": ps[int(j)]}])
         rows["completion"].append([{"role": "assistant", "content": good[int(j)]}])
     return rows
+
+
+def revision_target(c, draft: str, independent: str, fb: str) -> str:
+    """The second-turn target of a revision dialogue: ``revise(draft, f)`` (``capability.target: draft``, a revision
+    of the answer the user complained about), or the earlier design ``revise(independent, f)`` (``target:
+    independent``: the demonstrator's own answer with the hint applied, which ignores the draft; kept for the
+    sensitivity runs in docs/power.md)."""
+    if c.target == "draft":
+        return revise(draft, fb)
+    if c.target == "independent":
+        return revise(independent, fb)
+    raise ConfigError(f"paper.capability.target must be draft or independent, got {c.target!r}")
 
 
 def start_key(cfg) -> dict:
@@ -211,11 +229,12 @@ def builder(cfg, logs: dict, arm: str):
         }
         return pairs
 
-    def iterdpo(ctx: iterative.RoundContext) -> dict:
+    def iterdpo(ctx: iterative.RoundContext, oracle: bool = False) -> dict:
         ps = items["prompt"]
         cands = ctx.sample(ps, n=int(cfg.paper.iterdpo.n_samples), **kw)
         ctx.progress("label")
-        pairs = _with_items(iterative.best_vs_worst(ps, cands, iterative.judge_scores(ctx.world.judge, ps, cands)), ps)
+        scores = iterative.oracle_scores(ps, cands) if oracle else iterative.judge_scores(ctx.world.judge, ps, cands)
+        pairs = _with_items(iterative.best_vs_worst(ps, cands, scores), ps)
         pairs["_extras"] = {"item": pairs["item"]}
         return pairs
 
@@ -226,7 +245,7 @@ def builder(cfg, logs: dict, arm: str):
         pairs["_extras"] = {"item": pairs["item"]}
         return pairs
 
-    return {"drift": drift, "iterdpo": iterdpo, "spin": spin}[arm]
+    return {"drift": drift, "iterdpo": iterdpo, "spin": spin, "oracle": lambda ctx: iterdpo(ctx, oracle=True)}[arm]
 
 
 def specs(cfg) -> tuple[iterative.TrainSpec, iterative.EvalSpec]:
@@ -267,7 +286,9 @@ def run_arm(cfg, world: World, arm: str, progress: bool = False) -> list[dict]:
         build=builder(cfg, logs, arm),
         train=train,
         evals=evals,
-        rounds=int(at_scale(cfg, cfg.paper.rounds)),
+        rounds=int(at_scale(cfg, cfg.paper.pc_rounds))
+        if arm in CONTROL_ARMS
+        else int(at_scale(cfg, cfg.paper.rounds)),
         key_parts=(
             arm,
             to_dict(cfg.paper.logs),
@@ -298,7 +319,7 @@ def run_all(cfg, progress: bool = True) -> dict:
     """{"logs": {seed: logs}, "runs": {(seed, arm): records of rounds 0..T}} for every seed and arm (``training.runner``:
     a seed's arms start once its π_0 and logs exist)."""
     validate(cfg)
-    arms = list(cfg.paper.arms)
+    arms = list(cfg.paper.arms) + list(CONTROL_ARMS)
     res = run_stages(
         cfg,
         _job,

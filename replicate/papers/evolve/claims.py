@@ -11,6 +11,8 @@ import numpy as np
 
 from ...metrics.verdicts import (
     all_of,
+    capability_control,
+    gate_on_capabilities,
     gate_on_control,
     interval_claim,
     lc_group,
@@ -64,7 +66,7 @@ def per_seed_values(runs: dict) -> dict[str, list[float]]:
             vals.setdefault(k, []).append(float(v))
 
     for r in runs.values():
-        for name in ("sft", "pi0"):
+        for name in ("sft", "chat", "pi0", "pi0_dev"):
             for side in ("direct", "refined"):
                 for k in BLOCK_KEYS:
                     add(f"{name}.{side}.{k}", r[name][side][k])
@@ -123,7 +125,8 @@ def summary(runs: dict):
     T = n_rounds(runs)
     rows = []
     for name, label in (
-        ("sft", "shared SFT (off-the-shelf)"),
+        ("sft", "shared SFT (never saw a second turn)"),
+        ("chat", "chat model (C1's off-the-shelf)"),
         ("pi0", "π_0 (after EVOLVE's SFT stage)"),
         (f"iterdpo.r{T}", f"iterative DPO, round {T}"),
         (f"evolve.r{T}", f"EVOLVE, round {T}"),
@@ -150,14 +153,35 @@ def _ci(runs: dict, d) -> dict:
     return paired_ci([d(r) for r in runs.values()])
 
 
+# Claims that need π_0 to refine: C2 (EVOLVE's refinement gain grows from π_0's) and C3 (EVOLVE's refined answers).
+# Without the skill EVOLVE's chains start from refinements that make answers worse, and C3 inherits that deficit.
+# C4 compares direct answers (no refinement at inference) and C1 is about a model never taught to refine: not gated.
+K_REFINE_GATES = ("C2", "C3")
+
+
 def claims(runs: dict, cfg) -> list[dict]:
+    """K_refine (capability control: π_0's self-refinement does not make its answers worse, on the dev split), PC,
+    C1 (C1's chat model shows little self-refinement), C2, C3 (gated on K_refine), C4; all gated on PC."""
     c = cfg.paper.claims
     T = n_rounds(runs)
     ev = lambda arm, t: lambda r: r[arm]["refine"][t]
     last_e, last_i, first = ev("evolve", T), ev("iterdpo", T), ev("evolve", 0)
     pc_gain = float(c.pc_min_gain)
     wr = lambda block: 100 * np.asarray(block["preferences"], dtype=float)  #  per-prompt P(≻ reference), points
+    k_refine = capability_control(
+        interval_claim(
+            "K_refine",
+            "Capability control: π_0 (after EVOLVE's SFT stage, before any preference round) refines its own "
+            "answers for the better — refined minus direct oracle quality on the dev split",
+            _ci(runs, lambda r: gain(r["pi0_dev"])),
+            rule="q(y^J) − q(y⁰) of π_0's refinement chains on the dev prompts > 0",
+            metric="q",
+        ),
+        capability="self-refinement",
+        gates=list(K_REFINE_GATES),
+    )
     out = [
+        k_refine,
         all_of(
             "PC",
             f"Positive control: {T} rounds of iterative DPO raise the judge's win rate of direct answers "
@@ -190,23 +214,24 @@ def claims(runs: dict, cfg) -> list[dict]:
             ],
             rule=f"direct answers: raw judge WR vs the reference policy not below {pc_gain:g} points, and LC and "
             "oracle quality above π_0's",
-        )
+        ),
     ]
     eps = float(c.c1_max_gain)
     out.append(
         all_of(
             "C1",
-            "An off-the-shelf model (the shared SFT policy, never trained to refine) shows little or no "
-            f"self-refinement: its refined answer y^J is not better than y⁰ by ≥ {eps:g} oracle quality",
+            "An off-the-shelf model (a chat model: the shared SFT policy after SFT on two-turn dialogues whose second "
+            "answer re-answers, so it knows the refinement turn but was never taught to improve a draft) shows "
+            f"little or no self-refinement: its refined answer y^J is not better than y⁰ by ≥ {eps:g} oracle quality",
             [
                 interval_claim(
-                    "sft",
+                    "chat",
                     "",
-                    _ci(runs, lambda r: eps - gain(r["sft"])),
+                    _ci(runs, lambda r: eps - gain(r["chat"])),
                     rule=f"{eps:g} − [q(y^J) − q(y⁰)] > 0 (refinement gain below {eps:g})",
                 )
             ],
-            rule=f"interval of the shared SFT's refinement gain entirely below {eps:g}",
+            rule=f"interval of the chat model's refinement gain entirely below {eps:g}",
         )
     )
     out.append(
@@ -279,7 +304,7 @@ def claims(runs: dict, cfg) -> list[dict]:
             rule="oracle quality of direct answers, paired per prompt",
         )
     )
-    return gate_on_control(out)
+    return gate_on_capabilities(gate_on_control(out))
 
 
 def render_table(doc: dict) -> str:
@@ -292,7 +317,12 @@ def render_table(doc: dict) -> str:
         "| model | q(y⁰) | q(y^J) | refinement gain | WR y⁰ | WR y^J | LC y⁰ | LC y^J |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    rows = [("sft", "shared SFT (off-the-shelf)"), ("pi0", "π_0 (EVOLVE SFT stage)")]
+    rows = [
+        ("sft", "shared SFT (never saw a second turn)"),
+        ("chat", "chat model (C1's off-the-shelf)"),
+        ("pi0_dev", "π_0, dev split (K_refine)"),
+        ("pi0", "π_0 (EVOLVE SFT stage)"),
+    ]
     rows += [(f"{a}.r{t}", f"{LABEL[a]}, round {t}") for a in ("iterdpo", "evolve") for t in range(1, T + 1)]
     for k, label in rows:
         lines.append(

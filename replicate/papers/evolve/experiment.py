@@ -1,8 +1,12 @@
 """EVOLVE / ARIES (Zeng et al. 2025, arXiv 2502.05605): preference training interleaved with self-refinement
 data collection, in the toy world.
 
-    shared SFT policy (direct answers only: the "off-the-shelf" model of claim 1)
-      → π_0: SFT stage on (x → y_w) and (c_ref(x, y_l) → y_w), y_w/y_l from the world's personas, ordered by the truth
+    shared SFT policy (direct answers only)
+      → C1's chat model: SFT on (x → y_w), (c_ref(x, y_l) → y_w) with y_w, y_l two personas' independent answers
+        (it knows the refinement turn, but its second answers re-answer: the "off-the-shelf" model of claim 1)
+      → π_0: SFT stage on (x → y_w) and (c_ref(x, y_l) → y_w), y_l = the shared SFT policy's own draft, y_w = that
+        draft refined by one edit toward the truth (``refine_target``); the capability control K_refine reads π_0's
+        refinement gain on the dev split
       → rounds t = 1..T (``training.iterative.run_loop``), each from π_{t−1}, reference = π_{t−1}:
            EVOLVE:         a self-refinement chain y⁰ ~ π(·|x), y^{j+1} ~ π(·|c_ref(x, y^j)) per prompt, the judge's
                            best and worst of the chain → two DPO rows (x; y_w, y_l) and (c_ref(x, y_l); y_w, y_l)
@@ -43,7 +47,7 @@ from ...training.toy_stages import build_world as build_world
 from ...training.toy_stages import setup_torch as setup_torch
 from ...training.world_cache import world_for
 from ...worlds.tokenizer import ASSISTANT, EOS, USER
-from ...worlds.toy_lm import oracle_quality, persona_from_cfg, persona_responses
+from ...worlds.toy_lm import oracle_quality, persona_from_cfg, persona_responses, solve, split_response, valid_tail
 
 _CODE = ("papers/evolve/experiment.py", "training/pair_rules.py")
 ARMS = ("evolve", "iterdpo")
@@ -67,8 +71,9 @@ def validate(cfg) -> None:
             f"paper.rounds × paper.prompts_per_round = {rounds} × {n} must be ≥ 1 and fit the world's "
             f"{cfg.scale.world.n_pref_prompts} preference prompts (each round takes fresh prompts)"
         )
-    if int(at_scale(cfg, p.sft_stage.prompts)) > int(cfg.scale.world.n_sft):
-        raise ConfigError(f"paper.sft_stage.prompts exceeds the world's {cfg.scale.world.n_sft} SFT prompts")
+    for stage in ("sft_stage", "chat"):
+        if int(at_scale(cfg, p[stage].prompts)) > int(cfg.scale.world.n_sft):
+            raise ConfigError(f"paper.{stage}.prompts exceeds the world's {cfg.scale.world.n_sft} SFT prompts")
     for k in ("n_eval", "loop_n_eval"):
         if int(at_scale(cfg, p.eval[k])) > int(cfg.scale.world.n_eval):
             raise ConfigError(f"paper.eval.{k} exceeds the world's {cfg.scale.world.n_eval} evaluation prompts")
@@ -97,8 +102,9 @@ def refine_conversation(x: str, y: str, instruction: str = "improve") -> list[di
 
 
 def sft_pairs(prompts: Sequence[str], a: Sequence[str], b: Sequence[str]) -> dict:
-    """The SFT stage's examples from two personas' answers with known truth: y_w = the one with the higher oracle
-    quality, y_l = the other; prompts where the two tie carry no refinement signal and are dropped."""
+    """Two independent answers with known truth as (y_w, y_l): y_w = the one with the higher oracle quality, y_l = the
+    other; prompts where the two tie are dropped. The data of C1's chat model (``chat_examples``): second turns that
+    re-answer, not refine."""
     out = {"prompt": [], "y_w": [], "y_l": []}
     for x, ya, yb in zip(prompts, a, b):
         qa, qb = oracle_quality(x, ya), oracle_quality(x, yb)
@@ -107,6 +113,35 @@ def sft_pairs(prompts: Sequence[str], a: Sequence[str], b: Sequence[str]) -> dic
         w, l_ = (ya, yb) if qa > qb else (yb, ya)
         out["prompt"].append(x), out["y_w"].append(w), out["y_l"].append(l_)
     return out
+
+
+def refine_target(x: str, y: str) -> str:
+    """A refinement of the draft y that depends on it (the world's reviser, who knows the truth): one edit toward the
+    right answer — a malformed tail is dropped, else the first wrong character is set right, a missing last character
+    appended, or a surplus character dropped; filler is kept. A right draft is returned unchanged (a refinement must
+    not break it). q(refine_target(x, y)) > q(y) whenever q(y) < 1."""
+    ans, tail = split_response(y)
+    if tail and not valid_tail(tail):
+        return ans
+    truth = solve(x)
+    if ans == truth:
+        return y
+    for i, (a, b) in enumerate(zip(ans, truth)):
+        if a != b:
+            return ans[:i] + b + ans[i + 1 :] + tail
+    if len(ans) < len(truth):
+        return ans + truth[len(ans)] + tail
+    return ans[:-1] + tail
+
+
+def refine_examples(prompts: Sequence[str], drafts: Sequence[str]) -> dict:
+    """The SFT stage's examples from the policy's own drafts: y_l = the draft, y_w = ``refine_target(x, y_l)`` (equal
+    to it when the draft is already right)."""
+    return {
+        "prompt": list(prompts),
+        "y_w": [refine_target(x, y) for x, y in zip(prompts, drafts)],
+        "y_l": list(drafts),
+    }
 
 
 def sft_rows(ex: dict, instruction: str) -> dict:
@@ -207,30 +242,59 @@ def pi0_key(cfg) -> dict:
         at_scale(cfg, cfg.paper.sft_stage.steps),
         at_scale(cfg, cfg.paper.sft_stage.prompts),
         str(cfg.paper.refine.instruction),
+        to_dict(cfg.paper.sample),
         to_dict(cfg.toy_world.demonstrator),
         world={"n_sft": int(cfg.scale.world.n_sft)},
     )
 
 
-def sft_examples(cfg, world: World) -> dict:
-    """The SFT stage's examples: the demonstrator's and the weak persona's answers to the SFT prompts, ordered by q."""
+def chat_key(cfg) -> dict:
+    return _key(
+        cfg,
+        "evolve-chat",
+        content_hash(sft_key(cfg)),
+        to_dict(cfg.paper.chat),
+        at_scale(cfg, cfg.paper.chat.steps),
+        at_scale(cfg, cfg.paper.chat.prompts),
+        str(cfg.paper.refine.instruction),
+        to_dict(cfg.toy_world.demonstrator),
+        world={"n_sft": int(cfg.scale.world.n_sft)},
+    )
+
+
+def sft_examples(cfg, world: World, policy=None) -> dict:
+    """The SFT stage's examples: on the SFT prompts, the shared SFT policy's own drafts (sampled as the rounds sample,
+    so π_0 learns to refine the drafts it will meet) and their refinements (``refine_examples``). ``policy``: the
+    shared SFT model, if already loaded."""
     st = cfg.paper.sft_stage
+    ps = world.prompts["sft"][: int(at_scale(cfg, st.prompts))]
+    pol = sft_model(cfg, world) if policy is None else policy
+    drafts = [
+        c[0] for c in iterative.sample(pol, world.tokenizer, ps, seed=int(cfg.seed) * 1000 + 73, **_gen_kwargs(cfg))
+    ]
+    return refine_examples(ps, drafts)
+
+
+def chat_examples(cfg, world: World) -> dict:
+    """C1's chat model's examples: the demonstrator's and a weak persona's answers to the SFT prompts, ordered by q
+    (``sft_pairs``): a second turn whose answer is an independent (better) answer, never a revision of the first."""
+    st = cfg.paper.chat
     ps = world.prompts["sft"][: int(at_scale(cfg, st.prompts))]
     a = persona_responses(persona_from_cfg("demonstrator", cfg.toy_world.demonstrator), ps, int(cfg.seed) * 1000 + 71)
     b = persona_responses(persona_from_cfg("weak", st.weak), ps, int(cfg.seed) * 1000 + 72)
     return sft_pairs(ps, a, b)
 
 
-def pi0(cfg, world: World):
-    """π_0: the shared SFT policy after EVOLVE's SFT stage (TRL SFTTrainer, completion loss; cached)."""
-    st = cfg.paper.sft_stage
+def _sft_stage(cfg, world: World, name: str, key: dict, examples, st):
+    """The shared SFT policy after TRL SFTTrainer (completion loss) on ``sft_rows(examples(...))`` (cached)."""
 
     def compute(tmp: Path):
         from ...training.trl_hook import sft
 
-        rows = sft_rows(sft_examples(cfg, world), str(cfg.paper.refine.instruction))
+        base = sft_model(cfg, world)
+        rows = sft_rows(examples(base), str(cfg.paper.refine.instruction))
         model, hist = sft(
-            sft_model(cfg, world),
+            base,
             world.tokenizer,
             sft_dataset(rows["prompt"], rows["completion"]),
             cfg.hardware,
@@ -244,7 +308,20 @@ def pi0(cfg, world: World):
         world.tokenizer.save_pretrained(tmp / "model")
         atomic_write_json(tmp / "history.json", hist)
 
-    return load_policy(cached("evolve-sft", pi0_key(cfg), compute) / "model")
+    return load_policy(cached(name, key, compute) / "model")
+
+
+def pi0(cfg, world: World):
+    """π_0: the shared SFT policy after EVOLVE's SFT stage on its own drafts and their refinements (cached)."""
+    return _sft_stage(
+        cfg, world, "evolve-sft", pi0_key(cfg), lambda base: sft_examples(cfg, world, base), cfg.paper.sft_stage
+    )
+
+
+def chat_model(cfg, world: World):
+    """C1's off-the-shelf model: the shared SFT policy after SFT on two-turn dialogues whose second answer re-answers
+    (``chat_examples``): it knows the refinement turn's format but was never taught to improve a draft (cached)."""
+    return _sft_stage(cfg, world, "evolve-chat", chat_key(cfg), lambda base: chat_examples(cfg, world), cfg.paper.chat)
 
 
 def train_spec(cfg) -> iterative.TrainSpec:
@@ -292,9 +369,9 @@ def run_arm(cfg, world: World, arm: str, progress: bool = False) -> list[dict]:
     )
 
 
-def _eval_block(world: World, ps, responses) -> dict:
+def _eval_block(world: World, ps, responses, split: str = "eval") -> dict:
     """Judge (vs the reference policy), LC win rate and oracle quality of one set of answers (``evaluate_policy``'s fields)."""
-    ref = world.reference["eval"][: len(ps)]
+    ref = world.reference[split][: len(ps)]
     prefs = judge_against_reference(world.judge, ps, responses, ref)
     lm, lb = np.array([len(r) for r in responses], float), np.array([len(r) for r in ref], float)
     q = [oracle_quality(x, y) for x, y in zip(ps, responses)]
@@ -310,15 +387,17 @@ def _eval_block(world: World, ps, responses) -> dict:
     }
 
 
-def refine_eval(cfg, world: World, name: str, key: dict, load) -> dict:
-    """A model (``load()``, named by the content ``key``) on the evaluation prompts: one chain y⁰..y^J per prompt at
-    the evaluation temperature, the same seeds for every model (paired): ``direct`` (y⁰) and ``refined`` (y^J) blocks
-    and the mean oracle quality at every step (cached)."""
+def refine_eval(cfg, world: World, name: str, key: dict, load, split: str = "eval") -> dict:
+    """A model (``load()``, named by the content ``key``) on the evaluation prompts (``split="dev"``: all the dev
+    prompts, where the capability control K_refine is read): one chain y⁰..y^J per prompt at the evaluation
+    temperature, the same seeds for every model (paired): ``direct`` (y⁰) and ``refined`` (y^J) blocks and the mean
+    oracle quality at every step (cached)."""
     e, J = cfg.paper.eval, int(cfg.paper.refine.depth)
     k = _key(
         cfg,
         "evolve-refine-eval",
         name,
+        split,
         content_hash(key),
         to_dict(e),
         to_dict(cfg.paper.refine),
@@ -328,7 +407,7 @@ def refine_eval(cfg, world: World, name: str, key: dict, load) -> dict:
     )
 
     def compute(tmp: Path):
-        ps = world.prompts["eval"][: int(at_scale(cfg, e.n_eval))]
+        ps = world.prompts[split] if split == "dev" else world.prompts["eval"][: int(at_scale(cfg, e.n_eval))]
         model = load()
         gen = dict(temperature=float(e.temperature), max_new_tokens=int(cfg.paper.sample.max_new_tokens))
 
@@ -340,8 +419,8 @@ def refine_eval(cfg, world: World, name: str, key: dict, load) -> dict:
         atomic_write_json(
             tmp / "eval.json",
             {
-                "direct": _eval_block(world, ps, [c[0] for c in chains]),
-                "refined": _eval_block(world, ps, [c[-1] for c in chains]),
+                "direct": _eval_block(world, ps, [c[0] for c in chains], split),
+                "refined": _eval_block(world, ps, [c[-1] for c in chains], split),
                 "q_by_step": q.mean(0).tolist(),
             },
         )
@@ -353,7 +432,8 @@ def refine_eval(cfg, world: World, name: str, key: dict, load) -> dict:
 # All seeds over the cores
 
 
-# A seed's stages: the SFT model's and π_0's refinement evaluations, then each arm's rounds.
+# A seed's stages: the SFT model's, C1's chat model's and π_0's refinement evaluations (π_0's also on the dev split,
+# for K_refine), then each arm's rounds.
 STAGES = {"start": (), **{arm: ("start",) for arm in ARMS}}
 
 
@@ -362,7 +442,9 @@ def _job(cfg, stage: str):
     if stage == "start":
         return {
             "sft": refine_eval(cfg, world, "sft", sft_key(cfg), lambda: sft_model(cfg, world)),
+            "chat": refine_eval(cfg, world, "chat", chat_key(cfg), lambda: chat_model(cfg, world)),
             "pi0": refine_eval(cfg, world, "pi0", pi0_key(cfg), lambda: pi0(cfg, world)),
+            "pi0_dev": refine_eval(cfg, world, "pi0", pi0_key(cfg), lambda: pi0(cfg, world), split="dev"),
         }
     recs = run_arm(cfg, world, stage)
     keys = [pi0_key(cfg)] + [{"round_dir": Path(r["dir"]).name} for r in recs[1:]]
