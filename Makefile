@@ -23,7 +23,7 @@ export ONEDNN_MAX_CPU_ISA ?= AVX2
 # draws inline (ipykernel picks its inline backend only where MPLBACKEND is unset).
 export MPLBACKEND := Agg
 
-.PHONY: setup lint test check check-full tables report bench bench-profile bench-rl bench-groups bench-intervals tune-simpo gpu-check strip lock clean help
+.PHONY: setup lint test check check-full tables report bench bench-profile bench-budget bench-rl bench-groups bench-intervals tune-simpo gpu-check strip lock clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -37,6 +37,7 @@ help:
 	@echo "make tune-simpo  hyperparameter search on the dev split; writes conf/tuned/simpo_*.yaml"
 	@echo "make bench       speed/memory ratios (bench/)"
 	@echo "make bench-profile  where a tiny SimPO run's time goes; batched vs plain generation tokens/s"
+	@echo "make bench-budget [ARGS='par drift']  each paper's tiny run cold (only the SFT models cached): wall, CPU, stages vs the 10-min budget"
 	@echo "make bench-rl    GRPO steps/s: our RL path (training/rl.py) vs TRL's GRPOTrainer run bare"
 	@echo "make bench-groups  preference step: one padded forward vs rows in length groups (same update)"
 	@echo "make bench-intervals  coverage and width of the verdicts' interval by simulation (docs/statistics.md)"
@@ -90,6 +91,9 @@ bench: $(STAMP)
 
 bench-profile: $(STAMP)
 	$(BIN)/python bench/tiny_profile.py $(ARGS)
+
+bench-budget: $(STAMP)
+	$(BIN)/python bench/budget.py $(ARGS)
 
 bench-rl: $(STAMP)
 	$(BIN)/python bench/rl_steps.py $(ARGS)

@@ -79,6 +79,34 @@ def test_cached_jobs_are_counted_and_the_time_left_comes_from_computed_ones(tmp_
     assert (again["done"], again["cached"], again["eta_s"]) == (8, 8, None)  # nothing computed: no estimate
 
 
+def _busy(cfg, stage):
+    """Spends measurable CPU in stage "b" only (a spin, not a sleep: sleeping costs wall time, not CPU)."""
+    if stage == "b":
+        t = time.process_time()
+        while time.process_time() - t < 0.3:
+            pass
+    return _job(cfg, stage)
+
+
+def test_every_job_time_is_recorded_and_summed_per_stage_costliest_first(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPLICATE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("REPLICATE_BUILD_DIR", str(tmp_path / "build"))
+    monkeypatch.delenv("REPLICATE_LOG", raising=False)
+    cfg = _cfg(tmp_path, 1)
+    runner.run_stages(cfg, _busy, GRAPH, desc="toy", progress=False)
+    runner.run_stages(cfg, _busy, GRAPH, desc="toy again", progress=False)  # cached now: recorded, not computed
+    path = runner.times_path(tmp_path / "build" / "logs" / "toy-paper-ci.log")
+    recs = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(recs) == 16 and {r["graph"] for r in recs} == {"toy", "toy again"}
+    assert sum(r["computed"] for r in recs) == 8  # the first graph computed every job, the second none
+    summary = runner.time_summary(path)
+    assert [s["stage"] for s in summary][0] == "b"  # the two seeds' busy jobs, twice: ≥ 1.2 s of CPU
+    b = summary[0]
+    assert (b["jobs"], b["computed"]) == (4, 2) and b["cpu_s"] >= 1.1 and b["wall_s"] >= b["cpu_s"] * 0.9
+    assert all(s["cpu_s"] < 0.5 for s in summary[1:])
+    assert runner.time_summary(tmp_path / "nothing.jsonl") == []
+
+
 def test_eta_is_jobs_left_times_mean_computed_job_over_workers():
     p = runner.Progress("x", total=10, workers=2, show=False)
     assert p.eta() is None
@@ -132,3 +160,23 @@ def test_until_returns_once_the_first_stages_exist_and_later_ones_finish_into_th
     assert {(7, "a"), (8, "a")} <= first.keys() and json.loads(progress.read_text())["total"] == 2
     runner.run_stages(cfg, _job, GRAPH, desc="toy", progress=False)  # the rest; nothing computed twice
     assert all(len(p.read_text().split()) == 1 for p in Path(cfg.out).iterdir())
+
+
+def test_replicate_run_names_the_costliest_stages_of_the_run(tmp_path, capsys):
+    from replicate.cli.run import _print_times
+
+    log = tmp_path / "par-tiny.log"
+    with open(runner.times_path(log), "w") as f:
+        for stage, cpu, computed in (
+            ("rm", 30.0, True),
+            ("rl", 400.0, True),
+            ("rl", 380.0, True),
+            ("eval", 5.0, False),
+        ):
+            f.write(json.dumps({"graph": "g", "seed": 42, "stage": stage, "computed": computed, "wall_s": cpu,
+                                "cpu_s": cpu, "end": 0.0}) + "\n")  # fmt: skip
+    _print_times(log)
+    out = capsys.readouterr().out
+    assert "stage jobs: 4 (3 computed), 14 min of CPU; costliest: rl 13 min, rm 30 s, eval 5 s" in out
+    _print_times(tmp_path / "no-run.log")  # no record (a tabular paper): no line
+    assert capsys.readouterr().out == ""

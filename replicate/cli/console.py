@@ -41,6 +41,9 @@ class Console:
     def __enter__(self) -> Console:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self.progress.unlink(missing_ok=True)
+        from ..training.runner import times_path
+
+        times_path(self.log).unlink(missing_ok=True)  # this run's job times only
         for k, v in (("REPLICATE_LOG", str(self.log)), ("REPLICATE_PROGRESS", str(self.progress))):
             self._env[k] = os.environ.get(k)
             os.environ[k] = v

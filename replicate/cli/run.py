@@ -117,6 +117,18 @@ def select_cells(nb: Path, dest: Path, *, real: bool, paper: str) -> Path:
     return dest
 
 
+def _print_times(log: Path) -> None:
+    """Where the stage graphs' time went (``training.runner.time_summary``): the three costliest stages by CPU."""
+    from ..training.runner import format_seconds, time_summary, times_path
+
+    rows = time_summary(times_path(log))
+    if rows:
+        top = ", ".join(f"{r['stage']} {format_seconds(r['cpu_s'])}" for r in rows[:3])
+        cpu = format_seconds(sum(r["cpu_s"] for r in rows))
+        print(f"stage jobs: {sum(r['jobs'] for r in rows)} ({sum(r['computed'] for r in rows)} computed), {cpu} of "
+              f"CPU; costliest: {top} (every job: {_rel(times_path(log))})")  # fmt: skip
+
+
 def main_run(argv: list[str]) -> int:
     if not argv:
         from ..core.config import papers
@@ -140,6 +152,7 @@ def main_run(argv: list[str]) -> int:
         )
         return 1
     print(f"executed notebook: {_rel(out)} (+ .html)")
+    _print_times(log)
     if cfg.scale.name in published.SCALES:
         print(f"readable copy: {_rel(Path(cfg.results_dir).parent / 'notebooks' / out.name)}")
     from ..core.io import read_json

@@ -49,6 +49,36 @@ def log_path(cfg) -> Path:
     return Path(named) if named else build_dir() / "logs" / f"{cfg.paper.name}-{cfg.scale.name}.log"
 
 
+def times_path(log: Path) -> Path:
+    """Where each job's time is recorded, next to the log: ``<log stem>.times.jsonl`` (``bench/budget.py`` reads it)."""
+    return log.with_name(log.stem + ".times.jsonl")
+
+
+def _record_time(path: Path, desc: str, seed: int, stage, computed: bool, seconds: float, cpu: float) -> None:
+    """One line per finished job: which graph, seed and stage, whether it computed anything (else it read the
+    cache), its wall and CPU seconds. Appended, so a notebook's several graphs share one file per run."""
+    rec = {"graph": desc, "seed": int(seed), "stage": str(stage), "computed": bool(computed)}
+    rec.update(wall_s=round(float(seconds), 3), cpu_s=round(float(cpu), 3), end=round(time.time(), 3))
+    with open(path, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+
+
+def time_summary(path: Path) -> list[dict]:
+    """The recorded jobs (``_record_time``) summed per stage, costliest CPU first: stage, jobs, computed (jobs that
+    computed something rather than reading the cache), wall_s and cpu_s. Empty when nothing was recorded."""
+    per: dict = {}
+    if not Path(path).exists():
+        return []
+    for line in Path(path).read_text().splitlines():
+        r = json.loads(line)
+        s = per.setdefault(r["stage"], {"stage": r["stage"], "jobs": 0, "computed": 0, "wall_s": 0.0, "cpu_s": 0.0})
+        s["jobs"] += 1
+        s["computed"] += int(r["computed"])
+        s["wall_s"] += r["wall_s"]
+        s["cpu_s"] += r["cpu_s"]
+    return sorted(per.values(), key=lambda s: -s["cpu_s"])
+
+
 def check_graph(stages: Mapping[Hashable, tuple]) -> None:
     """Every stage a stage needs is in the graph and comes before it (so the graph has no cycle)."""
     seen: set = set()
@@ -96,13 +126,15 @@ def run_stages(
         ]
 
     out: dict = {}
+    times = times_path(log)
     target = None if until is None else {(sd, s) for sd in sds for s in until}
     bar = Progress(desc, len(target) if target else len(sds) * len(order), workers=pool.workers, show=progress)
     with pool, bar:
         graph = pool.run_graph(_run_job, first, after)
         try:
-            for (_, _, sd, s, _), (res, computed, seconds, damaged) in graph:
+            for (_, _, sd, s, _), (res, computed, seconds, damaged, cpu) in graph:
                 out[(sd, s)] = res
+                _record_time(times, desc, sd, s, computed, seconds, cpu)
                 for msg in damaged:  # a worker's warning went to the log: say it where the user reads
                     print(msg, file=sys.stderr, flush=True)
                     bar.note(msg)
@@ -128,11 +160,12 @@ class _JobError(Exception):
 
 def _run_job(job, plain: dict, seed: int, stage, log: str):
     """In a worker (or inline): the seed's config, torch threads, the job with its output in the log; returns
-    (result, whether it computed any stage, seconds, damaged-stage warnings)."""
+    (result, whether it computed any stage, seconds, damaged-stage warnings, CPU seconds of this process: all its
+    threads, the job alone since a worker runs one job at a time)."""
     from .toy_stages import setup_torch, with_seed
 
     CACHE_EVENTS.take()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     with _output_to(log):
         print(f"--- seed {seed}, stage {stage!r} (pid {os.getpid()})", flush=True)
         try:
@@ -143,7 +176,7 @@ def _run_job(job, plain: dict, seed: int, stage, log: str):
             traceback.print_exc()
             raise _JobError(seed, stage, f"{type(e).__name__}: {e}") from None
     computed, damaged = CACHE_EVENTS.take()
-    return res, computed > 0, time.perf_counter() - t0, damaged
+    return res, computed > 0, time.perf_counter() - t0, damaged, time.process_time() - c0
 
 
 @contextlib.contextmanager
