@@ -1,8 +1,8 @@
 """Adaptive Inference-Time Compute: numbers, curves and claims from ``papers.adaptive_compute.run_all``
-(no compute beyond selections on cached scores and bootstraps).
+(no compute beyond selections on cached scores and intervals).
 
 Every selection rule is a function of per-sample scores (``models.search``); every claim is judged on
-per-prompt paired differences within each seed with a two-level bootstrap interval (``metrics.verdicts``).
+per-prompt paired differences within each seed, with a t interval over the seeds' means (``metrics.verdicts``).
 The "gain" of a rule is its oracle quality minus that of one sample at the Best-of-N temperature (the
 first sample of the fixed pool) on the same prompt; "Best-of-16's gain" is the gain of Best-of-16 picked by
 the self-evaluation, the paper's reference point for adaptive sampling and pruning.

@@ -1,5 +1,5 @@
-"""Instruct-SkillMix: numbers and claims from ``run_all``'s results (no compute beyond bootstraps): seed-paired
-per-prompt differences (``metrics.verdicts``), gated on the positive control ``PC``."""
+"""Instruct-SkillMix: numbers and claims from ``run_all``'s results (no compute beyond intervals): seed-paired
+per-prompt differences, a t interval over seeds (``metrics.verdicts``), gated on the positive control ``PC``."""
 
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ def q_diff(cid: str, runs: dict, a: str, b: str, split: str, effect: float | Non
 
 
 def lc_diff(cid: str, runs: dict, a: str, b: str, split: str = "general") -> dict:
-    """LC win rate (vs the reference policy) of arm a minus arm b, the GLM refit on each bootstrap resample."""
+    """LC win rate (vs the reference policy) of arm a minus arm b, the GLM fit per seed, a t interval over seeds."""
     groups = [lc_group(runs[(sd, a)]["eval"][split], runs[(sd, b)]["eval"][split]) for sd in _seeds(runs)]
     return interval_claim(cid, "", paired_ci_lc(groups), rule=f"lc({a}) − lc({b}) > 0 on {split} prompts", metric="lc")
 

@@ -1,7 +1,7 @@
-"""SimPO's numbers and claims from the runs of ``papers.simpo.run_all`` (no compute beyond bootstraps).
+"""SimPO's numbers and claims from the runs of ``papers.simpo.run_all`` (no compute beyond intervals).
 
-Every comparative claim is judged on paired differences across seeds and prompts
-(``metrics.verdicts``): LC win rates through a GLM refit on each bootstrap resample, raw win rates,
+Every comparative claim is judged on paired differences per seed, with a t interval over the seeds' means
+(``metrics.verdicts``): LC win rates through a GLM fit per seed, raw win rates,
 oracle quality and lengths per evaluation prompt, agreement and reward accuracy per held-out pair.
 The positive control ``PC`` gates the rest: without it, no claim can be "not reproduced".
 """

@@ -1,5 +1,5 @@
 """Temporal Self-Rewarding: numbers, per-round curves and claims from ``papers.temporal_self_rewarding.run_all``
-(no compute beyond bootstraps). ``runs[seed][arm]`` is the list of ``iterative.run_loop`` records, round 0 = M_0.
+(no compute beyond intervals). ``runs[seed][arm]`` is the list of ``iterative.run_loop`` records, round 0 = M_0.
 
 Compute: one DPO training = one unit. Self-Rewarding round t has used t units, Temporal SR round t 2t (each round
 also trains its future model): SR's round 4 and TSR's round 2 are the paper's compute-matched endpoints.
