@@ -231,3 +231,73 @@ def test_flat_metrics_and_table(cfg):
     assert spread["logs.n_dsat"] == [60.0, 60.0, 60.0]
     table = X.render_table({"metrics": m, "seeds": [1, 2, 3]})
     assert "| drift | 2 |" in table and "| spin | 0 |" in table
+
+
+def test_extra_control_seeds_widen_k_revise_only(cfg):
+    """paper.power.k_revise_seeds: K_revise reads the claims' seeds plus the extra ones (their round-1 extras alone),
+    keeps the claims' seeds' own reading in its evidence, and the claims keep their seeds; fewer control seeds than
+    claim seeds is refused."""
+    S = X.control_seeds
+    assert S.extra_seeds(compose("drift", [], check_hardware=False)) == [45, 46]
+    assert S.extra_seeds(compose("drift", ["scale=ci"], check_hardware=False)) == []
+    with pytest.raises(ConfigError, match="k_revise_seeds"):
+        S.extra_seeds(compose("drift", ["paper.power.k_revise_seeds.tiny=2"], check_hardware=False))
+    win = {("drift", 2): 0.2, ("iterdpo", 1): 0.1, ("oracle", 1): 0.1}
+    res = _fake(q=win, wr=win, q_positive=0.5)  # claims' seeds: +0.1 over q(y⁻) = 0.4
+    rng = np.random.default_rng(1)
+    res["k_revise_extra"] = {
+        sd: {
+            "item": list(range(60)),
+            "q_positive": (0.7 + 0.05 * rng.standard_normal(60)).tolist(),
+            "q_negative": [0.4] * 60,
+        }
+        for sd in (4, 5)
+    }
+    by = {c["id"]: c for c in X.PAPER.claims(res, cfg)}
+    ev = by["K_revise"]["evidence"]
+    assert ev["n_seeds"] == 5 and ev["claim_seeds"] == 3
+    assert ev["diff"] == pytest.approx((3 * 0.1 + 2 * 0.3) / 5, abs=0.01)
+    assert ev["claim_seeds.diff"] == pytest.approx(0.1, abs=0.01)
+    assert by["C5"]["evidence"]["drift.margin.n_seeds"] == 3  # the claims keep their seeds
+    assert X.hindsight_gain(res, control_seeds=False)["n_seeds"] == 3
+
+
+def test_extra_seed_reads_drifts_own_round_1(cfg, monkeypatch, tmp_path):
+    """An extra seed samples what DRIFT's round 1 samples: DRIFT's own builder, on π_0, with round 1's seed
+    (``iterative.run_loop``: seed·1000 + 100), and keeps its extras; no round is trained."""
+    S, E = X.control_seeds, X.experiment
+    seen = {}
+    pi0 = object()
+
+    def builder(c, logs, arm):
+        def build(ctx):
+            seen.update(arm=arm, seed=ctx.seed, policy=ctx.policy, t=ctx.t, logs=logs)
+            return {"prompt": [], "_extras": {"q_positive": [0.9], "q_negative": [0.2], "item": [0]}}
+
+        return build
+
+    monkeypatch.setattr(E, "builder", builder)
+    monkeypatch.setattr(E, "start_policy", lambda c, w: pi0)
+    monkeypatch.setattr(E, "deployment_logs", lambda c, w: "LOGS")
+    monkeypatch.setattr(S, "cached", lambda name, key, compute: (compute(tmp_path), tmp_path)[1])
+    out = S.hindsight_answers(cfg, world=None)
+    assert seen == {"arm": "drift", "seed": int(cfg.seed) * 1000 + 100, "policy": pi0, "t": 1, "logs": "LOGS"}
+    assert out == {"q_positive": [0.9], "q_negative": [0.2], "item": [0]}
+
+
+def test_the_check_subset_runs_k_revise_on_seed_42_alone(monkeypatch):
+    """``make check`` re-runs seed 42 alone: K_revise's extra seeds (``paper.power.k_revise_seeds``) must be turned
+    off, or CI trains four more π_0 (seeds 43–46, from scale.n_seeds = 1 up to 5)."""
+    from replicate.cli import check as cli_check
+
+    seen = {}
+    monkeypatch.setattr(cli_check, "run_notebook", lambda p, overrides, **kw: seen.setdefault("o", overrides))
+    monkeypatch.setattr(cli_check, "check", lambda *a, **kw: [])
+    assert cli_check.main_check(["drift"]) == 0
+    assert X.control_seeds.extra_seeds(compose("drift", seen["o"])) == [] and "scale.n_seeds=1" in seen["o"]
+    assert X.control_seeds.extra_seeds(compose("drift", ["scale.n_seeds=1"])) == [
+        43,
+        44,
+        45,
+        46,
+    ]  # without the override

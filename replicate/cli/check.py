@@ -16,7 +16,7 @@ from .run import BUILD, run_notebook
 
 # Seed 42 alone: no extra seeds where a paper spends more (``paper.power``): SimPO's compared arms, K_rl's control.
 # (SimPO's ``extra_seeds`` counts seeds for its ``arms``: with no arms it costs nothing, so it needs no override.)
-_NO_EXTRA_SEEDS = {"arms": "[]", "k_rl_seeds": "1", "extra_seeds": None}
+_NO_EXTRA_SEEDS = {"arms": "[]", "k_rl_seeds": "1", "k_revise_seeds": "1", "extra_seeds": None}
 
 
 def no_extra_seeds(cfg) -> list[str]:

@@ -1,5 +1,5 @@
 """DRIFT in miniature: ``world`` (the users' feedback and a reviser), ``experiment`` (π_0, deployment logs and the
-iterative arms, cached), ``claims`` (numbers and verdicts).
+iterative arms, cached), ``control_seeds`` (K_revise's extra seeds), ``claims`` (numbers and verdicts).
 
 ``PAPER`` is its interface (``replicate.papers.interface``); the other names are what its notebook and tests read.
 """
@@ -9,7 +9,7 @@ from ...training.pair_rules import drift_pairs
 from ...training.toy_stages import seeds, setup_torch, sft_model
 from ...training.world_cache import world_for
 from ..interface import Metrics, Paper, toy_world_only
-from . import claims
+from . import claims, control_seeds
 from .claims import arm_list, conditioning_gain, curves, examples, flat_metrics, hindsight_gain, render_table
 from .experiment import CONTROL_ARMS, deployment_logs, revision_data, revision_target, run_all, specs, validate
 from .world import feedback, hindsight_conversation, revise
@@ -24,7 +24,7 @@ def metrics(results, cfg) -> Metrics:
 PAPER = Paper(
     name="drift",
     validate=toy_world_only(validate),
-    run=run_all,
+    run=control_seeds.run,  # run_all, then K_revise's extra seeds (paper.power.k_revise_seeds)
     metrics=metrics,
     claims=claims.claims,
     render_table=render_table,
@@ -34,6 +34,7 @@ __all__ = [
     "PAPER",
     "CONTROL_ARMS",
     "claims",
+    "control_seeds",
     "metrics",
     "examples",
     "arm_list",

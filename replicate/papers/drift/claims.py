@@ -115,14 +115,22 @@ def item_margins(recs: list[dict], t: int, n_items: int) -> np.ndarray:
     return m
 
 
-def hindsight_gain(res: dict, t: int = 1) -> dict:
-    """q(y⁺ ~ π(·|x ⊕ y⁻ ⊕ f)) − q(y⁻) per DSAT item in DRIFT's round t, per seed (bootstrap interval)."""
-    d = [
-        np.asarray(res["runs"][(sd, "drift")][t]["extras"]["q_positive"])
-        - np.asarray(res["runs"][(sd, "drift")][t]["extras"]["q_negative"])
-        for sd in _seeds(res)
-    ]
-    return paired_ci(d)
+def _round1_extras(res: dict, control_seeds: bool) -> list[dict]:
+    """DRIFT's round-1 extras on the claims' seeds, then (``control_seeds``) on K_revise's extra seeds
+    (``res["k_revise_extra"]``, ``control_seeds.with_extra_seeds``: the same numbers without the rest of the run)."""
+    out = [res["runs"][(sd, "drift")][1]["extras"] for sd in _seeds(res)]
+    extra = res.get("k_revise_extra", {}) if control_seeds else {}
+    return out + [extra[sd] for sd in sorted(extra, key=int)]
+
+
+def hindsight_gain(res: dict, t: int = 1, control_seeds: bool = True) -> dict:
+    """q(y⁺ ~ π(·|x ⊕ y⁻ ⊕ f)) − q(y⁻) per DSAT item in DRIFT's round t, paired per item, t interval over seeds; at
+    t = 1 (K_revise) over the claims' seeds and K_revise's extra seeds unless ``control_seeds`` is False."""
+    if t == 1:
+        ex = _round1_extras(res, control_seeds)
+    else:
+        ex = [res["runs"][(sd, "drift")][t]["extras"] for sd in _seeds(res)]
+    return paired_ci([np.asarray(e["q_positive"]) - np.asarray(e["q_negative"]) for e in ex])
 
 
 def conditioning_gain(res: dict, t: int = 1) -> dict:
@@ -165,6 +173,15 @@ def claims(res: dict, cfg) -> list[dict]:
         ),
         capability="revision after feedback",
         gates=list(K_REVISE_GATES),
+    )
+    own = hindsight_gain(res, control_seeds=False)  # the claims' seeds alone, kept beside the control's reading
+    k_revise["evidence"].update(
+        {
+            "claim_seeds": len(sds),
+            "claim_seeds.diff": own["diff"],
+            "claim_seeds.ci_lo": own["lo"],
+            "claim_seeds.ci_hi": own["hi"],
+        }
     )
     pc = all_of(
         "PC",
