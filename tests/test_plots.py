@@ -38,3 +38,23 @@ def test_capability_controls_are_labelled_and_set_apart_above_the_claims():
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["C1", "K_rl (control)"]  # bottom to top: control on top
     assert [ln.get_ydata()[0] for ln in ax.lines if ln.get_linestyle() == "--"] == [0.5]
+
+
+def test_a_row_read_on_more_seeds_than_the_claims_says_how_many():
+    ctrl = capability_control(
+        interval_claim(
+            "K_rl", "oracle GRPO", paired_ci([[0.1], [0.2], [0.3], [0.2], [0.1]]), rule="d > 0", metric="q"
+        ),
+        capability="RL",
+        gates=["C1"],
+    )
+    claims = [_claim([[0.1, 0.3], [0.2, 0.4], [0.3, 0.5]]), ctrl]
+    ax = interval_plot(gate_on_capabilities(claims)).axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["C1", "K_rl (control, 5 seeds)"]
+    same = capability_control(
+        interval_claim("K_rl", "oracle GRPO", paired_ci([[0.1], [0.2], [0.3]]), rule="d > 0", metric="q"),
+        capability="RL",
+        gates=["C1"],
+    )
+    ax = interval_plot(gate_on_capabilities([claims[0], same])).axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["C1", "K_rl (control)"]  # the claims' count: no note

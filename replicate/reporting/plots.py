@@ -41,6 +41,7 @@ def claim_parts(claims: list[dict]) -> list[dict]:
                     "control": is_control(c),
                     "verdict": c["verdict"],
                     "metric": ev.get("metric"),
+                    "n_seeds": ev.get("n_seeds"),
                     **{k: ev[k] for k in ("diff", "ci_lo", "ci_hi", "se")},
                 }
             )
@@ -53,10 +54,26 @@ def claim_parts(claims: list[dict]) -> list[dict]:
                         "control": is_control(c),
                         "verdict": ev[f"{p}.verdict"],
                         "metric": ev.get(f"{p}.metric"),
+                        "n_seeds": ev.get(f"{p}.n_seeds"),
                         **{k: ev[f"{p}.{k}"] for k in ("diff", "ci_lo", "ci_hi", "se")},
                     }
                 )
     return rows
+
+
+def _usual_seeds(rows: list[dict]) -> int | None:
+    """The seed count most rows have (the claims'); rows read on more or fewer seeds are labelled with theirs."""
+    counts = [r["n_seeds"] for r in rows if r.get("n_seeds")]
+    return max(set(counts), key=counts.count) if counts else None
+
+
+def _note(row: dict, usual: int | None) -> str:
+    """A row's label suffix: "(control)" for a capability control, its seed count where it is not the usual one
+    (a control or a positive control read on extra seeds), e.g. "(control, 5 seeds)"."""
+    notes = ["control"] if row["control"] else []
+    if row.get("n_seeds") and usual and row["n_seeds"] != usual:
+        notes.append(f"{row['n_seeds']} seeds")
+    return f" ({', '.join(notes)})" if notes else ""
 
 
 def interval_plot(claims: list[dict], title: str = "", units: dict[str, str] | None = None):
@@ -91,7 +108,7 @@ def interval_plot(claims: list[dict], title: str = "", units: dict[str, str] | N
             va="center",
             fontsize=7,
         )
-    labels = [f"{r['claim']} {r['part']}".strip() + (" (control)" if r["control"] else "") for r in rows[::-1]]
+    labels = [f"{r['claim']} {r['part']}".strip() + _note(r, _usual_seeds(rows)) for r in rows[::-1]]
     ax.set_yticks(range(len(rows)), labels, fontsize=8)
     ax.axvline(0, color="k", lw=0.6)
     if 0 < (n_ctrl := sum(r["control"] for r in rows)) < len(rows):  # capability controls sit above the claims
