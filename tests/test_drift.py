@@ -301,3 +301,61 @@ def test_the_check_subset_runs_k_revise_on_seed_42_alone(monkeypatch):
         45,
         46,
     ]  # without the override
+
+
+# ---------------------------------------------------------------------------------------------
+# The positive control's extra seeds (paper.power: extra_seeds of arms; docs/power.md §13)
+
+
+def test_pc_extra_seeds_are_the_next_ones_for_pcs_arms_only():
+    P = X.pc_seeds
+    tiny = compose("drift", [], check_hardware=False)
+    assert P.extra_seeds(tiny) == [45, 46] and P.pc_arms(tiny) == ["iterdpo", "oracle"]
+    assert P.extra_seeds(compose("drift", ["scale=ci"], check_hardware=False)) == []
+    assert P.extra_seeds(compose("drift", ["paper.power.arms=[]"], check_hardware=False)) == []
+    with pytest.raises(ConfigError, match="positive control"):
+        P.pc_arms(compose("drift", ["paper.power.arms=[iterdpo,drift]"], check_hardware=False))
+
+
+def test_an_extra_seed_runs_one_round_of_a_pc_arm(monkeypatch):
+    """An extra seed's arm stops after the round PC reads (pc_rounds), whatever paper.rounds says for the claims."""
+    P, E = X.pc_seeds, X.experiment
+    seen = {}
+    monkeypatch.setattr(
+        E, "run_arm", lambda c, w, arm: seen.update(arm=arm, rounds=X.at_scale(c, c.paper.rounds), seed=int(c.seed))
+    )
+    monkeypatch.setattr("replicate.training.world_cache.world_for", lambda c: None)
+    c = compose("drift", ["seed=45"], check_hardware=False)
+    assert X.at_scale(c, c.paper.rounds) == 2
+    P._job(c, "iterdpo")
+    assert seen == {"arm": "iterdpo", "rounds": 1, "seed": 45}
+
+
+def test_pc_extra_seeds_widen_pc_only(cfg):
+    """PC reads the claims' seeds plus PC's extra seeds (rounds 0..1 of its arms), keeps the claims' seeds' reading as
+    claim_seeds.*, and every claim keeps its 3 seeds; an extra seed's arm missing from PC's arms is not read."""
+    win = {("drift", 2): 0.2, ("iterdpo", 1): 0.1, ("oracle", 1): 0.1}
+    res = _fake(q=win, wr=win)
+    extra = _fake(seeds=(4, 5), q={("oracle", 1): 0.3}, wr={("iterdpo", 1): 0.3})
+    res["pc_extra"] = {k: v[:2] for k, v in extra["runs"].items() if k[1] in ("iterdpo", "oracle")}
+    by = {c["id"]: c for c in X.PAPER.claims(res, cfg)}
+    ev = by["PC"]["evidence"]
+    assert ev["iterdpo_r1.wr.n_seeds"] == 5 and ev["oracle_r1.q.n_seeds"] == 5
+    assert ev["iterdpo_r1.wr.claim_seeds"] == 3 and ev["oracle_r1.q.claim_seeds"] == 3
+    assert ev["iterdpo_r1.wr.diff"] == pytest.approx(100 * (3 * 0.1 + 2 * 0.3) / 5, abs=1.0)
+    assert ev["iterdpo_r1.wr.claim_seeds.diff"] == pytest.approx(10.0, abs=1.0)
+    assert ev["oracle_r1.q.diff"] == pytest.approx((3 * 0.1 + 2 * 0.3) / 5, abs=0.01)
+    assert by["C1"]["evidence"]["vs_iterdpo.wr.n_seeds"] == 3 and by["C5"]["evidence"]["drift.margin.n_seeds"] == 3
+    assert by["K_revise"]["evidence"]["n_seeds"] == 3  # K_revise's own extra seeds are another key
+
+
+def test_the_check_subset_runs_pc_on_seed_42_alone(monkeypatch):
+    """``make check``: PC's extra seeds are off too (``paper.power.arms=[]``), or CI runs two more seeds' rounds."""
+    from replicate.cli import check as cli_check
+
+    seen = {}
+    monkeypatch.setattr(cli_check, "run_notebook", lambda p, overrides, **kw: seen.setdefault("o", overrides))
+    monkeypatch.setattr(cli_check, "check", lambda *a, **kw: [])
+    assert cli_check.main_check(["drift"]) == 0
+    assert X.pc_seeds.extra_seeds(compose("drift", seen["o"])) == []
+    assert X.pc_seeds.extra_seeds(compose("drift", ["scale.n_seeds=1"])) == [43, 44]  # without the override

@@ -232,3 +232,87 @@ def test_flat_metrics_report_singles_compositions_forgetting_and_coverage():
         f"| {m['ism.general.oracle_quality_single']:.3f} | {m['ism.general.oracle_quality_composition']:.3f} |" in row
     )
     assert f"{fg['ism']['diff']:+.3f} [" in row
+
+
+# ---------------------------------------------------------------------------------------------
+# The positive control's extra seeds (paper.power: extra_seeds of arms; docs/power.md §13)
+
+
+def test_extra_seeds_are_the_next_ones_for_pcs_arms_only():
+    P = X.pc_seeds
+    tiny = compose("instruct-skillmix", [], check_hardware=False)
+    assert P.extra_seeds(tiny) == [45, 46] and P.pc_arms(tiny) == ["initial", "ism"]
+    assert P.extra_seeds(compose("instruct-skillmix", ["scale=ci"], check_hardware=False)) == []
+    assert P.extra_seeds(compose("instruct-skillmix", ["paper.power.arms=[]"], check_hardware=False)) == []
+    with pytest.raises(ConfigError, match="not arms of the positive control"):
+        P.pc_arms(compose("instruct-skillmix", ["paper.power.arms=[ism,plain]"], check_hardware=False))
+    with pytest.raises(ConfigError, match="both or none"):
+        P.pc_arms(compose("instruct-skillmix", ["paper.power.arms=[ism]"], check_hardware=False))
+
+
+def _with_extra(runs: dict, q_ism: float, seeds=(4, 5)) -> dict:
+    """``runs`` plus PC's arms on extra seeds, ism at quality ``q_ism`` against the start's 0.3."""
+    rng = np.random.default_rng(7)
+    extra = {
+        (sd, a): {"eval": {"pairs": _eval(rng, v), "general": _eval(rng, v), "uncovered": _eval(rng, v)}}
+        for sd in seeds
+        for a, v in (("initial", 0.3), ("ism", q_ism))
+    }
+    return {**runs, "pc_extra": extra}
+
+
+def test_extra_seeds_widen_pc_alone_and_keep_the_claims_seeds_reading(cfg):
+    """PC reads the claims' 3 seeds plus the extra ones, and keeps the 3-seed reading as claim_seeds.*; every claim,
+    the metrics and the per-seed table keep the claims' seeds (an extra seed in them would change what they mean)."""
+    base = _runs(QUALITIES)
+    runs = _with_extra(base, q_ism=0.9)  # the extra seeds gain +0.6 on pairs, the claims' seeds +0.4
+    cl = {c["id"]: c for c in X.PAPER.claims(runs, cfg)}
+    ev = cl["PC"]["evidence"]
+    assert ev["pairs.q.n_seeds"] == 5 and ev["pairs.lc.n_seeds"] == 5
+    assert ev["pairs.q.claim_seeds"] == 3 and ev["pairs.lc.claim_seeds"] == 3
+    assert ev["pairs.q.diff"] == pytest.approx((3 * 0.4 + 2 * 0.6) / 5, abs=0.02)
+    assert ev["pairs.q.claim_seeds.diff"] == pytest.approx(0.4, abs=0.02)
+    assert all(cl[k]["evidence"]["lc.n_seeds"] == 3 for k in ("C1", "C2", "C3", "C4"))
+    assert X.flat_metrics(runs, {})[0] == X.flat_metrics(base, {})[0]
+    assert set(X.per_seed(runs).seed) == {1, 2, 3} and X.arm_names(runs) == list(QUALITIES)
+    # without extra seeds PC's reading is the claims' seeds' own
+    own = {c["id"]: c for c in X.PAPER.claims(base, cfg)}["PC"]["evidence"]
+    assert own["pairs.q.n_seeds"] == 3 and own["pairs.q.diff"] == pytest.approx(own["pairs.q.claim_seeds.diff"])
+
+
+def test_extra_seeds_can_license_what_three_could_not(cfg):
+    """A PC whose 3 seeds all gain but spread widely is not reproduced and gates the claims; the same seeds plus two
+    extra ones resolve it, and the claims get their own verdicts, still on their 3 seeds."""
+    rng = np.random.default_rng(3)
+
+    def seed_runs(sd, q_ism, arms):
+        splits = ("general", "pairs", "uncovered")
+        return {
+            (sd, a): {"eval": {s: _eval(rng, q_ism if a == "ism" else QUALITIES[a]) for s in splits}} for a in arms
+        }
+
+    three = {}
+    for sd, g in ((1, 0.1), (2, 0.4), (3, 0.7)):  # ism gains on the start's 0.3: positive on every seed, sd 0.3
+        three.update(seed_runs(sd, 0.3 + g, QUALITIES))
+    cl = {c["id"]: c for c in X.PAPER.claims(three, cfg)}
+    assert cl["PC"]["verdict"] == INCONCLUSIVE and cl["C1"]["verdict"] == INCONCLUSIVE
+    assert "PC" in cl["C1"]["evidence"]["gated_by"]
+    extra = {**seed_runs(4, 0.7, X.pc_seeds.PC_ARMS), **seed_runs(5, 0.7, X.pc_seeds.PC_ARMS)}
+    cl = {c["id"]: c for c in X.PAPER.claims({**three, "pc_extra": extra}, cfg)}
+    assert cl["PC"]["verdict"] == REPRODUCED and cl["PC"]["evidence"]["pairs.q.n_seeds"] == 5
+    assert cl["PC"]["evidence"]["pairs.q.claim_seeds.ci_lo"] < 0.05  # the 3-seed reading, kept
+    assert "gated_by" not in cl["C1"]["evidence"] and cl["C1"]["evidence"]["lc.n_seeds"] == 3
+
+
+def test_the_check_subset_runs_no_extra_seed(monkeypatch):
+    """``make check`` re-runs seed 42 alone: PC's extra seeds must be off (``paper.power.arms=[]``), or CI trains
+    two more seeds' arms; without the override they would be seeds 43 and 44."""
+    from replicate.cli import check as cli_check
+
+    seen = {}
+    monkeypatch.setattr(cli_check, "run_notebook", lambda p, overrides, **kw: seen.setdefault("o", overrides))
+    monkeypatch.setattr(cli_check, "check", lambda *a, **kw: [])
+    assert cli_check.main_check(["instruct-skillmix"]) == 0
+    assert X.pc_seeds.extra_seeds(compose("instruct-skillmix", seen["o"])) == []
+    assert "scale.n_seeds=1" in seen["o"]
+    assert X.pc_seeds.extra_seeds(compose("instruct-skillmix", ["scale.n_seeds=1"])) == [43, 44]

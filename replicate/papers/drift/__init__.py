@@ -1,5 +1,6 @@
 """DRIFT in miniature: ``world`` (the users' feedback and a reviser), ``experiment`` (π_0, deployment logs and the
-iterative arms, cached), ``control_seeds`` (K_revise's extra seeds), ``claims`` (numbers and verdicts).
+iterative arms, cached), ``control_seeds`` (K_revise's extra seeds), ``pc_seeds`` (the positive control's extra
+seeds), ``claims`` (numbers and verdicts).
 
 ``PAPER`` is its interface (``replicate.papers.interface``); the other names are what its notebook and tests read.
 """
@@ -9,7 +10,7 @@ from ...training.pair_rules import drift_pairs
 from ...training.toy_stages import seeds, setup_torch, sft_model
 from ...training.world_cache import world_for
 from ..interface import Metrics, Paper, toy_world_only
-from . import claims, control_seeds
+from . import claims, control_seeds, pc_seeds
 from .claims import arm_list, conditioning_gain, curves, examples, flat_metrics, hindsight_gain, render_table
 from .experiment import CONTROL_ARMS, deployment_logs, revision_data, revision_target, run_all, specs, validate
 from .world import feedback, hindsight_conversation, revise
@@ -24,7 +25,7 @@ def metrics(results, cfg) -> Metrics:
 PAPER = Paper(
     name="drift",
     validate=toy_world_only(validate),
-    run=control_seeds.run,  # run_all, then K_revise's extra seeds (paper.power.k_revise_seeds)
+    run=pc_seeds.run,  # run_all, then K_revise's extra seeds (paper.power.k_revise_seeds), then PC's (paper.power.arms)
     metrics=metrics,
     claims=claims.claims,
     render_table=render_table,
@@ -35,6 +36,7 @@ __all__ = [
     "CONTROL_ARMS",
     "claims",
     "control_seeds",
+    "pc_seeds",
     "metrics",
     "examples",
     "arm_list",

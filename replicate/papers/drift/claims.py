@@ -102,6 +102,39 @@ def eval_diff(cid: str, res: dict, a: tuple, b: tuple, key: str, effect: float |
     )
 
 
+def _pc_records(res: dict, arm: str, control_seeds: bool) -> list[list[dict]]:
+    """``arm``'s records on the claims' seeds, then (``control_seeds``) on PC's extra seeds (``res["pc_extra"]``,
+    ``pc_seeds.with_extra_seeds``: rounds 0..1 of PC's arms alone)."""
+    out = [res["runs"][(sd, arm)] for sd in _seeds(res)]
+    extra = res.get("pc_extra", {}) if control_seeds else {}
+    return out + [extra[k] for k in sorted(extra, key=lambda k: int(k[0])) if k[1] == arm]
+
+
+def pc_diff(cid: str, res: dict, arm: str, key: str, control_seeds: bool = True) -> dict:
+    """PC's part on ``arm``: per-prompt ``key`` of its round 1 minus its round 0 (π_0), per seed, over the claims'
+    seeds and PC's extra seeds (``control_seeds``); the claims' seeds' own reading is kept as ``claim_seeds.*``."""
+    metric = {"preferences": "wr", "oracle_qualities": "q"}[key]
+    scale = 100 if key == "preferences" else 1
+
+    def diffs(control: bool):
+        return [
+            scale * (np.asarray(r[1]["eval"][key], float) - np.asarray(r[0]["eval"][key], float))
+            for r in _pc_records(res, arm, control)
+        ]
+
+    own = paired_ci(diffs(False))
+    ev = {"claim_seeds": own["n_seeds"], "claim_seeds.diff": own["diff"]}
+    ev.update({"claim_seeds.ci_lo": own["lo"], "claim_seeds.ci_hi": own["hi"]})
+    return comparative_claim(
+        cid,
+        "",
+        diffs(control_seeds),
+        rule=f"{key}({arm} r1) − {key}({arm} r0) > 0",
+        metric=metric,
+        evidence=ev,
+    )
+
+
 def lc_diff(cid: str, res: dict, a: tuple, b: tuple) -> dict:
     groups = [lc_group(_eval(res, sd, *a), _eval(res, sd, *b)) for sd in _seeds(res)]
     return interval_claim(cid, "", paired_ci_lc(groups), rule=f"lc({a[0]} r{a[1]}) − lc({b[0]} r{b[1]}) > 0")
@@ -189,8 +222,8 @@ def claims(res: dict, cfg) -> list[dict]:
         "(a) judge-labelled best vs worst of N on the judge's win rate, and (b) oracle-labelled best vs worst of N "
         "on oracle quality (the round moves q when its pairs carry q: what DRIFT's rule-built pairs need)",
         [
-            eval_diff("iterdpo_r1.wr", res, ("iterdpo", 1), ("iterdpo", 0), "preferences"),
-            eval_diff("oracle_r1.q", res, ("oracle", 1), ("oracle", 0), "oracle_qualities"),
+            pc_diff("iterdpo_r1.wr", res, "iterdpo", "preferences"),
+            pc_diff("oracle_r1.q", res, "oracle", "oracle_qualities"),
         ],
         rule="both parts reproduced",
     )

@@ -1,12 +1,12 @@
 """Instruct-SkillMix in miniature: ``world`` (skills, k-skill combinations, prompts, shirkers), ``experiment`` (data
-and every SFT arm, cached), ``claims`` (numbers and verdicts).
+and every SFT arm, cached), ``pc_seeds`` (the positive control's extra seeds), ``claims`` (numbers and verdicts).
 
 ``PAPER`` is its interface (``replicate.papers.interface``); the other names are what its notebook and tests read.
 """
 
 from ...training.toy_stages import build_world, seeds, setup_torch
 from ..interface import Metrics, Paper, toy_world_only
-from . import claims
+from . import claims, pc_seeds
 from .claims import arm_names, examples, flat_metrics, forgetting, forgetting_extra, per_seed, render_table, summary
 from .experiment import (
     arm_data,
@@ -46,7 +46,7 @@ def metrics(results, cfg) -> Metrics:
 PAPER = Paper(
     name="instruct-skillmix",
     validate=toy_world_only(validate),
-    run=run_all,
+    run=pc_seeds.run,  # run_all, then the positive control's extra seeds (paper.power)
     metrics=metrics,
     claims=claims.claims,
     render_table=render_table,
@@ -55,6 +55,7 @@ PAPER = Paper(
 __all__ = [
     "PAPER",
     "claims",
+    "pc_seeds",
     "metrics",
     "per_seed",
     "examples",

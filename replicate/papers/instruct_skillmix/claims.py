@@ -25,12 +25,23 @@ SPLITS = ("general", "pairs", "uncovered")
 METRICS = ("win_rate", "lc_win_rate", "avg_length", "oracle_quality")
 
 
+def runs_of(runs: dict) -> dict:
+    """The claims' runs ``{(seed, arm): result}``, without PC's extra seeds (``pc_seeds``: the key ``"pc_extra"``)."""
+    return {k: v for k, v in runs.items() if isinstance(k, tuple)}
+
+
+def pc_runs(runs: dict, control_seeds: bool = True) -> dict:
+    """PC's arms on the claims' seeds and (``control_seeds``) on PC's extra seeds."""
+    own = {k: v for k, v in runs_of(runs).items() if k[1] in ("initial", "ism")}
+    return {**own, **(runs.get("pc_extra", {}) if control_seeds else {})}
+
+
 def arm_names(runs: dict) -> list[str]:
-    return list(dict.fromkeys(k[1] for k in runs))
+    return list(dict.fromkeys(k[1] for k in runs_of(runs)))
 
 
 def _seeds(runs: dict) -> list[int]:
-    return sorted({k[0] for k in runs})
+    return sorted({k[0] for k in runs_of(runs)})
 
 
 def forgetting(runs: dict) -> dict:
@@ -57,7 +68,7 @@ def flat_metrics(runs: dict, coverage_by_seed: dict) -> tuple[dict, dict]:
     per seed: ``forgetting.<arm>.q_uncovered``); and the pair coverage of each seed's k = 2 data at N
     (``coverage_by_seed``: {seed: matrix from ``coverage``})."""
     per_seed: dict[str, list] = {}
-    for (_sd, a), r in sorted(runs.items()):
+    for (_sd, a), r in sorted(runs_of(runs).items()):
         for s in SPLITS:
             ev = r["eval"][s]
             for k in METRICS:
@@ -107,7 +118,7 @@ def per_seed(runs: dict):
 
     rows = [
         {"seed": sd, "arm": a, "split": s, **{k: float(r["eval"][s][k]) for k in METRICS}}
-        for (sd, a), r in sorted(runs.items())
+        for (sd, a), r in sorted(runs_of(runs).items())
         for s in SPLITS
     ]
     return pd.DataFrame(rows)
@@ -147,16 +158,32 @@ def claims(runs: dict, cfg) -> list[dict]:
     top = max(float(s) for s in cfg.paper.shirker.shares)
     sizes = sorted(int(n) for n in budget(cfg).sizes)
     small = f"n={sizes[0]}" if sizes[0] != sizes[-1] else "ism"
+    pc = pc_runs(runs)
+    parts = [
+        q_diff("pairs.q", pc, "ism", "initial", "pairs", effect=0.05),
+        lc_diff("pairs.lc", pc, "ism", "initial", "pairs"),
+    ]
+    # the claims' seeds' own reading, kept beside the control's (as DRIFT's K_revise: claim_seeds.*)
+    own = pc_runs(runs, control_seeds=False)
+    for part, mine in zip(
+        parts, (q_diff("", own, "ism", "initial", "pairs", effect=0.05), lc_diff("", own, "ism", "initial", "pairs"))
+    ):
+        ev = mine["evidence"]
+        part["evidence"].update(
+            {
+                "claim_seeds": ev["n_seeds"],
+                "claim_seeds.diff": ev["diff"],
+                "claim_seeds.ci_lo": ev["ci_lo"],
+                "claim_seeds.ci_hi": ev["ci_hi"],
+            }
+        )
     out = [
         all_of(
             "PC",
             "Positive control: SFT on the teacher's skill-pair data beats its start (the shared SFT policy) on "
             "held-out skill-pair prompts by a wide margin (≥ 0.05 oracle quality), and on the LC win rate the "
             "claims are also judged on",
-            [
-                q_diff("pairs.q", runs, "ism", "initial", "pairs", effect=0.05),
-                lc_diff("pairs.lc", runs, "ism", "initial", "pairs"),
-            ],
+            parts,
             rule="q(ism) − q(initial) > 0 on held-out pair prompts, interval not below 0.05; lc(ism) − lc(initial) > 0",
         ),
         all_of(

@@ -1,0 +1,86 @@
+"""More seeds for DRIFT's positive control PC than its claims run (``paper.power.extra_seeds`` of ``paper.power.arms``,
+SimPO's keys; docs/power.md §13), as ``control_seeds`` does for K_revise.
+
+PC's two parts (one judge-labelled IterDPO round and one oracle-labelled round from π_0) moved the same way on every
+one of the claims' 3 seeds (win rate +0.1, +4.2, +8.1 points) but spread so widely between seeds that the t interval
+over seeds could not exclude 0 (4.30·sd/√3; over 5 seeds 2.78·sd/√5). An extra seed runs only what PC reads: that
+seed's π_0 and logs (cached stages of the paper's own code), π_0's round-0 evaluation and round 1 of each arm in
+``paper.power.arms`` (``iterdpo``, ``oracle``), with the same cache keys as round 1 of a claim seed's run (a round's key
+does not depend on how many rounds follow it). No DRIFT, no SPIN, no round 2. Kept apart from ``experiment`` and
+``control_seeds`` so that their code, which keys every DRIFT stage and K_revise's extra seeds, is unchanged.
+"""
+
+from __future__ import annotations
+
+from ...core.config import ConfigError
+from ...training.toy_stages import with_seed
+from . import control_seeds
+from . import experiment as E
+
+PC_ARMS = ("iterdpo", "oracle")  # the arms PC compares with their own round 0 (claims.claims: PC's parts)
+
+
+def pc_arms(cfg) -> list[str]:
+    """``paper.power.arms`` (the arms run on the extra seeds), each one of PC's arms; none without ``power``."""
+    power = cfg.paper.get("power")
+    arms = [] if power is None or power.get("arms") is None else [str(a) for a in power.arms]
+    if bad := [a for a in arms if a not in PC_ARMS]:
+        raise ConfigError(f"paper.power.arms: {bad} are not arms of DRIFT's positive control {list(PC_ARMS)}")
+    return arms
+
+
+def extra_seeds(cfg) -> list[int]:
+    """The ``paper.power.extra_seeds`` seeds (by scale; a scale not named gets none) after the claims' ``scale.n_seeds``,
+    or none when ``paper.power.arms`` is empty (``make check``'s seed-42 subset sets it so)."""
+    power = cfg.paper.get("power")
+    if power is None or not pc_arms(cfg):
+        return []
+    n = int((power.get("extra_seeds") or {}).get(str(cfg.scale.name), 0))
+    if n < 0:
+        raise ConfigError(f"paper.power.extra_seeds.{cfg.scale.name} must be ≥ 0, got {n}")
+    return [int(cfg.seed) + int(cfg.scale.n_seeds) + i for i in range(n)]
+
+
+def _one_round(cfg):
+    """``cfg`` with every arm run for ``pc_rounds`` round(s): IterDPO stops after the round PC reads (the rounds
+    count keys no stage)."""
+    out = with_seed(cfg, int(cfg.seed))
+    out.paper.rounds = out.paper.pc_rounds
+    return out
+
+
+def _job(cfg, stage: str):
+    from ...training.world_cache import world_for
+
+    world = world_for(cfg)
+    if stage == "logs":  # as E._job: a seed's π_0 and logs first, so its arms only load them
+        E.start_policy(cfg, world)
+        return E.deployment_logs(cfg, world)
+    return E.run_arm(_one_round(cfg), world, stage)
+
+
+def with_extra_seeds(cfg, res: dict, progress: bool = True) -> dict:
+    """``res`` with ``res["pc_extra"] = {(seed, arm): records of rounds 0..1}`` for the extra seeds and
+    ``paper.power.arms``; the claims' seeds stay those of ``res["runs"]``."""
+    from ...training.runner import run_stages
+
+    extra, arms = extra_seeds(cfg), pc_arms(cfg)
+    if not extra:
+        return res
+    c = with_seed(cfg, extra[0])
+    c.scale.n_seeds = len(extra)
+    out = run_stages(
+        c,
+        _job,
+        {"logs": (), **{a: ("logs",) for a in arms}},
+        desc="PC: the control's extra seeds (π_0, one round of each PC arm)",
+        progress=progress,
+    )
+    res["pc_extra"] = {(sd, a): out[(sd, a)] for sd in extra for a in arms}
+    return res
+
+
+def run(cfg, progress: bool = True) -> dict:
+    """``control_seeds.run`` (``run_all``, then K_revise's extra seeds), then PC's extra seeds."""
+    pc_arms(cfg)  # bad input before compute
+    return with_extra_seeds(cfg, control_seeds.run(cfg, progress), progress)
