@@ -17,9 +17,9 @@ from ...core.config import ConfigError, at_scale, to_dict
 from ...core.io import atomic_write_json, cached, read_json
 from ...training import iterative
 from ...training.toy_stages import World, stage_key
-from . import experiment as E
+from . import experiment
 
-_CODE = ("papers/drift/control_seeds.py", *E._CODE)
+_CODE = ("papers/drift/control_seeds.py", *experiment._CODE)
 
 
 def extra_seeds(cfg) -> list[int]:
@@ -38,11 +38,11 @@ def hindsight_answers(cfg, world: World) -> dict:
     """Round 1's DRIFT extras for ``cfg.seed`` without the round (cached): ``q_positive``, ``q_negative``,
     ``q_unconditioned`` and ``item``, from DRIFT's own builder on π_0 with round 1's seed (``iterative.run_loop``:
     ``seed·1000 + 100·t``)."""
-    logs = E.deployment_logs(cfg, world)
+    logs = experiment.deployment_logs(cfg, world)
     key = stage_key(
         cfg,
         "drift-k-revise",
-        E.start_key(cfg),
+        experiment.start_key(cfg),
         to_dict(cfg.paper.logs),
         to_dict(cfg.paper.sample),
         at_scale(cfg, cfg.paper.eval.pair_probe),
@@ -50,11 +50,11 @@ def hindsight_answers(cfg, world: World) -> dict:
     )
 
     def compute(tmp: Path):
-        policy = E.start_policy(cfg, world)
-        start = iterative.Start(E.start_key(cfg), lambda: E.start_policy(cfg, world))
+        policy = experiment.start_policy(cfg, world)
+        start = iterative.Start(experiment.start_key(cfg), lambda: experiment.start_policy(cfg, world))
         t = 1
         ctx = iterative.RoundContext(t, policy, world, cfg, int(cfg.seed) * 1000 + 100 * t, tmp, start, {}, None)
-        pairs = E.builder(cfg, logs, "drift")(ctx)
+        pairs = experiment.builder(cfg, logs, "drift")(ctx)
         atomic_write_json(tmp / "extras.json", pairs["_extras"])
 
     return read_json(cached("drift-k-revise", key, compute) / "extras.json")
@@ -84,4 +84,4 @@ def with_extra_seeds(cfg, res: dict, progress: bool = True) -> dict:
 
 def run(cfg, progress: bool = True) -> dict:
     """``run_all``, then K_revise's extra seeds (``paper.power.k_revise_seeds``)."""
-    return with_extra_seeds(cfg, E.run_all(cfg, progress), progress)
+    return with_extra_seeds(cfg, experiment.run_all(cfg, progress), progress)

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from ...core.config import ConfigError
 from ...training.toy_stages import with_seed
-from . import control_seeds
-from . import experiment as E
+from . import control_seeds, experiment
 
 PC_ARMS = ("iterdpo", "oracle")  # the arms PC compares with their own round 0 (claims.claims: PC's parts)
 
@@ -53,10 +52,10 @@ def _job(cfg, stage: str):
     from ...training.world_cache import world_for
 
     world = world_for(cfg)
-    if stage == "logs":  # as E._job: a seed's π_0 and logs first, so its arms only load them
-        E.start_policy(cfg, world)
-        return E.deployment_logs(cfg, world)
-    return E.run_arm(_one_round(cfg), world, stage)
+    if stage == "logs":  # as experiment._job: a seed's π_0 and logs first, so its arms only load them
+        experiment.start_policy(cfg, world)
+        return experiment.deployment_logs(cfg, world)
+    return experiment.run_arm(_one_round(cfg), world, stage)
 
 
 def with_extra_seeds(cfg, res: dict, progress: bool = True) -> dict:

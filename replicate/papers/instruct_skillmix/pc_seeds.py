@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ...core.config import ConfigError
 from ...training.toy_stages import with_seed
-from . import experiment as E
+from . import experiment
 
 PC_ARMS = ("initial", "ism")  # the arms PC compares (claims.claims: PC's parts)
 EXTRA = "pc_extra"  # the results' key of the extra seeds' runs
@@ -55,7 +55,7 @@ def with_extra_seeds(cfg, runs: dict, progress: bool = True) -> dict:
     c.scale.n_seeds = len(extra)
     out = run_stages(
         c,
-        E._job,
+        experiment._job,
         {"initial": (), "ism": ("initial",)},
         desc="PC: the control's extra seeds (initial, ism)",
         progress=progress,
@@ -66,4 +66,4 @@ def with_extra_seeds(cfg, runs: dict, progress: bool = True) -> dict:
 def run(cfg, progress: bool = True) -> dict:
     """``experiment.run_all``, then PC's extra seeds."""
     pc_arms(cfg)  # bad input before compute
-    return with_extra_seeds(cfg, E.run_all(cfg, progress), progress)
+    return with_extra_seeds(cfg, experiment.run_all(cfg, progress), progress)
