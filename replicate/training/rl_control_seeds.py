@@ -10,19 +10,14 @@ runs, is unchanged.
 
 from __future__ import annotations
 
-from ..core.config import ConfigError, at_scale
 from ..metrics.verdicts import paired_ci
 from . import rl_control
+from .extra_seeds import control_seeds, run_on
 
 
 def extra_seeds(cfg) -> list[int]:
     """The seeds after the claims' ``scale.n_seeds`` up to ``paper.power.k_rl_seeds`` (none if it is not larger)."""
-    n = int(cfg.scale.n_seeds)
-    power = cfg.paper.get("power")
-    k = int(at_scale(cfg, power.k_rl_seeds)) if power is not None and "k_rl_seeds" in power else n
-    if k < n:
-        raise ConfigError(f"paper.power.k_rl_seeds ({k}) must be ≥ scale.n_seeds ({n}): K_rl needs every claim's seed")
-    return [int(cfg.seed) + i for i in range(n, k)]
+    return control_seeds(cfg, "k_rl_seeds", "K_rl")
 
 
 def _job(cfg, stage: str):
@@ -34,15 +29,10 @@ def _job(cfg, stage: str):
 def with_extra_seeds(cfg, results: dict, progress: bool = True) -> dict:
     """``results`` ({seed: {..., "k_rl": curves}}) with the extra seeds' K_rl curves under the first seed's
     ``"k_rl_extra"`` ({seed: curves}); the claims' seeds stay the keys of ``results``."""
-    from .runner import run_stages
-    from .toy_stages import with_seed
-
     extra = extra_seeds(cfg)
     if not extra:
         return results
-    c = with_seed(cfg, extra[0])
-    c.scale.n_seeds = len(extra)
-    res = run_stages(c, _job, {"k_rl": ()}, desc="K_rl: the control's extra seeds", progress=progress)
+    res = run_on(cfg, extra, _job, {"k_rl": ()}, desc="K_rl: the control's extra seeds", progress=progress)
     results[min(results)]["k_rl_extra"] = {sd: res[(sd, "k_rl")] for sd in extra}
     return results
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...core.config import ConfigError, at_scale, to_dict
+from ...core.config import at_scale, to_dict
 from ...core.io import atomic_write_json, cached, read_json
 from ...training import iterative
+from ...training.extra_seeds import control_seeds, run_on
 from ...training.toy_stages import World, stage_key
 from . import experiment
 
@@ -24,14 +25,7 @@ _CODE = ("papers/drift/control_seeds.py", *experiment._CODE)
 
 def extra_seeds(cfg) -> list[int]:
     """The seeds after the claims' ``scale.n_seeds`` up to ``paper.power.k_revise_seeds`` (none if it is not larger)."""
-    n = int(cfg.scale.n_seeds)
-    power = cfg.paper.get("power")
-    k = int(at_scale(cfg, power.k_revise_seeds)) if power is not None and "k_revise_seeds" in power else n
-    if k < n:
-        raise ConfigError(
-            f"paper.power.k_revise_seeds ({k}) must be ≥ scale.n_seeds ({n}): K_revise needs every claim's seed"
-        )
-    return [int(cfg.seed) + i for i in range(n, k)]
+    return control_seeds(cfg, "k_revise_seeds", "K_revise")
 
 
 def hindsight_answers(cfg, world: World) -> dict:
@@ -69,15 +63,10 @@ def _job(cfg, stage: str):
 def with_extra_seeds(cfg, res: dict, progress: bool = True) -> dict:
     """``res`` (``run_all``'s) with ``res["k_revise_extra"] = {seed: round-1 extras}`` for the extra seeds; the claims'
     seeds stay those of ``res["runs"]``."""
-    from ...training.runner import run_stages
-    from ...training.toy_stages import with_seed
-
     extra = extra_seeds(cfg)
     if not extra:
         return res
-    c = with_seed(cfg, extra[0])
-    c.scale.n_seeds = len(extra)
-    out = run_stages(c, _job, {"k_revise": ()}, desc="K_revise: the control's extra seeds", progress=progress)
+    out = run_on(cfg, extra, _job, {"k_revise": ()}, desc="K_revise: the control's extra seeds", progress=progress)
     res["k_revise_extra"] = {sd: out[(sd, "k_revise")] for sd in extra}
     return res
 

@@ -13,6 +13,7 @@ does not depend on how many rounds follow it). No DRIFT, no SPIN, no round 2. Ke
 from __future__ import annotations
 
 from ...core.config import ConfigError
+from ...training.extra_seeds import arm_seeds, run_on
 from ...training.toy_stages import with_seed
 from . import control_seeds, experiment
 
@@ -29,15 +30,9 @@ def pc_arms(cfg) -> list[str]:
 
 
 def extra_seeds(cfg) -> list[int]:
-    """The ``paper.power.extra_seeds`` seeds (by scale; a scale not named gets none) after the claims' ``scale.n_seeds``,
-    or none when ``paper.power.arms`` is empty (``make check``'s seed-42 subset sets it so)."""
-    power = cfg.paper.get("power")
-    if power is None or not pc_arms(cfg):
-        return []
-    n = int((power.get("extra_seeds") or {}).get(str(cfg.scale.name), 0))
-    if n < 0:
-        raise ConfigError(f"paper.power.extra_seeds.{cfg.scale.name} must be ≥ 0, got {n}")
-    return [int(cfg.seed) + int(cfg.scale.n_seeds) + i for i in range(n)]
+    """The ``paper.power.extra_seeds`` seeds after the claims' (``training.extra_seeds.arm_seeds``), or none when
+    ``paper.power.arms`` is empty (``make check``'s seed-42 subset sets it so)."""
+    return arm_seeds(cfg, pc_arms(cfg))
 
 
 def _one_round(cfg):
@@ -61,15 +56,12 @@ def _job(cfg, stage: str):
 def with_extra_seeds(cfg, res: dict, progress: bool = True) -> dict:
     """``res`` with ``res["pc_extra"] = {(seed, arm): records of rounds 0..1}`` for the extra seeds and
     ``paper.power.arms``; the claims' seeds stay those of ``res["runs"]``."""
-    from ...training.runner import run_stages
-
     extra, arms = extra_seeds(cfg), pc_arms(cfg)
     if not extra:
         return res
-    c = with_seed(cfg, extra[0])
-    c.scale.n_seeds = len(extra)
-    out = run_stages(
-        c,
+    out = run_on(
+        cfg,
+        extra,
         _job,
         {"logs": (), **{a: ("logs",) for a in arms}},
         desc="PC: the control's extra seeds (π_0, one round of each PC arm)",

@@ -14,7 +14,7 @@ The results keep the claims' form, ``{(seed, arm): result}``, with the extra see
 from __future__ import annotations
 
 from ...core.config import ConfigError
-from ...training.toy_stages import with_seed
+from ...training.extra_seeds import arm_seeds, run_on
 from . import experiment
 
 PC_ARMS = ("initial", "ism")  # the arms PC compares (claims.claims: PC's parts)
@@ -33,28 +33,19 @@ def pc_arms(cfg) -> list[str]:
 
 
 def extra_seeds(cfg) -> list[int]:
-    """The ``paper.power.extra_seeds`` seeds (by scale; a scale not named gets none) after the claims' ``scale.n_seeds``,
-    or none when ``paper.power.arms`` is empty (``make check``'s seed-42 subset sets it so)."""
-    power = cfg.paper.get("power")
-    if power is None or not pc_arms(cfg):
-        return []
-    n = int((power.get("extra_seeds") or {}).get(str(cfg.scale.name), 0))
-    if n < 0:
-        raise ConfigError(f"paper.power.extra_seeds.{cfg.scale.name} must be ≥ 0, got {n}")
-    return [int(cfg.seed) + int(cfg.scale.n_seeds) + i for i in range(n)]
+    """The ``paper.power.extra_seeds`` seeds after the claims' (``training.extra_seeds.arm_seeds``), or none when
+    ``paper.power.arms`` is empty (``make check``'s seed-42 subset sets it so)."""
+    return arm_seeds(cfg, pc_arms(cfg))
 
 
 def with_extra_seeds(cfg, runs: dict, progress: bool = True) -> dict:
     """``runs`` with ``runs["pc_extra"] = {(seed, arm): result}`` for the extra seeds and ``paper.power.arms``."""
-    from ...training.runner import run_stages
-
     extra = extra_seeds(cfg)
     if not extra:
         return runs
-    c = with_seed(cfg, extra[0])
-    c.scale.n_seeds = len(extra)
-    out = run_stages(
-        c,
+    out = run_on(
+        cfg,
+        extra,
         experiment._job,
         {"initial": (), "ism": ("initial",)},
         desc="PC: the control's extra seeds (initial, ism)",
