@@ -108,7 +108,8 @@ def interval_plot(claims: list[dict], title: str = "", units: dict[str, str] | N
             va="center",
             fontsize=7,
         )
-    labels = [f"{r['claim']} {r['part']}".strip() + _note(r, _usual_seeds(rows)) for r in rows[::-1]]
+    usual = _usual_seeds(rows)
+    labels = [f"{r['claim']} {r['part']}".strip() + _note(r, usual) for r in rows[::-1]]
     ax.set_yticks(range(len(rows)), labels, fontsize=8)
     ax.axvline(0, color="k", lw=0.6)
     if 0 < (n_ctrl := sum(r["control"] for r in rows)) < len(rows):  # capability controls sit above the claims
