@@ -79,6 +79,28 @@ def test_an_inconclusive_claim_says_why():
     assert "ungated it read *reproduced*" in c3
 
 
+def test_an_inconclusive_claim_of_parts_names_each_part_and_why():
+    # Instruct-SkillMix C2's shape: one part below 0 on its own (p ≈ 0.017), which Holm across the two parts does not
+    # reject (it needs p ≤ 0.0125 for the smaller), one part straddling 0, and one already reproduced
+    def claim_of(*parts):
+        doc = {"paper": "toy", "scale": "tiny", "claims": [all_of("C2", "k = 2 beats k = 1", list(parts), rule="d>0")]}
+        return next(line for line in findings.render(doc).splitlines() if "**C2**" in line)
+
+    lc = interval_claim("lc", "lc", _ci(-12.3, -28.2, 3.5), rule="d>0", metric="lc")
+    q = interval_claim("q", "q", _ci(-0.178, -0.311, -0.046), rule="d>0", metric="q")
+    line = claim_of(lc, q)
+    assert "straddles zero: at this power" not in line
+    assert (
+        "q (one-sided p = 0.0165) lies on the wrong side of 0 on its own, but Holm's correction across the 2" in line
+    )
+    assert "lc: the interval straddles zero" in line
+    up = interval_claim("q", "q", _ci(0.05, 0.01, 0.09), rule="d>0", metric="q")
+    assert "Why inconclusive: lc: the interval straddles zero; q reproduced, but all parts must." in claim_of(lc, up)
+    one = interval_claim("C2", "k = 2 beats k = 1", _ci(0.1, -0.1, 0.3), rule="d>0")
+    text = findings.render({"paper": "toy", "scale": "tiny", "claims": [one]})
+    assert "Why inconclusive: the interval straddles zero: at this power the data cannot tell." in text
+
+
 def test_numbers_come_from_the_document():
     doc = _doc()
     doc["claims"][1]["evidence"]["diff"] = -1.25

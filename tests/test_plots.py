@@ -5,7 +5,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from replicate.metrics.verdicts import capability_control, gate_on_capabilities, interval_claim, paired_ci  # noqa: E402
+from replicate.metrics.verdicts import (  # noqa: E402
+    all_of,
+    capability_control,
+    gate_on_capabilities,
+    interval_claim,
+    paired_ci,
+)
 from replicate.reporting.plots import interval_plot  # noqa: E402
 
 
@@ -58,3 +64,19 @@ def test_a_row_read_on_more_seeds_than_the_claims_says_how_many():
     )
     ax = interval_plot(gate_on_capabilities([claims[0], same])).axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["C1", "K_rl (control)"]  # the claims' count: no note
+
+
+def test_a_part_below_zero_that_holm_does_not_reject_is_marked_not_hidden_in_grey():
+    # Instruct-SkillMix C2's shape: q's own interval is below 0 (one-sided p ≈ 0.015), lc's straddles 0; Holm across
+    # the two parts needs p ≤ 0.0125 for the smaller, so the claim and both parts read inconclusive
+    q = interval_claim("q", "q", paired_ci([[-0.17], [-0.13], [-0.23]]), rule="d > 0", metric="q")
+    lc = interval_claim("lc", "lc", paired_ci([[-11.3], [-6.5], [-19.2]]), rule="d > 0", metric="lc")
+    c2 = all_of("C2", "k = 2 beats k = 1", [lc, q], rule="both > 0")
+    assert c2["verdict"] == "inconclusive" and c2["evidence"]["q.unadjusted_verdict"] == "not reproduced"
+    fig = interval_plot([c2])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["C2 q (Holm: not rejected)", "C2 lc"]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend == ["inconclusive", "below 0 alone, Holm: inconclusive"]
+    edges = [ln.get_markeredgecolor() for ln in ax.lines if ln.get_marker() == "o"]
+    assert edges.count("tab:red") == 1  # the q row only

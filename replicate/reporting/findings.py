@@ -16,6 +16,7 @@ from ..metrics.verdicts import (
     CAPABILITY,
     IDENTITY,
     INCONCLUSIVE,
+    MIN_SEEDS,
     NOT_REPRODUCED,
     RECOMPUTATION,
     REPRODUCED,
@@ -68,14 +69,50 @@ def effect(
     return f"{evidence['diff']:+.3g}{unit} [{evidence['ci_lo']:+.3g}, {evidence['ci_hi']:+.3g}]"
 
 
-def _why_inconclusive(ev: dict) -> str:
+def _why_inconclusive(claim: dict) -> str:
+    """Why a claim reads inconclusive: its controls' gate, a note, else what its parts' intervals say — a part
+    already reproduced, a part whose own interval lies on the wrong side of 0 but which Holm's correction across the
+    parts does not reject, a part read on too few seeds, a part whose interval straddles 0."""
+    ev = claim.get("evidence", {})
     reasons = []
     if reason := ev.get("gate_reason"):
         was = f", ungated it read *{ev['ungated_verdict']}*" if "ungated_verdict" in ev else ""
         reasons.append(f"its controls do not license it ({reason}{was})")
     if note := ev.get("note"):
         reasons.append(str(note))
-    return "; ".join(reasons) or "the interval straddles zero: at this power the data cannot tell"
+    if reasons:
+        return "; ".join(reasons)
+    parts = claim_parts(claim)
+    if len(parts) == 1:
+        n = parts[0]["evidence"].get("n_seeds")
+        if n is not None and int(n) < MIN_SEEDS:
+            return f"read on {n} seed(s): fewer than {MIN_SEEDS} give no interval to decide on"
+        return "the interval straddles zero: at this power the data cannot tell"
+    held, against, few, open_ = [], [], [], []
+    for q in parts:
+        e = q["evidence"]
+        if q["verdict"] == REPRODUCED:
+            held.append(q["id"])
+        elif e.get("unadjusted_verdict") == NOT_REPRODUCED:
+            p = e.get("p_contradiction")
+            against.append(q["id"] + (f" (one-sided p = {p:.3g})" if isinstance(p, float) else ""))
+        elif e.get("n_seeds") is not None and int(e["n_seeds"]) < MIN_SEEDS:
+            few.append(q["id"])
+        else:
+            open_.append(q["id"])
+    out = []
+    if against:
+        out.append(
+            f"{', '.join(against)} {'lies' if len(against) == 1 else 'lie'} on the wrong side of 0 on its own, but Holm's correction across the "
+            f"{len(parts)} parts does not reject it at the familywise level"
+        )
+    if open_:
+        out.append(f"{', '.join(open_)}: the interval straddles zero")
+    if few:
+        out.append(f"{', '.join(few)}: fewer than {MIN_SEEDS} seeds")
+    if held:
+        out.append(f"{', '.join(held)} reproduced, but all parts must")
+    return "; ".join(out) or "the interval straddles zero: at this power the data cannot tell"
 
 
 def _values(ev: dict) -> str:
@@ -100,7 +137,7 @@ def _line(claim: dict, named: dict[str, str] | None) -> str:
     if effects:
         text += f". Effect (95 % interval): {'; '.join(effects)}"
     if claim["verdict"] == INCONCLUSIVE:
-        text += f". Why inconclusive: {_why_inconclusive(ev)}"
+        text += f". Why inconclusive: {_why_inconclusive(claim)}"
     elif claim.get("kind") == RECOMPUTATION:
         text += f" ({RECOMPUTED[claim['verdict']]}; rule `{claim['rule']}`: {_values(ev)})"
     elif not effects:

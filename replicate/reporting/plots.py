@@ -53,6 +53,7 @@ def claim_parts(claims: list[dict]) -> list[dict]:
                         "part": p,
                         "control": is_control(c),
                         "verdict": ev[f"{p}.verdict"],
+                        "unadjusted": ev.get(f"{p}.unadjusted_verdict"),
                         "metric": ev.get(f"{p}.metric"),
                         "n_seeds": ev.get(f"{p}.n_seeds"),
                         **{k: ev[f"{p}.{k}"] for k in ("diff", "ci_lo", "ci_hi", "se")},
@@ -69,10 +70,14 @@ def _usual_seeds(rows: list[dict]) -> int | None:
 
 def _note(row: dict, usual: int | None) -> str:
     """A row's label suffix: "(control)" for a capability control, its seed count where it is not the usual one
-    (a control or a positive control read on extra seeds), e.g. "(control, 5 seeds)"."""
+    (a control or a positive control read on extra seeds), e.g. "(control, 5 seeds)", and "Holm: not rejected" for
+    a part whose own interval contradicts its claim but which Holm's correction across its claim's parts leaves
+    inconclusive (drawn grey with a red edge, so the picture does not hide that its interval excludes 0)."""
     notes = ["control"] if row["control"] else []
     if row.get("n_seeds") and usual and row["n_seeds"] != usual:
         notes.append(f"{row['n_seeds']} seeds")
+    if row.get("unadjusted") == "not reproduced":
+        notes.append("Holm: not rejected")
     return f" ({', '.join(notes)})" if notes else ""
 
 
@@ -96,6 +101,7 @@ def interval_plot(claims: list[dict], title: str = "", units: dict[str, str] | N
             xerr=[[(r["diff"] - r["ci_lo"]) / se], [(r["ci_hi"] - r["diff"]) / se]],
             fmt="o",
             color=_COLORS.get(r["verdict"], "k"),
+            mec=_COLORS["not reproduced"] if r.get("unadjusted") == "not reproduced" else None,
             ms=4,
             capsize=2,
         )
@@ -120,8 +126,12 @@ def interval_plot(claims: list[dict], title: str = "", units: dict[str, str] | N
         ax.text(0.5, 0.5, "one seed: no interval over training noise to draw", ha="center", transform=ax.transAxes)
         return fig
     shown = [v for v in _COLORS if any(r["verdict"] == v for r in rows)]
+    handles = [Line2D([], [], color=_COLORS[v], marker="o", ls="") for v in shown]
+    if any(r.get("unadjusted") == "not reproduced" for r in rows):
+        handles.append(Line2D([], [], color=_COLORS["inconclusive"], mec=_COLORS["not reproduced"], marker="o", ls=""))
+        shown = [*shown, "below 0 alone, Holm: inconclusive"]
     fig.legend(  # the verdict colour key, below the axis label, where it overlaps neither title nor rows
-        [Line2D([], [], color=_COLORS[v], marker="o", ls="") for v in shown],
+        handles,
         shown,
         fontsize=7,
         loc="outside lower center",
