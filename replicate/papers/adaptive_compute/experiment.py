@@ -22,6 +22,7 @@ import torch
 
 from ...core.config import ConfigError, at_scale, to_dict
 from ...core.io import atomic_write_json, cached, read_json
+from ...models.distinct import score_distinct
 from ...models.sampling import generate
 from ...training.data import preference_dataset
 from ...training.runner import run_stages
@@ -39,7 +40,13 @@ from ...training.world_cache import world_for
 from ...worlds.tokenizer import chat
 from ...worlds.toy_lm import oracle_quality
 
-_CODE = ("papers/adaptive_compute/experiment.py", "models/search.py", "models/reward.py", "training/reward.py")
+_CODE = (
+    "papers/adaptive_compute/experiment.py",
+    "models/distinct.py",
+    "models/search.py",
+    "models/reward.py",
+    "training/reward.py",
+)
 
 
 def _key(cfg, *parts, **kw) -> dict:
@@ -141,7 +148,6 @@ def self_eval_text(tokenizer, query: str, prompt: str, response: str, prefix_tok
     return head + response[:prefix_tokens] + query
 
 
-@torch.no_grad()
 def self_eval_scores(
     model,
     tokenizer,
@@ -152,20 +158,17 @@ def self_eval_scores(
     prefix_tokens: int | None = None,
     batch_size: int = 512,
 ) -> np.ndarray:
-    """s_θ(x, y) = π_θ(No | x, y, E), renormalised over the two answer tokens (card, Objective)."""
+    """s_θ(x, y) = π_θ(No | x, y, E), renormalised over the two answer tokens (card, Objective); each distinct query
+    once (``models.distinct``: mid-generation prefixes repeat across a prompt's samples)."""
     se = cfg.paper.self_eval
     ids = tokenizer.convert_tokens_to_ids([se.no_token, se.yes_token])
     model.eval()
-    out = []
-    for i in range(0, len(prompts_), batch_size):
-        texts = [
-            self_eval_text(tokenizer, se.query, p, r, prefix_tokens)
-            for p, r in zip(prompts_[i : i + batch_size], responses[i : i + batch_size])
-        ]
-        enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)  # left padding
-        logits = model(**enc).logits[:, -1, ids].float()
-        out.append(torch.softmax(logits, -1)[:, 0])
-    return torch.cat(out).numpy()
+    texts = [self_eval_text(tokenizer, se.query, p, r, prefix_tokens) for p, r in zip(prompts_, responses)]
+
+    def no_share(enc):  # left padding: the last position is every row's answer slot
+        return torch.softmax(model(**enc).logits[:, -1, ids].float(), -1)[:, 0]
+
+    return score_distinct(texts, tokenizer, no_share, batch_size)
 
 
 # ---------------------------------------------------------------------------------------------
