@@ -80,3 +80,19 @@ def test_a_part_below_zero_that_holm_does_not_reject_is_marked_not_hidden_in_gre
     assert legend == ["inconclusive", "below 0 alone, Holm: inconclusive"]
     edges = [ln.get_markeredgecolor() for ln in ax.lines if ln.get_marker() == "o"]
     assert edges.count("tab:red") == 1  # the q row only
+
+
+def test_a_row_hundreds_of_standard_errors_out_is_drawn_at_the_edge_not_squeezing_the_rest():
+    # Adaptive Compute's K_selfeval Brier part: three seeds within 1e-5 of each other put it 334 SE from 0
+    far = interval_claim("K", "far", paired_ci([[0.0039], [0.00390001], [0.00389999]]), rule="d > 0", metric="q")
+    near = _claim([[0.1, 0.3], [0.2, 0.4], [0.3, 0.5]])
+    fig = interval_plot([near, far])
+    ax = fig.axes[0]
+    lo, hi = ax.get_xlim()
+    assert hi <= 1.05 * 20 + 1e-9 and lo >= -1.05 * 20 - 1e-9
+    markers = [ln.get_marker() for ln in ax.lines if ln.get_marker() in ("o", ">", "<")]
+    assert sorted(markers) == [">", "o"]
+    assert "beyond ±20" in ax.get_xlabel()
+    assert any("+0.0039 [" in t.get_text() for t in ax.texts)  # the true numbers on the right
+    plain = interval_plot([near]).axes[0]
+    assert "beyond" not in plain.get_xlabel()

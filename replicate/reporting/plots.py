@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+
 from ..core.paths import ROOT
 from ..metrics.verdicts import is_control, part_ids
 
@@ -26,6 +28,10 @@ def savefig(fig, name: str, directory: str | Path | None = None) -> Path:
 
 
 _COLORS = {"reproduced": "tab:green", "not reproduced": "tab:red", "inconclusive": "tab:gray"}
+# The forest plot's axis ends here (in standard errors): a 3-seed interval spans ±4.3 of them, so a row past 20 is
+# decided either way, and one at 300 (a control whose seeds agree to 1e-5) would squeeze every other row into a line.
+# Rows beyond are drawn at the edge as ▸ / ◂; the numbers on the right are the true ones.
+CLIP_SE = 20.0
 
 
 def claim_parts(claims: list[dict]) -> list[dict]:
@@ -93,13 +99,17 @@ def interval_plot(claims: list[dict], title: str = "", units: dict[str, str] | N
 
     rows = [r for r in claim_parts(claims) if r["ci_lo"] is not None]  # one seed: no interval to draw
     fig, ax = plt.subplots(figsize=(8.5, 0.28 * len(rows) + 1.6), layout="constrained")
+    clipped = False
     for i, r in enumerate(rows[::-1]):
         se = r["se"] if r["se"] else 1.0
+        x, lo, hi = (float(np.clip(v / se, -CLIP_SE, CLIP_SE)) for v in (r["diff"], r["ci_lo"], r["ci_hi"]))
+        beyond = abs(r["diff"] / se) > CLIP_SE
+        clipped |= beyond or abs(r["ci_lo"] / se) > CLIP_SE or abs(r["ci_hi"] / se) > CLIP_SE
         ax.errorbar(
-            r["diff"] / se,
+            x,
             i,
-            xerr=[[(r["diff"] - r["ci_lo"]) / se], [(r["ci_hi"] - r["diff"]) / se]],
-            fmt="o",
+            xerr=[[x - lo], [hi - x]],
+            fmt=(">" if x > 0 else "<") if beyond else "o",
             color=_COLORS.get(r["verdict"], "k"),
             mec=_COLORS["not reproduced"] if r.get("unadjusted") == "not reproduced" else None,
             ms=4,
@@ -120,7 +130,13 @@ def interval_plot(claims: list[dict], title: str = "", units: dict[str, str] | N
     ax.axvline(0, color="k", lw=0.6)
     if 0 < (n_ctrl := sum(r["control"] for r in rows)) < len(rows):  # capability controls sit above the claims
         ax.axhline(len(rows) - n_ctrl - 0.5, color="k", lw=0.6, ls="--")
-    ax.set_xlabel("difference / its standard error (95% interval); right: the difference in its own units")
+    ax.set_xlabel(
+        "difference / its standard error (95% interval)"
+        + (f"; ▸ ◂ beyond ±{CLIP_SE:g}" if clipped else "")
+        + "; right: the difference in its own units"
+    )
+    if clipped:
+        ax.set_xlim(-CLIP_SE * 1.05, CLIP_SE * 1.05)
     ax.set_title(title or "claims: paired differences", fontsize=9)
     if not rows:  # make check's one-seed subset: a plot that says why it is empty, not an error
         ax.text(0.5, 0.5, "one seed: no interval over training noise to draw", ha="center", transform=ax.transAxes)
