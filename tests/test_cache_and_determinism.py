@@ -178,3 +178,45 @@ def test_provenance_dirty_means_code_or_config_not_results(tmp_path, monkeypatch
     assert provenance.git_commit()["dirty"] is False
     (tmp_path / "code.py").write_text("x = 2\n")
     assert provenance.git_commit()["dirty"] is True
+
+
+def _seed_doc(cpu: str, trained: float, data_rows: float, effect: float) -> dict:
+    """A seed-42 check's documents: one metric that varies by seed (trained), one that does not (data), one claim."""
+    part = {"diff": effect, "ci_lo": None, "ci_hi": None, "se": None, "per_seed": [effect, 0.1, 0.2], "metric": "q"}
+    return {
+        "provenance": {"cpu": {"model": cpu, "torch_isa": "AVX2"}},
+        "seeds": [42, 43, 44],
+        "metrics": {"x.q": trained, "data.rows": data_rows},
+        "seed_spread": {"x.q": [trained, 0.5, 0.6]},
+        "claims": [{"id": "C1", "kind": "empirical", "verdict": "inconclusive", "evidence": part}],
+    }
+
+
+def test_across_cpu_models_a_trained_papers_seed_dependent_numbers_are_reported_not_failed(tmp_path, monkeypatch):
+    """Measured 2026-12-08: AutoRule's seed 42 on an Intel Xeon moved 52 numbers beyond tolerance from the AMD EPYC's
+    (its SFT's mean length 12.6 → 11.9 characters), AVX2 pins or not. Seed-independent numbers, presence and finiteness
+    stay failures; on the same CPU model nothing is relaxed; a paper not declared trained is never relaxed."""
+    import math
+
+    from replicate.metrics import claims as C
+
+    exp = _seed_doc("AMD EPYC", trained=0.45, data_rows=1024, effect=0.05)
+    fresh = {**_seed_doc("Intel Xeon", trained=0.40, data_rows=1024, effect=-0.02), "seed_spread": {}}
+    moved: list[str] = []
+    assert C.compare(fresh, exp, {"default": 0.02}, seed=42, other_cpu=True, moved=moved) == []
+    assert any("x.q" in m for m in moved) and any("C1" in m for m in moved)
+    assert len(C.compare(fresh, exp, {"default": 0.02}, seed=42)) == 2  # same CPU: both are problems
+    for bad, what in (({"data.rows": 1000}, "data.rows"), ({"x.q": math.nan}, "x.q")):
+        doc = {**fresh, "metrics": {**fresh["metrics"], **bad}}
+        assert any(what in p for p in C.compare(doc, exp, {"default": 0.02}, seed=42, other_cpu=True))
+    assert any("missing" in p for p in C.compare({**fresh, "claims": []}, exp, seed=42, other_cpu=True))
+
+    # check(): relaxed only where the paper says its numbers are trained and the CPU models differ
+    monkeypatch.setattr(C, "RESULTS", tmp_path / "results")
+    for root, doc in ((tmp_path / "results" / "reproduced", exp), (tmp_path / "fresh", fresh)):
+        (root / "p" / "tiny").mkdir(parents=True)
+        (root / "p" / "tiny" / "metrics.json").write_text(__import__("json").dumps(doc))
+    kw = dict(tolerances={"default": 0.02}, seed=42)
+    assert C.check("p", "tiny", tmp_path / "fresh", across_cpus="trained", **kw) == []
+    assert len(C.check("p", "tiny", tmp_path / "fresh", **kw)) == 2
+    assert C.cpu_model(exp) == "AMD EPYC (AVX2)" and C.cpu_model({}) is None
