@@ -220,3 +220,19 @@ def test_across_cpu_models_a_trained_papers_seed_dependent_numbers_are_reported_
     assert C.check("p", "tiny", tmp_path / "fresh", across_cpus="trained", **kw) == []
     assert len(C.check("p", "tiny", tmp_path / "fresh", **kw)) == 2
     assert C.cpu_model(exp) == "AMD EPYC (AVX2)" and C.cpu_model({}) is None
+
+
+def test_a_process_on_other_kernels_keys_its_stages_apart(monkeypatch):
+    """A bare script without the Makefile's pins (AVX-512 kernels on a host that has them) trains other weights: it
+    must not read or write the pinned runs' cache entries (it once wrote Adaptive Compute's seed-42 SFT there)."""
+    import torch
+
+    from replicate.core.config import compose
+    from replicate.core.io import content_hash
+    from replicate.training.toy_stages import stage_key
+
+    cfg = compose("simpo", [])
+    key = stage_key(cfg, "x")
+    assert key["numerics"]["torch_isa"] == torch.backends.cpu.get_cpu_capability()
+    monkeypatch.setenv("MKL_CBWR", "COMPATIBLE" if key["numerics"]["pins"]["MKL_CBWR"] != "COMPATIBLE" else "AVX2")
+    assert content_hash(stage_key(cfg, "x")) != content_hash(key)

@@ -54,14 +54,17 @@ def cpu() -> dict:
             model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), model)
     except OSError:
         pass
+    return {"model": model, "cores": os.cpu_count(), **numerics()}
+
+
+def numerics() -> dict:
+    """The kernel paths this process computes with: torch's ISA as loaded (an ``ATEN_CPU_CAPABILITY`` set after torch
+    loaded does not count) and the pins as set. Part of every toy stage's cache key: a bare ``python`` script on an
+    AVX-512 host, started without the Makefile's pins, trains other weights than ``make`` does and must not write them
+    under the pinned runs' key (it did once: docs/statistics.md, "Across machines")."""
     import torch
 
-    return {
-        "model": model,
-        "cores": os.cpu_count(),
-        "torch_isa": torch.backends.cpu.get_cpu_capability(),
-        "pins": {k: os.environ.get(k) for k in NUMERICS_ENV},
-    }
+    return {"torch_isa": torch.backends.cpu.get_cpu_capability(), "pins": {k: os.environ.get(k) for k in NUMERICS_ENV}}
 
 
 # Where a run writes, not what it computes: left out of the config hash, so one config hashes the same in every

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from ..core.config import to_dict
 from ..core.io import atomic_write_json, cached, code_fingerprint, content_hash
 from ..core.paths import ROOT
-from ..core.provenance import package_versions
+from ..core.provenance import numerics, package_versions
 from ..models.lm import build_model
 from ..worlds.tokenizer import build_tokenizer
 from ..worlds.toy_lm import Judge, judge_from_cfg, make_prompts, persona_from_cfg, persona_responses
@@ -104,6 +104,7 @@ def stage_key(cfg, *parts, world: dict | None = None, code: tuple[str, ...] = ()
         "versions": package_versions(("torch", "transformers", "trl", "numpy", "datasets", "tokenizers")),
         "code": code_hash(code),
         "threads": torch.get_num_threads(),
+        "numerics": numerics(),  # kernel ISA and pins: another path trains other weights (core.provenance.numerics)
         "cuda": torch.cuda.is_available(),
         "hardware": {k: v for k, v in to_dict(cfg.hardware).items() if k != "workers"},
         "seed": int(cfg.seed),
