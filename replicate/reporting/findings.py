@@ -102,9 +102,11 @@ def _why_inconclusive(claim: dict) -> str:
             open_.append(q["id"])
     out = []
     if against:
+        one = len(against) == 1
         out.append(
-            f"{', '.join(against)} {'lies' if len(against) == 1 else 'lie'} on the wrong side of 0 on its own, but Holm's correction across the "
-            f"{len(parts)} parts does not reject it at the familywise level"
+            f"{', '.join(against)} {'lies' if one else 'lie'} on the wrong side of 0 on {'its' if one else 'their'} own, "
+            f"but Holm's correction across the {len(parts)} parts does not reject {'it' if one else 'them'} at the "
+            "familywise level"
         )
     if open_:
         out.append(f"{', '.join(open_)}: the interval straddles zero")
